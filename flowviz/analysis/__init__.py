@@ -1,0 +1,1 @@
+"""Analysis over store queries: reports and summaries."""

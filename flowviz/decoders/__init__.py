@@ -1,0 +1,1 @@
+"""Decoders: bytes or parsed documents of each trace format -> SpanBatch."""

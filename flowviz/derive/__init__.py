@@ -1,0 +1,1 @@
+"""Edge derivation: spans -> service-to-service edge observations (servicegraph rules)."""

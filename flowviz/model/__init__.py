@@ -1,0 +1,1 @@
+"""Qt-free data model: span batches, ids, problems, time specs."""

@@ -1,0 +1,409 @@
+"""Columnar batch of spans (numpy arrays, one row per span) and the builder decoders fill."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from flowviz.model.ids import hex_ids_to_u64_pairs
+from flowviz.model.problems import Problems
+
+
+class SpanKind(IntEnum):
+    """OTLP span kind enumeration (the integer values of the proto)."""
+
+    UNSPECIFIED = 0
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+
+
+class StatusCode(IntEnum):
+    """OTLP status code enumeration."""
+
+    UNSET = 0
+    OK = 1
+    ERROR = 2
+
+
+class PeerKind(IntEnum):
+    """What a span's `peer` column names: how an uninstrumented peer node is typed."""
+
+    NONE = 0
+    SERVICE = 1  # peer.service, Zipkin remoteEndpoint.serviceName
+    DATABASE = 2  # db.name / db.namespace / db.system
+    EXTERNAL = 3  # server.address / net.peer.name / http.host
+
+
+SPAN_FLAG_SHARED = 1  # Zipkin shared SERVER span (already re-keyed by the decoder)
+
+_INT_COLUMNS = {
+    "trace_hi": np.uint64,
+    "trace_lo": np.uint64,
+    "span_id": np.uint64,
+    "parent_id": np.uint64,
+    "kind": np.int8,
+    "status": np.int8,
+    "start_ns": np.int64,
+    "end_ns": np.int64,
+    "service": np.int32,
+    "name": np.int32,
+    "peer": np.int32,
+    "peer_kind": np.int8,
+    "destination": np.int32,
+    "http_status": np.int16,
+    "flags": np.uint8,
+}
+_LINK_COLUMNS = {
+    "link_row": np.int32,
+    "link_trace_hi": np.uint64,
+    "link_trace_lo": np.uint64,
+    "link_span_id": np.uint64,
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SpanBatch:
+    """Spans as parallel numpy columns; string columns index into `strings`.
+
+    `strings[0]` is always the empty string, so index 0 means "absent". Ids are unsigned 64-bit
+    integers (a 128-bit trace id is split into `trace_hi`/`trace_lo`; 64-bit trace ids have
+    `trace_hi == 0`); a parent id of 0 means "root". Links (OTLP span links, used to pair
+    CONSUMER spans with the PRODUCER span of the message) are a separate table whose `link_row`
+    names the span row they belong to.
+    """
+
+    strings: tuple[str, ...]
+    trace_hi: np.ndarray
+    trace_lo: np.ndarray
+    span_id: np.ndarray
+    parent_id: np.ndarray
+    kind: np.ndarray
+    status: np.ndarray
+    start_ns: np.ndarray
+    end_ns: np.ndarray
+    service: np.ndarray
+    name: np.ndarray
+    peer: np.ndarray
+    peer_kind: np.ndarray
+    destination: np.ndarray
+    http_status: np.ndarray
+    flags: np.ndarray
+    link_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    link_trace_hi: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    link_trace_lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    link_span_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+
+    def __len__(self) -> int:
+        return int(self.span_id.shape[0])
+
+    @property
+    def duration_ns(self) -> np.ndarray:
+        return self.end_ns - self.start_ns
+
+    def string_column(self, column: str) -> list[str]:
+        """Resolve one string column (service, name, peer, destination) to Python strings."""
+        table = self.strings
+        return [table[i] for i in getattr(self, column).tolist()]
+
+    def take(self, rows: np.ndarray) -> SpanBatch:
+        """A new batch with the given rows (index array or boolean mask), links kept."""
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        columns = {name: getattr(self, name)[rows] for name in _INT_COLUMNS}
+        new_row = np.full(len(self), -1, np.int32)
+        new_row[rows] = np.arange(rows.shape[0], dtype=np.int32)
+        keep = new_row[self.link_row] >= 0 if self.link_row.size else np.zeros(0, bool)
+        return SpanBatch(
+            strings=self.strings,
+            **columns,
+            link_row=new_row[self.link_row[keep]],
+            link_trace_hi=self.link_trace_hi[keep],
+            link_trace_lo=self.link_trace_lo[keep],
+            link_span_id=self.link_span_id[keep],
+        )
+
+    @staticmethod
+    def empty() -> SpanBatch:
+        return SpanBatch(strings=("",), **{n: np.zeros(0, t) for n, t in _INT_COLUMNS.items()})
+
+    @staticmethod
+    def concat(batches: Iterable[SpanBatch]) -> SpanBatch:
+        """Concatenate batches, merging their string tables."""
+        batches = [b for b in batches if len(b)]
+        if not batches:
+            return SpanBatch.empty()
+        if len(batches) == 1:
+            return batches[0]
+        merged: dict[str, int] = {"": 0}
+        remaps = []
+        for batch in batches:
+            remap = np.fromiter(
+                (merged.setdefault(s, len(merged)) for s in batch.strings), np.int32, len(batch.strings)
+            )
+            remaps.append(remap)
+        columns = {}
+        for name, dtype in _INT_COLUMNS.items():
+            parts = [getattr(b, name) for b in batches]
+            if name in ("service", "name", "peer", "destination"):
+                parts = [remap[p] for remap, p in zip(remaps, parts, strict=True)]
+            columns[name] = np.concatenate(parts).astype(dtype, copy=False)
+        offsets = np.cumsum([0] + [len(b) for b in batches[:-1]])
+        return SpanBatch(
+            strings=tuple(merged),
+            **columns,
+            link_row=np.concatenate([b.link_row + off for b, off in zip(batches, offsets, strict=True)]).astype(
+                np.int32
+            ),
+            link_trace_hi=np.concatenate([b.link_trace_hi for b in batches]),
+            link_trace_lo=np.concatenate([b.link_trace_lo for b in batches]),
+            link_span_id=np.concatenate([b.link_span_id for b in batches]),
+        )
+
+
+ROW_FIELDS = ("trace", "span", "parent", "service", "name", "kind", "status", "start_ns", "end_ns", "flags")
+"""Field order of `SpanBatchBuilder.rows` tuples."""
+_STRING_COLUMNS = ("service", "name", "peer", "destination")
+
+
+class SpanBatchBuilder:
+    """Accumulates spans (as decoders read them) and emits `SpanBatch`es.
+
+    Each span is one tuple in `rows` (fields `ROW_FIELDS`): ids are hex strings (any case, up to
+    32 digits) or ints, times ints or decimal strings, names plain strings. Attributes go in as
+    (row, key code, value) triples (`add_attributes`). Everything is converted for the whole batch
+    at once in `build()`; rows whose ids or times do not convert are dropped there and counted in
+    `problems` with their location.
+    """
+
+    __slots__ = ("attr_codes", "attr_rows", "attr_values", "explicit", "links", "marks", "problems", "rows")
+
+    def __init__(self, problems: Problems) -> None:
+        self.problems = problems
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rows: list[tuple] = []
+        self.links: dict[str, list] = {"row": [], "trace": [], "span": []}
+        # attributes as (row, key code, value) triples, resolved for the whole batch in build()
+        self.attr_rows: list[int] = []
+        self.attr_codes: list[int] = []
+        self.attr_values: list[object] = []
+        # (row, peer, peer kind, destination, http status) given directly rather than as attributes
+        self.explicit: list[tuple[int, str, int, str, int]] = []
+        # (first row, text, first index): rows from `first row` on are at "text span (first index + k)";
+        # a first index of -1 makes the text the exact location of that one row
+        self.marks: list[tuple[int, str, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(
+        self,
+        *,
+        trace_id: str | int,
+        span_id: str | int,
+        parent_id: str | int | None,
+        service: str,
+        name: str = "",
+        kind: int = SpanKind.UNSPECIFIED,
+        status: int = StatusCode.UNSET,
+        start_ns: int | str,
+        end_ns: int | str,
+        peer: str = "",
+        peer_kind: int = PeerKind.NONE,
+        destination: str = "",
+        http_status: int = 0,
+        flags: int = 0,
+        links: Iterable[tuple[str | int, str | int]] = (),
+        attributes: Mapping[str, object] | None = None,
+        remote_service: str = "",
+        location: str = "",
+    ) -> None:
+        """Append one span. `parent_id` None/""/0 means root.
+
+        `attributes` (any mapping; only keys in `ATTRIBUTE_CODES` are kept) and `remote_service`
+        (Zipkin's remoteEndpoint.serviceName) name the peer, destination, HTTP status, error and
+        kind tags by the rules of `flowviz.decoders.attributes`, overriding the explicit columns.
+        """
+        row = len(self.rows)
+        self.rows.append((trace_id, span_id, parent_id or "", service, name, kind, status, start_ns, end_ns, flags))
+        if peer or destination or http_status:
+            self.explicit.append((row, peer, peer_kind if peer else PeerKind.NONE, destination, http_status))
+        if attributes or remote_service:
+            self.add_attributes(row, attributes or {}, remote_service=remote_service)
+        if location:
+            self.marks.append((row, location, -1))
+        for link_trace, link_span in links:
+            self.links["row"].append(row)
+            self.links["trace"].append(link_trace)
+            self.links["span"].append(link_span)
+
+    def add_attributes(self, row: int, attributes: Mapping[str, object], *, remote_service: str = "") -> None:
+        """Record the attributes of span `row` that any rule looks at."""
+        from flowviz.decoders.attributes import ATTRIBUTE_CODES, ERROR_TAG_CODE, REMOTE_SERVICE_KEY
+
+        for key, value in attributes.items():
+            code = ATTRIBUTE_CODES.get(key)
+            if code is not None and value is not None and (value != "" or code == ERROR_TAG_CODE):
+                self.attr_rows.append(row)
+                self.attr_codes.append(code)
+                self.attr_values.append(value)
+        if remote_service:
+            self.attr_rows.append(row)
+            self.attr_codes.append(ATTRIBUTE_CODES[REMOTE_SERVICE_KEY])
+            self.attr_values.append(remote_service)
+
+    def location_of(self, row: int) -> str:
+        """Where span `row` came from, as precise as the decoder marked it."""
+        index = bisect.bisect_right(self.marks, (row, "\U0010ffff", 0)) - 1
+        if index < 0:
+            return ""
+        first, text, first_index = self.marks[index]
+        if first_index < 0:
+            return text if first == row else ""
+        return f"{text} span {first_index + row - first}"
+
+    def build(self) -> SpanBatch:
+        """Emit the accumulated spans as a batch and start afresh."""
+        count = len(self.rows)
+        fields = (
+            dict(zip(ROW_FIELDS, zip(*self.rows, strict=True), strict=True)) if count else dict.fromkeys(ROW_FIELDS, ())
+        )
+        trace_hi, trace_lo, trace_ok = hex_ids_to_u64_pairs(fields["trace"])
+        _, span_id, span_ok = hex_ids_to_u64_pairs(fields["span"])
+        _, parent_id, parent_ok = hex_ids_to_u64_pairs(fields["parent"])
+        start_ns, start_ok = _to_int64(fields["start_ns"])
+        end_ns, end_ok = _to_int64(fields["end_ns"])
+        strings = _StringTable()
+        columns = {
+            "service": strings.indices(fields["service"]),
+            "name": strings.indices(fields["name"]),
+            "kind": _small_ints(fields["kind"], np.int8),
+            "status": _small_ints(fields["status"], np.int8),
+            "flags": _small_ints(fields["flags"], np.uint8),
+            "start_ns": start_ns,
+            "end_ns": end_ns,
+            "peer": np.zeros(count, np.int32),
+            "peer_kind": np.zeros(count, np.int8),
+            "destination": np.zeros(count, np.int32),
+            "http_status": np.zeros(count, np.int16),
+        }
+        self._apply_explicit(columns, strings)
+        self._apply_attributes(columns, strings)
+        link_hi, link_lo, link_trace_ok = hex_ids_to_u64_pairs(self.links["trace"])
+        _, link_span, link_span_ok = hex_ids_to_u64_pairs(self.links["span"])
+        link_row = np.array(self.links["row"], dtype=np.int32)
+        link_ok = link_trace_ok & link_span_ok & (link_span != 0)
+        batch = SpanBatch(
+            strings=strings.as_tuple(),
+            trace_hi=trace_hi,
+            trace_lo=trace_lo,
+            span_id=span_id,
+            parent_id=parent_id,
+            **columns,
+            link_row=link_row[link_ok],
+            link_trace_hi=link_hi[link_ok],
+            link_trace_lo=link_lo[link_ok],
+            link_span_id=link_span[link_ok],
+        )
+        id_ok = trace_ok & span_ok & parent_ok & (span_id != 0) & ((trace_hi | trace_lo) != 0)
+        time_ok = start_ok & end_ok
+        self._report(~id_ok, "span with an invalid trace or span id")
+        self._report(id_ok & ~time_ok, "span with an invalid start or end time")
+        ok = id_ok & time_ok
+        self._reset()
+        return batch if ok.all() else batch.take(ok)
+
+    def _apply_explicit(self, columns: dict[str, np.ndarray], strings: _StringTable) -> None:
+        if not self.explicit:
+            return
+        rows, peers, peer_kinds, destinations, http_statuses = (np.array(c) for c in zip(*self.explicit, strict=True))
+        rows = rows.astype(np.int64)
+        columns["peer"][rows] = strings.indices(peers.tolist())
+        columns["peer_kind"][rows] = peer_kinds.astype(np.int8)
+        columns["destination"][rows] = strings.indices(destinations.tolist())
+        columns["http_status"][rows] = http_statuses.astype(np.int16)
+
+    def _apply_attributes(self, columns: dict[str, np.ndarray], strings: _StringTable) -> None:
+        from flowviz.decoders.attributes import resolve_attributes
+
+        if not self.attr_rows:
+            return
+        resolved = resolve_attributes(len(self.rows), self.attr_rows, self.attr_codes, self.attr_values)
+        rows = resolved.peer_rows
+        columns["peer"][rows] = strings.indices(resolved.peer_values)
+        columns["peer_kind"][rows] = resolved.peer_kind[rows]
+        columns["destination"][resolved.destination_rows] = strings.indices(resolved.destination_values)
+        has_http = resolved.http_status != 0
+        columns["http_status"][has_http] = resolved.http_status[has_http]
+        columns["status"][resolved.tag_error] = StatusCode.ERROR
+        tagged_kind = (resolved.tag_kind != 0) & (columns["kind"] == SpanKind.UNSPECIFIED)
+        columns["kind"][tagged_kind] = resolved.tag_kind[tagged_kind]
+
+    def _report(self, bad: np.ndarray, reason: str) -> None:
+        for row in np.flatnonzero(bad).tolist():
+            self.problems.add(reason, self.location_of(row))
+
+
+class _StringTable:
+    """Interning of many strings at once: unique values first (C speed), then one lookup each."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {"": 0}
+
+    def indices(self, values: Sequence[object]) -> np.ndarray:
+        index = self._index
+        try:
+            for value in dict.fromkeys(values):
+                if value not in index:
+                    index[value] = len(index)
+        except TypeError:  # an unhashable value from a malformed document
+            return self._normalise(values)
+        if None in index or any(type(k) is not str for k in index):
+            return self._normalise(values)
+        return np.fromiter(map(index.__getitem__, values), np.int32, len(values))
+
+    def _normalise(self, values: Sequence[object]) -> np.ndarray:
+        """Slow path: None -> "", non-strings -> str(); rebuilds the table with strings only."""
+        old = self._index
+        self._index = {}
+        for key in old:
+            if isinstance(key, str):
+                self._index.setdefault(key, len(self._index))
+        text = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
+        return self.indices(text)
+
+    def as_tuple(self) -> tuple[str, ...]:
+        return tuple(self._index)
+
+
+def _small_ints(values: Sequence[object], dtype: type) -> np.ndarray:
+    try:
+        return np.array(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        return np.array([v if type(v) is int and 0 <= v < 128 else 0 for v in values], dtype=dtype)
+
+
+def _to_int64(values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Ints or decimal strings to int64, with a mask of the values that converted."""
+    try:
+        return np.array(values, dtype=np.int64), np.ones(len(values), bool)
+    except (ValueError, TypeError, OverflowError):
+        out = np.zeros(len(values), np.int64)
+        ok = np.ones(len(values), bool)
+        for i, value in enumerate(values):
+            try:
+                if isinstance(value, bool):
+                    raise TypeError(value)
+                out[i] = int(value)
+            except (ValueError, TypeError, OverflowError):
+                ok[i] = False
+        return out, ok

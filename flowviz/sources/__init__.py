@@ -1,0 +1,1 @@
+"""Sources: capture files (and later Kafka, the simulator) producing SpanBatches."""

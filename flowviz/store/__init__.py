@@ -1,0 +1,1 @@
+"""The rolling store: interned nodes/edges, time buckets, latency histograms, window queries."""
