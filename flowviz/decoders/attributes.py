@@ -1,0 +1,178 @@
+"""The span attributes flowviz reads, and the one set of rules turning them into peer, destination and status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from flowviz.model.span_batch import PeerKind, SpanKind, StatusCode
+
+# Uninstrumented-peer naming precedence (GUIDE §2, issue 2): peer.service (and Zipkin's
+# remoteEndpoint.serviceName), then the database name, then the database system, then the
+# server address; "unknown" is decided by the deriver when none is present.
+REMOTE_SERVICE_KEY = "zipkin.remote_service"  # pseudo-attribute: Zipkin remoteEndpoint.serviceName
+PEER_KEYS: tuple[tuple[str, PeerKind], ...] = (
+    ("peer.service", PeerKind.SERVICE),
+    (REMOTE_SERVICE_KEY, PeerKind.SERVICE),
+    ("db.name", PeerKind.DATABASE),
+    ("db.namespace", PeerKind.DATABASE),
+    ("db.system", PeerKind.DATABASE),
+    ("db.system.name", PeerKind.DATABASE),
+    ("server.address", PeerKind.EXTERNAL),
+    ("net.peer.name", PeerKind.EXTERNAL),
+    ("peer.hostname", PeerKind.EXTERNAL),
+    ("http.host", PeerKind.EXTERNAL),
+)
+DATABASE_MARK_KEYS = ("db.name", "db.namespace", "db.system", "db.system.name")
+DESTINATION_KEYS = (
+    "messaging.destination.name",
+    "messaging.destination",
+    "message_bus.destination",
+    "kafka.topic",
+    "rabbitmq.queue",
+    "rabbitmq.exchange",
+)
+HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+ERROR_KEYS = ("otel.status_code", "error")
+KIND_KEY = "span.kind"
+
+ATTRIBUTE_CODES: dict[str, int] = {}
+for _key in (*(k for k, _ in PEER_KEYS), *DESTINATION_KEYS, *HTTP_STATUS_KEYS, *ERROR_KEYS, KIND_KEY):
+    ATTRIBUTE_CODES.setdefault(_key, len(ATTRIBUTE_CODES))
+"""Every attribute key any rule looks at, with a small integer code; decoders drop all others."""
+
+ERROR_TAG_CODE = ATTRIBUTE_CODES["error"]  # Zipkin: the tag's presence means error, even when empty
+_NO_RANK = 1 << 20
+_CODE_COUNT = len(ATTRIBUTE_CODES)
+
+
+def _ranks(keys: tuple[str, ...]) -> np.ndarray:
+    ranks = np.full(_CODE_COUNT, _NO_RANK, np.int64)
+    for rank, key in enumerate(keys):
+        ranks[ATTRIBUTE_CODES[key]] = rank
+    return ranks
+
+
+_PEER_RANK = _ranks(tuple(k for k, _ in PEER_KEYS))
+_PEER_KIND = np.zeros(_CODE_COUNT, np.int8)
+for _key, _kind in PEER_KEYS:
+    _PEER_KIND[ATTRIBUTE_CODES[_key]] = _kind
+_IS_DATABASE_MARK = np.zeros(_CODE_COUNT, bool)
+_IS_DATABASE_MARK[[ATTRIBUTE_CODES[k] for k in DATABASE_MARK_KEYS]] = True
+_DESTINATION_RANK = _ranks(DESTINATION_KEYS)
+_HTTP_RANK = _ranks(HTTP_STATUS_KEYS)
+_KIND_NAMES = {
+    "client": SpanKind.CLIENT,
+    "server": SpanKind.SERVER,
+    "producer": SpanKind.PRODUCER,
+    "consumer": SpanKind.CONSUMER,
+    "internal": SpanKind.INTERNAL,
+}
+
+
+def _first_by_rank(rows: np.ndarray, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row with a ranked triple, the index of its best-ranked triple (first one on ties)."""
+    candidates = np.flatnonzero(ranks < _NO_RANK)
+    if candidates.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = candidates[np.lexsort((candidates, ranks[candidates], rows[candidates]))]
+    best_rows, first = np.unique(rows[order], return_index=True)
+    return best_rows, order[first]
+
+
+def _is_error_value(code: int, value: object) -> bool:
+    if code == ATTRIBUTE_CODES["otel.status_code"]:
+        return str(value).upper() == "ERROR"
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str) and value.strip().lower() == "false")
+
+
+def _http_status(value: object) -> int:
+    try:
+        status = int(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return status if 0 < status < 1000 else 0
+
+
+class AttributeColumns:
+    """Columns derived from (row, key code, value) triples for a whole batch at once."""
+
+    __slots__ = (
+        "destination_rows",
+        "destination_values",
+        "http_status",
+        "peer_kind",
+        "peer_rows",
+        "peer_values",
+        "tag_error",
+        "tag_kind",
+    )
+
+    def __init__(self, rows: int) -> None:
+        self.peer_rows = np.zeros(0, np.int64)
+        self.peer_values: list[object] = []
+        self.peer_kind = np.zeros(rows, np.int8)
+        self.destination_rows = np.zeros(0, np.int64)
+        self.destination_values: list[object] = []
+        self.http_status = np.zeros(rows, np.int16)
+        self.tag_error = np.zeros(rows, bool)
+        self.tag_kind = np.zeros(rows, np.int8)
+
+
+def resolve_attributes(row_count: int, rows: list[int], codes: list[int], values: list[object]) -> AttributeColumns:
+    """Apply the naming and status rules to every span of a batch at once.
+
+    A database named by `peer.service` is still a database when any `db.*` attribute is present.
+    """
+    out = AttributeColumns(row_count)
+    if not rows:
+        return out
+    row_array = np.array(rows, np.int64)
+    code_array = np.array(codes, np.int64)
+    value_array = np.empty(len(values), dtype=object)
+    value_array[:] = values
+    peer_rows, peer_index = _first_by_rank(row_array, _PEER_RANK[code_array])
+    if peer_rows.size:
+        kinds = _PEER_KIND[code_array[peer_index]]
+        database_rows = np.unique(row_array[_IS_DATABASE_MARK[code_array]])
+        kinds[np.isin(peer_rows, database_rows)] = PeerKind.DATABASE
+        out.peer_kind[peer_rows] = kinds
+        out.peer_rows, out.peer_values = peer_rows, value_array[peer_index].tolist()
+    out.destination_rows, dest_index = _first_by_rank(row_array, _DESTINATION_RANK[code_array])
+    out.destination_values = value_array[dest_index].tolist()
+    http_rows, http_index = _first_by_rank(row_array, _HTTP_RANK[code_array])
+    if http_rows.size:
+        out.http_status[http_rows] = _http_statuses(value_array[http_index])
+    special = np.flatnonzero(np.isin(code_array, _SPECIAL_CODES))
+    kind_code = ATTRIBUTE_CODES[KIND_KEY]
+    for index in special.tolist():
+        code, value, row = codes[index], values[index], rows[index]
+        if code == kind_code:
+            out.tag_kind[row] = _KIND_NAMES.get(str(value).lower(), SpanKind.UNSPECIFIED)
+        elif _is_error_value(code, value):
+            out.tag_error[row] = True
+    return out
+
+
+_SPECIAL_CODES = np.array([ATTRIBUTE_CODES[k] for k in (*ERROR_KEYS, KIND_KEY)])
+
+
+def _http_statuses(values: np.ndarray) -> np.ndarray:
+    try:
+        statuses = values.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        statuses = np.array([_http_status(v) for v in values.tolist()], np.float64)
+    statuses = np.nan_to_num(statuses, nan=0.0)
+    return np.where((statuses > 0) & (statuses < 1000), statuses, 0).astype(np.int16)
+
+
+def status_from_tags(attributes: Mapping[str, object]) -> StatusCode:
+    """Status for formats without a status field: ERROR / OK from `otel.status_code`, else UNSET.
+
+    The `error` tag is handled in `resolve_attributes` for every format (it only raises to ERROR).
+    """
+    value = str(attributes.get("otel.status_code", "")).upper()
+    return StatusCode.ERROR if value == "ERROR" else StatusCode.OK if value == "OK" else StatusCode.UNSET
