@@ -1,0 +1,365 @@
+"""Stateful edge derivation: pairs client and server halves of calls across batches (servicegraph rules, improved)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
+from flowviz.derive.span_table import ColumnTable, span_keys
+from flowviz.model.ids import u64_pair_to_hex
+from flowviz.model.problems import Problems
+from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
+
+DEFAULT_TTL_NS = 30 * 1_000_000_000
+UNKNOWN_PEER = "unknown"
+USER_NODE = "user"
+
+_CLIENT_KINDS = np.array([SpanKind.CLIENT, SpanKind.PRODUCER])
+_SERVER_KINDS = np.array([SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.UNSPECIFIED])
+_PEER_NODE_KIND = np.array(
+    [NodeKind.EXTERNAL, NodeKind.SERVICE, NodeKind.DATABASE, NodeKind.EXTERNAL], np.int8
+)  # indexed by PeerKind: NONE ("unknown") is drawn as an external node
+
+_SPAN_COLUMNS = {
+    "key": np.uint64,
+    "trace_hi": np.uint64,
+    "trace_lo": np.uint64,
+    "span_id": np.uint64,
+    "kind": np.int8,
+    "status": np.int8,
+    "start_ns": np.int64,
+    "end_ns": np.int64,
+    "service": np.int32,
+    "peer": np.int32,
+    "peer_kind": np.int8,
+    "destination": np.int32,
+    "matched": np.bool_,
+}
+_REQUEST_COLUMNS = {
+    "want_key": np.uint64,
+    "want_trace_hi": np.uint64,
+    "want_trace_lo": np.uint64,
+    "want_span_id": np.uint64,
+    "trace_hi": np.uint64,
+    "trace_lo": np.uint64,
+    "span_id": np.uint64,
+    "kind": np.int8,
+    "status": np.int8,
+    "start_ns": np.int64,
+    "end_ns": np.int64,
+    "service": np.int32,
+    "destination": np.int32,
+}
+
+
+class EdgeDeriver:
+    """Turns span batches into edge observations, one call at a time, whatever the batch split.
+
+    Rules (OpenTelemetry Collector `servicegraph`, improved as GUIDE §2 asks):
+
+    * A SERVER, CONSUMER or kind-less span is the *server half* of a call; its partner is the
+      span whose id is its parent id — or, for a CONSUMER with span links, the linked spans
+      (one call per link). A CLIENT/PRODUCER partner makes a call `client.service ->
+      server.service` (`messaging_system` when either side is PRODUCER/CONSUMER, `via` the
+      destination); every consumer of a fanned-out message counts.
+    * Any other partner in a *different* service makes a direct call parent -> child (Jaeger's
+      rule; real Jaeger captures carry no span kinds). Same service: no call.
+    * A root server half is called by a virtual client: its `peer.service`/Zipkin remote
+      service, the topic it consumed from, else `user`.
+    * A CLIENT span naming a database (`db.*`) is a complete call to that database at once.
+    * A CLIENT/PRODUCER span no server half claimed within the TTL is a call to a virtual node:
+      its peer (by the precedence of `flowviz.decoders.attributes`), its topic, else `unknown`.
+    * Failed = ERROR status on either side. Latency: server side where there is one.
+
+    Unpaired halves wait `ttl_ns` in *event time* (span start times seen so far, not the wall
+    clock), so the result does not depend on reading speed or batch split as long as spans
+    arrive less than the TTL out of order. `flush()` ends the stream: everything still waiting
+    expires. Unpaired halves are counted in `problems`.
+    """
+
+    def __init__(self, *, ttl_ns: int = DEFAULT_TTL_NS, problems: Problems | None = None) -> None:
+        self.ttl_ns = ttl_ns
+        self.problems = problems if problems is not None else Problems()
+        self._names: dict[str, int] = {"": 0}
+        self._spans = ColumnTable(_SPAN_COLUMNS)
+        self._requests = ColumnTable(_REQUEST_COLUMNS)
+        self._watermark_ns = np.iinfo(np.int64).min
+        self._user = self._name(USER_NODE)
+        self._unknown = self._name(UNKNOWN_PEER)
+
+    # -- public -----------------------------------------------------------------------------
+
+    def process(self, batch: SpanBatch) -> EdgeObservations:
+        """Derive the calls this batch completes (and those whose partner has timed out)."""
+        out: list[dict[str, np.ndarray]] = []
+        if len(batch):
+            self._take_batch(batch, out)
+            self._pair(out)
+            self._watermark_ns = max(self._watermark_ns, int(batch.start_ns.max()))
+        self._expire(self._watermark_ns - self.ttl_ns, out)
+        return self._observations(out)
+
+    def flush(self) -> EdgeObservations:
+        """End of stream: every half still waiting expires now."""
+        out: list[dict[str, np.ndarray]] = []
+        self._expire(np.iinfo(np.int64).max, out)
+        return self._observations(out)
+
+    @property
+    def pending_spans(self) -> int:
+        return len(self._spans) + len(self._requests)
+
+    # -- batch intake -----------------------------------------------------------------------
+
+    def _name(self, text: str) -> int:
+        return self._names.setdefault(text, len(self._names))
+
+    def _take_batch(self, batch: SpanBatch, out: list[dict[str, np.ndarray]]) -> None:
+        remap = np.fromiter((self._name(s) for s in batch.strings), np.int32, len(batch.strings))
+        service, peer, destination = remap[batch.service], remap[batch.peer], remap[batch.destination]
+        kind = batch.kind
+        is_client = np.isin(kind, _CLIENT_KINDS)
+        is_database_call = (kind == SpanKind.CLIENT) & (batch.peer_kind == PeerKind.DATABASE)
+        self._spans.append(
+            key=span_keys(batch.trace_hi, batch.trace_lo, batch.span_id),
+            trace_hi=batch.trace_hi,
+            trace_lo=batch.trace_lo,
+            span_id=batch.span_id,
+            kind=kind,
+            status=batch.status,
+            start_ns=batch.start_ns,
+            end_ns=batch.end_ns,
+            service=service,
+            peer=peer,
+            peer_kind=batch.peer_kind,
+            destination=destination,
+            matched=is_database_call | ~is_client,
+        )
+        if is_database_call.any():
+            rows = np.flatnonzero(is_database_call)
+            duration = batch.duration_ns[rows]
+            out.append(
+                _calls(
+                    source=service[rows],
+                    target=peer[rows],
+                    source_kind=NodeKind.SERVICE,
+                    target_kind=NodeKind.DATABASE,
+                    connection_type=ConnectionType.DATABASE,
+                    via=0,
+                    time_ns=batch.start_ns[rows],
+                    latency_ns=duration,
+                    client_latency_ns=duration,
+                    server_latency_ns=duration,
+                    failed=batch.status[rows] == StatusCode.ERROR,
+                    trace_hi=batch.trace_hi[rows],
+                    trace_lo=batch.trace_lo[rows],
+                )
+            )
+        self._take_server_halves(batch, service, peer, destination, out)
+
+    def _take_server_halves(self, batch, service, peer, destination, out) -> None:
+        is_server = np.isin(batch.kind, _SERVER_KINDS)
+        has_link = np.zeros(len(batch), bool)
+        consumer_links = np.flatnonzero(batch.kind[batch.link_row] == SpanKind.CONSUMER) if batch.link_row.size else []
+        link_rows = batch.link_row[consumer_links] if len(consumer_links) else np.zeros(0, np.int32)
+        has_link[link_rows] = True
+        root = is_server & (batch.parent_id == 0) & ~has_link
+        if root.any():
+            self._root_calls(batch, np.flatnonzero(root), service, peer, destination, out)
+        by_parent = np.flatnonzero(is_server & (batch.parent_id != 0) & ~has_link)
+        self._add_requests(
+            batch,
+            by_parent,
+            batch.trace_hi[by_parent],
+            batch.trace_lo[by_parent],
+            batch.parent_id[by_parent],
+            service,
+            destination,
+        )
+        if len(consumer_links):
+            self._add_requests(
+                batch,
+                link_rows,
+                batch.link_trace_hi[consumer_links],
+                batch.link_trace_lo[consumer_links],
+                batch.link_span_id[consumer_links],
+                service,
+                destination,
+            )
+
+    def _add_requests(self, batch, rows, want_hi, want_lo, want_span, service, destination) -> None:
+        if len(rows) == 0:
+            return
+        self._requests.append(
+            want_key=span_keys(want_hi, want_lo, want_span),
+            want_trace_hi=want_hi,
+            want_trace_lo=want_lo,
+            want_span_id=want_span,
+            trace_hi=batch.trace_hi[rows],
+            trace_lo=batch.trace_lo[rows],
+            span_id=batch.span_id[rows],
+            kind=batch.kind[rows],
+            status=batch.status[rows],
+            start_ns=batch.start_ns[rows],
+            end_ns=batch.end_ns[rows],
+            service=service[rows],
+            destination=destination[rows],
+        )
+
+    def _root_calls(self, batch, rows, service, peer, destination, out) -> None:
+        """Root server halves: called by their named peer, the topic they consumed, or `user`."""
+        kind = batch.kind[rows]
+        is_consumer = kind == SpanKind.CONSUMER
+        named_peer = batch.peer_kind[rows] == PeerKind.SERVICE
+        source = np.where(named_peer, peer[rows], self._user)
+        source_kind = np.where(named_peer, NodeKind.SERVICE, NodeKind.USER)
+        topic = is_consumer & ((destination[rows] != 0) | named_peer)
+        source = np.where(topic & (destination[rows] != 0), destination[rows], source)
+        source_kind = np.where(topic, NodeKind.TOPIC, source_kind)
+        duration = batch.duration_ns[rows]
+        out.append(
+            _calls(
+                source=source,
+                target=service[rows],
+                source_kind=source_kind,
+                target_kind=NodeKind.SERVICE,
+                connection_type=ConnectionType.VIRTUAL_NODE,
+                via=np.where(is_consumer, destination[rows], 0),
+                time_ns=batch.start_ns[rows],
+                latency_ns=duration,
+                client_latency_ns=NO_LATENCY,
+                server_latency_ns=duration,
+                failed=batch.status[rows] == StatusCode.ERROR,
+                trace_hi=batch.trace_hi[rows],
+                trace_lo=batch.trace_lo[rows],
+            )
+        )
+
+    # -- pairing ----------------------------------------------------------------------------
+
+    def _pair(self, out: list[dict[str, np.ndarray]]) -> None:
+        spans, requests = self._spans, self._requests
+        if not len(requests) or not len(spans):
+            return
+        order = np.argsort(spans["key"], kind="stable")
+        sorted_keys = spans["key"][order]
+        position = np.searchsorted(sorted_keys, requests["want_key"])
+        position = np.minimum(position, len(sorted_keys) - 1)
+        partner = order[position]
+        found = (
+            (sorted_keys[position] == requests["want_key"])
+            & (spans["span_id"][partner] == requests["want_span_id"])
+            & (spans["trace_lo"][partner] == requests["want_trace_lo"])
+            & (spans["trace_hi"][partner] == requests["want_trace_hi"])
+        )
+        if not found.any():
+            return
+        matched = np.flatnonzero(found)
+        partner = partner[matched]
+        partner_kind = spans["kind"][partner]
+        own_kind = requests["kind"][matched]
+        partner_is_client = np.isin(partner_kind, _CLIENT_KINDS) & (own_kind != SpanKind.UNSPECIFIED)
+        different = spans["service"][partner] != requests["service"][matched]
+        kindless_client = np.isin(partner_kind, _CLIENT_KINDS) & (own_kind == SpanKind.UNSPECIFIED) & different
+        is_call = partner_is_client | different
+        claims_partner = partner_is_client | kindless_client
+        spans["matched"][partner[claims_partner]] = True
+        calls, partner = matched[is_call], partner[is_call]
+        if calls.size:
+            out.append(self._paired_calls(calls, partner, claims_partner[is_call]))
+        requests.remove(matched)
+
+    def _paired_calls(self, calls: np.ndarray, partner: np.ndarray, client_side: np.ndarray) -> dict:
+        spans, requests = self._spans, self._requests
+        partner_kind = spans["kind"][partner]
+        own_kind = requests["kind"][calls]
+        messaging = (partner_kind == SpanKind.PRODUCER) | (own_kind == SpanKind.CONSUMER)
+        via = np.where(
+            spans["destination"][partner] != 0, spans["destination"][partner], requests["destination"][calls]
+        )
+        server_ns = requests["end_ns"][calls] - requests["start_ns"][calls]
+        client_ns = spans["end_ns"][partner] - spans["start_ns"][partner]
+        partner_failed = (spans["status"][partner] == StatusCode.ERROR) & client_side
+        return _calls(
+            source=spans["service"][partner],
+            target=requests["service"][calls],
+            source_kind=NodeKind.SERVICE,
+            target_kind=NodeKind.SERVICE,
+            connection_type=np.where(messaging, ConnectionType.MESSAGING_SYSTEM, ConnectionType.DIRECT),
+            via=np.where(messaging, via, 0),
+            time_ns=np.where(client_side, spans["start_ns"][partner], requests["start_ns"][calls]),
+            latency_ns=server_ns,
+            client_latency_ns=np.where(client_side, client_ns, NO_LATENCY),
+            server_latency_ns=server_ns,
+            failed=(requests["status"][calls] == StatusCode.ERROR) | partner_failed,
+            trace_hi=requests["trace_hi"][calls],
+            trace_lo=requests["trace_lo"][calls],
+        )
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    def _expire(self, before_ns: int, out: list[dict[str, np.ndarray]]) -> None:
+        spans, requests = self._spans, self._requests
+        expired_requests = np.flatnonzero(requests["start_ns"] < before_ns) if len(requests) else []
+        if len(expired_requests):
+            self._count_unpaired(requests, expired_requests, "derive: server span whose parent never arrived")
+            requests.remove(expired_requests)
+        if not len(spans):
+            return
+        expired = np.flatnonzero(spans["start_ns"] < before_ns)
+        if not expired.size:
+            return
+        unanswered = expired[~spans["matched"][expired]]
+        if unanswered.size:
+            out.append(self._virtual_calls(unanswered))
+            self._count_unpaired(spans, unanswered, "derive: client span without a server span (drawn to its peer)")
+        spans.remove(expired)
+
+    def _virtual_calls(self, rows: np.ndarray) -> dict:
+        spans = self._spans
+        producer = spans["kind"][rows] == SpanKind.PRODUCER
+        peer, destination = spans["peer"][rows], spans["destination"][rows]
+        target = np.where(peer != 0, peer, self._unknown)
+        target = np.where(producer & (destination != 0), destination, target)
+        target_kind = np.where(producer, NodeKind.TOPIC, _PEER_NODE_KIND[spans["peer_kind"][rows]])
+        duration = spans["end_ns"][rows] - spans["start_ns"][rows]
+        return _calls(
+            source=spans["service"][rows],
+            target=target,
+            source_kind=NodeKind.SERVICE,
+            target_kind=target_kind,
+            connection_type=ConnectionType.VIRTUAL_NODE,
+            via=np.where(producer, destination, 0),
+            time_ns=spans["start_ns"][rows],
+            latency_ns=duration,
+            client_latency_ns=duration,
+            server_latency_ns=NO_LATENCY,
+            failed=spans["status"][rows] == StatusCode.ERROR,
+            trace_hi=spans["trace_hi"][rows],
+            trace_lo=spans["trace_lo"][rows],
+        )
+
+    def _count_unpaired(self, table: ColumnTable, rows: np.ndarray, reason: str) -> None:
+        first = rows[:5].tolist()
+        locations = [
+            f"trace {u64_pair_to_hex(table['trace_hi'][r], table['trace_lo'][r], digits=0)} "
+            f"span {int(table['span_id'][r]):016x}"
+            for r in first
+        ]
+        for location in locations:
+            self.problems.add(reason, location)
+        self.problems.add(reason, count=len(rows) - len(first))
+
+    def _observations(self, parts: list[dict[str, np.ndarray]]) -> EdgeObservations:
+        if not parts:
+            return EdgeObservations.empty()
+        columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        return EdgeObservations.from_columns(tuple(self._names), **columns)
+
+
+def _calls(**columns: object) -> dict[str, np.ndarray]:
+    """Edge observation columns, scalars broadcast to the length of `source`."""
+    size = len(columns["source"])  # type: ignore[arg-type]
+    return {
+        name: (np.full(size, value) if np.ndim(value) == 0 else np.asarray(value)) for name, value in columns.items()
+    }
