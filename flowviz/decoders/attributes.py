@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -10,7 +11,8 @@ from flowviz.model.span_batch import PeerKind, SpanKind, StatusCode
 
 # Uninstrumented-peer naming precedence (GUIDE §2, issue 2): peer.service (and Zipkin's
 # remoteEndpoint.serviceName), then the database name, then the database system, then the
-# server address; "unknown" is decided by the deriver when none is present.
+# server address (then the GenAI provider or messaging system); "unknown" is decided by the deriver
+# when none is present.
 REMOTE_SERVICE_KEY = "zipkin.remote_service"  # pseudo-attribute: Zipkin remoteEndpoint.serviceName
 PEER_KEYS: tuple[tuple[str, PeerKind], ...] = (
     ("peer.service", PeerKind.SERVICE),
@@ -23,6 +25,11 @@ PEER_KEYS: tuple[tuple[str, PeerKind], ...] = (
     ("net.peer.name", PeerKind.EXTERNAL),
     ("peer.hostname", PeerKind.EXTERNAL),
     ("http.host", PeerKind.EXTERNAL),
+    ("url.full", PeerKind.EXTERNAL),  # its host, for HTTP clients that name nothing else
+    ("http.url", PeerKind.EXTERNAL),
+    ("gen_ai.provider.name", PeerKind.EXTERNAL),  # an LLM API called without peer.service
+    ("gen_ai.system", PeerKind.EXTERNAL),
+    ("messaging.system", PeerKind.EXTERNAL),  # the broker, for a producer naming no destination
 )
 DATABASE_MARK_KEYS = ("db.name", "db.namespace", "db.system", "db.system.name")
 DESTINATION_KEYS = (
@@ -141,6 +148,8 @@ def resolve_attributes(row_count: int, rows: list[int], codes: list[int], values
         kinds[np.isin(peer_rows, database_rows)] = PeerKind.DATABASE
         out.peer_kind[peer_rows] = kinds
         out.peer_rows, out.peer_values = peer_rows, value_array[peer_index].tolist()
+        for position in np.flatnonzero(np.isin(code_array[peer_index], _URL_CODES)).tolist():
+            out.peer_values[position] = _url_host(out.peer_values[position])
     out.destination_rows, dest_index = _first_by_rank(row_array, _DESTINATION_RANK[code_array])
     out.destination_values = value_array[dest_index].tolist()
     http_rows, http_index = _first_by_rank(row_array, _HTTP_RANK[code_array])
@@ -155,6 +164,17 @@ def resolve_attributes(row_count: int, rows: list[int], codes: list[int], values
         elif _is_error_value(code, value):
             out.tag_error[row] = True
     return out
+
+
+_URL_CODES = np.array([ATTRIBUTE_CODES["url.full"], ATTRIBUTE_CODES["http.url"]])
+
+
+def _url_host(url: object) -> str:
+    """The host of a URL attribute (the URL itself when it has none)."""
+    try:
+        return urlsplit(str(url)).hostname or str(url)
+    except ValueError:
+        return str(url)
 
 
 _SPECIAL_CODES = np.array([ATTRIBUTE_CODES[k] for k in (*ERROR_KEYS, KIND_KEY)])

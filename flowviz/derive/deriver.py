@@ -64,11 +64,13 @@ class EdgeDeriver:
       destination); every consumer of a fanned-out message counts.
     * Any other partner in a *different* service makes a direct call parent -> child (Jaeger's
       rule; real Jaeger captures carry no span kinds). Same service: no call.
-    * A root server half is called by a virtual client: its `peer.service`/Zipkin remote
-      service, the topic it consumed from, else `user`.
+    * A root server half is called by the virtual client `user`; a root CONSUMER by the topic
+      it consumed from (or its broker) instead, drawn as a topic node.
     * A CLIENT span naming a database (`db.*`) is a complete call to that database at once.
     * A CLIENT/PRODUCER span no server half claimed within the TTL is a call to a virtual node:
-      its peer (by the precedence of `flowviz.decoders.attributes`), its topic, else `unknown`.
+      its peer (by the precedence of `flowviz.decoders.attributes`), its topic, else `unknown` —
+      unless a CLIENT/PRODUCER child in the same service claimed it: then the inner span is the
+      call on the wire (an SDK span around an HTTP span, say) and the outer one is not counted.
     * Failed = ERROR status on either side. Latency: server side where there is one.
 
     Unpaired halves wait `ttl_ns` in *event time* (span start times seen so far, not the wall
@@ -166,7 +168,9 @@ class EdgeDeriver:
         root = is_server & (batch.parent_id == 0) & ~has_link
         if root.any():
             self._root_calls(batch, np.flatnonzero(root), service, peer, destination, out)
-        by_parent = np.flatnonzero(is_server & (batch.parent_id != 0) & ~has_link)
+        # server halves look for their caller; client spans look for an outer client span to claim
+        is_client = np.isin(batch.kind, _CLIENT_KINDS)
+        by_parent = np.flatnonzero((is_server | is_client) & (batch.parent_id != 0) & ~has_link)
         self._add_requests(
             batch,
             by_parent,
@@ -207,21 +211,16 @@ class EdgeDeriver:
         )
 
     def _root_calls(self, batch, rows, service, peer, destination, out) -> None:
-        """Root server halves: called by their named peer, the topic they consumed, or `user`."""
-        kind = batch.kind[rows]
-        is_consumer = kind == SpanKind.CONSUMER
-        named_peer = batch.peer_kind[rows] == PeerKind.SERVICE
-        source = np.where(named_peer, peer[rows], self._user)
-        source_kind = np.where(named_peer, NodeKind.SERVICE, NodeKind.USER)
-        topic = is_consumer & ((destination[rows] != 0) | named_peer)
-        source = np.where(topic & (destination[rows] != 0), destination[rows], source)
-        source_kind = np.where(topic, NodeKind.TOPIC, source_kind)
+        """Root server halves: a CONSUMER is fed by its topic (or broker), anything else by `user`."""
+        is_consumer = batch.kind[rows] == SpanKind.CONSUMER
+        topic = np.where(destination[rows] != 0, destination[rows], peer[rows])
+        from_topic = is_consumer & (topic != 0)
         duration = batch.duration_ns[rows]
         out.append(
             _calls(
-                source=source,
+                source=np.where(from_topic, topic, self._user),
                 target=service[rows],
-                source_kind=source_kind,
+                source_kind=np.where(from_topic, NodeKind.TOPIC, NodeKind.USER),
                 target_kind=NodeKind.SERVICE,
                 connection_type=ConnectionType.VIRTUAL_NODE,
                 via=np.where(is_consumer, destination[rows], 0),
@@ -258,11 +257,14 @@ class EdgeDeriver:
         partner = partner[matched]
         partner_kind = spans["kind"][partner]
         own_kind = requests["kind"][matched]
-        partner_is_client = np.isin(partner_kind, _CLIENT_KINDS) & (own_kind != SpanKind.UNSPECIFIED)
+        own_is_client = np.isin(own_kind, _CLIENT_KINDS)
+        partner_is_client = np.isin(partner_kind, _CLIENT_KINDS)
         different = spans["service"][partner] != requests["service"][matched]
-        kindless_client = np.isin(partner_kind, _CLIENT_KINDS) & (own_kind == SpanKind.UNSPECIFIED) & different
-        is_call = partner_is_client | different
-        claims_partner = partner_is_client | kindless_client
+        server_of_client = partner_is_client & ~own_is_client & (own_kind != SpanKind.UNSPECIFIED)
+        kindless_client = partner_is_client & (own_kind == SpanKind.UNSPECIFIED) & different
+        nested_client = partner_is_client & own_is_client & ~different
+        is_call = ~own_is_client & (server_of_client | different)
+        claims_partner = server_of_client | kindless_client | nested_client
         spans["matched"][partner[claims_partner]] = True
         calls, partner = matched[is_call], partner[is_call]
         if calls.size:
@@ -302,7 +304,9 @@ class EdgeDeriver:
         spans, requests = self._spans, self._requests
         expired_requests = np.flatnonzero(requests["start_ns"] < before_ns) if len(requests) else []
         if len(expired_requests):
-            self._count_unpaired(requests, expired_requests, "derive: server span whose parent never arrived")
+            servers = expired_requests[~np.isin(requests["kind"][expired_requests], _CLIENT_KINDS)]
+            if servers.size:
+                self._count_unpaired(requests, servers, "derive: server span whose parent never arrived")
             requests.remove(expired_requests)
         if not len(spans):
             return

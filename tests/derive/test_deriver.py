@@ -1,0 +1,287 @@
+"""Edge derivation rules, one test per rule, plus the Collector's own golden traces as oracles."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import orjson
+import pytest
+import yaml
+
+from flowviz.decoders.otlp_json import add_otlp_json
+from flowviz.derive.deriver import EdgeDeriver
+from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatchBuilder, SpanKind, StatusCode
+
+SECOND = 1_000_000_000
+T0 = 1_700_000_000 * SECOND
+
+
+def _id(name: str | None) -> str | None:
+    """Readable test ids ("s1", "p1") as the hex ids spans carry."""
+    return name.encode().hex() if name else None
+
+
+def span(trace, span_id, parent, service, kind, start_s=0.0, duration_ms=10.0, links=(), **extra):
+    return {
+        "trace_id": _id(trace),
+        "span_id": _id(span_id),
+        "parent_id": _id(parent),
+        "links": [(_id(t), _id(s)) for t, s in links],
+        "service": service,
+        "kind": kind,
+        "start_ns": T0 + int(start_s * SECOND),
+        "end_ns": T0 + int(start_s * SECOND) + int(duration_ms * 1e6),
+        **extra,
+    }
+
+
+def derive(*spans, ttl_s: float = 30.0, split: int | None = None) -> tuple[EdgeObservations, Problems]:
+    problems = Problems()
+    builder = SpanBatchBuilder(problems)
+    deriver = EdgeDeriver(ttl_ns=int(ttl_s * SECOND), problems=problems)
+    parts = []
+    for index, fields in enumerate(spans):
+        builder.add(**fields)
+        if split and (index + 1) % split == 0:
+            parts.append(deriver.process(builder.build()))
+    parts.append(deriver.process(builder.build()))
+    parts.append(deriver.flush())
+    return EdgeObservations.concat(parts), problems
+
+
+def calls(observations: EdgeObservations) -> Counter:
+    """(source, target, connection type, via) -> number of calls."""
+    names = observations.names
+    columns = (observations.source, observations.target, observations.connection_type, observations.via)
+    counter: Counter = Counter()
+    for source, target, connection, via, count in zip(*columns, observations.count, strict=True):
+        counter[(names[source], names[target], ConnectionType(connection).label, names[via])] += int(count)
+    return counter
+
+
+def test_client_server_pair_is_one_call_with_server_latency_and_either_side_failing():
+    observations, problems = derive(
+        span("a1", "c1", "r1", "frontend", SpanKind.CLIENT, 0, 30, status=StatusCode.ERROR),
+        span("a1", "s1", "c1", "checkout", SpanKind.SERVER, 0.001, 20),
+        span("a1", "r1", None, "frontend", SpanKind.SERVER, 0, 40),
+    )
+    assert calls(observations) == {("frontend", "checkout", "", ""): 1, ("user", "frontend", "virtual_node", ""): 1}
+    row = next(i for i in range(len(observations)) if observations.names[observations.target[i]] == "checkout")
+    assert observations.latency_ns[row] == 20_000_000
+    assert observations.client_latency_ns[row] == 30_000_000
+    assert observations.server_latency_ns[row] == 20_000_000
+    assert observations.failed[row]  # the client side's ERROR counts
+    assert observations.time_ns[row] == T0  # the client's start
+    assert problems.total == 0
+
+
+def test_server_arriving_before_its_client_in_a_later_batch_still_pairs():
+    observations, problems = derive(
+        span("a1", "s1", "c1", "checkout", SpanKind.SERVER, 0.001, 20),
+        span("a1", "c1", "r1", "frontend", SpanKind.CLIENT, 0, 30),
+        split=1,
+    )
+    assert calls(observations)[("frontend", "checkout", "", "")] == 1
+    # the client's own parent r1 never arrives: a client span looking for an outer client is not a problem
+    assert problems.total == 0
+
+
+def test_database_client_span_is_a_complete_call_at_once():
+    observations, _ = derive(
+        span(
+            "a1",
+            "c1",
+            None,
+            "orders",
+            SpanKind.CLIENT,
+            0,
+            5,
+            attributes={"db.system": "postgresql", "db.name": "orders-db"},
+        ),
+    )
+    assert calls(observations) == {("orders", "orders-db", "database", ""): 1}
+    assert observations.target_kind[0] == NodeKind.DATABASE
+
+
+def test_root_server_gets_the_virtual_client_user():
+    observations, _ = derive(span("a1", "s1", None, "gateway", SpanKind.SERVER, 0, 5))
+    assert calls(observations) == {("user", "gateway", "virtual_node", ""): 1}
+    assert observations.source_kind[0] == NodeKind.USER
+
+
+def test_every_consumer_of_a_fanned_out_message_counts():
+    observations, _ = derive(
+        span(
+            "a1",
+            "p1",
+            None,
+            "orders",
+            SpanKind.PRODUCER,
+            0,
+            1,
+            attributes={"messaging.destination.name": "OrderPlaced"},
+        ),
+        span("a1", "k1", "p1", "billing", SpanKind.CONSUMER, 0.5, 3),
+        span("a1", "k2", "p1", "shipping", SpanKind.CONSUMER, 0.7, 4),
+        span("a1", "k3", "p1", "analytics", SpanKind.CONSUMER, 2.0, 9),
+    )
+    found = calls(observations)
+    for consumer in ("billing", "shipping", "analytics"):
+        assert found[("orders", consumer, "messaging_system", "OrderPlaced")] == 1
+    assert sum(found.values()) == 3  # the producer is claimed: no extra virtual edge to the topic
+
+
+def test_consumer_pairs_with_its_producer_through_span_links():
+    observations, _ = derive(
+        span("a1", "p1", None, "orders", SpanKind.PRODUCER, 0, 1, attributes={"messaging.destination.name": "orders"}),
+        span("a2", "k1", None, "billing", SpanKind.CONSUMER, 1, 2, links=[("a1", "p1")]),
+        span("a3", "k2", "x9", "audit", SpanKind.CONSUMER, 1, 2, links=[("a1", "p1")]),
+    )
+    assert calls(observations) == {
+        ("orders", "billing", "messaging_system", "orders"): 1,
+        ("orders", "audit", "messaging_system", "orders"): 1,
+    }
+
+
+def test_unconsumed_producer_is_drawn_to_its_topic_and_counted():
+    observations, problems = derive(
+        span("a1", "p1", None, "orders", SpanKind.PRODUCER, 0, 1, attributes={"messaging.destination.name": "orders"}),
+    )
+    assert calls(observations) == {("orders", "orders", "virtual_node", "orders"): 1}
+    assert observations.target_kind[0] == NodeKind.TOPIC
+    assert problems.count("derive: client span without a server span (drawn to its peer)") == 1
+
+
+def test_root_consumer_is_fed_by_its_topic():
+    observations, _ = derive(
+        span("a1", "k1", None, "billing", SpanKind.CONSUMER, 0, 1, attributes={"messaging.destination.name": "orders"}),
+    )
+    assert calls(observations) == {("orders", "billing", "virtual_node", "orders"): 1}
+    assert observations.source_kind[0] == NodeKind.TOPIC
+
+
+def test_spans_without_kind_fall_back_to_parent_child_across_services():
+    observations, problems = derive(
+        span("a1", "01", None, "nginx", SpanKind.UNSPECIFIED, 0, 9),
+        span("a1", "02", "01", "nginx", SpanKind.UNSPECIFIED, 0.001, 8),  # same service: no call
+        span("a1", "03", "02", "compose", SpanKind.UNSPECIFIED, 0.002, 7),
+        span("a1", "04", "03", "text", SpanKind.UNSPECIFIED, 0.003, 2, status=StatusCode.ERROR),
+    )
+    assert calls(observations) == {
+        ("user", "nginx", "virtual_node", ""): 1,
+        ("nginx", "compose", "", ""): 1,
+        ("compose", "text", "", ""): 1,
+    }
+    failed = {observations.names[t]: bool(f) for t, f in zip(observations.target, observations.failed, strict=True)}
+    assert failed == {"nginx": False, "compose": False, "text": True}
+    assert problems.total == 0
+
+
+def test_uninstrumented_peers_are_named_by_precedence_then_unknown():
+    observations, problems = derive(
+        span(
+            "a1",
+            "c1",
+            None,
+            "web",
+            SpanKind.CLIENT,
+            0,
+            1,
+            attributes={"peer.service": "payments", "server.address": "10.0.0.1"},
+        ),
+        span("a1", "c2", None, "web", SpanKind.CLIENT, 0, 1, attributes={"server.address": "api.stripe.test"}),
+        span("a1", "c3", None, "web", SpanKind.CLIENT, 0, 1, attributes={"url.full": "https://maps.example.test/v1"}),
+        span("a1", "c4", None, "web", SpanKind.CLIENT, 0, 1),
+    )
+    assert calls(observations) == {
+        ("web", "payments", "virtual_node", ""): 1,
+        ("web", "api.stripe.test", "virtual_node", ""): 1,
+        ("web", "maps.example.test", "virtual_node", ""): 1,
+        ("web", "unknown", "virtual_node", ""): 1,
+    }
+    kinds = {
+        observations.names[t]: NodeKind(k) for t, k in zip(observations.target, observations.target_kind, strict=True)
+    }
+    assert kinds == {
+        "payments": NodeKind.SERVICE,
+        "api.stripe.test": NodeKind.EXTERNAL,
+        "maps.example.test": NodeKind.EXTERNAL,
+        "unknown": NodeKind.EXTERNAL,
+    }
+    assert problems.count("derive: client span without a server span (drawn to its peer)") == 4
+
+
+def test_outer_client_span_claimed_by_an_inner_client_is_not_counted_twice():
+    observations, _ = derive(
+        span("a1", "c1", None, "agent", SpanKind.CLIENT, 0, 900, attributes={"gen_ai.provider.name": "example-ai"}),
+        span(
+            "a1",
+            "c2",
+            "c1",
+            "agent",
+            SpanKind.CLIENT,
+            0.01,
+            850,
+            attributes={"url.full": "https://api.example-ai.test/v1"},
+        ),
+    )
+    assert calls(observations) == {("agent", "api.example-ai.test", "virtual_node", ""): 1}
+
+
+def test_halves_wait_the_ttl_in_event_time_not_wall_time():
+    # the server's parent arrives 40 s (event time) after the watermark moved on: expired at TTL 30 s
+    late, problems = derive(
+        span("a1", "s1", "c1", "checkout", SpanKind.SERVER, 0, 20),
+        span("z9", "x1", None, "other", SpanKind.SERVER, 40, 1),
+        span("a1", "c1", None, "frontend", SpanKind.CLIENT, 0, 30),
+        split=1,
+    )
+    assert ("frontend", "checkout", "", "") not in calls(late)
+    assert problems.count("derive: server span whose parent never arrived") == 1
+    # the same spans with a TTL longer than the disorder pair up
+    on_time, _ = derive(
+        span("a1", "s1", "c1", "checkout", SpanKind.SERVER, 0, 20),
+        span("z9", "x1", None, "other", SpanKind.SERVER, 40, 1),
+        span("a1", "c1", None, "frontend", SpanKind.CLIENT, 0, 30),
+        split=1,
+        ttl_s=60,
+    )
+    assert calls(on_time)[("frontend", "checkout", "", "")] == 1
+
+
+def _golden(captures_dir, name: str) -> EdgeObservations:
+    document = yaml.safe_load((captures_dir / "otlp-golden-yaml" / name).read_text())
+    problems = Problems()
+    builder = SpanBatchBuilder(problems)
+    add_otlp_json(orjson.loads(orjson.dumps(document)), builder, problems, name)
+    deriver = EdgeDeriver(problems=problems)
+    return EdgeObservations.concat([deriver.process(builder.build()), deriver.flush()])
+
+
+def test_collector_golden_virtual_node_trace(captures_dir):
+    # expected by the connector's own test: foo-server -> unknown and user -> bar-requester
+    observations = _golden(captures_dir, "otelcol-contrib-servicegraph-virtual-node-label-trace.yaml")
+    assert calls(observations) == {
+        ("foo-server", "unknown", "virtual_node", ""): 1,
+        ("user", "bar-requester", "virtual_node", ""): 1,
+    }
+
+
+def test_collector_golden_messaging_system_trace(captures_dir):
+    observations = _golden(captures_dir, "otelcol-contrib-servicegraph-messaging-system-trace.yaml")
+    assert calls(observations) == {("foo-server", "bar-requester", "", ""): 1}
+
+
+@pytest.mark.parametrize("ttl_s", [5.0, 30.0])
+def test_pending_state_is_bounded_by_the_ttl(ttl_s):
+    problems = Problems()
+    deriver = EdgeDeriver(ttl_ns=int(ttl_s * SECOND), problems=problems)
+    builder = SpanBatchBuilder(problems)
+    for second in range(120):
+        for k in range(50):
+            builder.add(**span(f"{second:x}{k:03x}", "c1", None, "web", SpanKind.CLIENT, second, 5))
+        deriver.process(builder.build())
+    # only the last ttl seconds (+1 batch) of client spans may still wait
+    assert deriver.pending_spans <= (ttl_s + 2) * 50
