@@ -1,0 +1,40 @@
+"""Parsing time arguments: seconds relative to a capture's start (`+90`, `+5m`) or ISO-8601 instants."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_RELATIVE = re.compile(r"^\+?(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNIT_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, None: 1_000_000_000}
+
+
+class TimeSpecError(ValueError):
+    """A time argument that is neither relative (`+90s`) nor ISO-8601."""
+
+
+def parse_time_ns(text: str, *, origin_ns: int) -> int:
+    """Absolute int64 ns for `text`: `+90`, `+90s`, `+250ms`, `+5m`, `+1h` after `origin_ns`, or ISO-8601.
+
+    ISO-8601 without a zone is taken as UTC.
+    """
+    spec = text.strip()
+    match = _RELATIVE.match(spec)
+    if match and (spec.startswith("+") or match.group(2) or "." not in spec):
+        amount, unit = match.groups()
+        return origin_ns + round(float(amount) * _UNIT_NS[unit])
+    try:
+        instant = datetime.fromisoformat(spec.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise TimeSpecError(f"{text!r} is not a time: use +SECONDS (+90, +90s, +5m) or ISO-8601") from error
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def format_time_ns(time_ns: int) -> str:
+    """ISO-8601 UTC with millisecond precision."""
+    seconds, rest_ns = divmod(int(time_ns), 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest_ns // 1_000_000:03d}Z"

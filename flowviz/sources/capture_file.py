@@ -1,0 +1,257 @@
+"""Capture files: open (gzip transparently), detect the format from content, stream SpanBatches."""
+
+from __future__ import annotations
+
+import gzip
+import mmap
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from flowviz.decoders import jaeger_deps, jaeger_json, otlp_json, simple_json, zipkin_json
+from flowviz.decoders.json_split import split_document
+from flowviz.decoders.otlp_proto import add_otlp_proto, looks_like_otlp_proto
+from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+
+DEFAULT_BATCH_SPANS = 50_000
+WHOLE_DOCUMENT_BYTES = 16 << 20  # single JSON documents up to this size are parsed at once
+_SPLIT_KEYS = ("resourceSpans", "batches", "data")  # envelope keys whose arrays hold the payload
+
+
+class CaptureError(Exception):
+    """A file flowviz cannot read at all (missing, unreadable, or not a trace format)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyLinks:
+    """Topology without time: (parent, child, call count) rows from a Jaeger dependency list."""
+
+    links: list[tuple[str, str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class _JsonFormat:
+    name: str
+    looks_like: Callable[[object], bool]
+    add: Callable[[object, SpanBatchBuilder, Problems, str], int] | None
+
+
+JSON_FORMATS = (
+    _JsonFormat("otlp_json", otlp_json.looks_like_otlp_json, otlp_json.add_otlp_json),
+    _JsonFormat("jaeger_json", jaeger_json.looks_like_jaeger, jaeger_json.add_jaeger),
+    _JsonFormat("zipkin_json", zipkin_json.looks_like_zipkin, zipkin_json.add_zipkin),
+    _JsonFormat("simple_json", simple_json.looks_like_simple, simple_json.add_simple),
+    _JsonFormat("jaeger_dependencies", jaeger_deps.looks_like_dependencies, None),
+)
+FORMAT_NAMES = ("auto", *(f.name for f in JSON_FORMATS), "otlp_proto")
+_TRIED = "OTLP JSON (lines or document), OTLP protobuf (message or length-prefixed frames), Jaeger JSON, Zipkin v2 JSON, the simple {traceId, spans} form, Jaeger dependency lists"  # noqa: E501
+
+
+class CaptureReader:
+    """One capture file streamed as span batches (or dependency links); bad parts counted in `problems`.
+
+    Iterating raises `CaptureError` when the file cannot be opened or is no trace format at all.
+    `format_name` holds the detected (or forced) format once iteration has started.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        problems: Problems,
+        format_name: str = "auto",
+        batch_spans: int = DEFAULT_BATCH_SPANS,
+    ) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        self.format_name = format_name
+        self.batch_spans = batch_spans
+
+    def __iter__(self) -> Iterator[SpanBatch | DependencyLinks]:
+        data = _load_bytes(self.path)
+        label = str(self.path)
+        if self.format_name == "otlp_proto" or (self.format_name == "auto" and _looks_binary(data)):
+            if self.format_name == "auto" and not _is_protobuf(data):
+                raise CaptureError(f"{label}: not a trace file (tried {_TRIED})")
+            self.format_name = "otlp_proto"
+            yield from _read_protobuf(data, label, self.problems, self.batch_spans)
+            return
+        yield from self._read_json(data, label)
+
+    def _read_json(self, data, label: str) -> Iterator[SpanBatch | DependencyLinks]:
+        lines = _json_lines(data)
+        if lines is not None:
+            documents = _documents_from_lines(lines, label, self.problems)
+        else:
+            documents = _documents_from_document(data, label, self.problems)
+        chosen: _JsonFormat | None = None
+        builder = SpanBatchBuilder(self.problems)
+        for document, where in documents:
+            if chosen is None:
+                chosen = _choose_format(document, self.format_name, label)
+                self.format_name = chosen.name
+            if chosen.add is None:
+                yield DependencyLinks(jaeger_deps.read_dependencies(document, self.problems, where))
+                continue
+            chosen.add(document, builder, self.problems, where)
+            if len(builder) >= self.batch_spans:
+                yield builder.build()
+        if chosen is None:
+            raise CaptureError(f"{label}: no trace data in the file (tried {_TRIED})")
+        if len(builder):
+            yield builder.build()
+
+
+def _load_bytes(path: Path) -> bytes | mmap.mmap:
+    try:
+        with path.open("rb") as file:
+            head = file.read(2)
+            if head == b"\x1f\x8b":
+                file.seek(0)
+                try:
+                    return gzip.GzipFile(fileobj=file).read()
+                except (OSError, EOFError, zlib.error) as error:
+                    raise CaptureError(f"{path}: damaged gzip data ({error})") from error
+            if not head:
+                raise CaptureError(f"{path}: the file is empty")
+            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as error:
+        raise CaptureError(f"{path}: {error.strerror or error}") from error
+
+
+def _first_byte(data: bytes | mmap.mmap) -> int:
+    for byte in data[:4096]:
+        if byte not in b" \t\r\n\xef\xbb\xbf":
+            return byte
+    return -1
+
+
+def _looks_binary(data: bytes | mmap.mmap) -> bool:
+    return _first_byte(data) not in (ord("{"), ord("["))
+
+
+# -- protobuf -------------------------------------------------------------------------------
+
+
+def _is_protobuf(data: bytes | mmap.mmap) -> bool:
+    frames = _frame_ranges(data, limit=2)
+    if frames and frames[0][1] <= len(data):
+        return looks_like_otlp_proto(bytes(data[frames[0][0] : frames[0][1]]))
+    return looks_like_otlp_proto(bytes(data))
+
+
+def _frame_ranges(data: bytes | mmap.mmap, *, limit: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each length-prefixed frame; the last may run past the end (truncated)."""
+    ranges, offset, size = [], 0, len(data)
+    while offset + 4 <= size and (limit is None or len(ranges) < limit):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        if length == 0:
+            return []
+        ranges.append((offset + 4, offset + 4 + length))
+        offset += 4 + length
+    if offset < size and offset + 4 > size:
+        ranges.append((offset, size + 1))  # a few stray bytes: a truncated frame header
+    return ranges
+
+
+def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> Iterator[SpanBatch]:
+    builder = SpanBatchBuilder(problems)
+    frames = _frame_ranges(data)
+    is_framed = bool(frames) and frames[0][1] <= len(data) and looks_like_otlp_proto(bytes(data[slice(*frames[0])]))
+    if not is_framed:
+        frames = [(0, len(data))]
+    for start, end in frames:
+        if end > len(data):
+            problems.add("otlp-proto: truncated last frame (ignored)", f"{label}@{start}")
+            break
+        add_otlp_proto(bytes(data[start:end]), builder, problems, f"{label}@{start - 4 if is_framed else 0}")
+        if len(builder) >= batch_spans:
+            yield builder.build()
+    if len(builder):
+        yield builder.build()
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def _choose_format(document: object, format_name: str, label: str) -> _JsonFormat:
+    if format_name != "auto":
+        return next(f for f in JSON_FORMATS if f.name == format_name)
+    for candidate in JSON_FORMATS:
+        if candidate.looks_like(document):
+            return candidate
+    raise CaptureError(f"{label}: not a trace file (tried {_TRIED})")
+
+
+def _json_lines(data) -> Iterator[tuple[int, bytes, bool]] | None:
+    """The file's lines, lazily, when it is JSON lines (the first line a whole value, more after)."""
+    first_end = data.find(b"\n")
+    if first_end < 0:
+        return None
+    try:
+        orjson.loads(data[:first_end])
+    except orjson.JSONDecodeError:
+        return None
+    if not data[first_end : first_end + 65536].strip() and not bytes(data[first_end:]).strip():
+        return None
+    return _iter_lines(data)
+
+
+def _iter_lines(data) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, line, is the last non-empty line) for every line."""
+    start, number, size = 0, 1, len(data)
+    while start < size:
+        end = data.find(b"\n", start)
+        end = size if end < 0 else end
+        line = data[start:end]
+        is_last = end >= size or (not data[end : end + 4096].strip() and not bytes(data[end:]).strip())
+        yield number, line, is_last
+        start, number = end + 1, number + 1
+
+
+def _documents_from_lines(lines, label: str, problems: Problems) -> Iterator[tuple[object, str]]:
+    for number, line, is_last in lines:
+        if not line.strip():
+            continue
+        try:
+            document = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            reason = "json: last line is cut off (ignored)" if is_last else "json: line is not valid JSON"
+            problems.add(reason, f"{label}:{number} ({str(error).split(':')[0]})")
+            continue
+        yield document, f"{label}:{number}"
+
+
+def _documents_from_document(data, label: str, problems: Problems) -> Iterator[tuple[object, str]]:
+    if len(data) <= WHOLE_DOCUMENT_BYTES or not _splittable(data):
+        try:
+            yield orjson.loads(bytes(data)), label
+        except orjson.JSONDecodeError as error:
+            raise CaptureError(f"{label}: not valid JSON ({error})") from error
+        return
+    try:
+        for group in split_document(data):
+            if group.key is not None and group.key not in _SPLIT_KEYS:
+                continue
+            try:
+                elements = orjson.loads(group.array_json)
+            except orjson.JSONDecodeError:
+                problems.add("json: malformed elements skipped", f"{label}@{group.first_offset}", count=group.count)
+                continue
+            yield (elements if group.key is None else {group.key: elements}), f"{label}@{group.first_offset}"
+    except ValueError as error:
+        problems.add(f"json: {error}", label)
+
+
+_ENVELOPE = re.compile(rb'^\s*\{\s*"(resourceSpans|batches|data)"\s*:\s*\[')
+
+
+def _splittable(data) -> bool:
+    """Large documents are split when their payload is an array: a top-level array or an envelope key."""
+    head = bytes(data[:4096]).lstrip(b" \t\r\n\xef\xbb\xbf")
+    return head.startswith(b"[") or _ENVELOPE.match(head) is not None
