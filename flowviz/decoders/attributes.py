@@ -132,6 +132,8 @@ class AttributeColumns:
 def resolve_attributes(row_count: int, rows: list[int], codes: list[int], values: list[object]) -> AttributeColumns:
     """Apply the naming and status rules to every span of a batch at once.
 
+    A value may be a wrapper with a `scalar()` method (unwrapped only when a rule uses it).
+
     A database named by `peer.service` is still a database when any `db.*` attribute is present.
     """
     out = AttributeColumns(row_count)
@@ -147,23 +149,31 @@ def resolve_attributes(row_count: int, rows: list[int], codes: list[int], values
         database_rows = np.unique(row_array[_IS_DATABASE_MARK[code_array]])
         kinds[np.isin(peer_rows, database_rows)] = PeerKind.DATABASE
         out.peer_kind[peer_rows] = kinds
-        out.peer_rows, out.peer_values = peer_rows, value_array[peer_index].tolist()
+        out.peer_rows, out.peer_values = peer_rows, [_plain(v) for v in value_array[peer_index].tolist()]
         for position in np.flatnonzero(np.isin(code_array[peer_index], _URL_CODES)).tolist():
             out.peer_values[position] = _url_host(out.peer_values[position])
     out.destination_rows, dest_index = _first_by_rank(row_array, _DESTINATION_RANK[code_array])
-    out.destination_values = value_array[dest_index].tolist()
+    out.destination_values = [_plain(v) for v in value_array[dest_index].tolist()]
     http_rows, http_index = _first_by_rank(row_array, _HTTP_RANK[code_array])
     if http_rows.size:
-        out.http_status[http_rows] = _http_statuses(value_array[http_index])
+        http_values = np.empty(http_index.size, dtype=object)
+        http_values[:] = [_plain(v) for v in value_array[http_index].tolist()]
+        out.http_status[http_rows] = _http_statuses(http_values)
     special = np.flatnonzero(np.isin(code_array, _SPECIAL_CODES))
     kind_code = ATTRIBUTE_CODES[KIND_KEY]
     for index in special.tolist():
-        code, value, row = codes[index], values[index], rows[index]
+        code, value, row = codes[index], _plain(values[index]), rows[index]
         if code == kind_code:
             out.tag_kind[row] = _KIND_NAMES.get(str(value).lower(), SpanKind.UNSPECIFIED)
         elif _is_error_value(code, value):
             out.tag_error[row] = True
     return out
+
+
+def _plain(value: object) -> object:
+    """A value as recorded, or the scalar inside a wrapped one (decoders may defer unwrapping)."""
+    scalar = getattr(value, "scalar", None)
+    return scalar() if scalar is not None else value
 
 
 _URL_CODES = np.array([ATTRIBUTE_CODES["url.full"], ATTRIBUTE_CODES["http.url"]])

@@ -296,6 +296,8 @@ class SpanBatchBuilder:
             "destination": np.zeros(count, np.int32),
             "http_status": np.zeros(count, np.int16),
         }
+        columns["kind"][(columns["kind"] < 0) | (columns["kind"] > SpanKind.CONSUMER)] = SpanKind.UNSPECIFIED
+        columns["status"][(columns["status"] < 0) | (columns["status"] > StatusCode.ERROR)] = StatusCode.UNSET
         self._apply_explicit(columns, strings)
         self._apply_attributes(columns, strings)
         link_hi, link_lo, link_trace_ok = hex_ids_to_u64_pairs(self.links["trace"])
@@ -315,7 +317,7 @@ class SpanBatchBuilder:
             link_span_id=link_span[link_ok],
         )
         id_ok = trace_ok & span_ok & parent_ok & (span_id != 0) & ((trace_hi | trace_lo) != 0)
-        time_ok = start_ok & end_ok
+        time_ok = start_ok & end_ok & (start_ns > 0) & (end_ns >= start_ns)
         self._report(~id_ok, "span with an invalid trace or span id")
         self._report(id_ok & ~time_ok, "span with an invalid start or end time")
         ok = id_ok & time_ok

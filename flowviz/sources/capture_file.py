@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import mmap
 import re
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import orjson
 
 from flowviz.decoders import jaeger_deps, jaeger_json, otlp_json, simple_json, zipkin_json
 from flowviz.decoders.json_split import split_document
+from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto import add_otlp_proto, looks_like_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
@@ -21,6 +24,20 @@ from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
 DEFAULT_BATCH_SPANS = 50_000
 WHOLE_DOCUMENT_BYTES = 16 << 20  # single JSON documents up to this size are parsed at once
 _SPLIT_KEYS = ("resourceSpans", "batches", "data")  # envelope keys whose arrays hold the payload
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark (Windows tools) that orjson refuses
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk decode: the many short-lived objects of parsed
+    documents otherwise trigger collections that scan every live container (a quarter of the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class CaptureError(Exception):
@@ -39,10 +56,11 @@ class _JsonFormat:
     name: str
     looks_like: Callable[[object], bool]
     add: Callable[[object, SpanBatchBuilder, Problems, str], int] | None
+    add_bytes: Callable[[bytes, SpanBatchBuilder, str], int | None] | None = None  # a faster path for lines
 
 
 JSON_FORMATS = (
-    _JsonFormat("otlp_json", otlp_json.looks_like_otlp_json, otlp_json.add_otlp_json),
+    _JsonFormat("otlp_json", otlp_json.looks_like_otlp_json, otlp_json.add_otlp_json, try_add_otlp_json_bytes),
     _JsonFormat("jaeger_json", jaeger_json.looks_like_jaeger, jaeger_json.add_jaeger),
     _JsonFormat("zipkin_json", zipkin_json.looks_like_zipkin, zipkin_json.add_zipkin),
     _JsonFormat("simple_json", simple_json.looks_like_simple, simple_json.add_simple),
@@ -85,22 +103,34 @@ class CaptureReader:
 
     def _read_json(self, data, label: str) -> Iterator[SpanBatch | DependencyLinks]:
         lines = _json_lines(data)
+        builder = SpanBatchBuilder(self.problems)
+        fast: list = [None]
         if lines is not None:
-            documents = _documents_from_lines(lines, label, self.problems)
+            documents = _documents_from_lines(lines, data, label, self.problems, builder, fast)
         else:
             documents = _documents_from_document(data, label, self.problems)
         chosen: _JsonFormat | None = None
-        builder = SpanBatchBuilder(self.problems)
-        for document, where in documents:
-            if chosen is None:
-                chosen = _choose_format(document, self.format_name, label)
-                self.format_name = chosen.name
-            if chosen.add is None:
-                yield DependencyLinks(jaeger_deps.read_dependencies(document, self.problems, where))
-                continue
-            chosen.add(document, builder, self.problems, where)
-            if len(builder) >= self.batch_spans:
-                yield builder.build()
+        while True:
+            with gc_paused():  # decoding creates no reference cycles: refcounting frees every document
+                item = None
+                for document, where in documents:
+                    if chosen is None:
+                        chosen = _choose_format(document, self.format_name, label)
+                        self.format_name = chosen.name
+                        fast[0] = chosen.add_bytes
+                    if not where:
+                        pass  # the fast path took the line
+                    elif chosen.add is None:
+                        item = DependencyLinks(jaeger_deps.read_dependencies(document, self.problems, where))
+                        break
+                    else:
+                        chosen.add(document, builder, self.problems, where)
+                    if len(builder) >= self.batch_spans:
+                        item = builder.build()
+                        break
+            if item is None:
+                break
+            yield item
         if chosen is None:
             raise CaptureError(f"{label}: no trace data in the file (tried {_TRIED})")
         if len(builder):
@@ -118,7 +148,7 @@ def _load_bytes(path: Path) -> bytes | mmap.mmap:
                 except (OSError, EOFError, zlib.error) as error:
                     raise CaptureError(f"{path}: damaged gzip data ({error})") from error
             if not head:
-                raise CaptureError(f"{path}: the file is empty")
+                raise CaptureError(f"{path}: the file is empty (tried {_TRIED})")
             return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as error:
         raise CaptureError(f"{path}: {error.strerror or error}") from error
@@ -155,7 +185,7 @@ def _frame_ranges(data: bytes | mmap.mmap, *, limit: int | None = None) -> list[
         ranges.append((offset + 4, offset + 4 + length))
         offset += 4 + length
     if offset < size and offset + 4 > size:
-        ranges.append((offset, size + 1))  # a few stray bytes: a truncated frame header
+        ranges.append((offset + 4, size + 1))  # a few stray bytes: a truncated frame header
     return ranges
 
 
@@ -167,11 +197,13 @@ def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> It
         frames = [(0, len(data))]
     for start, end in frames:
         if end > len(data):
-            problems.add("otlp-proto: truncated last frame (ignored)", f"{label}@{start}")
+            problems.add("otlp-proto: truncated last frame (ignored)", f"{label}@{start - 4}")
             break
-        add_otlp_proto(bytes(data[start:end]), builder, problems, f"{label}@{start - 4 if is_framed else 0}")
-        if len(builder) >= batch_spans:
-            yield builder.build()
+        with gc_paused():
+            add_otlp_proto(bytes(data[start:end]), builder, problems, f"{label}@{start - 4 if is_framed else 0}")
+            batch = builder.build() if len(builder) >= batch_spans else None
+        if batch is not None:
+            yield batch
     if len(builder):
         yield builder.build()
 
@@ -189,39 +221,86 @@ def _choose_format(document: object, format_name: str, label: str) -> _JsonForma
 
 
 def _json_lines(data) -> Iterator[tuple[int, bytes, bool]] | None:
-    """The file's lines, lazily, when it is JSON lines (the first line a whole value, more after)."""
-    first_end = data.find(b"\n")
+    """The file's lines, lazily, when it is JSON lines (the first line a whole value, more after).
+
+    A damaged first line does not hide JSON lines when the two lines after it are whole
+    objects or arrays (a pretty-printed document never has two such lines in a row). A single
+    document followed only by white space is never parsed here (it may be a large one to split).
+    """
+    first_end = data.find(b"\n", _first_non_space(data))
     if first_end < 0:
-        return None
-    try:
-        orjson.loads(data[:first_end])
-    except orjson.JSONDecodeError:
         return None
     if not data[first_end : first_end + 65536].strip() and not bytes(data[first_end:]).strip():
         return None
+    try:
+        orjson.loads(_without_bom(data[:first_end]))
+    except orjson.JSONDecodeError:
+        if not _whole_lines_follow(data, first_end + 1, 2):
+            return None
     return _iter_lines(data)
 
 
-def _iter_lines(data) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, line, is the last non-empty line) for every line."""
-    start, number, size = 0, 1, len(data)
-    while start < size:
+def _first_non_space(data) -> int:
+    head = bytes(data[:4096])
+    return len(head) - len(head.lstrip(b" \t\r\n\xef\xbb\xbf"))
+
+
+def _without_bom(text: bytes) -> bytes:
+    return text[3:] if text.startswith(_BOM) else text
+
+
+def _whole_lines_follow(data, start: int, wanted: int) -> bool:
+    """True when the next `wanted` non-empty lines from `start` each parse as an object or array."""
+    size = len(data)
+    while wanted and start < size:
         end = data.find(b"\n", start)
         end = size if end < 0 else end
-        line = data[start:end]
-        is_last = end >= size or (not data[end : end + 4096].strip() and not bytes(data[end:]).strip())
-        yield number, line, is_last
+        head = bytes(data[start : min(end, start + 64)]).lstrip()
+        if head:
+            if head[:1] not in (b"{", b"["):
+                return False
+            try:
+                if not isinstance(orjson.loads(data[start:end]), dict | list):
+                    return False
+            except orjson.JSONDecodeError:
+                return False
+            wanted -= 1
+        start = end + 1
+    return wanted == 0
+
+
+def _iter_lines(data) -> Iterator[tuple[int, bytes, int]]:
+    """(line number, line, offset just past it) for every line."""
+    start, number, size = 0, 1, len(data)
+    find = data.find
+    while start < size:
+        end = find(b"\n", start)
+        end = size if end < 0 else end
+        yield number, data[start:end], end
         start, number = end + 1, number + 1
 
 
-def _documents_from_lines(lines, label: str, problems: Problems) -> Iterator[tuple[object, str]]:
-    for number, line, is_last in lines:
-        if not line.strip():
+def _only_space_after(data, offset: int) -> bool:
+    return not data[offset : offset + 4096].strip() and not bytes(data[offset:]).strip()
+
+
+def _documents_from_lines(lines, data, label: str, problems: Problems, builder: SpanBatchBuilder, fast: list):
+    """Parsed documents of JSON lines. `fast[0]`, once the format is known, may take a line's bytes
+    straight into the builder (returning None when it cannot), so that line yields nothing."""
+    for number, line, end in lines:
+        if fast[0] is not None and fast[0](line, builder, f"{label}:{number}") is not None:
+            yield None, ""
             continue
         try:
-            document = orjson.loads(line)
+            document = orjson.loads(_without_bom(line) if number == 1 else line)
         except orjson.JSONDecodeError as error:
-            reason = "json: last line is cut off (ignored)" if is_last else "json: line is not valid JSON"
+            if not line.strip():
+                continue
+            reason = (
+                "json: last line is cut off (ignored)"
+                if _only_space_after(data, end)
+                else "json: line is not valid JSON"
+            )
             problems.add(reason, f"{label}:{number} ({str(error).split(':')[0]})")
             continue
         yield document, f"{label}:{number}"
@@ -230,10 +309,14 @@ def _documents_from_lines(lines, label: str, problems: Problems) -> Iterator[tup
 def _documents_from_document(data, label: str, problems: Problems) -> Iterator[tuple[object, str]]:
     if len(data) <= WHOLE_DOCUMENT_BYTES or not _splittable(data):
         try:
-            yield orjson.loads(bytes(data)), label
+            document = orjson.loads(_without_bom(bytes(data)))
         except orjson.JSONDecodeError as error:
-            raise CaptureError(f"{label}: not valid JSON ({error})") from error
-        return
+            if not _splittable(data):
+                raise CaptureError(f"{label}: not valid JSON ({error})") from error
+            # cut off (a killed writer) or damaged: the whole elements before the damage are read below
+        else:
+            yield document, label
+            return
     try:
         for group in split_document(data):
             if group.key is not None and group.key not in _SPLIT_KEYS:

@@ -1,0 +1,153 @@
+"""Fast path for OTLP/JSON bytes: msgspec decodes straight into typed structs, columns are read per field."""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import Struct
+
+from flowviz.decoders.attributes import ATTRIBUTE_CODES
+from flowviz.model.span_batch import SpanBatchBuilder
+
+# Only the fields flowviz reads; msgspec skips everything else (events, scope, trace state...)
+# without building Python objects for it.
+
+
+class _AnyValue(Struct, gc=False):
+    stringValue: str | None = None
+    intValue: str | int | None = None
+    doubleValue: float | None = None
+    boolValue: bool | None = None
+
+    def scalar(self) -> object:
+        """The one member that is set (attribute rules call this only for values they use)."""
+        for member in (self.stringValue, self.intValue, self.doubleValue, self.boolValue):
+            if member is not None:
+                return member
+        return None
+
+
+class _KeyValue(Struct, gc=False):
+    key: str
+    value: _AnyValue | None = None
+
+
+class _Status(Struct, gc=False):
+    code: int = 0
+
+
+class _Link(Struct, gc=False):
+    traceId: str = ""
+    spanId: str = ""
+
+
+class _Span(Struct, gc=False):
+    traceId: str = ""
+    spanId: str = ""
+    parentSpanId: str = ""
+    name: str = ""
+    kind: int = 0
+    startTimeUnixNano: int = -1  # OTLP/JSON writes 64-bit integers as strings: strict=False converts them
+    endTimeUnixNano: int = -1
+    attributes: list[_KeyValue] = []
+    status: _Status | None = None
+    links: list[_Link] = []
+
+
+class _ScopeSpans(Struct, gc=False):
+    spans: list[_Span] = []
+
+
+class _Resource(Struct, gc=False):
+    attributes: list[_KeyValue] = []
+
+
+class _ResourceSpans(Struct, gc=False):
+    resource: _Resource | None = None
+    scopeSpans: list[_ScopeSpans] = []
+    instrumentationLibrarySpans: list[_ScopeSpans] = []
+
+
+class _Request(Struct, gc=False):
+    resourceSpans: list[_ResourceSpans] = []
+    batches: list[_ResourceSpans] = []
+
+
+_DECODER = msgspec.json.Decoder(_Request, strict=False)
+_RESOURCE_CODES = {
+    k: ATTRIBUTE_CODES[k] for k in ("db.name", "db.namespace", "db.system", "db.system.name", "peer.service")
+}
+
+
+def _scalar(value: _AnyValue | None) -> object:
+    return None if value is None else value.scalar()
+
+
+def try_add_otlp_json_bytes(data: bytes, builder: SpanBatchBuilder, where: str) -> int | None:
+    """Append the spans of one OTLP/JSON request given as bytes; None when the typed fast path does
+    not apply (malformed or unusual documents, base64 ids, resources without service.name): the
+    caller then uses the general decoder, which reports problems span by span."""
+    try:
+        request = _DECODER.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    resources = request.resourceSpans or request.batches
+    prepared = []
+    for resource_spans in resources:
+        attributes = resource_spans.resource.attributes if resource_spans.resource else []
+        service = next((_scalar(a.value) for a in attributes if a.key == "service.name"), None)
+        if not isinstance(service, str) or not service:
+            return None
+        resource_triples = [(_RESOURCE_CODES[a.key], _scalar(a.value)) for a in attributes if a.key in _RESOURCE_CODES]
+        for scope in resource_spans.scopeSpans or resource_spans.instrumentationLibrarySpans:
+            prepared.append((service, resource_triples, scope.spans))
+    if any(spans and len(spans[0].traceId) == 24 for _, _, spans in prepared):
+        return None  # base64 ids (protobuf canonical JSON): the general decoder converts them
+    added = 0
+    for index, (service, resource_triples, spans) in enumerate(prepared):
+        _add_scope(spans, service, resource_triples, builder, f"{where} scope {index}")
+        added += len(spans)
+    return added
+
+
+def _add_scope(spans: list[_Span], service: str, resource_triples: list, builder: SpanBatchBuilder, where: str) -> None:
+    first_row = len(builder.rows)
+    builder.marks.append((first_row, where, 0))
+    codes_get = ATTRIBUTE_CODES.get
+    triples = [
+        (row, code, kv.value)
+        for row, span in enumerate(spans, first_row)
+        for kv in span.attributes
+        if (code := codes_get(kv.key)) is not None and kv.value is not None
+    ]
+    if triples:
+        rows, codes, values = zip(*triples, strict=True)
+        builder.attr_rows.extend(rows)
+        builder.attr_codes.extend(codes)
+        builder.attr_values.extend(values)  # _AnyValue structs, resolved lazily by the rules
+    for code, value in resource_triples:
+        builder.attr_rows.extend(range(first_row, first_row + len(spans)))
+        builder.attr_codes.extend([code] * len(spans))
+        builder.attr_values.extend([value] * len(spans))
+    builder.rows.extend(
+        [
+            (
+                s.traceId,
+                s.spanId,
+                s.parentSpanId,
+                service,
+                s.name,
+                s.kind,
+                s.status.code if s.status else 0,
+                s.startTimeUnixNano,
+                s.endTimeUnixNano,
+                0,
+            )
+            for s in spans
+        ]
+    )
+    links = builder.links
+    for row, span in enumerate(spans, first_row):
+        for link in span.links:
+            links["row"].append(row)
+            links["trace"].append(link.traceId)
+            links["span"].append(link.spanId)
