@@ -27,10 +27,35 @@ def _hex(rng: random.Random, digits: int) -> str:
     return format(rng.getrandbits(digits * 4) | 1, f"0{digits}x")
 
 
+SHOP_SERVICES = (
+    "web-frontend",
+    "mobile-bff",
+    "api-gateway",
+    "auth",
+    "catalog",
+    "search",
+    "cart",
+    "pricing",
+    "orders",
+    "recommendations",
+    "inventory",
+    "payments",
+    "fraud",
+    "customers",
+    "delivery",
+    "loyalty",
+    "notifications",
+    "reporting",
+    "tax",
+    "shipping-rates",
+)
+
+
 class _TraceMaker:
-    def __init__(self, *, services: int, seed: int) -> None:
+    def __init__(self, *, services: int, seed: int, names: tuple[str, ...] = ()) -> None:
         self.rng = random.Random(seed)
-        self.services = [f"svc-{i:04d}" for i in range(services)]
+        self.services = list(names) if names else [f"svc-{i:04d}" for i in range(services)]
+        services = len(self.services)
         rng = self.rng
         # each service calls a few others "to its right": a DAG with depth, plus a database each
         self.callees = {
@@ -85,8 +110,8 @@ class _TraceMaker:
                     False,
                     {
                         "db.system": "postgresql",
-                        "db.name": f"db-{svc:04d}",
-                        "server.address": f"pg-{svc:04d}",
+                        "db.name": f"{self.services[svc]}-db",
+                        "server.address": f"{self.services[svc]}-pg",
                         "db.operation": "SELECT",
                     },
                 )
@@ -121,9 +146,13 @@ def synthetic_traces(
     seed: int = 1,
     start_ns: int = 1_700_000_000_000_000_000,
     rate_per_s: float = 10_000.0,
+    names: tuple[str, ...] = (),
 ) -> Iterator[list[SyntheticSpan]]:
-    """Yield traces (lists of spans) until about `spans` spans were produced, `rate_per_s` spans/s."""
-    maker = _TraceMaker(services=services, seed=seed)
+    """Yield traces (lists of spans) until about `spans` spans were produced, `rate_per_s` spans/s.
+
+    `names` replaces the generated service names (`svc-0000`...) and sets the number of services.
+    """
+    maker = _TraceMaker(services=services, seed=seed, names=names)
     produced = 0
     step_ns = int(1e9 / rate_per_s)
     t = start_ns

@@ -1,0 +1,177 @@
+"""`flowviz bench ingest`: spans/s per format against bare parsing, the whole pipeline, and the store's memory."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from flowviz.bench.encode import jaeger_json_document, otlp_json_lines, otlp_proto_frames, zipkin_json_traces
+from flowviz.bench.synthetic import synthetic_traces
+from flowviz.model.problems import Problems
+from flowviz.sources.capture_file import CaptureReader
+from flowviz.sources.pipeline import IngestPipeline, load_captures
+from flowviz.store.rolling_store import RollingStore
+
+REPEATS = 3
+
+
+def _best_cpu_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float:
+    """Least process CPU time of `repeats` runs: one core's cost, unaffected by other processes."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _decode_all(path: Path) -> int:
+    return sum(len(batch) for batch in CaptureReader(path, problems=Problems()))
+
+
+def _bare_json_lines(data: bytes) -> Callable[[], None]:
+    lines = data.splitlines()
+
+    def parse() -> None:
+        for line in lines:
+            orjson.loads(line)  # parsed and dropped, as a decoder that extracts and moves on
+
+    return parse
+
+
+def _bare_protobuf_frames(data: bytes) -> Callable[[], None]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    frames, offset = [], 0
+    while offset < len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        frames.append(data[offset + 4 : offset + 4 + length])
+        offset += 4 + length
+
+    def parse() -> None:
+        for frame in frames:
+            ExportTraceServiceRequest.FromString(frame)
+
+    return parse
+
+
+def _format_case(name: str, path: Path, bare: Callable[[], None], bare_label: str, spans: int) -> dict:
+    decoded = _decode_all(path)
+    seconds = _best_cpu_seconds(lambda: _decode_all(path))
+    bare_seconds = _best_cpu_seconds(bare)
+    return {
+        "format": name,
+        "spans": decoded,
+        "bytes": path.stat().st_size,
+        "seconds": round(seconds, 4),
+        "spans_per_s": round(decoded / seconds),
+        "bare_parse": bare_label,
+        "bare_seconds": round(bare_seconds, 4),
+        "ratio_to_bare": round(seconds / bare_seconds, 2),
+        "generated_spans": spans,
+    }
+
+
+def _pipeline_case(path: Path) -> dict:
+    def run() -> int:
+        problems = Problems()
+        return load_captures([path], IngestPipeline(RollingStore(problems=problems), problems=problems)).spans
+
+    spans = run()
+    seconds = _best_cpu_seconds(run)
+    return {
+        "format": "otlp_json_lines",
+        "spans": spans,
+        "seconds": round(seconds, 4),
+        "spans_per_s": round(spans / seconds),
+    }
+
+
+def run_ingest_bench(*, spans: int = 200_000, quick: bool = False) -> dict:
+    """All ingest figures as one JSON-ready dict (targets from issue 2 alongside)."""
+    from flowviz.bench.store_memory import measure_store_memory
+
+    traces = list(synthetic_traces(spans=spans, seed=1))
+    with tempfile.TemporaryDirectory(prefix="flowviz-bench-") as folder:
+        root = Path(folder)
+        files = {
+            "otlp_json_lines": root / "spans.jsonl",
+            "otlp_proto_frames": root / "spans.pb",
+            "jaeger_json": root / "jaeger.json",
+            "zipkin_json": root / "zipkin.json",
+        }
+        files["otlp_json_lines"].write_bytes(otlp_json_lines(traces))
+        files["otlp_proto_frames"].write_bytes(otlp_proto_frames(traces))
+        files["jaeger_json"].write_bytes(orjson.dumps(jaeger_json_document(traces)))
+        files["zipkin_json"].write_bytes(orjson.dumps(zipkin_json_traces(traces)))
+        data = {name: path.read_bytes() for name, path in files.items()}
+        formats = [
+            _format_case(
+                "otlp_json_lines",
+                files["otlp_json_lines"],
+                _bare_json_lines(data["otlp_json_lines"]),
+                "orjson.loads per line",
+                spans,
+            ),
+            _format_case(
+                "otlp_proto_frames",
+                files["otlp_proto_frames"],
+                _bare_protobuf_frames(data["otlp_proto_frames"]),
+                "ExportTraceServiceRequest.FromString per frame",
+                spans,
+            ),
+            _format_case(
+                "jaeger_json",
+                files["jaeger_json"],
+                lambda: orjson.loads(data["jaeger_json"]),
+                "orjson.loads of the document",
+                spans,
+            ),
+            _format_case(
+                "zipkin_json",
+                files["zipkin_json"],
+                lambda: orjson.loads(data["zipkin_json"]),
+                "orjson.loads of the document",
+                spans,
+            ),
+        ]
+        pipeline = _pipeline_case(files["otlp_json_lines"])
+    store = (
+        measure_store_memory(services=200, edges=1000, retention_s=300)
+        if quick
+        else measure_store_memory(services=2000, edges=10_000, retention_s=3600)
+    )
+    return {
+        "ingest": formats,
+        "pipeline": pipeline,
+        "store": store,
+        "targets": {
+            "otlp_json_lines_spans_per_s": 150_000,
+            "otlp_json_lines_ratio_to_bare": 2.0,
+            "otlp_proto_spans_per_s": 400_000,
+            "store_memory_mib_at_2000_services_10000_edges_1h": 1024,
+        },
+        "measured_with": "process CPU time (one core), best of 3",
+    }
+
+
+def format_figures(figures: dict) -> str:
+    """A readable table of `run_ingest_bench`'s figures."""
+    lines = [f"{'format':20} {'spans':>8} {'spans/s':>10} {'bare s':>8} {'ratio':>6}"]
+    for case in figures["ingest"]:
+        lines.append(
+            f"{case['format']:20} {case['spans']:>8} {case['spans_per_s']:>10} {case['bare_seconds']:>8} "
+            f"{case['ratio_to_bare']:>6}"
+        )
+    pipeline = figures["pipeline"]
+    lines.append(f"pipeline (decode+derive+store, {pipeline['format']}): {pipeline['spans_per_s']} spans/s")
+    store = figures["store"]
+    lines.append(
+        f"store: {store['services']} services, {store['edges']} edges, {store['retention_s']} s -> "
+        f"{store['memory_mib']} MiB"
+    )
+    return "\n".join(lines)
