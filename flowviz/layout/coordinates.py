@@ -1,0 +1,107 @@
+"""Vertical coordinates: columns pulled toward their neighbours with a minimum gap, and free-slot search."""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+
+def spread_with_gap(desired: np.ndarray, gap: float) -> np.ndarray:
+    """The y closest (least squares) to `desired` that keeps the given order with at least `gap` between neighbours.
+
+    With z_i = y_i - i × gap the constraint is "z non-decreasing": isotonic regression by pool-adjacent-violators.
+    """
+    count = desired.size
+    if count == 0:
+        return desired.astype(np.float64)
+    offset = np.arange(count) * gap
+    shifted = (desired - offset).tolist()
+    block_sum: list[float] = []
+    block_size: list[int] = []
+    for value in shifted:
+        block_sum.append(value)
+        block_size.append(1)
+        while len(block_sum) > 1 and block_sum[-2] * block_size[-1] > block_sum[-1] * block_size[-2]:
+            last_sum, last_size = block_sum.pop(), block_size.pop()
+            block_sum[-1] += last_sum
+            block_size[-1] += last_size
+    means = np.asarray(block_sum) / np.asarray(block_size)
+    return np.repeat(means, block_size) + offset
+
+
+def _group(by_layer: np.ndarray, layer_count: int) -> list[np.ndarray]:
+    order = np.argsort(by_layer, kind="stable")
+    bounds = np.searchsorted(by_layer[order], np.arange(layer_count + 1))
+    return [order[bounds[k] : bounds[k + 1]] for k in range(layer_count)]
+
+
+def assign_y(
+    layer: np.ndarray,
+    rank: np.ndarray,
+    down_source: np.ndarray,
+    down_target: np.ndarray,
+    *,
+    node_gap: float,
+    passes: int = 2,
+) -> np.ndarray:
+    """y per node: each column in its `rank` order, node_gap apart, each node pulled to its neighbours' mean y.
+
+    Sweeps left to right (toward callers) and right to left (toward callees) `passes` times, then
+    once toward both sides; a node with no neighbour on the pulling side keeps its y.
+    """
+    node_count = layer.size
+    y = np.zeros(node_count, dtype=np.float64)
+    if node_count == 0:
+        return y
+    layer_count = int(layer.max()) + 1
+    columns = _group(layer, layer_count)
+    for index, nodes in enumerate(columns):
+        nodes = nodes[np.argsort(rank[nodes], kind="stable")]
+        columns[index] = nodes
+        y[nodes] = (np.arange(nodes.size) - (nodes.size - 1) / 2) * node_gap
+    both_source = np.concatenate([down_source, down_target])
+    both_target = np.concatenate([down_target, down_source])
+    incoming = _group(layer[down_target], layer_count)
+    outgoing = _group(layer[down_source], layer_count)
+    either = _group(layer[both_target], layer_count)
+    local = np.empty(node_count, dtype=np.int64)
+    for nodes in columns:
+        local[nodes] = np.arange(nodes.size)
+
+    def pull(layers: range, groups: list[np.ndarray], here: np.ndarray, there: np.ndarray) -> None:
+        for index in layers:
+            nodes = columns[index]
+            chosen = groups[index]
+            if chosen.size == 0:
+                continue
+            where = local[here[chosen]]
+            total = np.bincount(where, weights=y[there[chosen]], minlength=nodes.size)
+            count = np.bincount(where, minlength=nodes.size)
+            desired = np.where(count > 0, total / np.maximum(count, 1), y[nodes])
+            y[nodes] = spread_with_gap(desired, node_gap)
+
+    for _ in range(passes):
+        pull(range(1, layer_count), incoming, down_target, down_source)
+        pull(range(layer_count - 2, -1, -1), outgoing, down_source, down_target)
+    pull(range(layer_count), either, both_target, both_source)
+    return y
+
+
+def nearest_free_y(target_y: float, occupied_y: list[float], gap: float, *, tolerance: float = 1e-6) -> float:
+    """The y nearest to target_y at least `gap` from every y in the sorted list `occupied_y` (ties go down, +y)."""
+    clearance = gap - tolerance
+    start = bisect.bisect_right(occupied_y, target_y - clearance)
+    if start == len(occupied_y) or occupied_y[start] >= target_y + clearance:
+        return target_y
+    below = target_y
+    index = start
+    while index < len(occupied_y) and occupied_y[index] < below + clearance:
+        below = max(below, occupied_y[index] + gap)
+        index += 1
+    above = target_y
+    index = bisect.bisect_left(occupied_y, target_y + clearance) - 1
+    while index >= 0 and occupied_y[index] > above - clearance:
+        above = min(above, occupied_y[index] - gap)
+        index -= 1
+    return below if below - target_y <= target_y - above else above
