@@ -51,6 +51,13 @@ def _run_report(args: argparse.Namespace) -> int:
     from flowviz.sources.pipeline import IngestPipeline, load_captures
     from flowviz.store.rolling_store import RollingStore
 
+    for text in (args.start, args.end):  # a malformed time is a usage error whatever the captures hold
+        try:
+            if text:
+                parse_time_ns(text, origin_ns=0)
+        except TimeSpecError as error:
+            print(f"flowviz report: {error}", file=sys.stderr)
+            return EXIT_USAGE
     problems = Problems(echo=sys.stderr)
     store = RollingStore(problems=problems)
     totals = load_captures(args.captures, IngestPipeline(store, problems=problems), format_name=args.format)

@@ -39,10 +39,13 @@ def read_dependencies(doc: object, problems: Problems, where: str) -> list[tuple
     return edges
 
 
+MAX_CALL_COUNT = 1 << 53  # beyond any real count, and still exact in a float
+
+
 def _call_count(value: object) -> int | None:
-    """A positive integer count (an integral float such as 3.0 is accepted), else None."""
-    if type(value) is float and value.is_integer():
+    """A positive integer count up to 2**53 (an integral float such as 3.0 is accepted), else None."""
+    if type(value) is float and value.is_integer() and abs(value) <= MAX_CALL_COUNT:
         value = int(value)
-    if type(value) is int and value > 0:
+    if type(value) is int and 0 < value <= MAX_CALL_COUNT:
         return value
     return None

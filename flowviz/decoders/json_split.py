@@ -81,7 +81,8 @@ def split_document(
     For a top-level array the elements are its items; for a top-level object, the items of
     each of its array values (with the key). Non-array values of an object are ignored, since
     the envelopes flowviz reads keep their payload in arrays. Raises ValueError when the text is
-    not a JSON array or object, or ends early.
+    not a JSON array or object, or ends early; in the latter case the whole elements read before
+    the cut are yielded first (only the element the cut went through is lost).
     """
     view = np.frombuffer(data, np.uint8)
     first = _first_non_space(view)
@@ -90,7 +91,7 @@ def split_document(
     element_depth = 1 if view[first] == ord("[") else 2
     scanner = _Scanner()
     key: str | None = None
-    group_start, group_count = -1, 0
+    group_start, group_count, last_comma = -1, 0, -1
     for chunk_start in range(0, view.size, chunk_bytes):
         chunk = view[chunk_start : chunk_start + chunk_bytes]
         positions, depths = scanner.structural(chunk)
@@ -105,7 +106,7 @@ def split_document(
                 key = _key_before(view, position) if element_depth == 2 else None
                 group_start, group_count = position + 1, 0
             elif byte == _COMMA and group_start >= 0:
-                group_count += 1
+                group_count, last_comma = group_count + 1, position
                 if position + 1 - group_start >= group_bytes:
                     yield ElementGroup(key, b"[" + bytes(view[group_start:position]) + b"]", group_start, group_count)
                     group_start, group_count = position + 1, 0
@@ -115,6 +116,13 @@ def split_document(
                     yield ElementGroup(key, b"[" + tail + b"]", group_start, group_count + 1)
                 group_start = -1
     if scanner.depth != 0 or scanner.in_string:
+        if group_start >= 0:
+            # elements ended by a comma are whole; so is a last object/array the cut came just after
+            tail = bytes(view[group_start:]).rstrip()
+            if scanner.depth == element_depth and not scanner.in_string and tail.endswith((b"}", b"]")):
+                yield ElementGroup(key, b"[" + tail + b"]", group_start, group_count + 1)
+            elif group_count:
+                yield ElementGroup(key, b"[" + bytes(view[group_start:last_comma]) + b"]", group_start, group_count)
         raise ValueError("the document ends early (truncated?)")
 
 

@@ -17,6 +17,7 @@ _KIND_NAMES = {
 }
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 _VALUE_KEYS = ("stringValue", "intValue", "doubleValue", "boolValue")
+_TIME_TYPES = frozenset((str, int, float))  # what the builder converts; anything else is an invalid time
 # resource attributes that name a database for the whole process (contrib checks resource first)
 _RESOURCE_KEYS = frozenset(("db.name", "db.namespace", "db.system", "db.system.name", "peer.service"))
 
@@ -55,8 +56,9 @@ def _pick_attributes(attributes: object, wanted: frozenset[str]) -> dict[str, ob
 
 
 def _service_of(resource: object) -> str:
-    if type(resource) is dict:
-        for pair in resource.get("attributes") or ():
+    attributes = resource.get("attributes") if type(resource) is dict else None
+    if type(attributes) is list:  # anything else is a malformed resource: no service, its spans counted
+        for pair in attributes:
             if type(pair) is dict and pair.get("key") == "service.name":
                 value = attribute_value(pair.get("value"))
                 return value if isinstance(value, str) else ""
@@ -138,18 +140,23 @@ def _add_spans(
             attributes = get("attributes")
             if attributes:
                 for pair in attributes:
-                    attr_code = codes_get(pair["key"])
-                    if attr_code is not None:
-                        any_value = pair["value"]
-                        if any_value:
-                            attr_values.append(next(iter(any_value.values())))  # the AnyValue's one member
-                            attr_rows.append(row)
-                            attr_codes.append(attr_code)
+                    try:
+                        attr_code = codes_get(pair["key"])
+                        if attr_code is not None:
+                            any_value = pair["value"]
+                            if any_value:
+                                attr_values.append(next(iter(any_value.values())))  # the AnyValue's one member
+                                attr_rows.append(row)
+                                attr_codes.append(attr_code)
+                    except (AttributeError, TypeError, KeyError):
+                        problems.add("otlp-json: malformed attribute (skipped)", f"{where} span {position}")
             links = get("links")
             if links:
                 _add_links(links, builder, row, base64_ids)
             name = get("name", "")
             start_ns, end_ns = get("startTimeUnixNano", ""), get("endTimeUnixNano", "")
+            if type(start_ns) not in _TIME_TYPES or type(end_ns) not in _TIME_TYPES:
+                start_ns = end_ns = "!"  # counted by the builder as an invalid time, with its location
         except (AttributeError, TypeError, KeyError, ValueError):
             _undo_row(builder, row)
             problems.add("otlp-json: malformed span", f"{where} span {position}")

@@ -116,14 +116,51 @@ class EdgeDeriver:
     def _name(self, text: str) -> int:
         return self._names.setdefault(text, len(self._names))
 
+    def _drop_duplicates(self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray) -> np.ndarray:
+        """Rows that are not a repeat (same trace, span id and service) of a span seen within the TTL.
+
+        At-least-once delivery (Kafka redelivery, a capture loaded twice) must not count calls twice.
+        """
+        order = np.lexsort((service, batch.span_id, batch.trace_lo, batch.trace_hi))
+        same_as_previous = np.zeros(len(batch), bool)
+        if len(batch) > 1:
+            sorted_rows = [column[order] for column in (batch.trace_hi, batch.trace_lo, batch.span_id, service)]
+            same_as_previous[order[1:]] = np.logical_and.reduce([c[1:] == c[:-1] for c in sorted_rows])
+        fresh = ~same_as_previous
+        spans = self._spans
+        if len(spans):
+            order = np.argsort(spans["key"], kind="stable")
+            sorted_keys = spans["key"][order]
+            first = np.searchsorted(sorted_keys, keys, side="left")
+            last = np.searchsorted(sorted_keys, keys, side="right")
+            # a key may stand for a few pending spans (same id in several services): check each
+            for offset in range(int((last - first).max(initial=0))):
+                rows = np.flatnonzero(first + offset < last)
+                pending = order[first[rows] + offset]
+                same = (
+                    (spans["span_id"][pending] == batch.span_id[rows])
+                    & (spans["trace_lo"][pending] == batch.trace_lo[rows])
+                    & (spans["trace_hi"][pending] == batch.trace_hi[rows])
+                    & (spans["service"][pending] == service[rows])
+                )
+                fresh[rows[same]] = False
+        duplicates = np.flatnonzero(~fresh)
+        if duplicates.size:
+            self._count_rows(batch, duplicates, "derive: duplicate span (ignored)")
+        return fresh
+
     def _take_batch(self, batch: SpanBatch, out: list[dict[str, np.ndarray]]) -> None:
         remap = np.fromiter((self._name(s) for s in batch.strings), np.int32, len(batch.strings))
+        keys = span_keys(batch.trace_hi, batch.trace_lo, batch.span_id)
+        fresh = self._drop_duplicates(batch, keys, remap[batch.service])
+        if not fresh.all():
+            batch, keys = batch.take(fresh), keys[fresh]
         service, peer, destination = remap[batch.service], remap[batch.peer], remap[batch.destination]
         kind = batch.kind
         is_client = np.isin(kind, _CLIENT_KINDS)
         is_database_call = (kind == SpanKind.CLIENT) & (batch.peer_kind == PeerKind.DATABASE)
         self._spans.append(
-            key=span_keys(batch.trace_hi, batch.trace_lo, batch.span_id),
+            key=keys,
             trace_hi=batch.trace_hi,
             trace_lo=batch.trace_lo,
             span_id=batch.span_id,
@@ -306,7 +343,7 @@ class EdgeDeriver:
         if len(expired_requests):
             servers = expired_requests[~np.isin(requests["kind"][expired_requests], _CLIENT_KINDS)]
             if servers.size:
-                self._count_unpaired(requests, servers, "derive: server span whose parent never arrived")
+                self._count_rows(requests, servers, "derive: server span whose parent never arrived")
             requests.remove(expired_requests)
         if not len(spans):
             return
@@ -316,7 +353,7 @@ class EdgeDeriver:
         unanswered = expired[~spans["matched"][expired]]
         if unanswered.size:
             out.append(self._virtual_calls(unanswered))
-            self._count_unpaired(spans, unanswered, "derive: client span without a server span (drawn to its peer)")
+            self._count_rows(spans, unanswered, "derive: client span without a server span (drawn to its peer)")
         spans.remove(expired)
 
     def _virtual_calls(self, rows: np.ndarray) -> dict:
@@ -343,12 +380,16 @@ class EdgeDeriver:
             trace_lo=spans["trace_lo"][rows],
         )
 
-    def _count_unpaired(self, table: ColumnTable, rows: np.ndarray, reason: str) -> None:
+    def _count_rows(self, table: ColumnTable | SpanBatch, rows: np.ndarray, reason: str) -> None:
+        """Count `rows` under `reason`, naming the first few by trace and span id."""
+        trace_hi, trace_lo, span_id = (
+            (table["trace_hi"], table["trace_lo"], table["span_id"])
+            if isinstance(table, ColumnTable)
+            else (table.trace_hi, table.trace_lo, table.span_id)
+        )
         first = rows[:5].tolist()
         locations = [
-            f"trace {u64_pair_to_hex(table['trace_hi'][r], table['trace_lo'][r], digits=0)} "
-            f"span {int(table['span_id'][r]):016x}"
-            for r in first
+            f"trace {u64_pair_to_hex(trace_hi[r], trace_lo[r], digits=0)} span {int(span_id[r]):016x}" for r in first
         ]
         for location in locations:
             self.problems.add(reason, location)

@@ -317,7 +317,7 @@ class SpanBatchBuilder:
             link_span_id=link_span[link_ok],
         )
         id_ok = trace_ok & span_ok & parent_ok & (span_id != 0) & ((trace_hi | trace_lo) != 0)
-        time_ok = start_ok & end_ok & (start_ns > 0) & (end_ns >= start_ns)
+        time_ok = start_ok & end_ok & (start_ns >= 0) & (end_ns >= start_ns)
         self._report(~id_ok, "span with an invalid trace or span id")
         self._report(id_ok & ~time_ok, "span with an invalid start or end time")
         ok = id_ok & time_ok
@@ -395,17 +395,20 @@ def _small_ints(values: Sequence[object], dtype: type) -> np.ndarray:
 
 
 def _to_int64(values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
-    """Ints or decimal strings to int64, with a mask of the values that converted."""
+    """Ints or decimal strings to int64, with a mask of the values that converted (bools do not)."""
     try:
-        return np.array(values, dtype=np.int64), np.ones(len(values), bool)
+        converted = np.array(values, dtype=np.int64)
+        if converted.ndim == 1 and bool not in set(map(type, values)):
+            return converted, np.ones(len(values), bool)
     except (ValueError, TypeError, OverflowError):
-        out = np.zeros(len(values), np.int64)
-        ok = np.ones(len(values), bool)
-        for i, value in enumerate(values):
-            try:
-                if isinstance(value, bool):
-                    raise TypeError(value)
-                out[i] = int(value)
-            except (ValueError, TypeError, OverflowError):
-                ok[i] = False
-        return out, ok
+        pass
+    out = np.zeros(len(values), np.int64)
+    ok = np.ones(len(values), bool)
+    for i, value in enumerate(values):
+        try:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise TypeError(value)
+            out[i] = int(value)
+        except (ValueError, TypeError, OverflowError):
+            ok[i] = False
+    return out, ok

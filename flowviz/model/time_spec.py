@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_RELATIVE = re.compile(r"^\+?(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_RELATIVE = re.compile(r"^\+?(\d+(?:\.\d+)?)(ms|s|m|h)?$", re.ASCII)
+# what an int64 nanosecond timestamp can hold (1677-09-21 .. 2262-04-11)
+_MIN_NS, _MAX_NS = -(1 << 63), (1 << 63) - 1
 _UNIT_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, None: 1_000_000_000}
 
 
@@ -16,8 +18,15 @@ class TimeSpecError(ValueError):
 def parse_time_ns(text: str, *, origin_ns: int) -> int:
     """Absolute int64 ns for `text`: `+90`, `+90s`, `+250ms`, `+5m`, `+1h` after `origin_ns`, or ISO-8601.
 
-    ISO-8601 without a zone is taken as UTC.
+    ISO-8601 without a zone is taken as UTC. Instants an int64 of nanoseconds cannot hold are errors.
     """
+    time_ns = _parse(text, origin_ns)
+    if not _MIN_NS <= time_ns <= _MAX_NS:
+        raise TimeSpecError(f"{text!r} is out of range (years 1677 to 2262)")
+    return time_ns
+
+
+def _parse(text: str, origin_ns: int) -> int:
     spec = text.strip()
     match = _RELATIVE.match(spec)
     if match and (spec.startswith("+") or match.group(2) or "." not in spec):

@@ -6,6 +6,8 @@ import gc
 import gzip
 import mmap
 import re
+import shutil
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,15 +145,25 @@ def _load_bytes(path: Path) -> bytes | mmap.mmap:
             head = file.read(2)
             if head == b"\x1f\x8b":
                 file.seek(0)
-                try:
-                    return gzip.GzipFile(fileobj=file).read()
-                except (OSError, EOFError, zlib.error) as error:
-                    raise CaptureError(f"{path}: damaged gzip data ({error})") from error
+                return _gunzip_to_map(file, path)
             if not head:
                 raise CaptureError(f"{path}: the file is empty (tried {_TRIED})")
             return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as error:
         raise CaptureError(f"{path}: {error.strerror or error}") from error
+
+
+def _gunzip_to_map(file, path: Path) -> mmap.mmap | bytes:
+    """Decompress into an anonymous temporary file and map it: a large capture never sits in memory."""
+    with tempfile.TemporaryFile(prefix="flowviz-") as plain:
+        try:
+            shutil.copyfileobj(gzip.GzipFile(fileobj=file), plain, length=1 << 20)
+        except (OSError, EOFError, zlib.error) as error:
+            raise CaptureError(f"{path}: damaged gzip data ({error})") from error
+        if plain.tell() == 0:
+            raise CaptureError(f"{path}: the file is empty (tried {_TRIED})")
+        plain.flush()
+        return mmap.mmap(plain.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _first_byte(data: bytes | mmap.mmap) -> int:

@@ -285,3 +285,23 @@ def test_pending_state_is_bounded_by_the_ttl(ttl_s):
         deriver.process(builder.build())
     # only the last ttl seconds (+1 batch) of client spans may still wait
     assert deriver.pending_spans <= (ttl_s + 2) * 50
+
+
+def test_duplicate_spans_are_counted_once():
+    pair = (
+        span("a1", "c1", None, "frontend", SpanKind.CLIENT, 0, 30),
+        span("a1", "s1", "c1", "checkout", SpanKind.SERVER, 0.001, 20),
+    )
+    # the same two spans delivered twice: inside one batch, and again in a later batch
+    observations, problems = derive(*pair, *pair, *pair, split=2)
+    assert calls(observations) == {("frontend", "checkout", "", ""): 1}
+    assert problems.count("derive: duplicate span (ignored)") == 4
+
+
+def test_same_span_id_in_two_services_is_not_a_duplicate():
+    observations, problems = derive(
+        span("a1", "c1", None, "frontend", SpanKind.CLIENT, 0, 30),
+        span("a1", "c1", None, "backend", SpanKind.CLIENT, 0, 30),
+    )
+    assert sum(calls(observations).values()) == 2
+    assert problems.count("derive: duplicate span (ignored)") == 0
