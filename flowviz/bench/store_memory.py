@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -11,7 +12,7 @@ from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKi
 from flowviz.store.rolling_store import SECOND_NS, RollingStore
 
 DEFAULT_REQUESTS_PER_EDGE_S = 10.0
-_START_NS = 1_700_000_000 * SECOND_NS  # a realistic epoch time, aligned to the hour
+_START_NS = 1_700_000_000 * SECOND_NS  # a realistic epoch time (20 s past a minute: windows cut chunks)
 
 
 def _synthetic_graph(rng: np.random.Generator, services: int, edges: int) -> tuple[np.ndarray, np.ndarray]:
@@ -31,6 +32,16 @@ def _synthetic_graph(rng: np.random.Generator, services: int, edges: int) -> tup
         found = np.concatenate((found, pairs))[np.sort(first)]
     found = found[:edges]
     return found // services, found % services
+
+
+def _peak_rss_mib() -> float:
+    """The process's peak resident set size in MiB (NaN where the platform does not say)."""
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def _median_ms(call: Callable[[], object], repeats: int = 3) -> float:
@@ -133,6 +144,7 @@ def measure_store_memory(
         "query_1h_ms": query_all_ms,
         "query_60s_ms": query_60s_ms,
         "dropped_calls": store.problems.total,
+        "peak_rss_mib": _peak_rss_mib(),  # the whole process, generator included
     }
 
 

@@ -1,0 +1,178 @@
+"""An immutable state of the rolling store, and the window queries and timelines computed from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flowviz.store.cells import Chunk, EdgeBinSums, Piece, edge_bin_blocks
+from flowviz.store.graph_frame import GraphFrame, Timeline
+from flowviz.store.interning import TablesSnapshot
+from flowviz.store.latency_bins import BIN_COUNT, NO_LATENCY_BIN, percentiles, sparse_percentiles
+
+_DENSE_HIST_LIMIT = 1 << 22
+"""Edge histograms are accumulated densely (edges × bins float64) up to this many entries, else sparsely."""
+_QUERY_BLOCK_CELLS = 1 << 21
+_MAX_TIMELINE_STEPS = 50_000_000
+_QS = (50, 95, 99)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TierSnapshot:
+    """One tier's chunks ordered by grid-cell start (several chunks may share a grid cell)."""
+
+    resolution_ns: int
+    grid_ns: int
+    chunk_grid_ns: np.ndarray  # int64, grid-cell start of each chunk, sorted
+    chunks: tuple[Chunk, ...]
+
+    def overlapping(self, start_ns: int, end_ns: int) -> tuple[Chunk, ...]:
+        """Chunks whose grid cell intersects [start_ns, end_ns)."""
+        first_grid = start_ns // self.grid_ns * self.grid_ns
+        lo = int(np.searchsorted(self.chunk_grid_ns, first_grid, side="left"))
+        hi = int(np.searchsorted(self.chunk_grid_ns, end_ns, side="left"))
+        return self.chunks[lo:hi]
+
+
+class _HistogramSum:
+    """Sums (edge, bin) → calls over many pieces, then gives percentiles per edge."""
+
+    def __init__(self, edge_count: int) -> None:
+        self.edge_count = edge_count
+        self.sums = EdgeBinSums(max(edge_count, 1), _DENSE_HIST_LIMIT)
+
+    def add(self, piece: Piece) -> None:
+        blocks = edge_bin_blocks(
+            piece.group_edge, piece.group_cells, piece.cell_bin, piece.cell_count, block_cells=_QUERY_BLOCK_CELLS
+        )
+        for keys, calls in blocks:
+            self.sums.add(keys, calls)
+
+    def sparse(self) -> tuple[np.ndarray, np.ndarray]:
+        """(edge · BIN_COUNT + bin, calls) of the non-empty latency cells, sorted by key."""
+        keys, calls = self.sums.result()
+        keep = keys % BIN_COUNT != NO_LATENCY_BIN
+        return keys[keep], calls[keep]
+
+    def edge_percentiles(self) -> np.ndarray:
+        if self.sums.is_dense:
+            return percentiles(self.sums.dense().reshape(-1, BIN_COUNT)[: self.edge_count], _QS)
+        keys, calls = self.sparse()
+        return sparse_percentiles(keys // BIN_COUNT, keys % BIN_COUNT, calls, self.edge_count, _QS)
+
+
+def _node_percentiles(keys: np.ndarray, calls: np.ndarray, edge_target: np.ndarray, node_count: int) -> np.ndarray:
+    """Percentiles of each node's summed incoming edge histograms."""
+    node_keys = edge_target[keys // BIN_COUNT].astype(np.int64) * BIN_COUNT + keys % BIN_COUNT
+    order = np.argsort(node_keys)
+    node_keys, calls = node_keys[order], calls[order]
+    if node_keys.size:
+        starts = np.flatnonzero(np.concatenate(([True], node_keys[1:] != node_keys[:-1])))
+        node_keys, calls = node_keys[starts], np.add.reduceat(calls, starts)
+    return sparse_percentiles(node_keys // BIN_COUNT, node_keys % BIN_COUNT, calls, node_count, _QS)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StoreSnapshot:
+    """Everything a reader needs, as of one ingest; never modified, so any thread may query it."""
+
+    tables: TablesSnapshot
+    tiers: tuple[TierSnapshot, ...]
+    data_version: int
+    topology_version: int
+    cells_bytes: int
+    time_range: tuple[int, int] | None
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.cells_bytes + self.tables.nbytes
+
+    def pieces(self, start_ns: int, end_ns: int) -> list[Piece]:
+        """Groups and cells of every bucket starting in [start_ns, end_ns), whole-chunk summaries where possible."""
+        out = []
+        for tier in self.tiers:
+            for chunk in tier.overlapping(start_ns, end_ns):
+                first, last = chunk.bucket_range(start_ns, end_ns)
+                if last > first:
+                    out.append(chunk.piece(first, last))
+        return out
+
+    def query(self, start_ns: int, end_ns: int) -> GraphFrame:
+        """Per-node and per-edge totals and percentiles of the cells whose bucket starts in [start_ns, end_ns)."""
+        tables = self.tables
+        n_edges, n_nodes = tables.edge_count, tables.node_count
+        pieces = self.pieces(int(start_ns), int(end_ns)) if end_ns > start_ns else []
+        histograms = _HistogramSum(n_edges)
+        if pieces:
+            group_edge = np.concatenate([p.group_edge.astype(np.int64) for p in pieces])
+            requests = np.concatenate([p.group_requests.astype(np.float64) for p in pieces])
+            failures = np.concatenate([p.group_failures.astype(np.float64) for p in pieces])
+            edge_requests = np.bincount(group_edge, weights=requests, minlength=n_edges).astype(np.int64)
+            edge_errors = np.bincount(group_edge, weights=failures, minlength=n_edges).astype(np.int64)
+            for piece in pieces:
+                histograms.add(piece)
+        else:
+            edge_requests = np.zeros(n_edges, np.int64)
+            edge_errors = np.zeros(n_edges, np.int64)
+        edge_pct = histograms.edge_percentiles()
+        keys, calls = histograms.sparse()
+        node_pct = _node_percentiles(keys, calls, tables.edge_target, n_nodes)
+        target, source = tables.edge_target, tables.edge_source
+        return GraphFrame(
+            start_ns=int(start_ns),
+            end_ns=int(end_ns),
+            resolution_ns=max((p.resolution_ns for p in pieces), default=0),
+            data_version=self.data_version,
+            topology_version=self.topology_version,
+            node_names=tables.node_names,
+            node_kind=tables.node_kind,
+            node_requests=np.bincount(target, weights=edge_requests, minlength=n_nodes).astype(np.int64),
+            node_errors=np.bincount(target, weights=edge_errors, minlength=n_nodes).astype(np.int64),
+            node_out_requests=np.bincount(source, weights=edge_requests, minlength=n_nodes).astype(np.int64),
+            node_p50_ms=node_pct[:, 0],
+            node_p95_ms=node_pct[:, 1],
+            node_p99_ms=node_pct[:, 2],
+            edge_source=source,
+            edge_target=target,
+            edge_connection_type=tables.edge_connection_type,
+            edge_via=tables.edge_via_names,
+            edge_requests=edge_requests,
+            edge_errors=edge_errors,
+            edge_p50_ms=edge_pct[:, 0],
+            edge_p95_ms=edge_pct[:, 1],
+            edge_p99_ms=edge_pct[:, 2],
+        )
+
+    def timeline(self, start_ns: int, end_ns: int, *, step_ns: int) -> Timeline:
+        """Total calls and failures per step of [start_ns, end_ns); the last step may reach past end_ns."""
+        start_ns, end_ns, step_ns = int(start_ns), int(end_ns), int(step_ns)
+        if step_ns <= 0:
+            raise ValueError("step_ns must be positive")
+        steps = max(0, -(-(end_ns - start_ns) // step_ns))
+        if steps > _MAX_TIMELINE_STEPS:
+            raise ValueError(f"{steps} timeline steps is too many")
+        requests = np.zeros(steps, np.int64)
+        failures = np.zeros(steps, np.int64)
+        resolution = np.zeros(steps, np.int64)
+        for tier in self.tiers:
+            indices, calls, fails = [], [], []
+            for chunk in tier.overlapping(start_ns, end_ns):
+                first, last = chunk.bucket_range(start_ns, end_ns)
+                if last > first:
+                    indices.append((chunk.bucket_ns[first:last] - start_ns) // step_ns)
+                    calls.append(chunk.bucket_requests[first:last])
+                    fails.append(chunk.bucket_failures[first:last])
+            if not indices:
+                continue
+            index = np.concatenate(indices)
+            requests += np.bincount(index, weights=np.concatenate(calls), minlength=steps).astype(np.int64)
+            failures += np.bincount(index, weights=np.concatenate(fails), minlength=steps).astype(np.int64)
+            resolution[index] = np.maximum(resolution[index], tier.resolution_ns)
+        return Timeline(
+            step_ns=step_ns,
+            bucket_start_ns=start_ns + np.arange(steps, dtype=np.int64) * step_ns,
+            requests=requests,
+            failures=failures,
+            resolution_ns=resolution,
+        )
