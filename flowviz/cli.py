@@ -36,12 +36,78 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.set_defaults(handler=_run_bench)
 
 
+def _add_window_commands(commands: argparse._SubParsersAction) -> None:
+    themes = ("dark", "light", "projector")
+    demo = commands.add_parser("demo", help="open the window on the built-in simulated platform, live")
+    demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    demo.add_argument("--rate", type=float, default=1_500.0, help="mean spans per second (default 1500)")
+    demo.add_argument("--theme", choices=themes, default="dark")
+    demo.set_defaults(handler=_run_demo)
+    open_ = commands.add_parser("open", help="open captures in the window")
+    open_.add_argument("captures", nargs="+", metavar="CAPTURE")
+    open_.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
+    open_.add_argument("--theme", choices=themes, default="dark")
+    open_.set_defaults(handler=_run_open)
+    render = commands.add_parser("render", help="draw the flow chart at a moment to a PNG, without a display")
+    render.add_argument("captures", nargs="+", metavar="CAPTURE")
+    render.add_argument("--at", metavar="T", help="the moment: +SECONDS after the first span or ISO (default: the end)")
+    render.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    render.add_argument("--window", default="60s", help="how much time before T the chart aggregates (default 60s)")
+    render.add_argument("--size", default="1920x1080", metavar="WxH")
+    render.add_argument("--theme", choices=themes, default="dark")
+    render.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
+    render.set_defaults(handler=_run_render)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowviz", description="See how data flows between microservices.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_report(commands)
+    _add_window_commands(commands)
     _add_bench(commands)
     return parser
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from flowviz.ui.app import run_demo
+
+    return run_demo(seed=args.seed, rate_per_s=args.rate, theme=args.theme)
+
+
+def _run_open(args: argparse.Namespace) -> int:
+    from flowviz.ui.app import run_open
+
+    return run_open(args.captures, format_name=args.format, theme=args.theme)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
+    from flowviz.ui.render import parse_size, render_captures
+
+    try:
+        window_s = parse_duration_s(args.window)
+        parse_size(args.size)
+        if args.at:
+            parse_time_ns(args.at, origin_ns=0)
+    except (TimeSpecError, ValueError) as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    drawn, totals = render_captures(
+        args.captures,
+        at=args.at,
+        window_s=window_s,
+        size=args.size,
+        theme=args.theme,
+        output_path=args.output,
+        format_name=args.format,
+    )
+    for error in totals.failed_files.values():
+        print(f"flowviz: {error}", file=sys.stderr)
+    if not totals.usable:
+        print("flowviz: nothing usable in the given captures", file=sys.stderr)
+        return EXIT_NOTHING_USABLE
+    print(f"wrote {args.output}: {drawn['nodes']} nodes, {drawn['edges']} edges, {drawn['particles']} particles")
+    return EXIT_OK
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -103,8 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
+        from flowviz.ui.app import run_start_page
+
+        return run_start_page(theme="dark")
     try:
         return args.handler(args)
     except KeyboardInterrupt:

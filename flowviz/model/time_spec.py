@@ -47,3 +47,14 @@ def format_time_ns(time_ns: int) -> str:
     seconds, rest_ns = divmod(int(time_ns), 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{rest_ns // 1_000_000:03d}Z"
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds in a duration like `60`, `60s`, `250ms`, `5m`, `1h` (no sign, no ISO)."""
+    spec = text.strip()
+    if spec.startswith(("+", "-")):
+        raise TimeSpecError(f"{text!r} is not a duration: use 60s, 5m, 1h")
+    seconds = parse_time_ns("+" + spec, origin_ns=0) / 1e9
+    if seconds <= 0:
+        raise TimeSpecError(f"{text!r} is not a positive duration")
+    return seconds

@@ -1,0 +1,154 @@
+"""What one chart frame shows: node and edge health, sizes and curves, from a store frame and layout positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from flowviz.chart.geometry import edge_curves
+from flowviz.chart.themes import HealthThresholds
+from flowviz.store.graph_frame import GraphFrame
+
+CURVE_SAMPLES = 20
+
+
+class Health(IntEnum):
+    """Health class of a node or edge in the window."""
+
+    IDLE = 0
+    HEALTHY = 1
+    DEGRADED = 2
+    FAILING = 3
+
+
+def classify_health(
+    requests: np.ndarray, errors: np.ndarray, p95_ms: np.ndarray, thresholds: HealthThresholds
+) -> np.ndarray:
+    """Health per row: failures first (ratio), then latency (p95); rows without requests are idle."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(requests > 0, errors / np.maximum(requests, 1), 0.0)
+    p95 = np.nan_to_num(p95_ms, nan=0.0)
+    health = np.full(requests.shape, Health.HEALTHY, np.int8)
+    health[(ratio >= thresholds.degraded_failure_ratio) | (p95 >= thresholds.degraded_p95_ms)] = Health.DEGRADED
+    health[(ratio >= thresholds.failing_failure_ratio) | (p95 >= thresholds.failing_p95_ms)] = Health.FAILING
+    health[requests <= 0] = Health.IDLE
+    return health
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ChartFrame:
+    """Arrays for drawing one frame, in layout coordinates; indices match the store's nodes and edges.
+
+    Rates are per second over the window (a node's: what it served, or for a pure source what it
+    sent). `edge_curve` holds each edge as `CURVE_SAMPLES` points
+    spaced evenly along its length, so particles can move at a steady speed.
+    """
+
+    window_s: float
+    node_names: tuple[str, ...]
+    node_kind: np.ndarray
+    node_xy: np.ndarray  # N×2
+    node_radius: np.ndarray
+    node_rate_per_s: np.ndarray
+    node_error_ratio: np.ndarray
+    node_p50_ms: np.ndarray
+    node_p95_ms: np.ndarray
+    node_p99_ms: np.ndarray
+    node_health: np.ndarray
+    node_visible: np.ndarray  # bool: has traffic in the window, or is an endpoint of an edge that has
+    edge_source: np.ndarray
+    edge_target: np.ndarray
+    edge_connection_type: np.ndarray
+    edge_via: tuple[str, ...]
+    edge_rate_per_s: np.ndarray
+    edge_error_ratio: np.ndarray
+    edge_p50_ms: np.ndarray
+    edge_p95_ms: np.ndarray
+    edge_p99_ms: np.ndarray
+    edge_health: np.ndarray
+    edge_width: np.ndarray
+    edge_visible: np.ndarray
+    edge_curve: np.ndarray  # E×CURVE_SAMPLES×2
+
+    @property
+    def node_count(self) -> int:
+        return len(self.node_names)
+
+    @property
+    def edge_count(self) -> int:
+        return int(self.edge_source.shape[0])
+
+
+def node_radius_for(rate_per_s: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
+    """Node radius in layout units: throughput on a log scale, from 22 (idle) to 60."""
+    return (22.0 + 10.0 * np.log10(1.0 + np.maximum(rate_per_s, 0.0))).clip(22.0, 60.0) * scale
+
+
+def edge_width_for(rate_per_s: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
+    """Edge width in layout units: rate on a log scale, from 1 to 9."""
+    return (1.0 + 2.0 * np.log10(1.0 + np.maximum(rate_per_s, 0.0))).clip(1.0, 9.0) * scale
+
+
+def build_chart_frame(
+    frame: GraphFrame,
+    positions: np.ndarray,
+    *,
+    thresholds: HealthThresholds,
+    node_scale: float = 1.0,
+    edge_scale: float = 1.0,
+    show_idle: bool = True,
+) -> ChartFrame:
+    """Combine a store frame with layout positions (aligned with `frame.node_names`)."""
+    window_s = max((frame.end_ns - frame.start_ns) / 1e9, 1e-9)
+    # what a node served; a pure source (user, a cron job) by what it sent
+    node_rate = np.where(frame.node_requests > 0, frame.node_requests, frame.node_out_requests) / window_s
+    edge_rate = frame.edge_requests / window_s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        node_error_ratio = np.where(
+            frame.node_requests > 0, frame.node_errors / np.maximum(frame.node_requests, 1), 0.0
+        )
+        edge_error_ratio = np.where(
+            frame.edge_requests > 0, frame.edge_errors / np.maximum(frame.edge_requests, 1), 0.0
+        )
+    node_radius = node_radius_for(node_rate, scale=node_scale)
+    edge_visible = (frame.edge_requests > 0) | show_idle
+    node_visible = np.zeros(len(frame.node_names), bool) | show_idle
+    node_visible[frame.edge_source[edge_visible]] = True
+    node_visible[frame.edge_target[edge_visible]] = True
+    xy = np.asarray(positions, np.float64).reshape(-1, 2)
+    curves = edge_curves(
+        xy[frame.edge_source],
+        xy[frame.edge_target],
+        node_radius[frame.edge_source],
+        node_radius[frame.edge_target],
+        samples=CURVE_SAMPLES,
+    )
+    return ChartFrame(
+        window_s=window_s,
+        node_names=frame.node_names,
+        node_kind=frame.node_kind,
+        node_xy=xy,
+        node_radius=node_radius,
+        node_rate_per_s=node_rate,
+        node_error_ratio=node_error_ratio,
+        node_p50_ms=frame.node_p50_ms,
+        node_p95_ms=frame.node_p95_ms,
+        node_p99_ms=frame.node_p99_ms,
+        node_health=classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds),
+        node_visible=node_visible,
+        edge_source=frame.edge_source,
+        edge_target=frame.edge_target,
+        edge_connection_type=frame.edge_connection_type,
+        edge_via=frame.edge_via,
+        edge_rate_per_s=edge_rate,
+        edge_error_ratio=edge_error_ratio,
+        edge_p50_ms=frame.edge_p50_ms,
+        edge_p95_ms=frame.edge_p95_ms,
+        edge_p99_ms=frame.edge_p99_ms,
+        edge_health=classify_health(frame.edge_requests, frame.edge_errors, frame.edge_p95_ms, thresholds),
+        edge_width=edge_width_for(edge_rate, scale=edge_scale),
+        edge_visible=edge_visible,
+        edge_curve=curves,
+    )

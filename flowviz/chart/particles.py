@@ -1,0 +1,93 @@
+"""Particles flowing along edges: density from the rate (log scale), speed from latency, failures in red."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowviz.chart.chart_frame import ChartFrame
+
+DEFAULT_BUDGET = 20_000
+MAX_PER_EDGE = 40
+
+
+def particles_per_edge(rate_per_s: np.ndarray, *, budget: int, max_per_edge: int = MAX_PER_EDGE) -> np.ndarray:
+    """How many particles each edge carries: 1 for any traffic, growing with log2 of the rate."""
+    counts = np.where(rate_per_s > 0, np.ceil(1.0 + 3.0 * np.log2(1.0 + rate_per_s)), 0.0)
+    counts = np.minimum(counts, max_per_edge)
+    total = counts.sum()
+    if total > budget > 0:
+        counts = np.where(counts > 0, np.maximum(1.0, np.floor(counts * budget / total)), 0.0)
+    return counts.astype(np.int64)
+
+
+def travel_seconds(p95_ms: np.ndarray) -> np.ndarray:
+    """Seconds a particle takes along its edge: slower calls flow visibly slower (0.8 s to 5 s)."""
+    return (0.8 + 0.75 * np.log10(1.0 + np.nan_to_num(p95_ms, nan=0.0))).clip(0.8, 5.0)
+
+
+class ParticleSystem:
+    """All particles as parallel arrays (edge, phase along the edge in [0, 1), failed)."""
+
+    def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int = 0) -> None:
+        self.budget = budget
+        self._rng = np.random.default_rng(seed)
+        self.edge = np.zeros(0, np.int64)
+        self.phase = np.zeros(0, np.float64)
+        self.failed = np.zeros(0, bool)
+        self._travel_s = np.zeros(0, np.float64)
+
+    def __len__(self) -> int:
+        return int(self.edge.shape[0])
+
+    def update(self, chart: ChartFrame) -> None:
+        """Match the population to the frame's rates: keep particles where they are, add or drop the difference."""
+        visible_rate = np.where(chart.edge_visible, chart.edge_rate_per_s, 0.0)
+        wanted = particles_per_edge(visible_rate, budget=self.budget)
+        edge_count = wanted.shape[0]
+        keep_edge, keep_phase = self._keep(wanted)
+        have = np.bincount(keep_edge, minlength=edge_count)
+        missing = np.maximum(wanted - have, 0)
+        new_edge = np.repeat(np.arange(edge_count), missing)
+        new_phase = self._rng.random(new_edge.shape[0])
+        edge = np.concatenate([keep_edge, new_edge])
+        phase = np.concatenate([keep_phase, new_phase])
+        order = np.argsort(edge, kind="stable")
+        self.edge, self.phase = edge[order], phase[order]
+        self.failed = self._failed_flags(wanted, chart.edge_error_ratio)
+        self._travel_s = travel_seconds(chart.edge_p95_ms)
+
+    def _keep(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        valid = self.edge < wanted.shape[0]
+        edge, phase = self.edge[valid], self.phase[valid]
+        rank = _rank_within(edge)
+        keep = rank < wanted[edge]
+        return edge[keep], phase[keep]
+
+    def _failed_flags(self, wanted: np.ndarray, error_ratio: np.ndarray) -> np.ndarray:
+        """The first k particles of an edge are red, k from its failure ratio (at least one if any failed)."""
+        failed_count = np.where(error_ratio > 0, np.maximum(1, np.round(wanted * error_ratio)), 0).astype(np.int64)
+        return _rank_within(self.edge) < failed_count[self.edge]
+
+    def step(self, dt_s: float) -> None:
+        """Advance every particle by `dt_s` seconds of animation."""
+        if len(self):
+            self.phase = (self.phase + dt_s / self._travel_s[self.edge]) % 1.0
+
+    def positions(self, curves: np.ndarray) -> np.ndarray:
+        """P×2 positions along the edges' evenly sampled curves."""
+        if not len(self):
+            return np.zeros((0, 2))
+        samples = curves.shape[1]
+        along = self.phase * (samples - 1)
+        index = np.minimum(along.astype(np.int64), samples - 2)
+        fraction = (along - index)[:, None]
+        return curves[self.edge, index] * (1.0 - fraction) + curves[self.edge, index + 1] * fraction
+
+
+def _rank_within(sorted_groups: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal values (input grouped, e.g. sorted)."""
+    if sorted_groups.size == 0:
+        return np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    run_start = np.repeat(starts, np.diff(np.r_[starts, sorted_groups.size]))
+    return np.arange(sorted_groups.size) - run_start

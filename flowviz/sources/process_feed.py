@@ -1,0 +1,197 @@
+"""Ingestion in a worker process: a source decodes and derives there; a thread here writes the store.
+
+With two cores, decoding in a thread would fight the UI thread for the GIL; a worker process hands
+over compact numpy edge observations instead, and the store stays in the UI's process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+from flowviz.derive.deriver import EdgeDeriver
+from flowviz.derive.observations import EdgeObservations
+from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatchBuilder
+from flowviz.store.rolling_store import RollingStore
+
+SECOND_NS = 1_000_000_000
+TICK_S = 0.1  # how often the simulator worker emits (simulated spans since the last tick)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSpec:
+    """The built-in simulator, paced in real time from now (what `flowviz demo` shows)."""
+
+    seed: int = 0
+    rate_per_s: float = 1_500.0
+    day_length_s: float = 1_800.0  # a simulated day passes in half an hour of demo
+    start_ns: int | None = None  # default: now
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSpec:
+    """Capture files, bulk-loaded as fast as they decode."""
+
+    paths: tuple[str, ...]
+    format_name: str = "auto"
+
+
+@dataclass(slots=True)
+class FeedStatus:
+    """How the feed is doing, for the status line."""
+
+    spans: int = 0
+    calls: int = 0
+    spans_per_s: float = 0.0
+    running: bool = False
+    finished: bool = False
+    error: str = ""
+    problems: dict[str, dict[str, object]] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if self.error:
+            return f"feed stopped: {self.error}"
+        problem_count = sum(int(entry["count"]) for entry in self.problems.values())
+        state = "loaded" if self.finished else f"{self.spans_per_s:,.0f} spans/s" if self.running else "starting…"
+        text = f"{state} · {self.spans:,} spans · {self.calls:,} calls"
+        return f"{text} · {problem_count:,} problems" if problem_count else text
+
+
+def _simulator_messages(spec: SimulatorSpec):
+    """(messages, where) every tick, paced against the wall clock."""
+    from flowviz.sim.simulator import Simulator
+
+    start_ns = spec.start_ns if spec.start_ns is not None else time.time_ns() // SECOND_NS * SECOND_NS
+    simulator = Simulator(seed=spec.seed, rate_per_s=spec.rate_per_s, start_ns=start_ns, day_length_s=spec.day_length_s)
+    wall_start = time.monotonic()
+    while True:
+        time.sleep(TICK_S)
+        until_ns = start_ns + int((time.monotonic() - wall_start) * SECOND_NS)
+        yield simulator.generate(until_ns)
+
+
+def _run_simulator(spec: SimulatorSpec, connection: Connection) -> None:
+    from flowviz.decoders.otlp_proto import add_otlp_proto
+
+    problems = Problems()
+    deriver = EdgeDeriver(problems=problems)
+    builder = SpanBatchBuilder(problems)
+    spans = 0
+    for tick, messages in enumerate(_simulator_messages(spec)):
+        if connection.poll():
+            return  # the parent asked to stop
+        for index, message in enumerate(messages):
+            spans += add_otlp_proto(message, builder, problems, f"simulator tick {tick} message {index}")
+        observations = deriver.process(builder.build())
+        connection.send(("data", observations, spans, problems.as_dict()))
+
+
+def _run_captures(spec: CaptureSpec, connection: Connection) -> None:
+    from flowviz.sources.pipeline import IngestPipeline, load_captures
+
+    problems = Problems()
+
+    class _Forward:
+        """Stands in for the store: observations go to the parent instead."""
+
+        def ingest(self, observations: EdgeObservations) -> None:
+            connection.send(("data", observations, pipeline.totals.spans, problems.as_dict()))
+
+    pipeline = IngestPipeline(_Forward(), problems=problems)  # type: ignore[arg-type]
+    totals = load_captures(spec.paths, pipeline, format_name=spec.format_name)
+    errors = "; ".join(totals.failed_files.values())
+    connection.send(("done", totals.spans, problems.as_dict(), dict(totals.formats), errors))
+
+
+def _worker_main(spec: SimulatorSpec | CaptureSpec, connection: Connection) -> None:
+    try:
+        if isinstance(spec, SimulatorSpec):
+            _run_simulator(spec, connection)
+        else:
+            _run_captures(spec, connection)
+    except (BrokenPipeError, EOFError, KeyboardInterrupt):
+        pass
+    except Exception as error:  # report, don't die silently: the window shows it
+        connection.send(("error", f"{type(error).__name__}: {error}"))
+
+
+class ProcessFeed:
+    """Runs `spec` in a worker process and ingests what it derives into `store` from a thread here."""
+
+    def __init__(self, store: RollingStore, spec: SimulatorSpec | CaptureSpec) -> None:
+        self.store = store
+        self.spec = spec
+        self.status = FeedStatus()
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._connection: Connection | None = None
+        self._thread: threading.Thread | None = None
+        self._rate_window: list[tuple[float, int]] = []
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt
+        parent_end, child_end = context.Pipe()
+        self._process = context.Process(target=_worker_main, args=(self.spec, child_end), daemon=True)
+        self._process.start()
+        child_end.close()
+        self._connection = parent_end
+        self.status.running = True
+        self._thread = threading.Thread(target=self._receive, name="flowviz-ingest", daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        assert self._connection is not None
+        while True:
+            try:
+                message = self._connection.recv()
+            except (EOFError, OSError):
+                if not self.status.finished and not self.status.error:
+                    self.status.error = "the worker process ended unexpectedly"
+                break
+            kind = message[0]
+            if kind == "data":
+                _, observations, spans, problems = message
+                if len(observations):
+                    self.store.ingest(observations)
+                    self.status.calls += int(observations.count.sum())
+                self._note_spans(spans)
+                self.status.problems = problems
+            elif kind == "done":
+                _, spans, problems, formats, errors = message
+                self._note_spans(spans)
+                self.status.problems, self.status.formats = problems, formats
+                self.status.finished, self.status.running = True, False
+                self.status.error = errors
+                break
+            elif kind == "error":
+                self.status.error, self.status.running = message[1], False
+                break
+
+    def _note_spans(self, spans: int) -> None:
+        now = time.monotonic()
+        self.status.spans = spans
+        self._rate_window = [(t, s) for t, s in self._rate_window if now - t <= 2.0] + [(now, spans)]
+        first_t, first_spans = self._rate_window[0]
+        if now > first_t:
+            self.status.spans_per_s = (spans - first_spans) / (now - first_t)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for a finite feed (captures) to finish; True when it did."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        return self.status.finished or bool(self.status.error)
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self._connection.send("stop")
+        if self._process is not None:
+            self._process.join(2.0)
+            if self._process.is_alive():
+                self._process.terminate()
+        self.status.running = False

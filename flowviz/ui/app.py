@@ -1,0 +1,162 @@
+"""Starting the desktop app: display checks, the start page, `flowviz demo` and `flowviz open`."""
+
+from __future__ import annotations
+
+import ctypes.util
+import os
+import sys
+from collections.abc import Sequence
+
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+    "xcb-xinerama": "libxcb-xinerama0",
+    "xcb-randr": "libxcb-randr0",
+    "xcb-shape": "libxcb-shape0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xcb-image": "libxcb-image0",
+}
+RECENT_LIMIT = 10
+
+
+def display_problem() -> str | None:
+    """Why a window cannot open here, in words a person can act on; None when it can."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform.startswith(("offscreen", "minimal", "vnc")) or not sys.platform.startswith("linux"):
+        return None
+    if not platform and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return (
+            "no display: set DISPLAY (X11) or WAYLAND_DISPLAY, run under Xvfb, or use "
+            "`flowviz render` / `flowviz report` to work without a window"
+        )
+    if platform in ("", "xcb") and not os.environ.get("WAYLAND_DISPLAY"):
+        missing = [package for library, package in XCB_LIBRARIES.items() if ctypes.util.find_library(library) is None]
+        if missing:
+            return (
+                "Qt's X11 (xcb) plugin needs system libraries that are missing here. Install them, e.g. "
+                f"`sudo apt-get install {' '.join(missing)}`"
+            )
+    return None
+
+
+def _application():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("flowviz")
+    app.setOrganizationName("flowviz")
+    return app
+
+
+def _fail_without_display() -> int | None:
+    problem = display_problem()
+    if problem:
+        print(f"flowviz: cannot open a window: {problem}", file=sys.stderr)
+        return 1
+    return None
+
+
+def remember_recent(paths: Sequence[str]) -> None:
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings()
+    recent = [str(p) for p in (settings.value("recent_files") or []) if isinstance(p, str)]
+    joined = os.pathsep.join(os.path.abspath(p) for p in paths)
+    settings.setValue("recent_files", [joined, *[r for r in recent if r != joined]][:RECENT_LIMIT])
+
+
+def recent_files() -> list[str]:
+    from PySide6.QtCore import QSettings
+
+    return [str(p) for p in (QSettings().value("recent_files") or []) if isinstance(p, str)]
+
+
+def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dark"):
+    """The window on the built-in simulator, live (the caller shows it and runs the event loop)."""
+    from flowviz.chart.flow_model import FlowChartModel
+    from flowviz.chart.themes import THEMES
+    from flowviz.sources.process_feed import ProcessFeed, SimulatorSpec
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.main_window import MainWindow
+
+    store = RollingStore()
+    feed = ProcessFeed(store, SimulatorSpec(seed=seed, rate_per_s=rate_per_s))
+    model = FlowChartModel(store, window_s=30.0, live=True, theme=THEMES[theme])
+    window = MainWindow(model, title="demo: the e-commerce platform (simulated)", status_text=feed.status.summary)
+    window.feed = feed
+    feed.start()
+    return window
+
+
+def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: str = "dark"):
+    """A window on capture files, loaded in a worker process; the chart shows the whole capture."""
+    from flowviz.chart.flow_model import FlowChartModel
+    from flowviz.chart.themes import THEMES
+    from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.main_window import MainWindow
+
+    store = RollingStore()
+    feed = ProcessFeed(store, CaptureSpec(tuple(str(p) for p in paths), format_name))
+    model = FlowChartModel(store, live=False, theme=THEMES[theme])
+    names = ", ".join(os.path.basename(p) for p in paths)
+
+    def status() -> str:
+        if feed.status.finished and model.cursor_ns is None:
+            model.whole_range_window()
+        return feed.status.summary()
+
+    window = MainWindow(model, title=names, status_text=status)
+    window.feed = feed
+    feed.start()
+    return window
+
+
+def run_window(window) -> int:
+    app = _application()
+    window.show()
+    code = app.exec()
+    feed = getattr(window, "feed", None)
+    if feed is not None:
+        feed.stop()
+    return code
+
+
+def run_demo(*, seed: int, rate_per_s: float, theme: str) -> int:
+    failure = _fail_without_display()
+    if failure is not None:
+        return failure
+    _application()
+    return run_window(demo_window(seed=seed, rate_per_s=rate_per_s, theme=theme))
+
+
+def run_open(paths: Sequence[str], *, format_name: str, theme: str) -> int:
+    failure = _fail_without_display()
+    if failure is not None:
+        return failure
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        print(f"flowviz open: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    _application()
+    remember_recent(paths)
+    return run_window(capture_window(paths, format_name=format_name, theme=theme))
+
+
+def run_start_page(*, theme: str) -> int:
+    failure = _fail_without_display()
+    if failure is not None:
+        return failure
+    from flowviz.ui.start_page import StartPage
+
+    app = _application()
+    page = StartPage(theme=theme)
+    page.show()
+    code = app.exec()
+    if page.opened is not None:
+        feed = getattr(page.opened, "feed", None)
+        if feed is not None:
+            feed.stop()
+    return code

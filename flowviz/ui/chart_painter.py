@@ -1,0 +1,242 @@
+"""QPainter drawing of a ChartFrame: the static layer (edges, nodes, labels) and the moving particles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph.functions as pgfn
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+
+from flowviz.chart.chart_frame import ChartFrame, Health
+from flowviz.chart.labels import PlacedLabel, place_labels
+from flowviz.chart.themes import Theme
+from flowviz.chart.viewport import Viewport
+from flowviz.derive.observations import NodeKind
+
+_CENTERED = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextDontClip)
+_WIDTH_BUCKETS = np.array([1.5, 2.5, 4.0, 6.0, 9.0, 14.0, 20.0])
+
+
+def qcolor(rgba: tuple[int, int, int, int], alpha: int | None = None) -> QColor:
+    return QColor(rgba[0], rgba[1], rgba[2], rgba[3] if alpha is None else alpha)
+
+
+@dataclass(slots=True)
+class Emphasis:
+    """What the user points at: the selected node and its neighbours, the hovered node."""
+
+    selected: int | None = None
+    hovered: int | None = None
+    neighbours: frozenset[int] = field(default_factory=frozenset)
+
+    def is_dimmed(self, node_count: int) -> np.ndarray:
+        dimmed = np.zeros(node_count, bool)
+        if self.selected is not None:
+            dimmed[:] = True
+            dimmed[[i for i in (self.selected, *self.neighbours) if i < node_count]] = False
+        return dimmed
+
+
+def health_colors(theme: Theme) -> list[tuple[int, int, int, int]]:
+    return [theme.idle, theme.healthy, theme.degraded, theme.failing]
+
+
+def _polyline_path(points: np.ndarray) -> QPainterPath:
+    """One path of many polylines (K×S×2), one call into Qt."""
+    count, samples = points.shape[:2]
+    connect = np.ones(count * samples, dtype=np.int32)
+    connect[samples - 1 :: samples] = 0
+    return pgfn.arrayToQPath(points[..., 0].ravel(), points[..., 1].ravel(), connect=connect, finiteCheck=False)
+
+
+def _arrowheads(curves: np.ndarray, size_px: np.ndarray) -> np.ndarray:
+    """K×4×2 closed triangles at the ends of screen-space curves."""
+    tip = curves[:, -1]
+    back = curves[:, -3]
+    direction = tip - back
+    direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9)
+    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
+    base = tip - direction * size_px[:, None]
+    left = base + normal * size_px[:, None] * 0.55
+    right = base - normal * size_px[:, None] * 0.55
+    return np.stack([tip, left, right, tip], axis=1)
+
+
+class ChartPainter:
+    """Draws chart frames with one theme; the caller caches the static layer and adds particles per frame."""
+
+    def __init__(self, theme: Theme) -> None:
+        self.theme = theme
+        self.labels: list[PlacedLabel] = []
+
+    # -- static layer -----------------------------------------------------------------------
+
+    def paint_static(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
+        """The layer under the particles: background, edges, nodes."""
+        theme = self.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.fillRect(QRectF(0, 0, viewport.width, viewport.height), qcolor(theme.background))
+        if chart.node_count == 0:
+            return
+        dimmed_nodes = emphasis.is_dimmed(chart.node_count)
+        self._paint_edges(painter, chart, viewport, dimmed_nodes)
+        self._paint_nodes(painter, chart, viewport, dimmed_nodes, emphasis)
+
+    def paint_labels(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
+        """The layer over the particles: node names and figures (on a transparent surface)."""
+        if chart.node_count:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            self._paint_labels(painter, chart, viewport, emphasis.is_dimmed(chart.node_count), emphasis)
+
+    def _paint_edges(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, dimmed_nodes: np.ndarray) -> None:
+        theme = self.theme
+        visible = np.flatnonzero(chart.edge_visible)
+        if visible.size == 0:
+            return
+        curves = viewport.to_screen(chart.edge_curve[visible])
+        width_px = np.maximum(chart.edge_width[visible] * viewport.scale, 1.5)
+        bucket = np.searchsorted(_WIDTH_BUCKETS, width_px).clip(0, len(_WIDTH_BUCKETS) - 1)
+        health = chart.edge_health[visible]
+        dimmed = dimmed_nodes[chart.edge_source[visible]] | dimmed_nodes[chart.edge_target[visible]]
+        colors = health_colors(theme)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        group_key = (health.astype(np.int64) * 64 + bucket) * 2 + dimmed
+        for key in np.unique(group_key).tolist():
+            rows = np.flatnonzero(group_key == key)
+            edge_health, rest = divmod(key, 128)
+            width_bucket, is_dimmed = divmod(rest, 2)
+            base = theme.edge if edge_health in (Health.IDLE, Health.HEALTHY) else colors[edge_health]
+            alpha = theme.dim_alpha if is_dimmed else (110 if edge_health == Health.IDLE else 190)
+            pen = QPen(qcolor(base, alpha), float(_WIDTH_BUCKETS[width_bucket]) * 0.7)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.drawPath(_polyline_path(curves[rows]))
+            heads = _arrowheads(curves[rows], np.maximum(7.0, width_px[rows] * 2.2).clip(max=26.0))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(qcolor(base, min(255, alpha + 40))))
+            painter.drawPath(_polyline_path(heads))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _paint_nodes(self, painter, chart: ChartFrame, viewport: Viewport, dimmed: np.ndarray, emphasis: Emphasis):
+        theme = self.theme
+        visible = np.flatnonzero(chart.node_visible)
+        screen = viewport.to_screen(chart.node_xy)
+        radius_px = chart.node_radius * viewport.scale
+        colors = health_colors(theme)
+        ring_px = max(1.5, 3.0 * viewport.scale * theme.node_scale)
+        for index in visible.tolist():
+            x, y = screen[index]
+            r = float(max(radius_px[index], 4.0))
+            if x + r < 0 or y + r < 0 or x - r > viewport.width or y - r > viewport.height:
+                continue
+            alpha = theme.dim_alpha if dimmed[index] else 255
+            kind = int(chart.node_kind[index])
+            fill = qcolor(theme.kind_fill.get(kind, theme.kind_fill[0]), alpha)
+            ring = qcolor(colors[int(chart.node_health[index])], alpha)
+            if index == emphasis.selected:
+                painter.setPen(QPen(qcolor(theme.selection), ring_px * 2.2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(QPointF(x, y), r + ring_px * 2.5, r + ring_px * 2.5)
+            pen = QPen(ring, ring_px * (1.6 if index == emphasis.hovered else 1.0))
+            if kind == NodeKind.EXTERNAL:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(QBrush(fill))
+            self._node_shape(painter, kind, x, y, r)
+
+    @staticmethod
+    def _node_shape(painter: QPainter, kind: int, x: float, y: float, r: float) -> None:
+        if kind == NodeKind.DATABASE:
+            painter.drawRoundedRect(QRectF(x - r, y - r * 0.85, 2 * r, 1.7 * r), r * 0.35, r * 0.35)
+            painter.drawArc(QRectF(x - r, y - r * 0.85, 2 * r, r * 0.6), 180 * 16, 180 * 16)
+        elif kind == NodeKind.TOPIC:
+            painter.drawRoundedRect(QRectF(x - r * 1.25, y - r * 0.7, 2.5 * r, 1.4 * r), r * 0.7, r * 0.7)
+        elif kind == NodeKind.USER:
+            painter.drawEllipse(QPointF(x, y), r, r)
+            painter.drawEllipse(QPointF(x, y - r * 0.25), r * 0.32, r * 0.32)
+        else:
+            painter.drawEllipse(QPointF(x, y), r, r)
+
+    def _paint_labels(self, painter, chart: ChartFrame, viewport: Viewport, dimmed: np.ndarray, emphasis: Emphasis):
+        theme = self.theme
+        scale_pt = float(np.clip(viewport.scale, 0.6, 1.6))
+        name_px = theme.label_pt * 1.33 * scale_pt
+        figure_px = theme.figure_pt * 1.33 * scale_pt
+        radius_px = chart.node_radius * viewport.scale
+        visible_nodes = int(chart.node_visible.sum())
+        show_figures = viewport.scale >= 0.75 or (viewport.scale >= 0.3 and visible_nodes <= 80)
+        forced = frozenset(i for i in (emphasis.selected, emphasis.hovered) if i is not None)
+        lines: list[tuple[str, ...]] = []
+        for index, name in enumerate(chart.node_names):
+            if not chart.node_visible[index] or (dimmed[index] and index not in forced):
+                lines.append(())
+            elif show_figures or index in forced:
+                lines.append((name, figure_line(chart, index)))
+            else:
+                lines.append((name,))
+        name_font, figure_font = QFont(theme.font_family), QFont(theme.font_family)
+        name_font.setPixelSize(max(8, round(name_px)))
+        name_font.setBold(True)
+        figure_font.setPixelSize(max(7, round(figure_px)))
+        name_metrics = QFontMetricsF(name_font)
+        priority = chart.node_rate_per_s + 1e6 * (chart.node_health >= Health.DEGRADED)
+        self.labels = place_labels(
+            viewport.to_screen(chart.node_xy),
+            radius_px,
+            lines,
+            priority,
+            font_px=name_px,
+            width=viewport.width,
+            height=viewport.height,
+            forced=forced,
+            measure=name_metrics.horizontalAdvance,
+        )
+        line_px = name_px * 1.25
+        painter.setPen(Qt.PenStyle.NoPen)
+        for label in self.labels:
+            painter.setBrush(QBrush(qcolor(theme.label_background)))
+            painter.drawRoundedRect(QRectF(label.x, label.y, label.width, label.height), 4, 4)
+        for label in self.labels:
+            painter.setFont(name_font)
+            painter.setPen(qcolor(theme.text))
+            painter.drawText(QRectF(label.x, label.y + 1, label.width, line_px), _CENTERED, label.lines[0])
+            if len(label.lines) > 1:
+                health = int(chart.node_health[label.node])
+                color = theme.text_dim if health <= Health.HEALTHY else health_colors(theme)[health]
+                painter.setFont(figure_font)
+                painter.setPen(qcolor(color))
+                painter.drawText(
+                    QRectF(label.x, label.y + 1 + line_px, label.width, line_px), _CENTERED, label.lines[1]
+                )
+
+    # -- particles ----------------------------------------------------------------------------
+
+    def paint_particles(self, painter: QPainter, screen_xy: np.ndarray, failed: np.ndarray, *, size_px: float) -> None:
+        """All particles in two draw calls (normal, failed), coordinates written straight into Qt memory."""
+        theme = self.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for mask, color in ((~failed, theme.particle), (failed, theme.failed_particle)):
+            points = screen_xy[mask]
+            if points.shape[0] == 0:
+                continue
+            polygon = pgfn.create_qpolygonf(points.shape[0])
+            pgfn.ndarray_from_qpolygonf(polygon)[:] = points
+            pen = QPen(qcolor(color), size_px * (1.4 if color is theme.failed_particle else 1.0))
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.drawPoints(polygon)
+
+
+def figure_line(chart: ChartFrame, index: int) -> str:
+    """`12.3/s · 0.5% err · p95 43 ms` for one node."""
+    rate = chart.node_rate_per_s[index]
+    p95 = chart.node_p95_ms[index]
+    parts = [f"{rate:.1f}/s" if rate < 100 else f"{rate:.0f}/s"]
+    error = chart.node_error_ratio[index]
+    if error > 0:
+        parts.append(f"{error * 100:.1f}% err")
+    if not np.isnan(p95):
+        parts.append(f"p95 {p95:.0f} ms" if p95 >= 10 else f"p95 {p95:.1f} ms")
+    return " · ".join(parts)

@@ -1,0 +1,234 @@
+"""The flow chart widget: animated particles over a cached static layer; zoom, pan, fit, hover, select, pin."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import QToolTip, QWidget
+
+from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.themes import Theme
+from flowviz.chart.viewport import Viewport
+from flowviz.ui.chart_painter import ChartPainter, Emphasis, figure_line
+
+FRAME_INTERVAL_MS = 16
+REFRESH_INTERVAL_S = 0.25
+_DRAG_THRESHOLD_PX = 4
+
+
+class FlowChartView(QWidget):
+    """Draws `model` and lets the user explore it. The static layer (edges, nodes, labels) is painted
+    into a cached pixmap when data, view or emphasis changes; every frame only moves particles."""
+
+    selection_changed = Signal(object)  # node index or None
+
+    def __init__(self, model: FlowChartModel, parent: QWidget | None = None, *, animate: bool = True) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.viewport = Viewport()
+        self.emphasis = Emphasis()
+        self.painter = ChartPainter(model.theme)
+        self._static: tuple[QPixmap, QPixmap] | None = None
+        self._static_key: tuple | None = None
+        self._fitted = False
+        self._press: QPointF | None = None
+        self._dragging_node: int | None = None
+        self._panning = False
+        self._last_tick = time.monotonic()
+        self._last_refresh = 0.0
+        self.frames_painted = 0
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(320, 240)
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self.tick)
+        if animate:
+            self._timer.start(FRAME_INTERVAL_MS)
+
+    # -- animation ----------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """One animation step: refresh the model now and then, move particles, repaint."""
+        now = time.monotonic()
+        dt = min(now - self._last_tick, 0.1)
+        self._last_tick = now
+        if now - self._last_refresh >= REFRESH_INTERVAL_S:
+            self._last_refresh = now
+            self.refresh()
+        self.model.step(dt)
+        self.update()
+
+    def refresh(self) -> None:
+        if self.model.refresh() and not self._fitted:
+            self.fit()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.model.theme = theme
+        self.painter = ChartPainter(theme)
+        self._static_key = None
+        self.model.refresh()
+        self.update()
+
+    # -- view ----------------------------------------------------------------------------------
+
+    def fit(self) -> None:
+        bounds = self.model.bounds()
+        if bounds is None:
+            return
+        self.viewport.fit(bounds)
+        self._fitted = True
+        self.update()
+
+    def select(self, node: int | None, *, center: bool = False) -> None:
+        self.emphasis.selected = node
+        self.emphasis.neighbours = self.model.neighbours(node) if node is not None else frozenset()
+        chart = self.model.chart
+        if center and node is not None and chart is not None:
+            self.viewport.center_on(*chart.node_xy[node])
+        self.selection_changed.emit(node)
+        self.update()
+
+    def select_name(self, text: str) -> bool:
+        """Select (and centre on) the best match for a search text; False when nothing matches."""
+        hits = self.model.find(text)
+        if not hits:
+            return False
+        self.select(hits[0], center=True)
+        return True
+
+    # -- painting --------------------------------------------------------------------------------
+
+    def _new_pixmap(self) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        pixmap = QPixmap(int(self.width() * ratio), int(self.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        return pixmap
+
+    def _static_layers(self) -> tuple[QPixmap, QPixmap]:
+        """(under the particles: edges and nodes; over them: labels), repainted only when something changed."""
+        chart = self.model.chart
+        key = (
+            self.model.chart_version,
+            self.viewport.scale,
+            self.viewport.offset_x,
+            self.viewport.offset_y,
+            self.width(),
+            self.height(),
+            self.emphasis.selected,
+            self.emphasis.hovered,
+            self.painter.theme.name,
+        )
+        if self._static is None or key != self._static_key:
+            base, labels = self._new_pixmap(), self._new_pixmap()
+            labels.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(base)
+            if chart is None:
+                painter.fillRect(QRectF(0, 0, self.width(), self.height()), self.palette().window())
+            else:
+                self.painter.paint_static(painter, chart, self.viewport, self.emphasis)
+            painter.end()
+            if chart is not None:
+                painter = QPainter(labels)
+                self.painter.paint_labels(painter, chart, self.viewport, self.emphasis)
+                painter.end()
+            self._static, self._static_key = (base, labels), key
+        return self._static
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self.viewport.width, self.viewport.height = self.width(), self.height()
+        base, labels = self._static_layers()
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, base)
+        chart = self.model.chart
+        if chart is not None and len(self.model.particles):
+            xy = self.viewport.to_screen(self.model.particles.positions(chart.edge_curve))
+            size_px = self.model.theme.particle_px * min(max(self.viewport.scale, 0.8), 1.6)
+            self.painter.paint_particles(painter, xy, self.model.particles.failed, size_px=size_px)
+        painter.drawPixmap(0, 0, labels)
+        painter.end()
+        self.frames_painted += 1
+
+    def render_image(self) -> QImage:
+        """The chart as it looks now, particles included (for screenshots and `flowviz render`)."""
+        image = QImage(self.width(), self.height(), QImage.Format.Format_ARGB32_Premultiplied)
+        self.render(image)
+        return image
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        old_w, old_h = self.viewport.width, self.viewport.height
+        self.viewport.width, self.viewport.height = self.width(), self.height()
+        if self._fitted:
+            self.viewport.pan((self.width() - old_w) / 2, (self.height() - old_h) / 2)
+        super().resizeEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        position = event.position()
+        self.viewport.zoom_at(1.15**steps, position.x(), position.y())
+        self.update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        self._press = event.position()
+        world = self.viewport.to_world(event.position().x(), event.position().y())
+        self._dragging_node = self.model.node_at(*world, slop=4.0 / self.viewport.scale)
+        self._panning = False
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        position = event.position()
+        if self._press is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            moved = position - self._press
+            if self._panning or abs(moved.x()) + abs(moved.y()) > _DRAG_THRESHOLD_PX:
+                if self._dragging_node is not None:
+                    self.model.pin(self._dragging_node, *self.viewport.to_world(position.x(), position.y()))
+                    self.model.refresh()
+                else:
+                    self._panning = True
+                    self.viewport.pan(moved.x(), moved.y())
+                    self._press = position
+                self.update()
+            return
+        self._hover(position)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._press is None:
+            return
+        moved = event.position() - self._press
+        if not self._panning and abs(moved.x()) + abs(moved.y()) <= _DRAG_THRESHOLD_PX:
+            self.select(self._dragging_node)
+        self._press, self._dragging_node, self._panning = None, None, False
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.fit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_F:
+            self.fit()
+        elif event.key() == Qt.Key.Key_Escape:
+            self.select(None)
+        else:
+            super().keyPressEvent(event)
+
+    def _hover(self, position: QPointF) -> None:
+        world = self.viewport.to_world(position.x(), position.y())
+        node = self.model.node_at(*world, slop=4.0 / self.viewport.scale)
+        if node != self.emphasis.hovered:
+            self.emphasis.hovered = node
+            self.update()
+        chart = self.model.chart
+        if node is None or chart is None:
+            QToolTip.hideText()
+            return
+        errors = chart.node_error_ratio[node] * 100
+        text = (
+            f"<b>{chart.node_names[node]}</b><br>{figure_line(chart, node)}"
+            f"<br>p50 {chart.node_p50_ms[node]:.1f} ms · p99 {chart.node_p99_ms[node]:.1f} ms"
+            f"<br>failures {errors:.2f}% over the last {chart.window_s:.0f} s"
+        )
+        QToolTip.showText(self.mapToGlobal(position.toPoint()), text, self)

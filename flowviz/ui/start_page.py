@@ -1,0 +1,74 @@
+"""The start page: open a capture, reopen a recent one, or run the demo."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flowviz.ui.app import capture_window, demo_window, recent_files, remember_recent
+
+
+class StartPage(QWidget):
+    """Three ways in. Choosing one opens the main window on it and closes this page."""
+
+    def __init__(self, *, theme: str = "dark", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.opened = None
+        self.setWindowTitle("flowviz")
+        layout = QVBoxLayout(self)
+        title = QLabel("<h1>flowviz</h1><p>See how data flows between your services — live and in replay.</p>")
+        title.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(title)
+        self.open_button = QPushButton("Open a trace capture…")
+        self.open_button.clicked.connect(self._choose_file)
+        layout.addWidget(self.open_button)
+        self.demo_button = QPushButton("Run the demo (simulated e-commerce platform)")
+        self.demo_button.clicked.connect(self.open_demo)
+        layout.addWidget(self.demo_button)
+        layout.addWidget(QLabel("Recent captures"))
+        self.recent = QListWidget()
+        for entry in recent_files():
+            paths = entry.split(os.pathsep)
+            item = QListWidgetItem(", ".join(os.path.basename(p) for p in paths))
+            item.setToolTip("\n".join(paths))
+            item.setData(Qt.ItemDataRole.UserRole, paths)
+            if not all(os.path.exists(p) for p in paths):
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setText(item.text() + "  (missing)")
+            self.recent.addItem(item)
+        if self.recent.count() == 0:
+            self.recent.addItem(QListWidgetItem("No captures opened yet"))
+            self.recent.setEnabled(False)
+        self.recent.itemActivated.connect(lambda item: self.open_captures(item.data(Qt.ItemDataRole.UserRole)))
+        layout.addWidget(self.recent)
+        self.resize(560, 420)
+
+    def _choose_file(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open trace captures", "", "Trace captures (*.json *.jsonl *.gz *.pb *.bin *.otlp);;All files (*)"
+        )
+        if paths:
+            self.open_captures(paths)
+
+    def open_captures(self, paths: list[str]) -> None:
+        remember_recent(paths)
+        self._show(capture_window(paths, theme=self.theme))
+
+    def open_demo(self) -> None:
+        self._show(demo_window(theme=self.theme))
+
+    def _show(self, window) -> None:
+        self.opened = window
+        window.show()
+        self.close()
