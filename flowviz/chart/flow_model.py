@@ -7,6 +7,7 @@ import numpy as np
 from flowviz.chart.chart_frame import ChartFrame, build_chart_frame
 from flowviz.chart.particles import DEFAULT_BUDGET, ParticleSystem
 from flowviz.chart.themes import DARK, HealthThresholds, Theme
+from flowviz.derive.observations import ConnectionType
 from flowviz.layout import FlowLayout
 from flowviz.store.graph_frame import GraphFrame
 from flowviz.store.rolling_store import RollingStore
@@ -49,6 +50,8 @@ class FlowChartModel:
         # layered layouts are wide: spread rows vertically towards the screen's aspect, once (so that
         # later nodes never make the others move)
         self.y_stretch: float | None = None
+        self.settle_s = 15.0  # live: relayout on topology changes while the data is younger than this
+        self._settled_topology = -1
 
     # -- time --------------------------------------------------------------------------------
 
@@ -91,7 +94,14 @@ class FlowChartModel:
             return False
         start_ns = end_ns - int(self.window_s * SECOND_NS)
         frame = self.store.query(start_ns, end_ns)
-        result = self.layout.update(frame.node_names, frame.edge_source, frame.edge_target)
+        # when breaking cycles, reverse asynchronous (messaging) edges before synchronous calls:
+        # a reply over a topic is feedback, the call is the flow
+        weight = np.where(frame.edge_connection_type == ConnectionType.MESSAGING_SYSTEM, 1.0, 10.0)
+        result = self.layout.update(frame.node_names, frame.edge_source, frame.edge_target, edge_weight=weight)
+        if self._settling(frame) and frame.topology_version != self._settled_topology:
+            result = self.layout.relayout()  # the graph is still taking shape: place everything afresh
+            self._settled_topology = frame.topology_version
+            self.y_stretch = None
         self.layout_version = result.version
         self.frame = frame
         if self.y_stretch is None and len(frame.node_names) > 1:
@@ -107,6 +117,17 @@ class FlowChartModel:
         self.chart_version += 1
         self._seen = (*state[:-1], self.layout.result.version)
         return True
+
+    def _settling(self, frame: GraphFrame) -> bool:
+        retained = self.store.time_range_ns()
+        return self.live and retained is not None and retained[1] - retained[0] < self.settle_s * SECOND_NS
+
+    def relayout(self) -> None:
+        """Place every node afresh (pins kept): after a capture finished loading, or when the user asks."""
+        self.layout.relayout()
+        self.y_stretch = None
+        self._seen = None
+        self.refresh()
 
     def step(self, dt_s: float) -> None:
         self.particles.step(dt_s)

@@ -53,6 +53,12 @@ def place_labels(
     forced_first = [i for i in forced if i < len(lines)] + [int(i) for i in order if int(i) not in forced]
     cell = 64.0
     grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+    for index in candidates.tolist():  # nodes are obstacles too: a label must not cover another node
+        r = float(radius_px[index])
+        x, y = float(screen_xy[index, 0]) - r, float(screen_xy[index, 1]) - r
+        for cx in range(int(x // cell), int((x + 2 * r) // cell) + 1):
+            for cy in range(int(y // cell), int((y + 2 * r) // cell) + 1):
+                grid.setdefault((cx, cy), []).append((x, y, 2 * r, 2 * r))
     placed: list[PlacedLabel] = []
     for index in forced_first:
         text = lines[index]

@@ -106,6 +106,8 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
     def status() -> str:
         if feed.status.finished and model.cursor_ns is None:
             model.whole_range_window()
+            model.relayout()  # the union over the whole capture: nothing moves afterwards
+            window.view.fit()
         return feed.status.summary()
 
     window = MainWindow(model, title=names, status_text=status)

@@ -64,6 +64,10 @@ class MainWindow(QMainWindow):
         fit = QAction("Fit (F)", self)
         fit.triggered.connect(self.view.fit)
         toolbar.addAction(fit)
+        relayout = QAction("Re-layout (R)", self)
+        relayout.setShortcut(QKeySequence(Qt.Key.Key_R))
+        relayout.triggered.connect(self._relayout)
+        toolbar.addAction(relayout)
         toolbar.addSeparator()
         toolbar.addWidget(QLabel(" Theme "))
         self.theme_box = QComboBox(self)
@@ -76,6 +80,10 @@ class MainWindow(QMainWindow):
         full_screen.triggered.connect(self.toggle_full_screen)
         toolbar.addAction(full_screen)
         self.addAction(full_screen)
+
+    def _relayout(self) -> None:
+        self.model.relayout()
+        self.view.fit()
 
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

@@ -63,7 +63,10 @@ def render_store(store, request: RenderRequest, output_path: str, *, selected: s
 def parse_size(text: str) -> tuple[int, int]:
     """`1920x1080` -> (1920, 1080); ValueError when malformed or out of range."""
     width_text, _, height_text = text.lower().partition("x")
-    width, height = int(width_text), int(height_text)
+    try:
+        width, height = int(width_text), int(height_text)
+    except ValueError:
+        raise ValueError(f"size {text!r} is not WIDTHxHEIGHT in pixels (e.g. 1920x1080)") from None
     if not (64 <= width <= 16384 and 64 <= height <= 16384):
         raise ValueError(f"size {text!r} is out of range (64..16384 per side)")
     return width, height
