@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -129,7 +129,9 @@ class AttributeColumns:
         self.tag_kind = np.zeros(rows, np.int8)
 
 
-def resolve_attributes(row_count: int, rows: list[int], codes: list[int], values: list[object]) -> AttributeColumns:
+def resolve_attributes(
+    row_count: int, rows: Sequence[int], codes: Sequence[int], values: list[object]
+) -> AttributeColumns:
     """Apply the naming and status rules to every span of a batch at once.
 
     A value may be a wrapper with a `scalar()` method (unwrapped only when a rule uses it).
@@ -137,7 +139,7 @@ def resolve_attributes(row_count: int, rows: list[int], codes: list[int], values
     A database named by `peer.service` is still a database when any `db.*` attribute is present.
     """
     out = AttributeColumns(row_count)
-    if not rows:
+    if len(rows) == 0:
         return out
     row_array = np.array(rows, np.int64)
     code_array = np.array(codes, np.int64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import PeerKind, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import SpanBatchBuilder, SpanKind, StatusCode
 
 _KINDS = {
     "client": SpanKind.CLIENT,
@@ -170,8 +170,7 @@ def _add_span(
         status=StatusCode.ERROR if get("error") else StatusCode.UNSET,
         start_ns=start_ns,
         end_ns=start_ns + duration_ns,
-        peer=peer,
-        peer_kind=PeerKind.SERVICE if peer else PeerKind.NONE,
+        attributes={"peer.service": peer} if peer else None,
         location=location,
     )
     return 1

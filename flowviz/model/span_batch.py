@@ -170,40 +170,75 @@ class SpanBatch:
 
 ROW_FIELDS = ("trace", "span", "parent", "service", "name", "kind", "status", "start_ns", "end_ns", "flags")
 """Field order of `SpanBatchBuilder.rows` tuples."""
-_STRING_COLUMNS = ("service", "name", "peer", "destination")
+
+
+@dataclass(slots=True, eq=False)
+class ColumnBlock:
+    """Spans already in columns (a vectorised decoder's output, or sealed rows), not yet a batch.
+
+    `service`/`name` index into `strings`; `ok` is False for rows whose ids or times did not
+    decode (they are dropped and counted in `build()`, with `reasons` saying why). Attribute
+    triples, links and marks use block-local row numbers.
+    """
+
+    trace_hi: np.ndarray
+    trace_lo: np.ndarray
+    span_id: np.ndarray
+    parent_id: np.ndarray
+    strings: Sequence[str]
+    service: np.ndarray
+    name: np.ndarray
+    kind: np.ndarray
+    status: np.ndarray
+    start_ns: np.ndarray
+    end_ns: np.ndarray
+    flags: np.ndarray
+    id_ok: np.ndarray
+    time_ok: np.ndarray
+    attr_rows: np.ndarray
+    attr_codes: np.ndarray
+    attr_values: list
+    link_row: np.ndarray
+    link_trace_hi: np.ndarray
+    link_trace_lo: np.ndarray
+    link_span_id: np.ndarray
+    marks: list[tuple[int, str, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.span_id.shape[0])
 
 
 class SpanBatchBuilder:
     """Accumulates spans (as decoders read them) and emits `SpanBatch`es.
 
-    Each span is one tuple in `rows` (fields `ROW_FIELDS`): ids are hex strings (any case, up to
-    32 digits) or ints, times ints or decimal strings, names plain strings. Attributes go in as
-    (row, key code, value) triples (`add_attributes`). Everything is converted for the whole batch
-    at once in `build()`; rows whose ids or times do not convert are dropped there and counted in
-    `problems` with their location.
+    Two ways in: one tuple per span in `rows` (fields `ROW_FIELDS`: ids as hex strings of up to 32
+    digits, ints or raw bytes; times as ints or decimal strings; names as strings) with attributes
+    as (row, key code, value) triples — `rows`, the triples, `links` and `marks` use row numbers
+    local to the rows collected since the last block; or whole `ColumnBlock`s from a vectorised
+    decoder (`add_columns`). `build()` converts and concatenates everything at once; rows whose ids
+    or times do not convert are dropped there and counted in `problems` with their location.
     """
 
-    __slots__ = ("attr_codes", "attr_rows", "attr_values", "explicit", "links", "marks", "problems", "rows")
+    __slots__ = ("_blocks", "attr_codes", "attr_rows", "attr_values", "links", "marks", "problems", "rows")
 
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
-        self._reset()
+        self._blocks: list[ColumnBlock] = []
+        self._reset_rows()
 
-    def _reset(self) -> None:
+    def _reset_rows(self) -> None:
         self.rows: list[tuple] = []
         self.links: dict[str, list] = {"row": [], "trace": [], "span": []}
         # attributes as (row, key code, value) triples, resolved for the whole batch in build()
         self.attr_rows: list[int] = []
         self.attr_codes: list[int] = []
         self.attr_values: list[object] = []
-        # (row, peer, peer kind, destination, http status) given directly rather than as attributes
-        self.explicit: list[tuple[int, str, int, str, int]] = []
         # (first row, text, first index): rows from `first row` on are at "text span (first index + k)";
         # a first index of -1 makes the text the exact location of that one row
         self.marks: list[tuple[int, str, int]] = []
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return sum(len(block) for block in self._blocks) + len(self.rows)
 
     def add(
         self,
@@ -217,10 +252,6 @@ class SpanBatchBuilder:
         status: int = StatusCode.UNSET,
         start_ns: int | str,
         end_ns: int | str,
-        peer: str = "",
-        peer_kind: int = PeerKind.NONE,
-        destination: str = "",
-        http_status: int = 0,
         flags: int = 0,
         links: Iterable[tuple[str | int, str | int]] = (),
         attributes: Mapping[str, object] | None = None,
@@ -231,12 +262,10 @@ class SpanBatchBuilder:
 
         `attributes` (any mapping; only keys in `ATTRIBUTE_CODES` are kept) and `remote_service`
         (Zipkin's remoteEndpoint.serviceName) name the peer, destination, HTTP status, error and
-        kind tags by the rules of `flowviz.decoders.attributes`, overriding the explicit columns.
+        kind tags by the rules of `flowviz.decoders.attributes`.
         """
         row = len(self.rows)
         self.rows.append((trace_id, span_id, parent_id or "", service, name, kind, status, start_ns, end_ns, flags))
-        if peer or destination or http_status:
-            self.explicit.append((row, peer, peer_kind if peer else PeerKind.NONE, destination, http_status))
         if attributes or remote_service:
             self.add_attributes(row, attributes or {}, remote_service=remote_service)
         if location:
@@ -247,7 +276,7 @@ class SpanBatchBuilder:
             self.links["span"].append(link_span)
 
     def add_attributes(self, row: int, attributes: Mapping[str, object], *, remote_service: str = "") -> None:
-        """Record the attributes of span `row` that any rule looks at."""
+        """Record the attributes of span `row` (local to `rows`) that any rule looks at."""
         from flowviz.decoders.attributes import ATTRIBUTE_CODES, ERROR_TAG_CODE, REMOTE_SERVICE_KEY
 
         for key, value in attributes.items():
@@ -261,88 +290,137 @@ class SpanBatchBuilder:
             self.attr_codes.append(ATTRIBUTE_CODES[REMOTE_SERVICE_KEY])
             self.attr_values.append(remote_service)
 
-    def location_of(self, row: int) -> str:
-        """Where span `row` came from, as precise as the decoder marked it."""
-        index = bisect.bisect_right(self.marks, (row, "\U0010ffff", 0)) - 1
-        if index < 0:
-            return ""
-        first, text, first_index = self.marks[index]
-        if first_index < 0:
-            return text if first == row else ""
-        return f"{text} span {first_index + row - first}"
+    def add_columns(self, block: ColumnBlock) -> None:
+        """Append spans that a vectorised decoder already has in columns (after the rows so far)."""
+        self._seal_rows()
+        if len(block):
+            self._blocks.append(block)
 
-    def build(self) -> SpanBatch:
-        """Emit the accumulated spans as a batch and start afresh."""
+    def _seal_rows(self) -> None:
+        """Turn the tuple rows collected so far into a column block (ids, times decoded at once)."""
+        if not self.rows:
+            return
         count = len(self.rows)
-        fields = (
-            dict(zip(ROW_FIELDS, zip(*self.rows, strict=True), strict=True)) if count else dict.fromkeys(ROW_FIELDS, ())
-        )
+        fields = dict(zip(ROW_FIELDS, zip(*self.rows, strict=True), strict=True))
         trace_hi, trace_lo, trace_ok = hex_ids_to_u64_pairs(fields["trace"])
         _, span_id, span_ok = hex_ids_to_u64_pairs(fields["span"])
         _, parent_id, parent_ok = hex_ids_to_u64_pairs(fields["parent"])
         start_ns, start_ok = _to_int64(fields["start_ns"])
         end_ns, end_ok = _to_int64(fields["end_ns"])
         strings = _StringTable()
-        columns = {
-            "service": strings.indices(fields["service"]),
-            "name": strings.indices(fields["name"]),
-            "kind": _small_ints(fields["kind"], np.int8),
-            "status": _small_ints(fields["status"], np.int8),
-            "flags": _small_ints(fields["flags"], np.uint8),
-            "start_ns": start_ns,
-            "end_ns": end_ns,
-            "peer": np.zeros(count, np.int32),
-            "peer_kind": np.zeros(count, np.int8),
-            "destination": np.zeros(count, np.int32),
-            "http_status": np.zeros(count, np.int16),
-        }
-        columns["kind"][(columns["kind"] < 0) | (columns["kind"] > SpanKind.CONSUMER)] = SpanKind.UNSPECIFIED
-        columns["status"][(columns["status"] < 0) | (columns["status"] > StatusCode.ERROR)] = StatusCode.UNSET
-        self._apply_explicit(columns, strings)
-        self._apply_attributes(columns, strings)
         link_hi, link_lo, link_trace_ok = hex_ids_to_u64_pairs(self.links["trace"])
         _, link_span, link_span_ok = hex_ids_to_u64_pairs(self.links["span"])
-        link_row = np.array(self.links["row"], dtype=np.int32)
-        link_ok = link_trace_ok & link_span_ok & (link_span != 0)
+        link_ok = link_trace_ok & link_span_ok & (link_span != 0) & ((link_hi | link_lo) != 0)
+        self._blocks.append(
+            ColumnBlock(
+                trace_hi=trace_hi,
+                trace_lo=trace_lo,
+                span_id=span_id,
+                parent_id=parent_id,
+                service=strings.indices(fields["service"]),
+                name=strings.indices(fields["name"]),
+                strings=strings.as_tuple(),
+                kind=_small_ints(fields["kind"], np.int8),
+                status=_small_ints(fields["status"], np.int8),
+                flags=_small_ints(fields["flags"], np.uint8),
+                start_ns=start_ns,
+                end_ns=end_ns,
+                id_ok=trace_ok & span_ok & parent_ok,
+                time_ok=start_ok & end_ok,
+                attr_rows=np.array(self.attr_rows, np.int64),
+                attr_codes=np.array(self.attr_codes, np.int64),
+                attr_values=self.attr_values,
+                link_row=np.array(self.links["row"], np.int64)[link_ok],
+                link_trace_hi=link_hi[link_ok],
+                link_trace_lo=link_lo[link_ok],
+                link_span_id=link_span[link_ok],
+                marks=self.marks,
+            )
+        )
+        assert len(self._blocks[-1]) == count
+        self._reset_rows()
+
+    def location_of(self, row: int, marks: list[tuple[int, str, int]] | None = None) -> str:
+        """Where span `row` came from, as precise as the decoder marked it (default: the rows' marks)."""
+        marks = self.marks if marks is None else marks
+        index = bisect.bisect_right(marks, (row, "\U0010ffff", 0)) - 1
+        if index < 0:
+            return ""
+        first, text, first_index = marks[index]
+        if first_index < 0:
+            return text if first == row else ""
+        return f"{text} span {first_index + row - first}"
+
+    def build(self) -> SpanBatch:
+        """Emit everything accumulated as one batch and start afresh."""
+        self._seal_rows()
+        blocks, self._blocks = self._blocks, []
+        if not blocks:
+            return SpanBatch.empty()
+        offsets = np.cumsum([0] + [len(b) for b in blocks])
+        strings = _StringTable()
+        remaps = [strings.indices(list(b.strings)) for b in blocks]
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([getattr(b, name) for b in blocks])
+
+        columns = {
+            "service": np.concatenate([remap[b.service] for remap, b in zip(remaps, blocks, strict=True)]),
+            "name": np.concatenate([remap[b.name] for remap, b in zip(remaps, blocks, strict=True)]),
+            "kind": joined("kind").astype(np.int8),
+            "status": joined("status").astype(np.int8),
+            "flags": joined("flags").astype(np.uint8),
+            "start_ns": joined("start_ns").astype(np.int64),
+            "end_ns": joined("end_ns").astype(np.int64),
+        }
+        count = int(offsets[-1])
+        columns.update(
+            peer=np.zeros(count, np.int32),
+            peer_kind=np.zeros(count, np.int8),
+            destination=np.zeros(count, np.int32),
+            http_status=np.zeros(count, np.int16),
+        )
+        columns["kind"][(columns["kind"] < 0) | (columns["kind"] > SpanKind.CONSUMER)] = SpanKind.UNSPECIFIED
+        columns["status"][(columns["status"] < 0) | (columns["status"] > StatusCode.ERROR)] = StatusCode.UNSET
+        attr_rows = np.concatenate([b.attr_rows + off for b, off in zip(blocks, offsets, strict=False)])
+        attr_values = [value for b in blocks for value in b.attr_values]
+        self._apply_attributes(columns, strings, attr_rows, joined("attr_codes"), attr_values, count)
         batch = SpanBatch(
             strings=strings.as_tuple(),
-            trace_hi=trace_hi,
-            trace_lo=trace_lo,
-            span_id=span_id,
-            parent_id=parent_id,
+            trace_hi=joined("trace_hi").astype(np.uint64),
+            trace_lo=joined("trace_lo").astype(np.uint64),
+            span_id=joined("span_id").astype(np.uint64),
+            parent_id=joined("parent_id").astype(np.uint64),
             **columns,
-            link_row=link_row[link_ok],
-            link_trace_hi=link_hi[link_ok],
-            link_trace_lo=link_lo[link_ok],
-            link_span_id=link_span[link_ok],
+            link_row=np.concatenate([b.link_row + off for b, off in zip(blocks, offsets, strict=False)]).astype(
+                np.int32
+            ),
+            link_trace_hi=joined("link_trace_hi").astype(np.uint64),
+            link_trace_lo=joined("link_trace_lo").astype(np.uint64),
+            link_span_id=joined("link_span_id").astype(np.uint64),
         )
-        id_ok = trace_ok & span_ok & parent_ok & (span_id != 0) & ((trace_hi | trace_lo) != 0)
-        time_ok = start_ok & end_ok & (start_ns >= 0) & (end_ns >= start_ns)
-        self._report(~id_ok, "span with an invalid trace or span id")
-        self._report(id_ok & ~time_ok, "span with an invalid start or end time")
+        trace_set = (batch.trace_hi | batch.trace_lo) != 0
+        id_ok = joined("id_ok") & (batch.span_id != 0) & trace_set
+        time_ok = joined("time_ok") & (batch.start_ns >= 0) & (batch.end_ns >= batch.start_ns)
+        marks = [
+            (first + int(off), text, index)
+            for b, off in zip(blocks, offsets, strict=False)
+            for first, text, index in b.marks
+        ]
+        self._report(~id_ok, "span with an invalid trace or span id", marks)
+        self._report(id_ok & ~time_ok, "span with an invalid start or end time", marks)
         ok = id_ok & time_ok
-        self._reset()
         return batch if ok.all() else batch.take(ok)
 
-    def _apply_explicit(self, columns: dict[str, np.ndarray], strings: _StringTable) -> None:
-        if not self.explicit:
-            return
-        rows, peers, peer_kinds, destinations, http_statuses = (np.array(c) for c in zip(*self.explicit, strict=True))
-        rows = rows.astype(np.int64)
-        columns["peer"][rows] = strings.indices(peers.tolist())
-        columns["peer_kind"][rows] = peer_kinds.astype(np.int8)
-        columns["destination"][rows] = strings.indices(destinations.tolist())
-        columns["http_status"][rows] = http_statuses.astype(np.int16)
-
-    def _apply_attributes(self, columns: dict[str, np.ndarray], strings: _StringTable) -> None:
+    def _apply_attributes(self, columns, strings, rows, codes, values, count) -> None:
         from flowviz.decoders.attributes import resolve_attributes
 
-        if not self.attr_rows:
+        if rows.size == 0:
             return
-        resolved = resolve_attributes(len(self.rows), self.attr_rows, self.attr_codes, self.attr_values)
-        rows = resolved.peer_rows
-        columns["peer"][rows] = strings.indices(resolved.peer_values)
-        columns["peer_kind"][rows] = resolved.peer_kind[rows]
+        resolved = resolve_attributes(count, rows, codes, values)
+        peer_rows = resolved.peer_rows
+        columns["peer"][peer_rows] = strings.indices(resolved.peer_values)
+        columns["peer_kind"][peer_rows] = resolved.peer_kind[peer_rows]
         columns["destination"][resolved.destination_rows] = strings.indices(resolved.destination_values)
         has_http = resolved.http_status != 0
         columns["http_status"][has_http] = resolved.http_status[has_http]
@@ -350,9 +428,9 @@ class SpanBatchBuilder:
         tagged_kind = (resolved.tag_kind != 0) & (columns["kind"] == SpanKind.UNSPECIFIED)
         columns["kind"][tagged_kind] = resolved.tag_kind[tagged_kind]
 
-    def _report(self, bad: np.ndarray, reason: str) -> None:
+    def _report(self, bad: np.ndarray, reason: str, marks: list[tuple[int, str, int]]) -> None:
         for row in np.flatnonzero(bad).tolist():
-            self.problems.add(reason, self.location_of(row))
+            self.problems.add(reason, self.location_of(row, marks))
 
 
 class _StringTable:

@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from flowviz.bench.encode import otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.decoders.otlp_json import add_otlp_json, attribute_value, looks_like_otlp_json
-from flowviz.decoders.otlp_proto import add_otlp_proto
+from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import PeerKind, SpanBatch, SpanBatchBuilder, SpanKind, StatusCode
 from flowviz.sources.capture_file import CaptureReader
@@ -237,7 +237,7 @@ def test_protobuf_canonical_json_matches_the_protobuf_decoder() -> None:
     from_json, json_problems, added = _decode(canonical)
     proto_problems = Problems()
     builder = SpanBatchBuilder(proto_problems)
-    add_otlp_proto(message, builder, proto_problems, "p.bin")
+    decode_otlp_proto([message], builder, proto_problems, ["p.bin"])
     from_proto = builder.build()
     assert added == len(from_json) == len(from_proto) == len(spans)
     assert not json_problems
@@ -298,20 +298,20 @@ def test_malformed_spans_are_counted_where_they_are() -> None:
         ),
     )
     batch, problems, added = _decode(doc, "f.jsonl:2")
-    assert batch.span_id.tolist() == [1, 2, 9]
-    assert batch.string_column("service") == ["a", "b", "b"]
-    assert added == 6  # rows handed to the builder; ids and times are checked when it builds
-    assert batch.link_row.shape == (0,)  # the dropped span's links went with it
+    assert batch.span_id.tolist() == [1, 2, 7, 9]  # span 7 loses only its malformed attribute
+    assert batch.string_column("service") == ["a", "b", "b", "b"]
+    assert added == 7  # rows handed to the builder; ids and times are checked when it builds
+    assert batch.link_row.shape == (0,)  # a link without a trace id is no link
     assert problems.as_dict() == {
         MALFORMED: {
-            "count": 4,
+            "count": 3,
             "first": [
                 "f.jsonl:2 resourceSpans[1] span 1",
                 "f.jsonl:2 resourceSpans[1] span 3",
-                "f.jsonl:2 resourceSpans[1] span 6",
                 "f.jsonl:2 resourceSpans[1] span 7",
             ],
         },
+        "otlp-json: malformed attribute (skipped)": {"count": 1, "first": ["f.jsonl:2 resourceSpans[1] span 6"]},
         BAD_ID: {"count": 1, "first": ["f.jsonl:2 resourceSpans[1] span 2"]},
         BAD_TIME: {"count": 2, "first": ["f.jsonl:2 resourceSpans[1] span 4", "f.jsonl:2 resourceSpans[1] span 5"]},
     }

@@ -39,10 +39,7 @@ def test_build_converts_every_column() -> None:
         status=StatusCode.ERROR,
         start_ns="1544712660000000000",
         end_ns=1544712660500000000,
-        peer="postgres",
-        peer_kind=PeerKind.DATABASE,
-        destination="orders",
-        http_status=503,
+        attributes={"db.system": "postgres", "messaging.destination.name": "orders", "http.status_code": "503"},
         flags=1,
     )
     batch = builder.build()
