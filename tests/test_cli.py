@@ -200,8 +200,13 @@ def test_missing_arguments(capsys: pytest.CaptureFixture[str]) -> None:
         main(["report"])
     assert exit_.value.code == EXIT_USAGE
     assert "CAPTURE" in capsys.readouterr().err
-    assert main([]) == EXIT_USAGE
-    assert "report" in capsys.readouterr().out
+
+
+def test_no_command_opens_the_start_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = []
+    monkeypatch.setattr("flowviz.ui.app.run_start_page", lambda *, theme: opened.append(theme) or 0)
+    assert main([]) == EXIT_OK
+    assert opened == ["dark"]
 
 
 def test_topology_only_ignores_no_window(captures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,7 +12,7 @@ from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKi
 from flowviz.store.rolling_store import SECOND_NS, RollingStore
 
 DEFAULT_REQUESTS_PER_EDGE_S = 10.0
-_START_NS = 1_700_000_000 * SECOND_NS  # a realistic epoch time (20 s past a minute: windows cut chunks)
+START_NS = 1_700_000_000 * SECOND_NS  # a realistic epoch time (20 s past a minute: windows cut chunks)
 
 
 def _synthetic_graph(rng: np.random.Generator, services: int, edges: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def _median_ms(call: Callable[[], object], repeats: int = 3) -> float:
     return float(np.median(times))
 
 
-def measure_store_memory(
+def fill_store(
     *,
     services: int = 2000,
     edges: int = 10_000,
@@ -63,14 +63,14 @@ def measure_store_memory(
     seed: int = 0,
     seconds_per_batch: int = 10,
     memory_budget_bytes: int | None = None,
-) -> dict[str, float | int]:
-    """Fill a store with `retention_s` seconds of calls on every edge every second; report memory and timings.
+) -> tuple[RollingStore, int, float]:
+    """A store holding `retention_s` seconds of calls on every edge every second, from `START_NS`;
+    returns it with the number of observations and the seconds spent in `ingest`.
 
     Per edge: a log-normal latency with a median drawn log-normally around 5 ms (0.2 ms … 0.2 s)
     and sigma uniform in [0.35, 0.65]; a failure rate of 0.1 % (90 % of edges) or 2–5 %; calls
     per second Poisson(`requests_per_edge_s`). About 10 % of callees are databases. Ingest takes
-    `seconds_per_batch` seconds of calls at a time. `ingest_s` includes only `ingest` calls;
-    query times are medians of three runs.
+    `seconds_per_batch` seconds of calls at a time.
     """
     rng = np.random.default_rng(seed)
     source, target = _synthetic_graph(rng, services, edges)
@@ -97,7 +97,7 @@ def measure_store_memory(
         rows = int(calls.sum())
         edge = np.repeat(np.tile(np.arange(edges, dtype=np.int32), seconds), calls)
         second_ns = np.repeat(np.arange(first_s, first_s + seconds, dtype=np.int64) * SECOND_NS, edges)
-        time_ns = np.repeat(second_ns + _START_NS, calls)
+        time_ns = np.repeat(second_ns + START_NS, calls)
         time_ns += rng.integers(0, SECOND_NS, rows)
         log_latency = rng.standard_normal(rows, dtype=np.float32)
         log_latency *= sigma[edge]
@@ -125,11 +125,35 @@ def measure_store_memory(
         store.ingest(batch)
         ingest_s += time.perf_counter() - started
 
+    return store, observations, ingest_s
+
+
+def measure_store_memory(
+    *,
+    services: int = 2000,
+    edges: int = 10_000,
+    retention_s: int = 3600,
+    requests_per_edge_s: float = DEFAULT_REQUESTS_PER_EDGE_S,
+    seed: int = 0,
+    seconds_per_batch: int = 10,
+    memory_budget_bytes: int | None = None,
+) -> dict[str, float | int]:
+    """Fill a store (`fill_store`) and report memory and timings. `ingest_s` includes only `ingest`
+    calls; query times are medians of three runs."""
+    store, observations, ingest_s = fill_store(
+        services=services,
+        edges=edges,
+        retention_s=retention_s,
+        requests_per_edge_s=requests_per_edge_s,
+        seed=seed,
+        seconds_per_batch=seconds_per_batch,
+        memory_budget_bytes=memory_budget_bytes,
+    )
     snapshot = store.snapshot()
     cells = sum(c.cell_count_total for tier in snapshot.tiers for c in tier.chunks)
-    end_ns = _START_NS + retention_s * SECOND_NS
-    middle_ns = _START_NS + (retention_s // 2 + 30) * SECOND_NS  # not aligned to a chunk
-    query_all_ms = _median_ms(lambda: snapshot.query(_START_NS, end_ns))
+    end_ns = START_NS + retention_s * SECOND_NS
+    middle_ns = START_NS + (retention_s // 2 + 30) * SECOND_NS  # not aligned to a chunk
+    query_all_ms = _median_ms(lambda: snapshot.query(START_NS, end_ns))
     query_60s_ms = _median_ms(lambda: snapshot.query(middle_ns, middle_ns + 60 * SECOND_NS))
     memory = store.memory_bytes()
     return {

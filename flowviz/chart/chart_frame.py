@@ -12,6 +12,7 @@ from flowviz.chart.themes import HealthThresholds
 from flowviz.store.graph_frame import GraphFrame
 
 CURVE_SAMPLES = 20
+GEOMETRY_RADIUS = 22.0  # edges leave and reach nodes at this radius (the smallest node's)
 
 
 class Health(IntEnum):
@@ -71,6 +72,7 @@ class ChartFrame:
     edge_width: np.ndarray
     edge_visible: np.ndarray
     edge_curve: np.ndarray  # E×CURVE_SAMPLES×2
+    geometry_version: tuple = ()  # changes exactly when node positions (hence edge curves) change
 
     @property
     def node_count(self) -> int:
@@ -99,6 +101,8 @@ def build_chart_frame(
     node_scale: float = 1.0,
     edge_scale: float = 1.0,
     show_idle: bool = True,
+    geometry_version: tuple = (),
+    cached_curves: np.ndarray | None = None,
 ) -> ChartFrame:
     """Combine a store frame with layout positions (aligned with `frame.node_names`)."""
     window_s = max((frame.end_ns - frame.start_ns) / 1e9, 1e-9)
@@ -118,13 +122,19 @@ def build_chart_frame(
     node_visible[frame.edge_source[edge_visible]] = True
     node_visible[frame.edge_target[edge_visible]] = True
     xy = np.asarray(positions, np.float64).reshape(-1, 2)
-    curves = edge_curves(
-        xy[frame.edge_source],
-        xy[frame.edge_target],
-        node_radius[frame.edge_source],
-        node_radius[frame.edge_target],
-        samples=CURVE_SAMPLES,
-    )
+    # geometry from positions alone (not from rate-dependent radii), so it stays the same while the
+    # user scrubs through time and the painter can keep it cached; nodes are drawn over the ends
+    if cached_curves is not None and cached_curves.shape[0] == len(frame.edge_source):
+        curves = cached_curves  # same geometry version: the caller kept them
+    else:
+        geometry_radius = np.full(len(frame.edge_source), GEOMETRY_RADIUS * node_scale)
+        curves = edge_curves(
+            xy[frame.edge_source],
+            xy[frame.edge_target],
+            geometry_radius,
+            geometry_radius,
+            samples=CURVE_SAMPLES,
+        )
     return ChartFrame(
         window_s=window_s,
         node_names=frame.node_names,
@@ -151,4 +161,5 @@ def build_chart_frame(
         edge_width=edge_width_for(edge_rate, scale=edge_scale),
         edge_visible=edge_visible,
         edge_curve=curves,
+        geometry_version=geometry_version,
     )

@@ -9,6 +9,7 @@ from flowviz.chart.particles import DEFAULT_BUDGET, ParticleSystem
 from flowviz.chart.themes import DARK, HealthThresholds, Theme
 from flowviz.derive.observations import ConnectionType
 from flowviz.layout import FlowLayout
+from flowviz.model.time_control import TimeControl, TimeRange
 from flowviz.store.graph_frame import GraphFrame
 from flowviz.store.rolling_store import RollingStore
 
@@ -18,9 +19,9 @@ SECOND_NS = 1_000_000_000
 class FlowChartModel:
     """What the flow chart shows, for one store.
 
-    `refresh()` queries the window ending at the cursor (by default: following the newest data,
-    leaving out the bucket still being filled when `live`), re-runs the layout only when the
-    topology changed, and rebuilds the chart frame only when data, window or cursor changed.
+    `time` (a `TimeControl`) says which window to show; `tick()` lets real time pass. `refresh()`
+    queries that window, re-runs the layout only when the topology changed, and rebuilds the chart
+    frame only when data, window or cursor changed.
     """
 
     def __init__(
@@ -34,8 +35,8 @@ class FlowChartModel:
         particle_budget: int = DEFAULT_BUDGET,
     ) -> None:
         self.store = store
-        self.window_s = window_s
         self.live = live
+        self.time = TimeControl(window_s=window_s, live=live)
         self.theme = theme
         self.thresholds = thresholds or HealthThresholds()
         self.layout = FlowLayout()
@@ -45,54 +46,60 @@ class FlowChartModel:
         self.chart_version = 0
         self.layout_version = -1
         self._seen: tuple | None = None
-        self.cursor_ns: int | None = None  # None: follow the newest data
         self.aspect = 16 / 9  # of the screen the chart is fitted to
-        # layered layouts are wide: spread rows vertically towards the screen's aspect, once (so that
-        # later nodes never make the others move)
+        # layered layouts are wide (or, with huge first columns, tall): spread them towards the screen's
+        # aspect, once (so that later nodes never make the others move)
+        self.x_stretch = 1.0
         self.y_stretch: float | None = None
         self.settle_s = 15.0  # live: relayout on topology changes while the data is younger than this
         self._settled_topology = -1
 
     # -- time --------------------------------------------------------------------------------
 
-    def window_end_ns(self) -> int | None:
-        """The end of the window shown: the cursor, or the newest complete second of data."""
-        if self.cursor_ns is not None:
-            return self.cursor_ns
+    def available(self) -> TimeRange | None:
+        """The data the cursor may visit: everything retained, less the second still filling when live."""
         retained = self.store.time_range_ns()
         if retained is None:
             return None
         end = retained[1]
         if self.live and end - retained[0] > SECOND_NS:
-            end -= SECOND_NS  # the newest bucket is still filling
-        return end
+            end -= SECOND_NS
+        return TimeRange(retained[0], end)
 
-    def whole_range_window(self) -> None:
-        """Aggregate everything retained (a capture opened without time travel)."""
-        retained = self.store.time_range_ns()
-        if retained is not None:
-            self.window_s = max((retained[1] - retained[0]) / SECOND_NS, 1.0)
-            self.cursor_ns = retained[1]
+    def tick(self, dt_s: float) -> None:
+        """Real time passes: the cursor follows, plays or stays; particles flow."""
+        self.time.tick(dt_s, self.available())
+        self.particles.step(dt_s)
+
+    def show_whole_range(self) -> None:
+        """Aggregate everything retained (a capture just opened), cursor at the end."""
+        available = self.available()
+        if available is not None:
+            self.time.tick(0.0, available)
+            self.time.set_window((available.end_ns - available.start_ns) / SECOND_NS)
+            self.time.seek(available.end_ns)
 
     # -- refresh -----------------------------------------------------------------------------
 
     def refresh(self) -> bool:
         """Rebuild what changed; True when the chart frame is new."""
-        end_ns = self.window_end_ns()
-        if end_ns is None:
+        if self.time.cursor_ns is None:
+            self.time.tick(0.0, self.available())
+        window = self.time.window_ns()
+        if window is None:
             return False
+        start_ns, end_ns = window
         state = (
             self.store.data_version,
             self.store.topology_version,
             end_ns,
-            self.window_s,
+            start_ns,
             self.theme.name,
             self.thresholds,
             self.layout.result.version if self.layout.result else None,
         )
         if state == self._seen:
             return False
-        start_ns = end_ns - int(self.window_s * SECOND_NS)
         frame = self.store.query(start_ns, end_ns)
         # when breaking cycles, reverse asynchronous (messaging) edges before synchronous calls:
         # a reply over a topic is feedback, the call is the flow
@@ -105,18 +112,35 @@ class FlowChartModel:
         self.layout_version = result.version
         self.frame = frame
         if self.y_stretch is None and len(frame.node_names) > 1:
-            self.y_stretch = _stretch_for(result.positions, self.aspect)
+            self.x_stretch, self.y_stretch = _stretch_for(result.positions, self.aspect)
+        geometry = (
+            self.layout.result.version,
+            self.x_stretch,
+            self.y_stretch,
+            len(frame.edge_source),
+            self.theme.node_scale,
+        )
+        previous = self.chart
         self.chart = build_chart_frame(
             frame,
-            result.positions * np.array([1.0, self.y_stretch or 1.0]),
+            result.positions * self.stretch,
             thresholds=self.thresholds,
             node_scale=self.theme.node_scale,
             edge_scale=self.theme.edge_scale,
+            geometry_version=geometry,
+            cached_curves=previous.edge_curve
+            if previous is not None and previous.geometry_version == geometry
+            else None,
         )
         self.particles.update(self.chart)
         self.chart_version += 1
         self._seen = (*state[:-1], self.layout.result.version)
         return True
+
+    @property
+    def stretch(self) -> np.ndarray:
+        """Factors from layout to chart coordinates (x, y)."""
+        return np.array([self.x_stretch, self.y_stretch or 1.0])
 
     def _settling(self, frame: GraphFrame) -> bool:
         retained = self.store.time_range_ns()
@@ -128,9 +152,6 @@ class FlowChartModel:
         self.y_stretch = None
         self._seen = None
         self.refresh()
-
-    def step(self, dt_s: float) -> None:
-        self.particles.step(dt_s)
 
     # -- questions the view asks ------------------------------------------------------------------
 
@@ -165,7 +186,7 @@ class FlowChartModel:
     def pin(self, node: int, x: float, y: float) -> None:
         """Keep a node where the user dragged it (chart coordinates)."""
         if self.chart is not None:
-            self.layout.pin(self.chart.node_names[node], x, y / (self.y_stretch or 1.0))
+            self.layout.pin(self.chart.node_names[node], x / self.x_stretch, y / (self.y_stretch or 1.0))
 
     def bounds(self) -> tuple[float, float, float, float] | None:
         chart = self.chart
@@ -181,8 +202,8 @@ class FlowChartModel:
         )
 
 
-def _stretch_for(positions: np.ndarray, aspect: float) -> float:
-    """Vertical factor that brings a layout's width:height towards `aspect` (1 to 4)."""
+def _stretch_for(positions: np.ndarray, aspect: float) -> tuple[float, float]:
+    """(x, y) factors, each 1 to 4, that bring a layout's width:height towards `aspect`."""
     span = positions.max(axis=0) - positions.min(axis=0)
     width, height = max(float(span[0]), 1.0), max(float(span[1]), 1.0)
-    return float(np.clip(width / aspect / height, 1.0, 4.0))
+    return float(np.clip(height * aspect / width, 1.0, 4.0)), float(np.clip(width / aspect / height, 1.0, 4.0))

@@ -10,10 +10,13 @@ DEFAULT_BUDGET = 20_000
 MAX_PER_EDGE = 40
 
 
-def particles_per_edge(rate_per_s: np.ndarray, *, budget: int, max_per_edge: int = MAX_PER_EDGE) -> np.ndarray:
-    """How many particles each edge carries: 1 for any traffic, growing with log2 of the rate."""
-    counts = np.where(rate_per_s > 0, np.ceil(1.0 + 3.0 * np.log2(1.0 + rate_per_s)), 0.0)
-    counts = np.minimum(counts, max_per_edge)
+def particles_per_edge(
+    rate_per_s: np.ndarray, *, budget: int, density: float = 1.0, max_per_edge: int = MAX_PER_EDGE
+) -> np.ndarray:
+    """How many particles each edge carries: at least 1 for any traffic, growing with log2 of the
+    rate times `density`; at most `max_per_edge × density` each and `budget` in all."""
+    counts = np.where(rate_per_s > 0, np.ceil(density * (1.0 + 3.0 * np.log2(1.0 + rate_per_s))), 0.0)
+    counts = np.minimum(counts, max(1.0, max_per_edge * density))
     total = counts.sum()
     if total > budget > 0:
         counts = np.where(counts > 0, np.maximum(1.0, np.floor(counts * budget / total)), 0.0)
@@ -28,8 +31,9 @@ def travel_seconds(p95_ms: np.ndarray) -> np.ndarray:
 class ParticleSystem:
     """All particles as parallel arrays (edge, phase along the edge in [0, 1), failed)."""
 
-    def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int = 0) -> None:
+    def __init__(self, *, budget: int = DEFAULT_BUDGET, density: float = 1.0, seed: int = 0) -> None:
         self.budget = budget
+        self.density = density
         self._rng = np.random.default_rng(seed)
         self.edge = np.zeros(0, np.int64)
         self.phase = np.zeros(0, np.float64)
@@ -42,7 +46,7 @@ class ParticleSystem:
     def update(self, chart: ChartFrame) -> None:
         """Match the population to the frame's rates: keep particles where they are, add or drop the difference."""
         visible_rate = np.where(chart.edge_visible, chart.edge_rate_per_s, 0.0)
-        wanted = particles_per_edge(visible_rate, budget=self.budget)
+        wanted = particles_per_edge(visible_rate, budget=self.budget, density=self.density)
         edge_count = wanted.shape[0]
         keep_edge, keep_phase = self._keep(wanted)
         have = np.bincount(keep_edge, minlength=edge_count)

@@ -83,7 +83,7 @@ def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dar
 
     store = RollingStore()
     feed = ProcessFeed(store, SimulatorSpec(seed=seed, rate_per_s=rate_per_s))
-    model = FlowChartModel(store, window_s=30.0, live=True, theme=THEMES[theme])
+    model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
     window = MainWindow(model, title="demo: the e-commerce platform (simulated)", status_text=feed.status.summary)
     window.feed = feed
     feed.start()
@@ -103,14 +103,18 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
     model = FlowChartModel(store, live=False, theme=THEMES[theme])
     names = ", ".join(os.path.basename(p) for p in paths)
 
+    loaded = []
+
     def status() -> str:
-        if feed.status.finished and model.cursor_ns is None:
-            model.whole_range_window()
+        if feed.status.finished and not loaded:
+            loaded.append(True)
+            model.show_whole_range()
             model.relayout()  # the union over the whole capture: nothing moves afterwards
             window.view.fit()
         return feed.status.summary()
 
-    window = MainWindow(model, title=names, status_text=status)
+    key = os.pathsep.join(os.path.abspath(p) for p in paths)
+    window = MainWindow(model, title=names, status_text=status, bookmark_key=key)
     window.feed = feed
     feed.start()
     return window

@@ -16,7 +16,10 @@ from flowviz.chart.viewport import Viewport
 from flowviz.derive.observations import NodeKind
 
 _CENTERED = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextDontClip)
-_WIDTH_BUCKETS = np.array([1.5, 2.5, 4.0, 6.0, 9.0, 14.0, 20.0])
+_WIDE_EDGE_PX = 2.0  # thinner edges are drawn as cosmetic 1 px lines
+_MAX_WIDE_EDGES = 300
+_SMOOTH_HEADS_UP_TO = 1_000  # edges on screen up to which arrowheads get an antialiased outline
+_ROUND_PARTICLES_UP_TO = 8_000  # round dots cost ~7x square ones; beyond this many, squares
 
 
 def qcolor(rgba: tuple[int, int, int, int], alpha: int | None = None) -> QColor:
@@ -51,10 +54,22 @@ def _polyline_path(points: np.ndarray) -> QPainterPath:
     return pgfn.arrayToQPath(points[..., 0].ravel(), points[..., 1].ravel(), connect=connect, finiteCheck=False)
 
 
-def _arrowheads(curves: np.ndarray, size_px: np.ndarray) -> np.ndarray:
-    """K×4×2 closed triangles at the ends of screen-space curves."""
-    tip = curves[:, -1]
-    back = curves[:, -3]
+def _arrow_tips(curves: np.ndarray, target_xy: np.ndarray, target_radius: np.ndarray) -> np.ndarray:
+    """Where each curve (K×S×2) enters its target's circle: the tip of its arrowhead (K×2)."""
+    distance = np.linalg.norm(curves - target_xy[:, None, :], axis=2)
+    outside = distance >= target_radius[:, None]
+    last_out = np.where(outside.any(axis=1), curves.shape[1] - 1 - np.argmax(outside[:, ::-1], axis=1), 0)
+    inner = np.minimum(last_out + 1, curves.shape[1] - 1)
+    rows = np.arange(curves.shape[0])
+    d_out, d_in = distance[rows, last_out], distance[rows, inner]
+    fraction = np.clip((d_out - target_radius) / np.maximum(d_out - d_in, 1e-9), 0.0, 1.0)[:, None]
+    return curves[rows, last_out] * (1 - fraction) + curves[rows, inner] * fraction
+
+
+def _arrowheads(curves: np.ndarray, tips: np.ndarray, size_px: np.ndarray) -> np.ndarray:
+    """K×4×2 closed triangles pointing at `tips`, along the curves' direction there."""
+    tip = tips
+    back = curves[:, max(curves.shape[1] - 4, 0)]
     direction = tip - back
     direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9)
     normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
@@ -73,11 +88,26 @@ class ChartPainter:
 
     # -- static layer -----------------------------------------------------------------------
 
-    def paint_static(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
-        """The layer under the particles: background, edges, nodes."""
+    def paint_skeleton(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
+        """What only positions decide (cached while scrubbing): background and every edge as a thin line."""
         theme = self.theme
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.fillRect(QRectF(0, 0, viewport.width, viewport.height), qcolor(theme.background))
+        visible, curves = self._edges_on_screen(chart, viewport)
+        if visible.size == 0:
+            return
+        dimmed = emphasis.is_dimmed(chart.node_count)
+        edge_dimmed = dimmed[chart.edge_source[visible]] | dimmed[chart.edge_target[visible]]
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for is_dimmed in (False, True):
+            rows = np.flatnonzero(edge_dimmed == is_dimmed)
+            if rows.size:
+                painter.setPen(QPen(qcolor(theme.edge, theme.dim_alpha if is_dimmed else 150), 0))  # cosmetic 1 px
+                painter.drawPath(_polyline_path(curves[rows]))
+
+    def paint_static(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
+        """What the window's data decides, over the skeleton: coloured and wide edges, arrowheads, nodes."""
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if chart.node_count == 0:
             return
         dimmed_nodes = emphasis.is_dimmed(chart.node_count)
@@ -90,34 +120,66 @@ class ChartPainter:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             self._paint_labels(painter, chart, viewport, emphasis.is_dimmed(chart.node_count), emphasis)
 
-    def _paint_edges(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, dimmed_nodes: np.ndarray) -> None:
-        theme = self.theme
+    @staticmethod
+    def _edges_on_screen(chart: ChartFrame, viewport: Viewport) -> tuple[np.ndarray, np.ndarray]:
         visible = np.flatnonzero(chart.edge_visible)
+        curves = viewport.to_screen(chart.edge_curve[visible])
+        if visible.size == 0:
+            return visible, curves
+        low, high = curves.min(axis=1), curves.max(axis=1)
+        on_screen = (
+            (high[:, 0] >= 0) & (low[:, 0] <= viewport.width) & (high[:, 1] >= 0) & (low[:, 1] <= viewport.height)
+        )
+        return visible[on_screen], curves[on_screen]
+
+    def _paint_edges(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, dimmed_nodes: np.ndarray) -> None:
+        """Over the skeleton: degraded and failing edges in their colour, the busiest wide edges at their
+        width (stroked one by one: one huge wide path is quadratic in Qt), and every arrowhead."""
+        theme = self.theme
+        visible, curves = self._edges_on_screen(chart, viewport)
         if visible.size == 0:
             return
-        curves = viewport.to_screen(chart.edge_curve[visible])
-        width_px = np.maximum(chart.edge_width[visible] * viewport.scale, 1.5)
-        bucket = np.searchsorted(_WIDTH_BUCKETS, width_px).clip(0, len(_WIDTH_BUCKETS) - 1)
+        width_px = chart.edge_width[visible] * viewport.scale
+        wide = width_px >= _WIDE_EDGE_PX
+        if wide.sum() > _MAX_WIDE_EDGES:  # level of detail: only the busiest keep their width
+            wide[np.argsort(-width_px)[_MAX_WIDE_EDGES:]] = False
         health = chart.edge_health[visible]
         dimmed = dimmed_nodes[chart.edge_source[visible]] | dimmed_nodes[chart.edge_target[visible]]
         colors = health_colors(theme)
+        screen_xy = viewport.to_screen(chart.node_xy)
+        targets = chart.edge_target[visible]
+        tips = _arrow_tips(curves, screen_xy[targets], chart.node_radius[targets] * viewport.scale + 1.0)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        group_key = (health.astype(np.int64) * 64 + bucket) * 2 + dimmed
-        for key in np.unique(group_key).tolist():
-            rows = np.flatnonzero(group_key == key)
-            edge_health, rest = divmod(key, 128)
-            width_bucket, is_dimmed = divmod(rest, 2)
+        style = health.astype(np.int64) * 2 + dimmed
+        for key in np.unique(style).tolist():
+            edge_health, is_dimmed = divmod(key, 2)
             base = theme.edge if edge_health in (Health.IDLE, Health.HEALTHY) else colors[edge_health]
-            alpha = theme.dim_alpha if is_dimmed else (110 if edge_health == Health.IDLE else 190)
-            pen = QPen(qcolor(base, alpha), float(_WIDTH_BUCKETS[width_bucket]) * 0.7)
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-            painter.setPen(pen)
-            painter.drawPath(_polyline_path(curves[rows]))
-            heads = _arrowheads(curves[rows], np.maximum(7.0, width_px[rows] * 2.2).clip(max=26.0))
+            alpha = theme.dim_alpha if is_dimmed else (110 if edge_health == Health.IDLE else 200)
+            group = style == key
+            coloured_thin = np.flatnonzero(group & ~wide) if edge_health >= Health.DEGRADED else np.zeros(0, int)
+            if coloured_thin.size:
+                painter.setPen(QPen(qcolor(base, alpha), 0))
+                painter.drawPath(_polyline_path(curves[coloured_thin]))
+            for row in np.flatnonzero(group & wide).tolist():
+                pen = QPen(qcolor(base, alpha), float(min(width_px[row], 24.0)))
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+                painter.setPen(pen)
+                painter.drawPath(_polyline_path(curves[row : row + 1]))
+            rows = np.flatnonzero(group)
+            size_px = np.maximum(7.0, width_px[rows] * 2.2).clip(max=26.0)
+            heads = _polyline_path(_arrowheads(curves[rows], tips[rows], size_px))
+            head_color = qcolor(base, min(255, alpha + 40))
+            # filling many triangles antialiased is ~15x slower in Qt than aliased; a smooth 1 px
+            # outline on top hides the jagged edge
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QBrush(qcolor(base, min(255, alpha + 40))))
-            painter.drawPath(_polyline_path(heads))
+            painter.setBrush(QBrush(head_color))
+            painter.drawPath(heads)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             painter.setBrush(Qt.BrushStyle.NoBrush)
+            if visible.size <= _SMOOTH_HEADS_UP_TO:  # in a dense chart the jagged edge is invisible
+                painter.setPen(QPen(head_color, 0))
+                painter.drawPath(heads)
 
     def _paint_nodes(self, painter, chart: ChartFrame, viewport: Viewport, dimmed: np.ndarray, emphasis: Emphasis):
         theme = self.theme
@@ -224,7 +286,8 @@ class ChartPainter:
             polygon = pgfn.create_qpolygonf(points.shape[0])
             pgfn.ndarray_from_qpolygonf(polygon)[:] = points
             pen = QPen(qcolor(color), size_px * (1.4 if color is theme.failed_particle else 1.0))
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            round_dots = screen_xy.shape[0] <= _ROUND_PARTICLES_UP_TO
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap if round_dots else Qt.PenCapStyle.SquareCap)
             painter.setPen(pen)
             painter.drawPoints(polygon)
 

@@ -8,13 +8,16 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QToolTip, QWidget
 
+from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
-from flowviz.ui.chart_painter import ChartPainter, Emphasis, figure_line
+from flowviz.ui.chart_painter import ChartPainter, Emphasis, figure_line, qcolor
 
 FRAME_INTERVAL_MS = 16
 REFRESH_INTERVAL_S = 0.25
+INTERACTION_SETTLE_S = 0.15
+SCRUB_INTERVAL_S = 0.08  # the chart follows a scrubbed cursor within 100 ms
 _DRAG_THRESHOLD_PX = 4
 
 
@@ -31,6 +34,16 @@ class FlowChartView(QWidget):
         self.emphasis = Emphasis()
         self.painter = ChartPainter(model.theme)
         self._static: tuple[QPixmap, QPixmap] | None = None
+        self._skeleton: QPixmap | None = None
+        self._label_key: tuple | None = None
+        self._scrubbed_until = 0.0
+        self._skeleton_key: tuple | None = None
+        self._static_viewport = (1.0, 0.0, 0.0)  # scale and offset the cached layers were painted at
+        self._static_cost_s = 0.0
+        self._interacting_until = 0.0
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.timeout.connect(self.update)
         self._static_key: tuple | None = None
         self._fitted = False
         self._press: QPointF | None = None
@@ -38,6 +51,7 @@ class FlowChartView(QWidget):
         self._panning = False
         self._last_tick = time.monotonic()
         self._last_refresh = 0.0
+        self._refreshed_window: tuple[int, int] | None = None
         self.frames_painted = 0
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -51,17 +65,22 @@ class FlowChartView(QWidget):
     # -- animation ----------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """One animation step: refresh the model now and then, move particles, repaint."""
+        """One animation step: time passes, the model refreshes when due, particles move, repaint."""
         now = time.monotonic()
         dt = min(now - self._last_tick, 0.1)
         self._last_tick = now
-        if now - self._last_refresh >= REFRESH_INTERVAL_S:
+        self.model.tick(dt)
+        since = now - self._last_refresh
+        moved = self.model.time.window_ns() != self._refreshed_window
+        # data: 4 Hz (less often when repainting is expensive); a moved cursor: within 100 ms
+        due = since >= max(REFRESH_INTERVAL_S, 4 * self._static_cost_s) or (moved and since >= SCRUB_INTERVAL_S)
+        if due and not self._interacting():
             self._last_refresh = now
             self.refresh()
-        self.model.step(dt)
         self.update()
 
     def refresh(self) -> None:
+        self._refreshed_window = self.model.time.window_ns()
         if self.model.refresh() and not self._fitted:
             self.fit()
 
@@ -107,8 +126,29 @@ class FlowChartView(QWidget):
         pixmap.setDevicePixelRatio(ratio)
         return pixmap
 
+    def _skeleton_layer(self, chart: ChartFrame) -> QPixmap:
+        """Background and thin edges: depends on positions and the view only, so scrubbing reuses it."""
+        key = (
+            chart.geometry_version,
+            self.viewport.scale,
+            self.viewport.offset_x,
+            self.viewport.offset_y,
+            self.width(),
+            self.height(),
+            self.emphasis.selected,
+            self.painter.theme.name,
+        )
+        if self._skeleton is None or key != self._skeleton_key:
+            pixmap = self._new_pixmap()
+            painter = QPainter(pixmap)
+            self.painter.paint_skeleton(painter, chart, self.viewport, self.emphasis)
+            painter.end()
+            self._skeleton, self._skeleton_key = pixmap, key
+        return self._skeleton
+
     def _static_layers(self) -> tuple[QPixmap, QPixmap]:
-        """(under the particles: edges and nodes; over them: labels), repainted only when something changed."""
+        """(under the particles: skeleton, coloured edges, nodes; over them: labels), repainted only
+        when something changed."""
         chart = self.model.chart
         key = (
             self.model.chart_version,
@@ -122,32 +162,79 @@ class FlowChartView(QWidget):
             self.painter.theme.name,
         )
         if self._static is None or key != self._static_key:
-            base, labels = self._new_pixmap(), self._new_pixmap()
-            labels.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(base)
+            started = time.perf_counter()
+            label_key = (*key[1:], chart.geometry_version if chart is not None else None)
+            reuse_labels = self._scrubbing() and self._static is not None and label_key == self._label_key
+            labels = self._static[1] if reuse_labels else self._new_pixmap()
+            if not reuse_labels:
+                labels.fill(Qt.GlobalColor.transparent)
             if chart is None:
+                base = self._new_pixmap()
+                painter = QPainter(base)
                 painter.fillRect(QRectF(0, 0, self.width(), self.height()), self.palette().window())
-            else:
-                self.painter.paint_static(painter, chart, self.viewport, self.emphasis)
-            painter.end()
-            if chart is not None:
-                painter = QPainter(labels)
-                self.painter.paint_labels(painter, chart, self.viewport, self.emphasis)
                 painter.end()
-            self._static, self._static_key = (base, labels), key
+            else:
+                base = self._skeleton_layer(chart).copy()
+                painter = QPainter(base)
+                self.painter.paint_static(painter, chart, self.viewport, self.emphasis)
+                painter.end()
+                if not reuse_labels:
+                    painter = QPainter(labels)
+                    self.painter.paint_labels(painter, chart, self.viewport, self.emphasis)
+                    painter.end()
+            self._static, self._static_key, self._label_key = (base, labels), key, label_key
+            if reuse_labels:
+                self._static_key = None  # labels are stale: repaint them once the scrub pauses
+            self._static_viewport = (self.viewport.scale, self.viewport.offset_x, self.viewport.offset_y)
+            self._static_cost_s = time.perf_counter() - started
         return self._static
+
+    def scrub_to(self, time_ns: int) -> None:
+        """Seek and show that moment now; while seeks follow each other, labels keep their last
+        figures (positions do not change) and catch up when the scrub pauses."""
+        self.model.time.seek(time_ns)
+        self._scrubbed_until = time.monotonic() + INTERACTION_SETTLE_S
+        self._settle_timer.start(int(INTERACTION_SETTLE_S * 1000) + 10)
+        self.refresh()
+        self.update()
+
+    def _scrubbing(self) -> bool:
+        return time.monotonic() < self._scrubbed_until
+
+    def _interacting(self) -> bool:
+        return time.monotonic() < self._interacting_until
+
+    def _note_interaction(self) -> None:
+        """While the user zooms or pans, cached layers are transformed instead of repainted; a full
+        repaint follows when they pause."""
+        self._interacting_until = time.monotonic() + INTERACTION_SETTLE_S
+        self._settle_timer.start(int(INTERACTION_SETTLE_S * 1000) + 10)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         self.viewport.width, self.viewport.height = self.width(), self.height()
-        base, labels = self._static_layers()
         painter = QPainter(self)
-        painter.drawPixmap(0, 0, base)
+        if self._interacting() and self._static is not None:
+            base, labels = self._static
+            cached_scale, cached_x, cached_y = self._static_viewport
+            factor = self.viewport.scale / cached_scale
+            painter.fillRect(self.rect(), qcolor(self.painter.theme.background))
+            painter.save()
+            painter.translate(self.viewport.offset_x - cached_x * factor, self.viewport.offset_y - cached_y * factor)
+            painter.scale(factor, factor)
+            painter.drawPixmap(0, 0, base)
+            painter.restore()
+            transformed = True  # labels are left out until the repaint: scaled text is unreadable
+        else:
+            base, labels = self._static_layers()
+            painter.drawPixmap(0, 0, base)
+            transformed = False
         chart = self.model.chart
         if chart is not None and len(self.model.particles):
             xy = self.viewport.to_screen(self.model.particles.positions(chart.edge_curve))
             size_px = self.model.theme.particle_px * min(max(self.viewport.scale, 0.8), 1.6)
             self.painter.paint_particles(painter, xy, self.model.particles.failed, size_px=size_px)
-        painter.drawPixmap(0, 0, labels)
+        if not transformed:
+            painter.drawPixmap(0, 0, labels)
         painter.end()
         self.frames_painted += 1
 
@@ -170,6 +257,7 @@ class FlowChartView(QWidget):
         steps = event.angleDelta().y() / 120.0
         position = event.position()
         self.viewport.zoom_at(1.15**steps, position.x(), position.y())
+        self._note_interaction()
         self.update()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -192,6 +280,7 @@ class FlowChartView(QWidget):
                     self._panning = True
                     self.viewport.pan(moved.x(), moved.y())
                     self._press = position
+                    self._note_interaction()
                 self.update()
             return
         self._hover(position)

@@ -36,7 +36,7 @@ def render_store(store, request: RenderRequest, output_path: str, *, selected: s
     from flowviz.ui.flow_view import FlowChartView
 
     model = FlowChartModel(store, window_s=request.window_s, live=False, theme=THEMES[request.theme])
-    model.cursor_ns = request.at_ns
+    model.time.seek(request.at_ns)
     view = FlowChartView(model, animate=False)
     view.resize(request.width, request.height)
     view.viewport.width, view.viewport.height = request.width, request.height
@@ -46,7 +46,7 @@ def render_store(store, request: RenderRequest, output_path: str, *, selected: s
         view.select_name(selected)
     frames = int(PARTICLE_WARMUP_S * 60)
     for _ in range(frames):
-        model.step(1 / 60)
+        model.tick(1 / 60)
     image = view.render_image()
     if not image.save(output_path):
         raise OSError(f"could not write {output_path}")

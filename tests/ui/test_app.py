@@ -21,7 +21,9 @@ def test_demo_window_shows_the_simulated_platform_live(qtbot):
     window.resize(1200, 800)
     window.show()
     try:
-        qtbot.waitUntil(lambda: window.model.chart is not None and "payments" in window.model.chart.node_names, timeout=60_000)
+        qtbot.waitUntil(
+            lambda: window.model.chart is not None and "payments" in window.model.chart.node_names, timeout=60_000
+        )
         names = set(window.model.chart.node_names)
         assert {"api-gateway", "orders", "payments", "user"} <= names
         assert window.feed.status.spans > 0

@@ -48,12 +48,12 @@ def store() -> RollingStore:
 
 def make_view(qtbot, store: RollingStore, *, size=(900, 600)) -> FlowChartView:
     model = FlowChartModel(store, window_s=60.0, live=False, theme=DARK)
-    model.cursor_ns = T0 + 20 * SECOND
+    model.time.seek(T0 + 20 * SECOND)
     view = FlowChartView(model, animate=False)
     qtbot.addWidget(view)
     view.resize(*size)
-    view.show()
-    qtbot.waitExposed(view)
+    with qtbot.waitExposed(view):
+        view.show()
     view.refresh()
     view.fit()
     return view
@@ -200,7 +200,7 @@ def test_particles_move_between_frames_and_failures_travel_red(qtbot, store):
     assert particles.failed[on_failing].mean() == pytest.approx(0.5, abs=0.15)
     assert not particles.failed[~on_failing].any()
     before = particles.positions(chart.edge_curve).copy()
-    view.model.step(0.1)
+    view.model.tick(0.1)
     assert np.abs(particles.positions(chart.edge_curve) - before).max() > 1.0
 
 
@@ -209,7 +209,7 @@ def test_a_long_animation_run_does_not_crash(qtbot, store):
     image = QImage(640, 400, QImage.Format.Format_ARGB32_Premultiplied)
     painted_before = view.frames_painted
     for frame in range(1500):
-        view.model.step(1 / 60)
+        view.model.tick(1 / 60)
         view.render(image)  # the full paint path: cached layers, particles, every void Qt call
         if frame % 300 == 0:
             view.viewport.zoom_at(1.05, 320, 200)
