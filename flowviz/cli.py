@@ -29,7 +29,7 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
-    bench.add_argument("suite", choices=("ingest",), help="which benchmark")
+    bench.add_argument("suite", choices=("ingest", "render", "scrub"), help="which benchmark")
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -154,14 +154,28 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from flowviz.bench.ingest import format_figures, run_ingest_bench
+    if args.suite == "scrub":
+        from flowviz.bench.render import run_scrub_bench
 
-    spans = 20_000 if args.quick else args.spans
-    figures = run_ingest_bench(spans=spans, quick=args.quick)
+        figures = run_scrub_bench(retention_s=600 if args.quick else 3600, steps=10 if args.quick else 60)
+        text = (
+            f"scrub step at {figures['scrub']['services']} services: p50 {figures['scrub']['p50_ms']} ms, "
+            f"p95 {figures['scrub']['p95_ms']} ms"
+        )
+    elif args.suite == "render":
+        from flowviz.bench.render import format_render_figures, run_render_bench
+
+        figures = run_render_bench(frames=30 if args.quick else 200, quick=args.quick)
+        text = format_render_figures(figures)
+    else:
+        from flowviz.bench.ingest import format_figures, run_ingest_bench
+
+        figures = run_ingest_bench(spans=20_000 if args.quick else args.spans, quick=args.quick)
+        text = format_figures(figures)
     if args.json:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        print(format_figures(figures))
+        print(text)
     return EXIT_OK
 
 

@@ -6,13 +6,48 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QCompleter, QLabel, QLineEdit, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import THEMES
 from flowviz.ui.flow_view import FlowChartView
+from flowviz.ui.help_overlay import HelpOverlay
+from flowviz.ui.timeline_strip import Bookmark, TimelineStrip
+from flowviz.ui.transport_bar import TransportBar
 
-STATUS_INTERVAL_MS = 500
+STATUS_INTERVAL_MS = 250
+
+
+def load_bookmarks(key: str | None) -> list[Bookmark]:
+    """Bookmarks saved for a capture (its recent-files entry); none for live sessions."""
+    if not key:
+        return []
+    from PySide6.QtCore import QSettings
+
+    saved = QSettings().value(f"bookmarks/{key}") or []
+    bookmarks = []
+    for entry in saved if isinstance(saved, list) else []:
+        time_text, _, name = str(entry).partition(" ")
+        if time_text.isdigit() and name:
+            bookmarks.append(Bookmark(int(time_text), name))
+    return bookmarks
+
+
+def save_bookmarks(key: str | None, bookmarks: list[Bookmark]) -> None:
+    if key:
+        from PySide6.QtCore import QSettings
+
+        QSettings().setValue(f"bookmarks/{key}", [f"{b.time_ns} {b.name}" for b in bookmarks])
 
 
 class MainWindow(QMainWindow):
@@ -25,15 +60,33 @@ class MainWindow(QMainWindow):
         *,
         title: str,
         status_text: Callable[[], str] | None = None,
+        bookmark_key: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
         self.setWindowTitle(f"flowviz — {title}")
         self.view = FlowChartView(model, self)
-        self.setCentralWidget(self.view)
+        self.transport = TransportBar(model.time, self)
+        self.strip = TimelineStrip(model, self)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.transport)
+        layout.addWidget(self.strip)
+        self.setCentralWidget(central)
+        self.help = HelpOverlay(self.view)
         self._status_text = status_text
+        self._bookmark_key = bookmark_key
+        self.strip.set_bookmarks(load_bookmarks(bookmark_key))
+        self.strip.scrubbed.connect(self.view.scrub_to)
+        self.transport.bookmark_requested.connect(self.add_bookmark)
+        self.transport.loop_requested.connect(self.toggle_loop)
         self._build_toolbar()
+        self._build_time_keys()
+        self.view.setFocus()  # keys go to the chart (the search box takes them only when clicked)
         self._status = QLabel()
         self.statusBar().addWidget(self._status, 1)
         self._status_timer = QTimer(self)
@@ -73,13 +126,65 @@ class MainWindow(QMainWindow):
         self.theme_box = QComboBox(self)
         self.theme_box.addItems(list(THEMES))
         self.theme_box.setCurrentText(self.model.theme.name)
-        self.theme_box.currentTextChanged.connect(lambda name: self.view.set_theme(THEMES[name]))
+        self.theme_box.currentTextChanged.connect(self.set_theme_everywhere)
         toolbar.addWidget(self.theme_box)
         full_screen = QAction("Full screen (F11)", self)
         full_screen.setShortcut(QKeySequence(Qt.Key.Key_F11))
         full_screen.triggered.connect(self.toggle_full_screen)
         toolbar.addAction(full_screen)
         self.addAction(full_screen)
+
+    def _build_time_keys(self) -> None:
+        time = self.model.time
+        keys = (
+            (Qt.Key.Key_Space, time.toggle_play),
+            (Qt.Key.Key_Left, lambda: time.step(-1)),
+            (Qt.Key.Key_Right, lambda: time.step(+1)),
+            (QKeySequence("Shift+Left"), lambda: time.step(-10)),
+            (QKeySequence("Shift+Right"), lambda: time.step(+10)),
+            (Qt.Key.Key_Home, time.home),
+            (Qt.Key.Key_End, time.follow),
+            (Qt.Key.Key_Plus, time.faster),
+            (Qt.Key.Key_Equal, time.faster),
+            (Qt.Key.Key_Minus, time.slower),
+            (Qt.Key.Key_BracketLeft, time.shorter_window),
+            (Qt.Key.Key_BracketRight, time.longer_window),
+            (Qt.Key.Key_L, self.toggle_loop),
+            (Qt.Key.Key_B, self.add_bookmark),
+            (Qt.Key.Key_Question, self.help.show),
+        )
+        for key, handler in keys:
+            action = QAction(self)
+            action.setShortcut(key if isinstance(key, QKeySequence) else QKeySequence(key))
+            action.triggered.connect(handler)
+            action.triggered.connect(self._time_changed)
+            self.addAction(action)
+
+    def _time_changed(self) -> None:
+        self.transport.update_labels()
+        self.strip.refresh()
+
+    def toggle_loop(self) -> None:
+        """Loop the current window, or stop looping."""
+        window = self.model.time.window_ns()
+        if self.model.time.loop is not None or window is None:
+            self.strip.clear_loop()
+        else:
+            self.strip.brush_loop(window[0] / 1e9, window[1] / 1e9, finished=True)
+        self.transport.update_labels()
+
+    def add_bookmark(self, name: str | None = None) -> None:
+        """Name the cursor's moment; kept with the capture's recent-files entry."""
+        cursor = self.model.time.cursor_ns
+        if cursor is None:
+            return
+        if not name:
+            name, accepted = QInputDialog.getText(self, "Bookmark", "Name this moment:")
+            if not accepted or not name.strip():
+                return
+        bookmarks = [*self.strip.bookmarks, Bookmark(cursor, name.strip())]
+        self.strip.set_bookmarks(bookmarks)
+        save_bookmarks(self._bookmark_key, bookmarks)
 
     def _relayout(self) -> None:
         self.model.relayout()
@@ -93,7 +198,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"No service matches “{text}”", 3000)
         self.view.setFocus()
 
+    def set_theme_everywhere(self, name: str) -> None:
+        self.view.set_theme(THEMES[name])
+        self.strip.set_theme(THEMES[name])
+
     def _update_status(self) -> None:
+        self.transport.update_labels()
+        self.strip.refresh()
+        if self.model.time.notice:
+            self.statusBar().showMessage(self.model.time.notice, 6000)
         chart = self.model.chart
         if chart is not None and self._names.rowCount() != chart.node_count:
             self._names.setStringList(list(chart.node_names))
