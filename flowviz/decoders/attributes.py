@@ -172,8 +172,13 @@ def resolve_attributes(
     return out
 
 
+_PLAIN_TYPES = frozenset((str, int, float, bool, bytes))
+
+
 def _plain(value: object) -> object:
     """A value as recorded, or the scalar inside a wrapped one (decoders may defer unwrapping)."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     scalar = getattr(value, "scalar", None)
     return scalar() if scalar is not None else value
 

@@ -6,6 +6,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from itertools import chain
 
 import numpy as np
 
@@ -383,7 +384,7 @@ class SpanBatchBuilder:
         columns["kind"][(columns["kind"] < 0) | (columns["kind"] > SpanKind.CONSUMER)] = SpanKind.UNSPECIFIED
         columns["status"][(columns["status"] < 0) | (columns["status"] > StatusCode.ERROR)] = StatusCode.UNSET
         attr_rows = np.concatenate([b.attr_rows + off for b, off in zip(blocks, offsets, strict=False)])
-        attr_values = [value for b in blocks for value in b.attr_values]
+        attr_values = list(chain.from_iterable(b.attr_values for b in blocks))
         self._apply_attributes(columns, strings, attr_rows, joined("attr_codes"), attr_values, count)
         batch = SpanBatch(
             strings=strings.as_tuple(),

@@ -19,12 +19,14 @@ import orjson
 from flowviz.decoders import jaeger_deps, jaeger_json, otlp_json, simple_json, zipkin_json
 from flowviz.decoders.json_split import split_document
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
-from flowviz.decoders.otlp_proto import add_otlp_proto, looks_like_otlp_proto
+from flowviz.decoders.otlp_proto import looks_like_otlp_proto
+from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
 
 DEFAULT_BATCH_SPANS = 50_000
 WHOLE_DOCUMENT_BYTES = 16 << 20  # single JSON documents up to this size are parsed at once
+PROTOBUF_GROUP_BYTES = 4 << 20  # protobuf frames are decoded together (one vectorised call) up to about this size
 _SPLIT_KEYS = ("resourceSpans", "batches", "data")  # envelope keys whose arrays hold the payload
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark (Windows tools) that orjson refuses
 
@@ -202,22 +204,46 @@ def _frame_ranges(data: bytes | mmap.mmap, *, limit: int | None = None) -> list[
 
 
 def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> Iterator[SpanBatch]:
+    """Frames decoded in groups (a few MB, or about the spans a batch still wants), a batch per `batch_spans`."""
     builder = SpanBatchBuilder(problems)
     frames = _frame_ranges(data)
     is_framed = bool(frames) and frames[0][1] <= len(data) and looks_like_otlp_proto(bytes(data[slice(*frames[0])]))
     if not is_framed:
         frames = [(0, len(data))]
-    for start, end in frames:
-        if end > len(data):
-            problems.add("otlp-proto: truncated last frame (ignored)", f"{label}@{start - 4}")
-            break
+    truncated = frames[-1][0] if frames[-1][1] > len(data) else None
+    if truncated is not None:
+        frames.pop()
+    decoded_bytes = decoded_spans = 0
+    probe_bytes = 0  # until spans are seen: groups of one frame, then of doubling size
+    index = 0
+    while index < len(frames):
+        wanted = batch_spans - len(builder)
+        if decoded_spans:
+            limit = min(PROTOBUF_GROUP_BYTES, wanted * decoded_bytes / decoded_spans)
+        else:
+            limit, probe_bytes = probe_bytes, min(max(2 * probe_bytes, 64 << 10), PROTOBUF_GROUP_BYTES)
+        stop, size = index + 1, frames[index][1] - frames[index][0]
+        while stop < len(frames) and size < limit:  # the frame expected to fill the batch is taken too
+            size += frames[stop][1] - frames[stop][0]
+            stop += 1
+        group = frames[index:stop]
         with gc_paused():
-            add_otlp_proto(bytes(data[start:end]), builder, problems, f"{label}@{start - 4 if is_framed else 0}")
+            spans = decode_otlp_proto(
+                [data[start:end] for start, end in group],
+                builder,
+                problems,
+                [f"{label}@{start - 4 if is_framed else 0}" for start, _ in group],
+            )
             batch = builder.build() if len(builder) >= batch_spans else None
+        decoded_bytes, decoded_spans, index = decoded_bytes + size, decoded_spans + spans, stop
         if batch is not None:
             yield batch
+    if truncated is not None:
+        problems.add("otlp-proto: truncated last frame (ignored)", f"{label}@{truncated - 4}")
     if len(builder):
-        yield builder.build()
+        with gc_paused():
+            batch = builder.build()
+        yield batch
 
 
 # -- JSON -----------------------------------------------------------------------------------

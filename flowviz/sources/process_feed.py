@@ -77,7 +77,7 @@ def _simulator_messages(spec: SimulatorSpec):
 
 
 def _run_simulator(spec: SimulatorSpec, connection: Connection) -> None:
-    from flowviz.decoders.otlp_proto import add_otlp_proto
+    from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 
     problems = Problems()
     deriver = EdgeDeriver(problems=problems)
@@ -86,8 +86,8 @@ def _run_simulator(spec: SimulatorSpec, connection: Connection) -> None:
     for tick, messages in enumerate(_simulator_messages(spec)):
         if connection.poll():
             return  # the parent asked to stop
-        for index, message in enumerate(messages):
-            spans += add_otlp_proto(message, builder, problems, f"simulator tick {tick} message {index}")
+        wheres = [f"simulator tick {tick} message {index}" for index in range(len(messages))]
+        spans += decode_otlp_proto(messages, builder, problems, wheres)
         observations = deriver.process(builder.build())
         connection.send(("data", observations, spans, problems.as_dict()))
 

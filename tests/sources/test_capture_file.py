@@ -332,6 +332,41 @@ def test_protobuf_frames_with_a_truncated_last_frame(tmp_path: Path) -> None:
     assert problems.as_dict() == {TRUNCATED_FRAME: {"count": 1, "first": [f"{path}@{len(data)}"]}}
 
 
+def test_protobuf_frames_in_groups_read_like_one_frame_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames are decoded many at a time: the same spans, and problems at the same frames, as one by one."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    spans = [s for t in _traces(600) for s in t]
+    messages = [otlp_proto_request(spans[i : i + 40]) for i in range(0, len(spans), 40)]
+    damaged = ExportTraceServiceRequest.FromString(messages[4])
+    damaged.resource_spans[0].scope_spans[0].spans[1].span_id = b""
+    messages[4] = damaged.SerializeToString()
+    messages[7] = b"\x0a\x05abc"  # does not parse
+    path = tmp_path / "export.pb"
+    path.write_bytes(b"".join(len(m).to_bytes(4, "big") + m for m in messages))
+    offset = sum(4 + len(m) for m in messages[:4])
+    expected_problems = {
+        "otlp-proto: message does not parse (DecodeError)": {
+            "count": 1,
+            "first": [f"{path}@{offset + sum(4 + len(m) for m in messages[4:7])}"],
+        },
+        "span with an invalid trace or span id": {"count": 1, "first": [f"{path}@{offset} resourceSpans[0] span 1"]},
+    }
+    results = []
+    for group_bytes, batch_spans in [(1, 50_000), (capture_file.PROTOBUF_GROUP_BYTES, 50_000), (1 << 20, 100)]:
+        monkeypatch.setattr(capture_file, "PROTOBUF_GROUP_BYTES", group_bytes)
+        reader, items, problems = _read(path, batch_spans=batch_spans)
+        assert reader.format_name == "otlp_proto"
+        assert problems.as_dict() == expected_problems
+        sizes = [len(b) for b in items]  # type: ignore[arg-type]
+        assert sum(sizes) == len(spans) - 40 - 1
+        assert all(size >= batch_spans for size in sizes[:-1])
+        results.append(_rows(SpanBatch.concat(items)))  # type: ignore[arg-type]
+    assert results[0] == results[1] == results[2]
+
+
 def test_a_single_protobuf_message_without_framing(tmp_path: Path) -> None:
     spans = [s for t in _traces() for s in t]
     path = tmp_path / "request.bin"
