@@ -42,6 +42,12 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.add_argument("--rate", type=float, default=1_500.0, help="mean spans per second (default 1500)")
     demo.add_argument("--theme", choices=themes, default="dark")
+    demo.add_argument(
+        "--history",
+        default="60s",
+        help="simulated past to start with, e.g. 0s, 90s, 5m (default 60s); the "
+        "scripted incident begins 2 min into each 10-min cycle",
+    )
     demo.set_defaults(handler=_run_demo)
     open_ = commands.add_parser("open", help="open captures in the window")
     open_.add_argument("captures", nargs="+", metavar="CAPTURE")
@@ -69,9 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.ui.app import run_demo
 
-    return run_demo(seed=args.seed, rate_per_s=args.rate, theme=args.theme)
+    try:
+        history_s = parse_time_ns("+" + args.history.lstrip("+"), origin_ns=0) / 1e9
+    except TimeSpecError as error:
+        print(f"flowviz demo: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_demo(seed=args.seed, rate_per_s=args.rate, theme=args.theme, history_s=history_s)
 
 
 def _run_open(args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from flowviz.chart.chart_frame import ChartFrame, build_chart_frame
@@ -51,7 +53,8 @@ class FlowChartModel:
         # aspect, once (so that later nodes never make the others move)
         self.x_stretch = 1.0
         self.y_stretch: float | None = None
-        self.settle_s = 15.0  # live: relayout on topology changes while the data is younger than this
+        self.settle_s = 15.0  # live: relayout on topology changes during the first seconds of watching
+        self._created_at = time.monotonic()
         self._settled_topology = -1
 
     # -- time --------------------------------------------------------------------------------
@@ -105,7 +108,7 @@ class FlowChartModel:
         # a reply over a topic is feedback, the call is the flow
         weight = np.where(frame.edge_connection_type == ConnectionType.MESSAGING_SYSTEM, 1.0, 10.0)
         result = self.layout.update(frame.node_names, frame.edge_source, frame.edge_target, edge_weight=weight)
-        if self._settling(frame) and frame.topology_version != self._settled_topology:
+        if self._settling() and frame.topology_version != self._settled_topology:
             result = self.layout.relayout()  # the graph is still taking shape: place everything afresh
             self._settled_topology = frame.topology_version
             self.y_stretch = None
@@ -142,9 +145,8 @@ class FlowChartModel:
         """Factors from layout to chart coordinates (x, y)."""
         return np.array([self.x_stretch, self.y_stretch or 1.0])
 
-    def _settling(self, frame: GraphFrame) -> bool:
-        retained = self.store.time_range_ns()
-        return self.live and retained is not None and retained[1] - retained[0] < self.settle_s * SECOND_NS
+    def _settling(self) -> bool:
+        return self.live and time.monotonic() - self._created_at < self.settle_s
 
     def relayout(self) -> None:
         """Place every node afresh (pins kept): after a capture finished loading, or when the user asks."""

@@ -61,34 +61,63 @@ def place_labels(
                 grid.setdefault((cx, cy), []).append((x, y, 2 * r, 2 * r))
     placed: list[PlacedLabel] = []
     for index in forced_first:
-        text = lines[index]
-        if not text:
+        full = lines[index]
+        if not full:
             continue
-        box_w = max(measure(t) if measure else text_width_px(t, font_px) for t in text) + 10
-        box_h = line_px * len(text) + 4
-        node_x, node_y, gap = float(screen_xy[index, 0]), float(screen_xy[index, 1]), float(radius_px[index]) + 4
-        # below the node, else above it, else to its right
-        spots = (
-            (node_x - box_w / 2, node_y + gap),
-            (node_x - box_w / 2, node_y - gap - box_h),
-            (node_x + gap, node_y - box_h / 2),
-        )
-        for x, y in spots:
-            cells = [
-                (cx, cy)
-                for cx in range(int(x // cell), int((x + box_w) // cell) + 1)
-                for cy in range(int(y // cell), int((y + box_h) // cell) + 1)
-            ]
-            clash = any(
-                x < ox + ow and ox < x + box_w and y < oy + oh and oy < y + box_h
-                for c in cells
-                for ox, oy, ow, oh in grid.get(c, ())
+        # the name with its figures; where that fits nowhere, the name alone
+        for text in (full, full[:1]) if len(full) > 1 else (full,):
+            spot = _free_spot(
+                text,
+                index,
+                screen_xy,
+                radius_px,
+                grid,
+                cell,
+                font_px,
+                line_px,
+                measure,
+                force=index in forced and text is full,
             )
-            if not clash or index in forced:
+            if spot is not None:
+                x, y, box_w, box_h, cells = spot
+                for c in cells:
+                    grid.setdefault(c, []).append((x, y, box_w, box_h))
+                placed.append(PlacedLabel(index, text, x, y, box_w, box_h))
                 break
-        else:
-            continue
-        for c in cells:
-            grid.setdefault(c, []).append((x, y, box_w, box_h))
-        placed.append(PlacedLabel(index, text, x, y, box_w, box_h))
     return placed
+
+
+def _free_spot(text, index, screen_xy, radius_px, grid, cell, font_px, line_px, measure, *, force):
+    """(x, y, width, height, grid cells) of the first free spot for `text` around node `index`:
+    below it, above it, or to its right; the first spot when `force`; None when none is free."""
+    box_w = max(measure(t) if measure else text_width_px(t, font_px) for t in text) + 10
+    box_h = line_px * len(text) + 4
+    node_x, node_y, gap = float(screen_xy[index, 0]), float(screen_xy[index, 1]), float(radius_px[index]) + 4
+    spots = (
+        (node_x - box_w / 2, node_y + gap),
+        (node_x - box_w / 2, node_y - gap - box_h),
+        (node_x + gap, node_y - box_h / 2),
+    )
+    for x, y in spots:
+        cells = [
+            (cx, cy)
+            for cx in range(int(x // cell), int((x + box_w) // cell) + 1)
+            for cy in range(int(y // cell), int((y + box_h) // cell) + 1)
+        ]
+        clash = any(
+            x < ox + ow and ox < x + box_w and y < oy + oh and oy < y + box_h
+            for c in cells
+            for ox, oy, ow, oh in grid.get(c, ())
+            if not (ox == screen_xy[index, 0] - radius_px[index] and oy == screen_xy[index, 1] - radius_px[index])
+        )
+        if not clash:
+            return x, y, box_w, box_h, cells
+    if force:
+        x, y = spots[0]
+        cells = [
+            (cx, cy)
+            for cx in range(int(x // cell), int((x + box_w) // cell) + 1)
+            for cy in range(int(y // cell), int((y + box_h) // cell) + 1)
+        ]
+        return x, y, box_w, box_h, cells
+    return None

@@ -11,6 +11,9 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
 
 DEFAULT_TTL_NS = 30 * 1_000_000_000
+UNNAMED_CLIENT = "derive: client span with no server span and no peer name (drawn to 'unknown')"
+UNCONSUMED_PRODUCER = "derive: message no consumer claimed within the TTL (drawn to its topic)"
+ORPHAN_SERVER = "derive: server span whose parent never arrived"
 UNKNOWN_PEER = "unknown"
 USER_NODE = "user"
 
@@ -76,7 +79,8 @@ class EdgeDeriver:
     Unpaired halves wait `ttl_ns` in *event time* (span start times seen so far, not the wall
     clock), so the result does not depend on reading speed or batch split as long as spans
     arrive less than the TTL out of order. `flush()` ends the stream: everything still waiting
-    expires. Unpaired halves are counted in `problems`.
+    expires. Unpaired halves are counted in `problems`: server spans whose parent never came,
+    client spans without server and without a peer name, and messages nobody consumed.
     """
 
     def __init__(self, *, ttl_ns: int = DEFAULT_TTL_NS, problems: Problems | None = None) -> None:
@@ -343,7 +347,7 @@ class EdgeDeriver:
         if len(expired_requests):
             servers = expired_requests[~np.isin(requests["kind"][expired_requests], _CLIENT_KINDS)]
             if servers.size:
-                self._count_rows(requests, servers, "derive: server span whose parent never arrived")
+                self._count_rows(requests, servers, ORPHAN_SERVER)
             requests.remove(expired_requests)
         if not len(spans):
             return
@@ -353,7 +357,15 @@ class EdgeDeriver:
         unanswered = expired[~spans["matched"][expired]]
         if unanswered.size:
             out.append(self._virtual_calls(unanswered))
-            self._count_rows(spans, unanswered, "derive: client span without a server span (drawn to its peer)")
+            # a client span naming its peer is an ordinary call to an uninstrumented service; what is
+            # worth a problem is a call nobody can name, and a message nobody consumed
+            kind, peer = spans["kind"][unanswered], spans["peer"][unanswered]
+            unnamed = unanswered[(kind == SpanKind.CLIENT) & (peer == 0)]
+            unconsumed = unanswered[kind == SpanKind.PRODUCER]
+            if unnamed.size:
+                self._count_rows(spans, unnamed, UNNAMED_CLIENT)
+            if unconsumed.size:
+                self._count_rows(spans, unconsumed, UNCONSUMED_PRODUCER)
         spans.remove(expired)
 
     def _virtual_calls(self, rows: np.ndarray) -> dict:

@@ -21,16 +21,21 @@ from flowviz.store.rolling_store import RollingStore
 
 SECOND_NS = 1_000_000_000
 TICK_S = 0.1  # how often the simulator worker emits (simulated spans since the last tick)
+HISTORY_SLICE_NS = 10 * SECOND_NS
 
 
 @dataclass(frozen=True, slots=True)
 class SimulatorSpec:
-    """The built-in simulator, paced in real time from now (what `flowviz demo` shows)."""
+    """The built-in simulator, paced in real time (what `flowviz demo` shows).
+
+    Simulated time starts `history_s` before now, so the timeline has a past to scrub from the
+    first second; then spans arrive as the wall clock advances.
+    """
 
     seed: int = 0
     rate_per_s: float = 1_500.0
     day_length_s: float = 1_800.0  # a simulated day passes in half an hour of demo
-    start_ns: int | None = None  # default: now
+    history_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +69,19 @@ class FeedStatus:
 
 
 def _simulator_messages(spec: SimulatorSpec):
-    """(messages, where) every tick, paced against the wall clock."""
+    """The simulator's messages: the history in 10 s slices, then every tick, paced by the wall clock."""
     from flowviz.sim.simulator import Simulator
 
-    start_ns = spec.start_ns if spec.start_ns is not None else time.time_ns() // SECOND_NS * SECOND_NS
+    now_ns = time.time_ns() // SECOND_NS * SECOND_NS
+    start_ns = now_ns - int(spec.history_s * SECOND_NS)
     simulator = Simulator(seed=spec.seed, rate_per_s=spec.rate_per_s, start_ns=start_ns, day_length_s=spec.day_length_s)
+    for slice_end_ns in range(start_ns + HISTORY_SLICE_NS, now_ns, HISTORY_SLICE_NS):
+        yield simulator.generate(slice_end_ns)
     wall_start = time.monotonic()
     while True:
-        time.sleep(TICK_S)
-        until_ns = start_ns + int((time.monotonic() - wall_start) * SECOND_NS)
+        until_ns = now_ns + int((time.monotonic() - wall_start) * SECOND_NS)
         yield simulator.generate(until_ns)
+        time.sleep(TICK_S)
 
 
 def _run_simulator(spec: SimulatorSpec, connection: Connection) -> None:

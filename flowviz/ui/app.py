@@ -73,7 +73,7 @@ def recent_files() -> list[str]:
     return [str(p) for p in (QSettings().value("recent_files") or []) if isinstance(p, str)]
 
 
-def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dark"):
+def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dark", history_s: float = 60.0):
     """The window on the built-in simulator, live (the caller shows it and runs the event loop)."""
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
@@ -82,7 +82,7 @@ def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dar
     from flowviz.ui.main_window import MainWindow
 
     store = RollingStore()
-    feed = ProcessFeed(store, SimulatorSpec(seed=seed, rate_per_s=rate_per_s))
+    feed = ProcessFeed(store, SimulatorSpec(seed=seed, rate_per_s=rate_per_s, history_s=history_s))
     model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
     window = MainWindow(model, title="demo: the e-commerce platform (simulated)", status_text=feed.status.summary)
     window.feed = feed
@@ -130,12 +130,12 @@ def run_window(window) -> int:
     return code
 
 
-def run_demo(*, seed: int, rate_per_s: float, theme: str) -> int:
+def run_demo(*, seed: int, rate_per_s: float, theme: str, history_s: float = 60.0) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure
     _application()
-    return run_window(demo_window(seed=seed, rate_per_s=rate_per_s, theme=theme))
+    return run_window(demo_window(seed=seed, rate_per_s=rate_per_s, theme=theme, history_s=history_s))
 
 
 def run_open(paths: Sequence[str], *, format_name: str, theme: str) -> int:

@@ -229,7 +229,9 @@ class ChartPainter:
         radius_px = chart.node_radius * viewport.scale
         visible_nodes = int(chart.node_visible.sum())
         show_figures = viewport.scale >= 0.75 or (viewport.scale >= 0.3 and visible_nodes <= 80)
-        forced = frozenset(i for i in (emphasis.selected, emphasis.hovered) if i is not None)
+        failing = np.flatnonzero((chart.node_health == Health.FAILING) & chart.node_visible & ~dimmed).tolist()
+        # what the user points at, and failing nodes, are always labelled
+        forced = frozenset([*(i for i in (emphasis.selected, emphasis.hovered) if i is not None), *failing])
         lines: list[tuple[str, ...]] = []
         for index, name in enumerate(chart.node_names):
             if not chart.node_visible[index] or (dimmed[index] and index not in forced):

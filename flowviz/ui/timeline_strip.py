@@ -107,7 +107,7 @@ class TimelineStrip(QWidget):
 
     def set_theme(self, theme: Theme) -> None:
         self.plot.setBackground(qcolor(theme.background))
-        ok_color, failing = qcolor(theme.edge, 200), qcolor(theme.failing, 230)
+        ok_color, failing = qcolor(theme.edge), qcolor(theme.failing)  # opaque: the red shows only above
         self._calls.setPen(pg.mkPen(ok_color))
         self._calls.setBrush(pg.mkBrush(ok_color))
         self._failures.setPen(pg.mkPen(failing))

@@ -32,7 +32,7 @@ class TransportBar(QWidget):
             layout.addWidget(widget)
             return widget
 
-        button("⏮", "Start (Home)", time.home)
+        button("|◀", "Start (Home)", time.home)
         button("◀", "One step back (←; Shift+← ten)", lambda: time.step(-1))
         self.play_button = button("▶", "Play / pause (Space)", time.toggle_play)
         button("▶|", "One step forward (→; Shift+→ ten)", lambda: time.step(+1))
