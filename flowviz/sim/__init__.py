@@ -1,0 +1,19 @@
+"""The built-in simulator (Qt-free): OTLP traffic of an e-commerce platform with scripted incidents."""
+
+from flowviz.sim.incidents import NO_INCIDENTS, Effect, Incident, IncidentScript, Occurrence, default_script
+from flowviz.sim.simulator import DEFAULT_START_NS, Simulator, day_curve
+from flowviz.sim.topology import Topology, ecommerce_platform
+
+__all__ = [
+    "DEFAULT_START_NS",
+    "NO_INCIDENTS",
+    "Effect",
+    "Incident",
+    "IncidentScript",
+    "Occurrence",
+    "Simulator",
+    "Topology",
+    "day_curve",
+    "default_script",
+    "ecommerce_platform",
+]
