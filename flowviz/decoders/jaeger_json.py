@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flowviz.decoders.attributes import ATTRIBUTE_CODES, status_from_tags
+from flowviz.decoders.json_values import MICROSECOND_NS, is_id_text, to_ns
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatchBuilder, StatusCode
 
-_MAX_ID_DIGITS = 32
 # start and duration each stay below 2**62 ns, so start_ns + duration_ns always fits an int64
-_MAX_MICROS = (1 << 62) // 1000
 
 
 def looks_like_jaeger(doc: object) -> bool:
@@ -76,21 +75,6 @@ def _process_services(processes: object, problems: Problems, where: str) -> dict
     return services
 
 
-def _bad_id(value: object) -> bool:
-    return type(value) is not str or len(value) > _MAX_ID_DIGITS
-
-
-def _micros_to_ns(value: object) -> int | None:
-    """Microseconds (int or float) -> int nanoseconds; None if not a number or out of range."""
-    kind = type(value)
-    if kind is int:
-        return value * 1000 if 0 <= value <= _MAX_MICROS else None
-    if kind is float and 0 <= value <= _MAX_MICROS:  # NaN fails the comparison
-        whole = int(value)
-        return whole * 1000 + round((value - whole) * 1000)
-    return None
-
-
 def _same_trace(a: str, b: str) -> bool:
     """Trace ids equal ignoring case and zero padding (64-bit ids written as 16 or 32 digits)."""
     return a == b or a.lower().lstrip("0") == b.lower().lstrip("0")
@@ -112,14 +96,14 @@ def _add_span(
     if not trace_id:
         problems.add("jaeger: span without traceID", location)
         return 0
-    if _bad_id(trace_id):
+    if not is_id_text(trace_id):
         problems.add("jaeger: traceID is not a hex id", location)
         return 0
     span_id = get("spanID")
     if not span_id:
         problems.add("jaeger: span without spanID", location)
         return 0
-    if _bad_id(span_id):
+    if not is_id_text(span_id):
         problems.add("jaeger: spanID is not a hex id", location)
         return 0
     service = _service_of(span, services)
@@ -130,12 +114,12 @@ def _add_span(
     if start_us is None:
         problems.add("jaeger: span without startTime", location)
         return 0
-    start_ns = _micros_to_ns(start_us)
+    start_ns = to_ns(start_us, MICROSECOND_NS)
     if start_ns is None:
         problems.add("jaeger: startTime is not a number in range", location)
         return 0
     duration_us = get("duration")
-    duration_ns = 0 if duration_us is None else _micros_to_ns(duration_us)
+    duration_ns = 0 if duration_us is None else to_ns(duration_us, MICROSECOND_NS)
     if duration_ns is None:
         problems.add("jaeger: duration is not a number in range", location)
         return 0
@@ -191,7 +175,7 @@ def _parent_and_links(
         for reference in references:
             ref_span = reference.get("spanID") if type(reference) is dict else None
             ref_trace = (reference.get("traceID") or None) if ref_span else None
-            if not ref_span or _bad_id(ref_span) or (ref_trace is not None and _bad_id(ref_trace)):
+            if not ref_span or not is_id_text(ref_span) or (ref_trace is not None and not is_id_text(ref_trace)):
                 problems.add("jaeger: malformed reference", location)
                 continue
             if ref_trace is None or _same_trace(ref_trace, trace_id):
@@ -204,7 +188,7 @@ def _parent_and_links(
     parent_id = child_of or follows_from
     if parent_id is None:
         parent_id = span.get("parentSpanID") or None  # deprecated field of old query services
-        if parent_id is not None and _bad_id(parent_id):
+        if parent_id is not None and not is_id_text(parent_id):
             problems.add("jaeger: parentSpanID is not a hex id", location)
             parent_id = None
     return parent_id, links

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from flowviz.decoders.json_values import MAX_ID_DIGITS, MILLISECOND_NS, is_id_text, to_ns
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatchBuilder, SpanKind, StatusCode
 
@@ -15,9 +16,7 @@ _KINDS = {
     "internal": SpanKind.INTERNAL,
 }
 _HEX = frozenset("0123456789abcdefABCDEF")
-_MAX_ID_DIGITS = 32
 # start and duration each stay below 2**62 ns, so start_ns + duration_ns always fits an int64
-_MAX_MILLIS = (1 << 62) // 1_000_000
 
 
 def looks_like_simple(doc: object) -> bool:
@@ -59,20 +58,9 @@ def _trace_id_hex(trace_id: object) -> str:
     hashed so different names never merge.
     """
     text = trace_id if isinstance(trace_id, str) else str(trace_id)
-    if len(text) <= _MAX_ID_DIGITS and text.strip("0") and _HEX.issuperset(text):
+    if len(text) <= MAX_ID_DIGITS and text.strip("0") and _HEX.issuperset(text):
         return text
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-
-
-def _millis_to_ns(value: object) -> int | None:
-    """Milliseconds (int or float) -> int nanoseconds; None if not a number or out of range."""
-    kind = type(value)
-    if kind is int:
-        return value * 1_000_000 if 0 <= value <= _MAX_MILLIS else None
-    if kind is float and 0 <= value <= _MAX_MILLIS:  # NaN fails the comparison
-        whole = int(value)  # scale the fraction alone: 1.7e12 ms * 1e6 would lose the last digits
-        return whole * 1_000_000 + round((value - whole) * 1_000_000)
-    return None
 
 
 def _add_trace(trace: object, builder: SpanBatchBuilder, problems: Problems, where: str, span_prefix: str) -> int:
@@ -88,7 +76,7 @@ def _add_trace(trace: object, builder: SpanBatchBuilder, problems: Problems, whe
         problems.add("simple: trace without a spans list", where)
         return 0
     trace_start_ms = trace.get("startMs")
-    trace_start_ns = 0 if trace_start_ms is None else _millis_to_ns(trace_start_ms)
+    trace_start_ns = 0 if trace_start_ms is None else to_ns(trace_start_ms, MILLISECOND_NS)
     if trace_start_ns is None:
         problems.add("simple: trace startMs is not a number in range", where)
         return 0
@@ -111,7 +99,7 @@ def _add_trace(trace: object, builder: SpanBatchBuilder, problems: Problems, whe
 def _id_ok(value: object) -> bool:
     if type(value) is int:
         return 0 < value < 1 << 64
-    return type(value) is str and len(value) <= _MAX_ID_DIGITS
+    return is_id_text(value)
 
 
 def _add_span(
@@ -146,12 +134,12 @@ def _add_span(
     if start_ms is None:
         start_ns = starts.get(parent_id, trace_start_ns) if parent_id else trace_start_ns
     else:
-        start_ns = _millis_to_ns(start_ms)
+        start_ns = to_ns(start_ms, MILLISECOND_NS)
         if start_ns is None:
             problems.add("simple: startMs is not a number in range", location)
             return 0
     duration_ms = get("durationMs")
-    duration_ns = 0 if duration_ms is None else _millis_to_ns(duration_ms)
+    duration_ns = 0 if duration_ms is None else to_ns(duration_ms, MILLISECOND_NS)
     if duration_ns is None:
         problems.add("simple: durationMs is not a number in range", location)
         return 0

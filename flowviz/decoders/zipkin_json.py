@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flowviz.decoders.attributes import status_from_tags
+from flowviz.decoders.json_values import MICROSECOND_NS, is_id_text, to_ns
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SPAN_FLAG_SHARED, SpanBatchBuilder, SpanKind, StatusCode
 
@@ -12,9 +13,7 @@ _KINDS = {
     "PRODUCER": SpanKind.PRODUCER,
     "CONSUMER": SpanKind.CONSUMER,
 }
-_MAX_ID_DIGITS = 32
 # start and duration each stay below 2**62 ns, so start_ns + duration_ns always fits an int64
-_MAX_MICROS = (1 << 62) // 1000
 _MASK64 = (1 << 64) - 1
 _GOLDEN64 = 0x9E3779B97F4A7C15
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -62,22 +61,11 @@ def add_zipkin(doc: object, builder: SpanBatchBuilder, problems: Problems, where
     return len(records)
 
 
-def _micros_to_ns(value: object) -> int | None:
-    """Microseconds (int or float) -> int nanoseconds; None if not a number or out of range."""
-    kind = type(value)
-    if kind is int:
-        return value * 1000 if 0 <= value <= _MAX_MICROS else None
-    if kind is float and 0 <= value <= _MAX_MICROS:  # NaN fails the comparison
-        whole = int(value)
-        return whole * 1000 + round((value - whole) * 1000)
-    return None
-
-
 def _id_problem(value: object, field: str) -> str:
     """The reason to count if `value` cannot be an id, else the empty string."""
     if not value:
         return f"zipkin: span without {field}"
-    if type(value) is not str or len(value) > _MAX_ID_DIGITS:
+    if not is_id_text(value):
         return f"zipkin: {field} is not a hex id"
     return ""
 
@@ -112,12 +100,12 @@ def _parse_span(span: object, location: str, records: list, fragments: list, pro
     if timestamp is None:
         fragments.append((location, trace_id, span_id, service, tags))
         return
-    start_ns = _micros_to_ns(timestamp)
+    start_ns = to_ns(timestamp, MICROSECOND_NS)
     if start_ns is None:
         problems.add("zipkin: timestamp is not a number in range", location)
         return
     duration = get("duration")
-    duration_ns = 0 if duration is None else _micros_to_ns(duration)
+    duration_ns = 0 if duration is None else to_ns(duration, MICROSECOND_NS)
     if duration_ns is None:
         problems.add("zipkin: duration is not a number in range", location)
         return
