@@ -18,10 +18,11 @@ def synthetic_graph_store(nodes: int, edges: int, *, seed: int = 0) -> RollingSt
     """A store holding one minute of traffic on a random layered service graph (callers to callees)."""
     rng = np.random.default_rng(seed)
     layer = np.sort(rng.integers(0, max(4, int(np.sqrt(nodes) / 2)), nodes))
-    source = rng.integers(0, nodes, edges * 2)
-    target = rng.integers(0, nodes, edges * 2)
+    source = rng.integers(0, nodes, edges * 8)  # oversample: only distinct forward pairs are kept
+    target = rng.integers(0, nodes, edges * 8)
     forward = layer[source] < layer[target]
-    pairs = np.unique(np.stack([source[forward], target[forward]], axis=1), axis=0)[:edges]
+    pairs = np.unique(np.stack([source[forward], target[forward]], axis=1), axis=0)
+    pairs = pairs[rng.permutation(pairs.shape[0])[:edges]]
     calls_per_edge = rng.integers(5, 60, pairs.shape[0])
     rows = np.repeat(np.arange(pairs.shape[0]), calls_per_edge)
     names = ["", *(f"svc-{i:05d}" for i in range(nodes))]

@@ -114,16 +114,17 @@ def _add_scope(spans: list[_Span], service: str, resource_triples: list, builder
     builder.marks.append((first_row, where, 0))
     codes_get = ATTRIBUTE_CODES.get
     triples = [
-        (row, code, kv.value)
+        # most values are strings: read them inline, call scalar() only for the others
+        (row, code, text if (text := value.stringValue) is not None else value.scalar())
         for row, span in enumerate(spans, first_row)
         for kv in span.attributes
-        if (code := codes_get(kv.key)) is not None and kv.value is not None
+        if (code := codes_get(kv.key)) is not None and (value := kv.value) is not None
     ]
     if triples:
         rows, codes, values = zip(*triples, strict=True)
         builder.attr_rows.extend(rows)
         builder.attr_codes.extend(codes)
-        builder.attr_values.extend(values)  # _AnyValue structs, resolved lazily by the rules
+        builder.attr_values.extend(values)
     for code, value in resource_triples:
         builder.attr_rows.extend(range(first_row, first_row + len(spans)))
         builder.attr_codes.extend([code] * len(spans))
