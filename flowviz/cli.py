@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import orjson
 
 from flowviz.sources.capture_file import FORMAT_NAMES
+from flowviz.sources.kafka_cli import add_kafka_arguments, add_kafka_commands
 
 EXIT_OK, EXIT_NOTHING_USABLE, EXIT_USAGE = 0, 1, 2
 
@@ -29,10 +30,11 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
-    bench.add_argument("suite", choices=("ingest", "render", "scrub"), help="which benchmark")
+    bench.add_argument("suite", choices=("ingest", "render", "scrub", "live"), help="which benchmark")
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    bench.add_argument("--bootstrap", metavar="HOST:PORT", help="live: this broker instead of a local one")
     bench.set_defaults(handler=_run_bench)
 
 
@@ -54,6 +56,10 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     open_.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
     open_.add_argument("--theme", choices=themes, default="dark")
     open_.set_defaults(handler=_run_open)
+    live = commands.add_parser("live", help="open the window on span topics in Kafka, live")
+    add_kafka_arguments(live)
+    live.add_argument("--theme", choices=themes, default="dark")
+    live.set_defaults(handler=_run_live)
     render = commands.add_parser("render", help="draw the flow chart at a moment to a PNG, without a display")
     render.add_argument("captures", nargs="+", metavar="CAPTURE")
     render.add_argument("--at", metavar="T", help="the moment: +SECONDS after the first span or ISO (default: the end)")
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_report(commands)
     _add_window_commands(commands)
+    add_kafka_commands(commands)
     _add_bench(commands)
     return parser
 
@@ -84,6 +91,20 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"flowviz demo: {error}", file=sys.stderr)
         return EXIT_USAGE
     return run_demo(seed=args.seed, rate_per_s=args.rate, theme=args.theme, history_s=history_s)
+
+
+def _run_live(args: argparse.Namespace) -> int:
+    from flowviz.model.time_spec import TimeSpecError
+    from flowviz.sources.kafka_cli import settings_from_args
+    from flowviz.sources.kafka_source import KafkaConfigError
+    from flowviz.ui.app import run_live
+
+    try:
+        settings = settings_from_args(args)
+    except (KafkaConfigError, TimeSpecError) as error:
+        print(f"flowviz live: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_live(settings, theme=args.theme)
 
 
 def _run_open(args: argparse.Namespace) -> int:
@@ -166,7 +187,17 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    if args.suite == "scrub":
+    if args.suite == "live":
+        from flowviz.bench.live import format_live_figures, run_live_bench
+        from flowviz.sources.kafka_publish import BrokerError
+
+        try:
+            figures = run_live_bench(quick=args.quick, bootstrap=args.bootstrap)
+        except BrokerError as error:
+            print(f"flowviz bench live: {error}", file=sys.stderr)
+            return EXIT_NOTHING_USABLE
+        text = format_live_figures(figures)
+    elif args.suite == "scrub":
         from flowviz.bench.render import run_scrub_bench
 
         figures = run_scrub_bench(retention_s=600 if args.quick else 3600, steps=10 if args.quick else 60)

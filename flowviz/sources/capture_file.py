@@ -23,6 +23,7 @@ from flowviz.decoders.otlp_proto import looks_like_otlp_proto
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+from flowviz.sources.recording import is_recording, recording_batches
 
 DEFAULT_BATCH_SPANS = 50_000
 WHOLE_DOCUMENT_BYTES = 16 << 20  # single JSON documents up to this size are parsed at once
@@ -71,7 +72,7 @@ JSON_FORMATS = (
     _JsonFormat("jaeger_dependencies", jaeger_deps.looks_like_dependencies, None),
 )
 FORMAT_NAMES = ("auto", *(f.name for f in JSON_FORMATS), "otlp_proto")
-_TRIED = "OTLP JSON (lines or document), OTLP protobuf (message or length-prefixed frames), Jaeger JSON, Zipkin v2 JSON, the simple {traceId, spans} form, Jaeger dependency lists"  # noqa: E501
+_TRIED = "OTLP JSON (lines or document), OTLP protobuf (message or length-prefixed frames), Jaeger JSON, Zipkin v2 JSON, the simple {traceId, spans} form, Jaeger dependency lists, flowviz Kafka recordings"  # noqa: E501
 
 
 class CaptureReader:
@@ -97,6 +98,10 @@ class CaptureReader:
     def __iter__(self) -> Iterator[SpanBatch | DependencyLinks]:
         data = _load_bytes(self.path)
         label = str(self.path)
+        if is_recording(data):  # `flowviz record` output: Kafka messages, decoded as live
+            forced, self.format_name = self.format_name, "kafka_recording"
+            yield from recording_batches(data, label, self.problems, format_name=forced, batch_spans=self.batch_spans)
+            return
         if self.format_name == "otlp_proto" or (self.format_name == "auto" and _looks_binary(data)):
             if self.format_name == "auto" and not _is_protobuf(data):
                 raise CaptureError(f"{label}: not a trace file (tried {_TRIED})")

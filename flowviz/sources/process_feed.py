@@ -12,12 +12,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from flowviz.derive.deriver import EdgeDeriver
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.store.rolling_store import RollingStore
+
+if TYPE_CHECKING:
+    from flowviz.sources.kafka_source import KafkaSettings as KafkaSpec  # Kafka topics, read live (no group)
 
 SECOND_NS = 1_000_000_000
 TICK_S = 0.1  # how often the simulator worker emits (simulated spans since the last tick)
@@ -58,10 +62,15 @@ class FeedStatus:
     error: str = ""
     problems: dict[str, dict[str, object]] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
+    source: dict[str, object] = field(default_factory=dict)  # a live source's own status (KafkaStatus.as_dict())
 
     def summary(self) -> str:
         if self.error:
             return f"feed stopped: {self.error}"
+        if self.source:
+            from flowviz.sources.kafka_source import status_text
+
+            return f"{status_text(self.source)} · {self.spans:,} spans · {self.calls:,} calls"
         problem_count = sum(int(entry["count"]) for entry in self.problems.values())
         state = "loaded" if self.finished else f"{self.spans_per_s:,.0f} spans/s" if self.running else "starting…"
         text = f"{state} · {self.spans:,} spans · {self.calls:,} calls"
@@ -117,12 +126,16 @@ def _run_captures(spec: CaptureSpec, connection: Connection) -> None:
     connection.send(("done", totals.spans, problems.as_dict(), dict(totals.formats), errors))
 
 
-def _worker_main(spec: SimulatorSpec | CaptureSpec, connection: Connection) -> None:
+def _worker_main(spec: SimulatorSpec | CaptureSpec | KafkaSpec, connection: Connection) -> None:
     try:
         if isinstance(spec, SimulatorSpec):
             _run_simulator(spec, connection)
-        else:
+        elif isinstance(spec, CaptureSpec):
             _run_captures(spec, connection)
+        else:
+            from flowviz.sources.kafka_source import run_kafka_worker
+
+            run_kafka_worker(spec, connection)
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass
     except Exception as error:  # report, don't die silently: the window shows it
@@ -132,7 +145,7 @@ def _worker_main(spec: SimulatorSpec | CaptureSpec, connection: Connection) -> N
 class ProcessFeed:
     """Runs `spec` in a worker process and ingests what it derives into `store` from a thread here."""
 
-    def __init__(self, store: RollingStore, spec: SimulatorSpec | CaptureSpec) -> None:
+    def __init__(self, store: RollingStore, spec: SimulatorSpec | CaptureSpec | KafkaSpec) -> None:
         self.store = store
         self.spec = spec
         self.status = FeedStatus()
@@ -176,6 +189,8 @@ class ProcessFeed:
                 self.status.finished, self.status.running = True, False
                 self.status.error = errors
                 break
+            elif kind == "source":
+                self.status.source = message[1]
             elif kind == "error":
                 self.status.error, self.status.running = message[1], False
                 break

@@ -90,6 +90,32 @@ def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dar
     return window
 
 
+def live_window(settings, *, theme: str = "dark"):
+    """A window on Kafka span topics, read by a worker process (no consumer group, no commits)."""
+    from flowviz.chart.flow_model import FlowChartModel
+    from flowviz.chart.themes import THEMES
+    from flowviz.sources.process_feed import ProcessFeed
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.main_window import MainWindow
+
+    store = RollingStore()
+    feed = ProcessFeed(store, settings)
+    model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
+    title = f"live: {', '.join(settings.topics)} @ {settings.bootstrap}"
+    window = MainWindow(model, title=title, status_text=feed.status.summary)
+    window.feed = feed
+    feed.start()
+    return window
+
+
+def run_live(settings, *, theme: str) -> int:
+    failure = _fail_without_display()
+    if failure is not None:
+        return failure
+    _application()
+    return run_window(live_window(settings, theme=theme))
+
+
 def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: str = "dark"):
     """A window on capture files, loaded in a worker process; the chart shows the whole capture."""
     from flowviz.chart.flow_model import FlowChartModel

@@ -1,0 +1,260 @@
+"""Headless Kafka commands: `flowviz record` (topics -> recording file) and `flowviz simulate` (simulator -> topic).
+
+`add_kafka_arguments` and `settings_from_args` give `flowviz live` the same broker options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TextIO
+
+from flowviz.model.time_spec import TimeSpecError
+from flowviz.sources.kafka_source import (
+    DEFAULT_TOPIC,
+    KAFKA_FORMATS,
+    START_CHOICES_HELP,
+    KafkaConfigError,
+    KafkaReader,
+    KafkaSettings,
+    check_settings,
+    status_text,
+)
+
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+STATUS_EVERY_S = 5.0
+
+
+def add_kafka_arguments(parser: argparse.ArgumentParser, *, with_format: bool = True, start: str = "latest") -> None:
+    """--bootstrap, --topic (repeatable), --from, --kafka-config and (optionally) --format."""
+    parser.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s), comma-separated")
+    parser.add_argument(
+        "--topic",
+        dest="topics",
+        action="append",
+        metavar="T",
+        help=f"topic to read (repeatable; default {DEFAULT_TOPIC})",
+    )
+    parser.add_argument("--from", dest="start", default=start, metavar="WHEN", help=f"{START_CHOICES_HELP}")
+    parser.add_argument(
+        "--kafka-config",
+        metavar="FILE",
+        help="librdkafka properties file (security.protocol, sasl.*, ssl.*): secrets stay in that file",
+    )
+    if with_format:
+        parser.add_argument("--format", choices=KAFKA_FORMATS, default="auto", help="message format (default: detect)")
+
+
+def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
+    """KafkaSettings from `add_kafka_arguments` options (checked: KafkaConfigError / TimeSpecError)."""
+    settings = KafkaSettings(
+        bootstrap=args.bootstrap,
+        topics=tuple(args.topics or (DEFAULT_TOPIC,)),
+        format_name=getattr(args, "format", "auto"),
+        start=args.start,
+        config_path=args.kafka_config,
+    )
+    check_settings(settings)
+    return settings
+
+
+def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
+    """The `record` and `simulate` subcommands."""
+    record = commands.add_parser(
+        "record",
+        help="record Kafka topics to a file losslessly, headless (open or report it later)",
+        description="Append every message of the topics (value, key, headers, timestamp, offsets) to FILE.",
+    )
+    add_kafka_arguments(record, start="latest")
+    record.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="recording file (appended to if it exists)"
+    )
+    record.add_argument("--until-idle", type=float, metavar="S", help="stop after S seconds without a message")
+    record.add_argument("--max-messages", type=int, metavar="N", help="stop after N messages")
+    record.set_defaults(handler=run_record)
+    simulate = commands.add_parser(
+        "simulate",
+        help="publish the built-in simulated platform to a Kafka topic (demos, load tests)",
+        description="Publish OTLP messages of the simulator in real time, as the Collector's kafka exporter does.",
+    )
+    simulate.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s)")
+    simulate.add_argument("--topic", default=DEFAULT_TOPIC, metavar="T", help=f"topic (default {DEFAULT_TOPIC})")
+    simulate.add_argument("--rate", type=float, default=1_500.0, help="mean spans per second (default 1500)")
+    simulate.add_argument("--format", choices=("otlp_proto", "otlp_json"), default="otlp_proto")
+    simulate.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    simulate.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    simulate.add_argument("--flat", action="store_true", help="a constant rate (no daily curve): for load tests")
+    simulate.add_argument("--spans-per-message", type=int, default=100, metavar="N", help="(default 100)")
+    simulate.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
+    simulate.set_defaults(handler=run_simulate)
+
+
+# -- record ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RecordTotals:
+    """What a recording session appended, and why it stopped."""
+
+    messages: int = 0
+    bytes: int = 0
+    stopped_by: str = ""
+
+
+def record_kafka(
+    reader: KafkaReader,
+    writer,
+    *,
+    until_idle_s: float | None = None,
+    max_messages: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_status: Callable[[dict], None] | None = None,
+) -> RecordTotals:
+    """Append what `reader` consumes to `writer` (a RecordingWriter) until idle, a count, or `should_stop()`."""
+    totals = RecordTotals()
+    last_message_s = time.monotonic()
+    next_status_s = time.monotonic() + 1.0
+    while True:
+        if should_stop():
+            totals.stopped_by = "stopped"
+            break
+        wanted = 20_000 if max_messages is None else min(20_000, max_messages - totals.messages)
+        messages = reader.poll(max_messages=wanted, timeout_s=0.2)
+        now = time.monotonic()
+        if messages:
+            writer.append(messages)
+            totals.messages += len(messages)
+            totals.bytes += sum(len(m.value() or b"") for m in messages)
+            last_message_s = now
+        elif reader.status.state != "connected":
+            last_message_s = now  # idle time counts only while the broker answers
+        if on_status is not None and now >= next_status_s:
+            next_status_s = now + STATUS_EVERY_S
+            on_status(reader.status.as_dict())
+        if max_messages is not None and totals.messages >= max_messages:
+            totals.stopped_by = f"{max_messages} messages"
+            break
+        if until_idle_s is not None and now - last_message_s >= until_idle_s:
+            totals.stopped_by = f"idle for {until_idle_s:g} s"
+            break
+    return totals
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[Callable[[], bool]]:
+    """SIGTERM and Ctrl-C end the loop at the next batch (the recording closes cleanly)."""
+    stop = [False]
+
+    def handle(_signum, _frame) -> None:
+        stop[0] = True
+
+    previous = {}
+    for name in ("SIGTERM", "SIGINT"):
+        number = getattr(signal, name)
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers
+            previous[number] = signal.signal(number, handle)
+    try:
+        yield lambda: stop[0]
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
+    from flowviz.model.problems import Problems
+    from flowviz.sources.recording import RecordingError, RecordingWriter
+
+    err = err or sys.stderr
+    try:
+        settings = settings_from_args(args)
+    except (KafkaConfigError, TimeSpecError) as error:
+        print(f"flowviz record: {error}", file=err)
+        return EXIT_USAGE
+    if args.max_messages is not None and args.max_messages < 1:
+        print("flowviz record: --max-messages must be at least 1", file=err)
+        return EXIT_USAGE
+    header = {
+        "bootstrap": settings.bootstrap,
+        "topics": list(settings.topics),
+        "format_name": settings.format_name,
+        "start": settings.start,
+    }
+    try:
+        writer = RecordingWriter(args.output, header=header)
+    except RecordingError as error:
+        print(f"flowviz record: {error}", file=err)
+        return EXIT_USAGE
+    if writer.cut_bytes:
+        print(f"flowviz record: cut off a partial last record ({writer.cut_bytes} bytes) before appending", file=err)
+    reader = KafkaReader(settings, problems=Problems())
+    print(
+        f"recording {', '.join(settings.topics)} from {settings.bootstrap or 'the configured broker'} to {args.output}",
+        file=err,
+    )
+    try:
+        with _stop_on_signals() as should_stop:
+            totals = record_kafka(
+                reader,
+                writer,
+                until_idle_s=args.until_idle,
+                max_messages=args.max_messages,
+                should_stop=should_stop,
+                on_status=lambda status: print(status_text(status), file=err),
+            )
+    finally:
+        reader.close()
+        writer.close()
+    print(
+        f"recorded {totals.messages:,} messages ({totals.bytes:,} bytes of values) to {args.output}"
+        + (f"; {totals.stopped_by}" if totals.stopped_by else ""),
+        file=err,
+    )
+    return EXIT_OK if totals.messages else EXIT_NOTHING
+
+
+# -- simulate --------------------------------------------------------------------------------
+
+
+def run_simulate(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
+    from flowviz.sources.kafka_publish import publish_simulator
+
+    err = err or sys.stderr
+    settings = KafkaSettings(bootstrap=args.bootstrap, topics=(args.topic,), config_path=args.kafka_config)
+    try:
+        check_settings(settings)
+    except KafkaConfigError as error:
+        print(f"flowviz simulate: {error}", file=err)
+        return EXIT_USAGE
+    if args.rate <= 0 or args.spans_per_message < 1:
+        print("flowviz simulate: --rate and --spans-per-message must be positive", file=err)
+        return EXIT_USAGE
+    next_report = [time.monotonic() + STATUS_EVERY_S]
+
+    def report(totals) -> None:
+        if time.monotonic() >= next_report[0]:
+            next_report[0] += STATUS_EVERY_S
+            failed = f", {totals.failed:,} failed ({totals.last_error})" if totals.failed else ""
+            print(f"published {totals.messages:,} messages, {totals.spans:,} spans{failed}", file=err)
+
+    print(f"publishing the simulator at {args.rate:,.0f} spans/s to {args.topic} on {args.bootstrap}", file=err)
+    with _stop_on_signals() as should_stop:
+        totals = publish_simulator(
+            settings,
+            args.topic,
+            rate_per_s=args.rate,
+            format_name=args.format,
+            seed=args.seed,
+            duration_s=args.duration,
+            spans_per_message=args.spans_per_message,
+            flat=args.flat,
+            should_stop=should_stop,
+            on_tick=report,
+        )
+    failed = f"; {totals.failed:,} not delivered ({totals.last_error})" if totals.failed else ""
+    print(f"published {totals.messages:,} messages, {totals.spans:,} spans in {totals.seconds:.1f} s{failed}", file=err)
+    return EXIT_OK if totals.messages and not totals.failed else EXIT_NOTHING

@@ -1,0 +1,749 @@
+"""Kafka source: topics read by assign() from a start time (no group, no commits), batched, reconnecting, with status.
+
+`KafkaReader` hands out batches of raw messages; `MessageDecoder` turns message values into spans
+(format detected per message, or forced); `run_kafka_worker` is the worker-process side of a live
+feed (`ProcessFeed`), sending edge observations and the reader's status to the window.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
+from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
+from flowviz.sources.capture_file import JSON_FORMATS, gc_paused
+
+DEFAULT_TOPIC = "otlp_spans"  # what the OpenTelemetry Collector's kafka exporter writes to
+KAFKA_FORMATS = ("auto", "otlp_proto", "otlp_json", "jaeger_json", "zipkin_json", "simple_json")
+START_CHOICES_HELP = "latest, earliest, -15m (a duration before now) or an ISO-8601 instant"
+
+# librdkafka settings the viewer needs; a user's properties file cannot turn commits back on
+_CONSUMER_DEFAULTS = {
+    "group.id": "flowviz-viewer",  # required by the client; never joined (assign) and never committed
+    "fetch.queue.backoff.ms": 5,  # the 1 s default idles the consumer when decoding is slower than fetching
+    "fetch.wait.max.ms": 50,  # a broker that holds fetches for the full wait (some do) delays messages less
+    "max.partition.fetch.bytes": 8 << 20,
+    "queued.max.messages.kbytes": 256 << 10,
+    "enable.partition.eof": False,
+    "auto.offset.reset": "earliest",  # a position past a recreated topic's end starts over at its beginning
+    "reconnect.backoff.ms": 250,
+    "reconnect.backoff.max.ms": 5_000,
+    "statistics.interval.ms": 1_000,  # broker states and partition ends for the status, no extra requests
+    "socket.keepalive.enable": True,
+}
+_CONSUMER_FORCED = {"enable.auto.commit": False, "enable.auto.offset.store": False}
+_METADATA_TIMEOUT_S = 2.0
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 10.0
+_PARTITION_CHECK_S = 10.0  # how often topics are looked up again for partitions added later
+_RATE_WINDOW_S = 2.0
+_LOGGER = logging.getLogger("flowviz.kafka")
+_LOGGER.addHandler(logging.NullHandler())
+_LOGGER.propagate = False  # librdkafka's own log lines (every reconnect attempt) stay out of the terminal
+
+
+class KafkaConfigError(ValueError):
+    """A Kafka properties file that cannot be read, or settings that cannot work."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """Where and what to read: broker, topics, value format, start, and the librdkafka properties file.
+
+    Secrets (SASL passwords, key files) stay in the file at `config_path`; these settings only name it.
+    """
+
+    bootstrap: str = ""
+    topics: tuple[str, ...] = (DEFAULT_TOPIC,)
+    format_name: str = "auto"
+    start: str = "latest"
+    config_path: str | None = None
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def read_properties(path: str | Path) -> dict[str, str]:
+    """librdkafka / Java style properties: `key=value` (or `key: value`), `#`/`!` comments, `\\` continues."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise KafkaConfigError(f"{path}: {error.strerror or error}") from error
+    properties: dict[str, str] = {}
+    pending = ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = pending + raw.strip()
+        pending = ""
+        if not line or line.startswith(("#", "!")):
+            continue
+        if line.endswith("\\"):
+            pending = line[:-1]
+            continue
+        separators = [i for i in (line.find("="), line.find(":")) if i > 0]
+        if not separators:
+            raise KafkaConfigError(f"{path}:{number}: expected key=value")
+        split = min(separators)
+        properties[line[:split].strip()] = line[split + 1 :].strip()
+    return properties
+
+
+def client_config(settings: KafkaSettings) -> dict[str, Any]:
+    """The settings' properties file with `bootstrap.servers` from the settings (common to consumer and producer)."""
+    config: dict[str, Any] = dict(read_properties(settings.config_path)) if settings.config_path else {}
+    if settings.bootstrap:
+        config["bootstrap.servers"] = settings.bootstrap
+    if not config.get("bootstrap.servers"):
+        raise KafkaConfigError("no broker given: use --bootstrap HOST:PORT or bootstrap.servers in --kafka-config")
+    config["logger"] = _LOGGER
+    return config
+
+
+def consumer_config(settings: KafkaSettings, *, on_error: Callable, on_stats: Callable) -> dict[str, Any]:
+    """librdkafka consumer settings: throughput defaults, the user's file over them, then no commits, ever."""
+    config = {**_CONSUMER_DEFAULTS, **client_config(settings), **_CONSUMER_FORCED}
+    config["error_cb"] = on_error
+    config["stats_cb"] = on_stats
+    return config
+
+
+def start_time_ms(start: str, *, now_ns: int | None = None) -> int | None:
+    """Milliseconds since the epoch for a `--from` that names a time (`-15m`, ISO); None for latest/earliest."""
+    text = start.strip().lower()
+    if text in ("latest", "earliest"):
+        return None
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if text.startswith("-"):
+        return (now_ns - round(parse_duration_s(text[1:]) * 1e9)) // 1_000_000
+    if text.startswith("+"):
+        raise TimeSpecError(f"{start!r}: --from takes latest, earliest, -DURATION or an ISO-8601 instant")
+    return parse_time_ns(start, origin_ns=now_ns) // 1_000_000
+
+
+def check_settings(settings: KafkaSettings) -> None:
+    """Raise KafkaConfigError / TimeSpecError for settings that cannot work (before any connection)."""
+    if settings.format_name not in KAFKA_FORMATS:
+        raise KafkaConfigError(f"unknown format {settings.format_name!r} (one of {', '.join(KAFKA_FORMATS)})")
+    if not settings.topics or not all(settings.topics):
+        raise KafkaConfigError("no topic given")
+    start_time_ms(settings.start)
+    client_config(settings)
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class KafkaStatus:
+    """How the Kafka reader is doing, for the status line (plain values: it crosses process pipes)."""
+
+    state: str = "connecting"  # connecting | connected | reconnecting | waiting for topic | stopped
+    bootstrap: str = ""
+    topics: tuple[str, ...] = ()
+    partitions: int = 0
+    messages: int = 0
+    bytes: int = 0
+    messages_per_s: float = 0.0
+    bytes_per_s: float = 0.0
+    lag_messages: int | None = None  # behind the topics' ends (None: not known yet)
+    newest_message_age_s: float | None = None  # wall clock minus the newest message's timestamp
+    decode_problems: int = 0
+    problem_samples: list[str] = field(default_factory=list)
+    last_error: str = ""
+    retry_in_s: float | None = None
+    state_since_s: float = 0.0  # time.monotonic() of the last state change
+    formats: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def set_state(self, state: str, *, error: str = "") -> None:
+        if state != self.state:
+            self.state, self.state_since_s = state, time.monotonic()
+        if error:
+            self.last_error = error
+
+
+def status_text(status: dict[str, Any]) -> str:
+    """One status line from `KafkaStatus.as_dict()`: state, rates, lag, problems."""
+    state = status["state"]
+    if state in ("reconnecting", "connecting", "waiting for topic"):
+        retry = status.get("retry_in_s")
+        text = f"{state} to {status['bootstrap']}" if state != "waiting for topic" else state
+        if retry:
+            text += f" (next try in {retry:.0f} s)"
+        if status.get("last_error"):
+            text += f" · {status['last_error']}"
+        return text
+    parts = [
+        f"{state} · {', '.join(status['topics'])}",
+        f"{status['messages_per_s']:,.0f} msg/s",
+        f"{_human_bytes(status['bytes_per_s'])}/s",
+    ]
+    if status.get("lag_messages") is not None:
+        parts.append(f"lag {status['lag_messages']:,} msg")
+    if status.get("decode_problems"):
+        parts.append(f"{status['decode_problems']:,} decode problems")
+    return " · ".join(parts)
+
+
+def _human_bytes(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} GB"
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+class KafkaReader:
+    """Reads `settings.topics` by assign() from the start offsets; `poll()` returns batches of messages.
+
+    No consumer group is joined and nothing is committed, so production consumers are never disturbed.
+    A broker that cannot be reached is retried with back-off (librdkafka reconnects an established
+    client by itself; a client that never got metadata is rebuilt here); `status` tells how it goes.
+    Each call returns within about `timeout_s`, so a caller can check for a stop request in between.
+    """
+
+    def __init__(self, settings: KafkaSettings, *, problems: Problems | None = None) -> None:
+        check_settings(settings)
+        self.settings = settings
+        self.problems = problems if problems is not None else Problems()
+        self.status = KafkaStatus(bootstrap=settings.bootstrap, topics=tuple(settings.topics))
+        self._consumer: Any = None
+        self._assigned: set[tuple[str, int]] = set()
+        self._missing_topics: tuple[str, ...] = ()
+        self._next_try_s = 0.0
+        self._attempts_failed = 0
+        self._retry_s = _RETRY_FIRST_S
+        self._next_partition_check_s = 0.0
+        self._start_ms = start_time_ms(settings.start)
+        self._began_ms = time.time_ns() // 1_000_000
+        self._catching_up: set[tuple[str, int]] = set()  # partitions still skipping messages before the start
+        self._ends: dict[tuple[str, int], int] = {}  # partition -> end offset (from statistics)
+        self._positions: dict[tuple[str, int], int] = {}  # partition -> next offset to read
+        self._fetching: dict[tuple[str, int], int] = {}  # partition -> next offset to fetch (from statistics)
+        self._down_reports = 0  # statistics reports in a row without a usable broker
+        self._check_positions = False  # after an outage: positions past a partition's end start over
+        self._rate_samples: deque[tuple[float, int, int]] = deque()
+        self._newest_ms = 0
+
+    # -- public --------------------------------------------------------------------------
+
+    def poll(self, *, max_messages: int = 20_000, max_bytes: int = 64 << 20, timeout_s: float = 0.1) -> list:
+        """Messages that arrived (confluent_kafka Message objects), waiting at most about `timeout_s` for the first."""
+        now = time.monotonic()
+        if self._consumer is None or self._missing_topics:
+            if now >= self._next_try_s:
+                self._connect()
+            elif not self._assigned:
+                self.status.retry_in_s = self._next_try_s - now
+                time.sleep(min(timeout_s, self._next_try_s - now))
+                return []
+            if self._consumer is None or not self._assigned:
+                return []  # topics that exist are read meanwhile
+        elif now >= self._next_partition_check_s:
+            self._add_new_partitions()
+        messages = self._consume(max_messages, max_bytes, timeout_s)
+        self._update_rates(time.monotonic())
+        if self._check_positions and self.status.state == "connected":
+            self._restart_past_end()
+        return messages
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            consumer.close()
+        self.status.set_state("stopped")
+
+    # -- connecting ----------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        from confluent_kafka import Consumer, KafkaException
+
+        try:
+            if self._consumer is None:
+                self._consumer = Consumer(
+                    consumer_config(self.settings, on_error=self._on_error, on_stats=self._on_stats)
+                )
+            partitions, missing = self._partitions()
+        except KafkaException as error:
+            self._retry_later("reconnecting", _error_text(error.args[0] if error.args else error))
+            if not self._assigned and self._consumer is not None:
+                consumer, self._consumer = self._consumer, None  # start afresh: bootstrap again
+                consumer.close()
+            return
+        self._missing_topics = missing
+        new = [key for key in partitions if key not in self._assigned]
+        if new:
+            self._assign(new, fresh=not self._assigned)
+        if missing:
+            self._retry_later("waiting for topic", f"no topic {', '.join(missing)} on the broker yet")
+            return
+        self._retry_s = _RETRY_FIRST_S
+        self.status.retry_in_s = None
+        self.status.set_state("connected")
+        self._next_partition_check_s = time.monotonic() + _PARTITION_CHECK_S
+
+    def _retry_later(self, state: str, error: str) -> None:
+        self._attempts_failed += 1
+        self.status.set_state(state if not self._assigned or state != "waiting for topic" else "connected", error=error)
+        self._next_try_s = time.monotonic() + self._retry_s
+        self.status.retry_in_s = self._retry_s
+        self._retry_s = min(self._retry_s * 2, _RETRY_MAX_S)
+
+    def _partitions(self) -> tuple[list[tuple[str, int]], tuple[str, ...]]:
+        """(topic, partition) of every wanted topic that exists, and the topics that do not (yet)."""
+        found, missing = [], []
+        for topic in self.settings.topics:
+            metadata = self._consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
+            entry = metadata.topics.get(topic)
+            if entry is None or entry.error is not None or not entry.partitions:
+                missing.append(topic)
+                continue
+            found += [(topic, partition) for partition in sorted(entry.partitions)]
+        return found, tuple(missing)
+
+    def _assign(self, keys: list[tuple[str, int]], *, fresh: bool) -> None:
+        """Start reading `keys`: from the start offsets on the first assignment, from the beginning of later ones."""
+        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+
+        start = self.settings.start.strip().lower()
+        if not fresh:
+            wanted = [TopicPartition(t, p, OFFSET_BEGINNING) for t, p in keys]  # partitions added while reading
+        elif start == "earliest":
+            wanted = [TopicPartition(t, p, OFFSET_BEGINNING) for t, p in keys]
+        elif start == "latest" and not self._attempts_failed:
+            wanted = [TopicPartition(t, p, OFFSET_END) for t, p in keys]
+        else:
+            # a time, or 'latest' once a first attempt failed (no broker, no topic yet): what came since we started
+            since_ms = self._start_ms if self._start_ms is not None else self._began_ms
+            asked = [TopicPartition(t, p, since_ms) for t, p in keys]
+            found = self._consumer.offsets_for_times(asked, timeout=_METADATA_TIMEOUT_S)
+            wanted = [
+                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END) for tp in found
+            ]
+            self._catching_up.update(keys)  # offsets_for_times may land early (batch granularity): skip older ones
+        self._consumer.incremental_assign(wanted)
+        self._assigned.update(keys)
+        self.status.partitions = len(self._assigned)
+
+    def _add_new_partitions(self) -> None:
+        from confluent_kafka import KafkaException
+
+        self._next_partition_check_s = time.monotonic() + _PARTITION_CHECK_S
+        try:
+            partitions, _ = self._partitions()
+        except KafkaException:
+            return  # the error callback tells the status
+        new = [key for key in partitions if key not in self._assigned]
+        if new:
+            self._assign(new, fresh=False)
+
+    # -- consuming -----------------------------------------------------------------------
+
+    def _consume(self, max_messages: int, max_bytes: int, timeout_s: float) -> list:
+        consumer = self._consumer
+        batch: list = []
+        size = 0
+        wait = timeout_s
+        while len(batch) < max_messages and size < max_bytes:
+            # consume() waits for all it is asked for: wait for one message, then take what is already fetched
+            got = consumer.consume(1 if wait else min(max_messages - len(batch), 10_000), wait)
+            if not got:
+                break
+            wait = 0
+            for message in got:
+                if message.error() is not None:
+                    self._on_message_error(message.error())
+                    continue
+                value = message.value()
+                size += len(value) if value is not None else 0
+                batch.append(message)
+        if batch:
+            batch = self._note_messages(batch, size)
+        return batch
+
+    def _note_messages(self, batch: list, size: int) -> list:
+        status = self.status
+        positions = self._positions
+        if self._catching_up:
+            batch = self._skip_before_start(batch)
+        for message in batch:
+            positions[(message.topic(), message.partition())] = message.offset() + 1
+        if not batch:
+            return batch
+        status.messages += len(batch)
+        status.bytes += size
+        newest = max(m.timestamp()[1] for m in batch)
+        self._newest_ms = max(self._newest_ms, newest)
+        if status.state != "connected":
+            status.set_state("connected")
+            status.retry_in_s = None
+        return batch
+
+    def _skip_before_start(self, batch: list) -> list:
+        kept = []
+        catching_up, start_ms = self._catching_up, self._start_ms if self._start_ms is not None else self._began_ms
+        for message in batch:
+            key = (message.topic(), message.partition())
+            if key in catching_up:
+                kind, stamp_ms = message.timestamp()
+                if kind != 0 and stamp_ms < start_ms:  # 0: no timestamp; then it is read
+                    self._positions[key] = message.offset() + 1
+                    continue
+                catching_up.discard(key)
+            kept.append(message)
+        return kept
+
+    def _update_rates(self, now: float) -> None:
+        status, samples = self.status, self._rate_samples
+        samples.append((now, status.messages, status.bytes))
+        while len(samples) > 2 and now - samples[0][0] > _RATE_WINDOW_S:
+            samples.popleft()
+        first_t, first_messages, first_bytes = samples[0]
+        if now - first_t >= 0.2:
+            status.messages_per_s = (status.messages - first_messages) / (now - first_t)
+            status.bytes_per_s = (status.bytes - first_bytes) / (now - first_t)
+        if self._newest_ms:
+            status.newest_message_age_s = max(0.0, time.time() - self._newest_ms / 1000)
+        if self._ends:
+            positions, fetching = self._positions, self._fetching
+            status.lag_messages = sum(
+                max(0, end - positions.get(key, fetching.get(key, end)))
+                for key, end in self._ends.items()
+                if key in self._assigned
+            )
+
+    def _restart_past_end(self) -> None:
+        """After an outage: a partition whose end is now before our position was recreated (a broker that
+        lost its data, a deleted topic): it is read again from its beginning. Kafka itself answers
+        such fetches with OFFSET_OUT_OF_RANGE (auto.offset.reset); some compatible brokers stay silent."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        self._check_positions = False
+        positions = dict(self._positions)
+        try:
+            for found in self._consumer.position([TopicPartition(t, p) for t, p in sorted(self._assigned)]):
+                if found.offset >= 0:
+                    positions[(found.topic, found.partition)] = found.offset
+        except KafkaException:
+            pass
+        for key, position in positions.items():
+            try:
+                low, high = self._consumer.get_watermark_offsets(TopicPartition(*key), timeout=1.0, cached=False)
+            except KafkaException:
+                self._check_positions = True
+                return
+            if 0 <= high < position:
+                try:
+                    self._consumer.seek(TopicPartition(key[0], key[1], low))
+                except KafkaException:
+                    self._check_positions = True
+                    return
+                self._positions[key] = low
+                self.problems.add(
+                    "kafka: partition restarted from its beginning (it ended before our position)",
+                    f"{key[0]}[{key[1]}]",
+                )
+
+    # -- callbacks (run inside consume()) ------------------------------------------------
+
+    def _on_error(self, error) -> None:
+        from confluent_kafka import KafkaError
+
+        code = error.code()
+        if code == KafkaError._ALL_BROKERS_DOWN:
+            self._check_positions = True
+            self.status.set_state("reconnecting", error=_error_text(error))
+        elif code in (KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL_AUTHENTICATION_FAILED):
+            self.status.set_state("reconnecting", error=_error_text(error))
+        elif self.status.state != "connected":
+            self.status.last_error = _error_text(error)
+
+    def _on_stats(self, text: str) -> None:
+        stats = orjson.loads(text)
+        up = any(b.get("state") == "UP" for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0)
+        self._down_reports = 0 if up else self._down_reports + 1
+        if up and self._assigned and not self._missing_topics and self.status.state != "connected":
+            self.status.set_state("connected")
+            self.status.retry_in_s = None
+        elif self._down_reports >= 2 and self._assigned and self.status.state == "connected":
+            self._check_positions = True  # no broker for two reports in a row (a reconnect is no outage)
+            self.status.set_state("reconnecting")
+        for topic, entry in stats.get("topics", {}).items():
+            for name, partition in entry.get("partitions", {}).items():
+                end, fetching = partition.get("hi_offset", -1), partition.get("next_offset", -1)
+                if name != "-1" and end >= 0:
+                    self._ends[(topic, int(name))] = end
+                if name != "-1" and fetching >= 0:
+                    self._fetching[(topic, int(name))] = fetching  # for partitions nothing was read from yet
+
+    def _on_message_error(self, error) -> None:
+        from confluent_kafka import KafkaError
+
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        self.status.last_error = _error_text(error)
+        if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION):
+            self._check_positions = True
+
+
+def _error_text(error: object) -> str:
+    text = error.str() if hasattr(error, "str") else str(error)
+    return text.split(": ", 1)[-1] if "Connect to" in text else text
+
+
+def message_where(message) -> str:
+    """Where a message is, for problem reports: `topic[partition]@offset`."""
+    return f"{message.topic()}[{message.partition()}]@{message.offset()}"
+
+
+# -- decoding --------------------------------------------------------------------------------
+
+
+class MessageDecoder:
+    """Kafka message values -> span rows: the format is detected per message (or forced); protobuf
+    values are decoded together in one vectorised call; JSON values by the capture decoders.
+
+    The Collector's kafka exporter writes one `TracesData` per message (`otlp_proto`, no length
+    prefix) or its JSON (`otlp_json`); `zipkin_json` is an array of v2 spans; `jaeger_json` is one
+    span as protobuf-JSON (what the Collector and Jaeger's Kafka writer produce) or a Jaeger UI trace.
+    """
+
+    def __init__(self, format_name: str = "auto", *, problems: Problems) -> None:
+        if format_name not in KAFKA_FORMATS:
+            raise KafkaConfigError(f"unknown format {format_name!r} (one of {', '.join(KAFKA_FORMATS)})")
+        self.format_name = format_name
+        self.problems = problems
+        self.formats: dict[str, int] = {}  # messages read per format
+        self._json = {f.name: f for f in JSON_FORMATS}
+        self._last_json: Any = None  # the format of the last JSON message: tried first (the fast OTLP path once seen)
+
+    def add(self, values: Sequence[bytes | None], wheres: Sequence[str], builder: SpanBatchBuilder) -> int:
+        """Append the spans of every value to `builder`; returns the span count. Bad values are counted."""
+        protobuf: list[bytes] = []
+        protobuf_wheres: list[str] = []
+        added = 0
+        forced = self.format_name
+        with gc_paused():
+            for value, where in zip(values, wheres, strict=True):
+                if not value:
+                    self.problems.add("kafka: message without a value (skipped)", where)
+                    continue
+                if forced == "otlp_proto" or (forced == "auto" and not _looks_like_json(value)):
+                    protobuf.append(value)
+                    protobuf_wheres.append(where)
+                    continue
+                added += self._add_json(value, where, builder)
+            if protobuf:
+                added += decode_otlp_proto(protobuf, builder, self.problems, protobuf_wheres)
+                self.formats["otlp_proto"] = self.formats.get("otlp_proto", 0) + len(protobuf)
+        return added
+
+    def decode(self, messages: Sequence) -> SpanBatch:
+        """One span batch from confluent_kafka Messages (or anything with value(), topic(), partition(), offset())."""
+        builder = SpanBatchBuilder(self.problems)
+        self.add([m.value() for m in messages], [message_where(m) for m in messages], builder)
+        with gc_paused():  # building creates no reference cycles
+            return builder.build()
+
+    def _add_json(self, value: bytes, where: str, builder: SpanBatchBuilder) -> int:
+        forced = self.format_name
+        if forced == "otlp_json" or (forced == "auto" and self._last_json is self._json["otlp_json"]):
+            added = try_add_otlp_json_bytes(value, builder, where)  # any JSON object passes: 0 spans is no proof
+            if added:
+                self._count("otlp_json")
+                return added
+        try:
+            document = orjson.loads(value)
+        except orjson.JSONDecodeError as error:
+            self.problems.add("kafka: message is not valid JSON", f"{where} ({str(error).split(':')[0]})")
+            return 0
+        if forced in ("auto", "jaeger_json"):
+            trace = jaeger_model_trace(document)
+            if trace is not None:
+                document = trace
+        chosen = self._choose(document, where)
+        if chosen is None:
+            return 0
+        self._count(chosen.name)
+        return chosen.add(document, builder, self.problems, where)
+
+    def _choose(self, document: object, where: str):
+        if self.format_name != "auto":
+            return self._json[self.format_name]
+        if self._last_json is not None and self._last_json.looks_like(document):
+            return self._last_json
+        for candidate in JSON_FORMATS:
+            if candidate.add is not None and candidate.looks_like(document):
+                self._last_json = candidate
+                return candidate
+        self.problems.add("kafka: JSON message in no trace format", where)
+        return None
+
+    def _count(self, name: str) -> None:
+        self.formats[name] = self.formats.get(name, 0) + 1
+
+
+def _looks_like_json(value: bytes) -> bool:
+    first = value[:1]
+    if first in (b"{", b"["):
+        return True
+    if first in (b" ", b"\t", b"\r", b"\n", b"\xef"):
+        head = value[:64].lstrip(b" \t\r\n\xef\xbb\xbf")
+        return head[:1] in (b"{", b"[")
+    return False
+
+
+# -- Jaeger protobuf-JSON spans (the Collector's and Jaeger's Kafka `json` encoding) -----------------
+
+_TAG_MEMBERS = ("vStr", "vBool", "vInt64", "vFloat64", "vBinary")
+
+
+def jaeger_model_trace(document: object) -> dict | None:
+    """A Jaeger `model.Span` in protobuf-JSON (base64 ids, RFC 3339 start, "1.5s" duration) as the bare
+    Jaeger trace `flowviz.decoders.jaeger_json` reads; None when `document` is not such a span."""
+    if not isinstance(document, dict) or "traceId" not in document or "spanId" not in document:
+        return None
+    if "operationName" not in document and "process" not in document:
+        return None
+    trace_id = _id_hex(document.get("traceId"))
+    span = {
+        "traceID": trace_id,
+        "spanID": _id_hex(document.get("spanId")),
+        "operationName": document.get("operationName", ""),
+        "references": [
+            {
+                "refType": r.get("refType", "CHILD_OF"),
+                "traceID": _id_hex(r.get("traceId")),
+                "spanID": _id_hex(r.get("spanId")),
+            }
+            for r in document.get("references") or ()
+            if isinstance(r, dict)
+        ],
+        "startTime": _rfc3339_micros(document.get("startTime")),
+        "duration": _duration_micros(document.get("duration")),
+        "tags": [_plain_tag(tag) for tag in document.get("tags") or () if isinstance(tag, dict)],
+        "process": document.get("process") if isinstance(document.get("process"), dict) else {},
+    }
+    return {"traceID": trace_id, "spans": [span]}
+
+
+def _id_hex(value: object) -> object:
+    """base64 (protobuf-JSON bytes) -> hex; hex ids and anything malformed are left for the decoder to judge."""
+    if not isinstance(value, str) or not value:
+        return value
+    if len(value) in (16, 32) and all(c in "0123456789abcdefABCDEF" for c in value):
+        return value
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return value
+
+
+def _rfc3339_micros(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    text = value.strip().replace("Z", "+00:00")
+    fraction_ns = 0
+    dot = text.find(".")
+    if dot >= 0:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        digits = text[dot + 1 : end]
+        fraction_ns = int((digits + "000000000")[:9]) if digits else 0
+        text = text[:dot] + text[end:]
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    seconds = int((instant - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
+    return (seconds * 1_000_000_000 + fraction_ns) / 1000
+
+
+def _duration_micros(value: object) -> object:
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return float(value[:-1]) * 1e6
+        except ValueError:
+            return value
+    return 0 if value is None else value
+
+
+def _plain_tag(tag: dict) -> dict:
+    value: object = None
+    for member in _TAG_MEMBERS:
+        if member in tag:
+            value = tag[member]
+            break
+    else:
+        value = "" if tag.get("vType", "STRING") == "STRING" else None
+    if tag.get("vType") == "INT64" and isinstance(value, str):
+        value = int(value) if value.lstrip("-").isdigit() else value
+    return {"key": tag.get("key"), "value": value}
+
+
+# -- the worker-process side of a live feed ------------------------------------------------------
+
+STATUS_EVERY_S = 0.5
+WORKER_BATCH_BYTES = 16 << 20  # catching up, the window gets a batch about every few tenths of a second
+
+
+def run_kafka_worker(settings: KafkaSettings, connection) -> None:
+    """Read, decode and derive in this (worker) process until the parent sends anything on `connection`.
+
+    Sends `("data", observations, spans, problems)` per batch, like the other workers, and
+    `("source", status)` (a `KafkaStatus.as_dict()`) about twice a second.
+    """
+    from flowviz.derive.deriver import EdgeDeriver
+
+    problems = Problems()
+    reader = KafkaReader(settings, problems=problems)
+    decoder = MessageDecoder(settings.format_name, problems=problems)
+    deriver = EdgeDeriver(problems=problems)
+    spans = 0
+    next_status_s = 0.0
+    try:
+        while not connection.poll():
+            messages = reader.poll(max_bytes=WORKER_BATCH_BYTES, timeout_s=0.1)
+            if messages:
+                batch = decoder.decode(messages)
+                spans += len(batch)
+                with gc_paused():
+                    observations = deriver.process(batch)
+                connection.send(("data", observations, spans, problems.as_dict()))
+            now = time.monotonic()
+            if now >= next_status_s:
+                next_status_s = now + STATUS_EVERY_S
+                connection.send(("source", _status_for_parent(reader, decoder, problems)))
+    finally:
+        reader.close()
+
+
+def _status_for_parent(reader: KafkaReader, decoder: MessageDecoder, problems: Problems) -> dict[str, Any]:
+    status = reader.status
+    status.decode_problems = problems.total
+    status.problem_samples = [
+        f"{reason} at {', '.join(entry['first'])}" if entry["first"] else reason
+        for reason, entry in list(problems.as_dict().items())[:5]
+    ]
+    status.formats = dict(decoder.formats)
+    return status.as_dict()
