@@ -16,6 +16,9 @@ QT_FREE_PACKAGES = (
     "flowviz.store",
     "flowviz.analysis",
     "flowviz.bench",
+    "flowviz.chart",
+    "flowviz.layout",
+    "flowviz.sim",
 )
 
 _SCRIPT = textwrap.dedent(

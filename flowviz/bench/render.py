@@ -50,7 +50,8 @@ def _frame_times(nodes: int, edges: int, particles: int, *, frames: int, width: 
     from flowviz.ui.flow_view import FlowChartView
 
     store = synthetic_graph_store(nodes, edges)
-    model = FlowChartModel(store, window_s=60.0, live=False, particle_budget=particles)
+    # the budget floors each edge's share: allow a little over, so the case's count is reached
+    model = FlowChartModel(store, window_s=60.0, live=False, particle_budget=int(particles * 1.15))
     model.time.seek(T0_NS + 60 * SECOND_NS)
     view = FlowChartView(model, animate=False)
     view.resize(width, height)
