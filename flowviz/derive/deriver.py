@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
-from flowviz.derive.span_table import ColumnTable, span_keys
+from flowviz.derive.span_table import ColumnTable, SortedKeyIndex, span_keys
 from flowviz.model.ids import u64_pair_to_hex
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
@@ -14,6 +14,7 @@ DEFAULT_TTL_NS = 30 * 1_000_000_000
 UNNAMED_CLIENT = "derive: client span with no server span and no peer name (drawn to 'unknown')"
 UNCONSUMED_PRODUCER = "derive: message no consumer claimed within the TTL (drawn to its topic)"
 ORPHAN_SERVER = "derive: server span whose parent never arrived"
+COMPACT_MIN_ROWS = 100_000
 UNKNOWN_PEER = "unknown"
 USER_NODE = "user"
 
@@ -37,6 +38,7 @@ _SPAN_COLUMNS = {
     "peer_kind": np.int8,
     "destination": np.int32,
     "matched": np.bool_,
+    "dead": np.bool_,  # expired: ignored by matching, removed when enough have piled up
 }
 _REQUEST_COLUMNS = {
     "want_key": np.uint64,
@@ -88,6 +90,8 @@ class EdgeDeriver:
         self.problems = problems if problems is not None else Problems()
         self._names: dict[str, int] = {"": 0}
         self._spans = ColumnTable(_SPAN_COLUMNS)
+        self._index = SortedKeyIndex()  # the pending spans by key: pairing looks partners up here
+        self._dead = 0  # expired rows not yet removed
         self._requests = ColumnTable(_REQUEST_COLUMNS)
         self._watermark_ns = np.iinfo(np.int64).min
         self._user = self._name(USER_NODE)
@@ -113,7 +117,7 @@ class EdgeDeriver:
 
     @property
     def pending_spans(self) -> int:
-        return len(self._spans) + len(self._requests)
+        return len(self._spans) - self._dead + len(self._requests)
 
     # -- batch intake -----------------------------------------------------------------------
 
@@ -133,16 +137,14 @@ class EdgeDeriver:
         fresh = ~same_as_previous
         spans = self._spans
         if len(spans):
-            order = np.argsort(spans["key"], kind="stable")
-            sorted_keys = spans["key"][order]
-            first = np.searchsorted(sorted_keys, keys, side="left")
-            last = np.searchsorted(sorted_keys, keys, side="right")
+            first, last = self._index.ranges(keys)
             # a key may stand for a few pending spans (same id in several services): check each
             for offset in range(int((last - first).max(initial=0))):
                 rows = np.flatnonzero(first + offset < last)
-                pending = order[first[rows] + offset]
+                pending = self._index.rows[first[rows] + offset]
                 same = (
-                    (spans["span_id"][pending] == batch.span_id[rows])
+                    ~spans["dead"][pending]
+                    & (spans["span_id"][pending] == batch.span_id[rows])
                     & (spans["trace_lo"][pending] == batch.trace_lo[rows])
                     & (spans["trace_hi"][pending] == batch.trace_hi[rows])
                     & (spans["service"][pending] == service[rows])
@@ -163,6 +165,7 @@ class EdgeDeriver:
         kind = batch.kind
         is_client = np.isin(kind, _CLIENT_KINDS)
         is_database_call = (kind == SpanKind.CLIENT) & (batch.peer_kind == PeerKind.DATABASE)
+        self._index.add(keys, len(self._spans))
         self._spans.append(
             key=keys,
             trace_hi=batch.trace_hi,
@@ -177,6 +180,7 @@ class EdgeDeriver:
             peer_kind=batch.peer_kind,
             destination=destination,
             matched=is_database_call | ~is_client,
+            dead=False,
         )
         if is_database_call.any():
             rows = np.flatnonzero(is_database_call)
@@ -281,13 +285,13 @@ class EdgeDeriver:
         spans, requests = self._spans, self._requests
         if not len(requests) or not len(spans):
             return
-        order = np.argsort(spans["key"], kind="stable")
-        sorted_keys = spans["key"][order]
-        position = np.searchsorted(sorted_keys, requests["want_key"])
-        position = np.minimum(position, len(sorted_keys) - 1)
-        partner = order[position]
+        sorted_keys = self._index.keys
+        first, _ = self._index.ranges(requests["want_key"])
+        position = np.minimum(first, len(sorted_keys) - 1)
+        partner = self._index.rows[position]
         found = (
-            (sorted_keys[position] == requests["want_key"])
+            ~spans["dead"][partner]
+            & (sorted_keys[position] == requests["want_key"])
             & (spans["span_id"][partner] == requests["want_span_id"])
             & (spans["trace_lo"][partner] == requests["want_trace_lo"])
             & (spans["trace_hi"][partner] == requests["want_trace_hi"])
@@ -351,7 +355,7 @@ class EdgeDeriver:
             requests.remove(expired_requests)
         if not len(spans):
             return
-        expired = np.flatnonzero(spans["start_ns"] < before_ns)
+        expired = np.flatnonzero((spans["start_ns"] < before_ns) & ~spans["dead"])
         if not expired.size:
             return
         unanswered = expired[~spans["matched"][expired]]
@@ -366,7 +370,14 @@ class EdgeDeriver:
                 self._count_rows(spans, unnamed, UNNAMED_CLIENT)
             if unconsumed.size:
                 self._count_rows(spans, unconsumed, UNCONSUMED_PRODUCER)
-        spans.remove(expired)
+        spans["dead"][expired] = True
+        self._dead += len(expired)
+        if self._dead > max(COMPACT_MIN_ROWS, len(spans) // 4):  # compact rarely: it is linear in the table
+            dead = np.flatnonzero(spans["dead"])
+            size_before = len(spans)
+            spans.remove(dead)
+            self._index.remove(dead, size_before)
+            self._dead = 0
 
     def _virtual_calls(self, rows: np.ndarray) -> dict:
         spans = self._spans
