@@ -12,7 +12,6 @@ from flowviz.chart.themes import DARK, HealthThresholds, Theme
 from flowviz.derive.observations import ConnectionType
 from flowviz.layout import FlowLayout
 from flowviz.model.time_control import TimeControl, TimeRange
-from flowviz.store.graph_frame import GraphFrame
 from flowviz.store.rolling_store import RollingStore
 
 SECOND_NS = 1_000_000_000
@@ -43,10 +42,8 @@ class FlowChartModel:
         self.thresholds = thresholds or HealthThresholds()
         self.layout = FlowLayout()
         self.particles = ParticleSystem(budget=particle_budget)
-        self.frame: GraphFrame | None = None
         self.chart: ChartFrame | None = None
         self.chart_version = 0
-        self.layout_version = -1
         self._seen: tuple | None = None
         self.aspect = 16 / 9  # of the screen the chart is fitted to
         # layered layouts are wide (or, with huge first columns, tall): spread them towards the screen's
@@ -112,8 +109,6 @@ class FlowChartModel:
             result = self.layout.relayout()  # the graph is still taking shape: place everything afresh
             self._settled_topology = frame.topology_version
             self.y_stretch = None
-        self.layout_version = result.version
-        self.frame = frame
         if self.y_stretch is None and len(frame.node_names) > 1:
             self.x_stretch, self.y_stretch = _stretch_for(result.positions, self.aspect)
         geometry = (
