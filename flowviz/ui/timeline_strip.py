@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -71,6 +72,8 @@ class TimelineStrip(QWidget):
         self.marks: list[IncidentMark] = []
         self._seen_version: tuple | None = None
         self._marks_at = 0.0
+        self._marks_worker: threading.Thread | None = None
+        self._new_marks: list[IncidentMark] | None = None
         self._updating = False
         self._view_box = _ScrubViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self._view_box, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
@@ -145,13 +148,27 @@ class TimelineStrip(QWidget):
             self._calls.setData(edges, (timeline.requests - timeline.failures) / per_s, stepMode="center", fillLevel=0)
             self.plot.setXRange(available.start_ns / 1e9, available.end_ns / 1e9, padding=0.01)
             self.plot.setYRange(0, max(float(timeline.requests.max(initial=0)) / per_s, 1.0) * 1.1, padding=0)
-            if time.monotonic() - self._marks_at >= MARKS_INTERVAL_S:
+            due = time.monotonic() - self._marks_at >= MARKS_INTERVAL_S
+            if due and (self._marks_worker is None or not self._marks_worker.is_alive()):
                 self._marks_at = time.monotonic()
-                self.marks = failure_jumps(
+                failure_marks = failure_jumps(
                     timeline.bucket_start_ns, timeline.requests, timeline.failures, step_ns=step_ns
-                ) + latency_jumps(store, available.start_ns, available.end_ns)
-                self._draw_marks()
+                )
+                # latency marks need dozens of window queries: never on the UI thread
+                self._marks_worker = threading.Thread(
+                    target=self._compute_latency_marks,
+                    args=(failure_marks, available.start_ns, available.end_ns),
+                    daemon=True,
+                )
+                self._marks_worker.start()
+        if self._new_marks is not None:
+            self.marks, self._new_marks = self._new_marks, None
+            self._draw_marks()
         self._place_time()
+
+    def _compute_latency_marks(self, failure_marks: list[IncidentMark], start_ns: int, end_ns: int) -> None:
+        """Runs in a worker thread (store queries read an immutable snapshot); the UI draws the result."""
+        self._new_marks = failure_marks + latency_jumps(self.model.store, start_ns, end_ns)
 
     def _place_time(self) -> None:
         window = self.model.time.window_ns()

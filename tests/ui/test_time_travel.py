@@ -71,8 +71,9 @@ def test_scrubbing_the_strip_to_the_incident_shows_it_failing_and_before_it_not(
 
 def test_the_strip_marks_the_incident(qtbot, incident_store):
     window = make_window(qtbot, incident_store)
+    # marks are computed off the UI thread and drawn on a later refresh
+    qtbot.waitUntil(lambda: any("failure" in m.reason for m in window.strip.marks), timeout=5_000)
     failure_marks = [m for m in window.strip.marks if "failure" in m.reason]
-    assert failure_marks
     first = failure_marks[0]
     assert abs(first.start_ns - (T0 + INCIDENT_START_S * SECOND)) <= 10 * SECOND
     assert all(m.start_ns < T0 + INCIDENT_END_S * SECOND for m in failure_marks)
