@@ -24,6 +24,11 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--from", dest="start", metavar="T", help="window start: +SECONDS after the first span, or ISO")
     report.add_argument("--to", dest="end", metavar="T", help="window end (exclusive), same forms")
     report.add_argument("--json", action="store_true", help="print one JSON object (GUIDE §4 schema)")
+    report.add_argument(
+        "--service",
+        metavar="NAME",
+        help="also report one service: callers, callees, operations, exemplar traces, critical-path share",
+    )
     report.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
     report.set_defaults(handler=_run_report)
 
@@ -148,6 +153,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from flowviz.model.problems import Problems
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.sources.pipeline import IngestPipeline, load_captures
+    from flowviz.store.exemplars import ExemplarStore
     from flowviz.store.rolling_store import RollingStore
 
     for text in (args.start, args.end):  # a malformed time is a usage error whatever the captures hold
@@ -159,7 +165,9 @@ def _run_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     problems = Problems(echo=sys.stderr)
     store = RollingStore(problems=problems)
-    totals = load_captures(args.captures, IngestPipeline(store, problems=problems), format_name=args.format)
+    exemplars = ExemplarStore() if args.service else None
+    pipeline = IngestPipeline(store, problems=problems, exemplars=exemplars)
+    totals = load_captures(args.captures, pipeline, format_name=args.format)
     for error in totals.failed_files.values():
         print(f"flowviz: {error}", file=sys.stderr)
     if not totals.usable:
@@ -179,10 +187,21 @@ def _run_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         window = ReportWindow.snapped(start, end)
     report = build_report(store, window, totals, problems)
+    if args.service:
+        from flowviz.analysis.service_report import format_service_summary, service_summary
+
+        start, end = (window.start_ns, window.end_ns) if window is not None else (-(1 << 62), 1 << 62)
+        try:
+            report["service"] = service_summary(store, exemplars, args.service, start, end)
+        except KeyError:
+            print(f"flowviz report: no service {args.service!r} in the captures", file=sys.stderr)
+            return EXIT_USAGE
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(format_report(report))
+        if args.service:
+            print("\n" + format_service_summary(report["service"]))  # type: ignore[arg-type]
     return EXIT_OK
 
 

@@ -253,3 +253,27 @@ def test_python_dash_m_entry_point(captures_dir: Path) -> None:
     assert len(report["edges"]) == 4
     assert report["input"]["spans"] == 8
     assert result.stderr == b""
+
+
+DEATHSTARBENCH = "jaeger-json/deathstarbench-socialnetwork-jaeger-ui-20traces.json"
+
+
+def test_service_report(captures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, captures_dir / DEATHSTARBENCH, "--service", "compose-post-service", "--json")
+    assert code == EXIT_OK
+    report = orjson.loads(out)
+    service = report["service"]
+    assert set(service) == {"name", "upstream", "downstream", "operations", "exemplars", "critical_path_share"}
+    assert service["upstream"][0]["name"] == "nginx-web-server"
+    node = next(n for n in report["nodes"] if n["name"] == "compose-post-service")
+    assert sum(u["requests"] for u in service["upstream"]) == node["requests"] == 20
+    assert all(len(e["trace_id"]) == 16 for e in service["exemplars"])
+    assert 0 < service["critical_path_share"] < 1
+    code, out, _ = _run(capsys, captures_dir / DEATHSTARBENCH, "--service", "compose-post-service")
+    assert code == EXIT_OK
+    assert "\nService compose-post-service\n" in out
+    code, _, err = _run(capsys, captures_dir / DEATHSTARBENCH, "--service", "nobody")
+    assert code == EXIT_USAGE
+    assert "no service 'nobody'" in err
+    code, out, _ = _run(capsys, captures_dir / KIALI, "--json")
+    assert "service" not in orjson.loads(out)

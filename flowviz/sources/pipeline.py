@@ -13,6 +13,7 @@ from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKi
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
+from flowviz.store.exemplars import ExemplarStore
 from flowviz.store.rolling_store import RollingStore
 
 
@@ -34,10 +35,18 @@ class IngestTotals:
 
 
 class IngestPipeline:
-    """Feeds span batches through the deriver into the store; the only code that writes the store."""
+    """Feeds span batches through the deriver into the store (and the exemplar store); the only code writing them."""
 
-    def __init__(self, store: RollingStore, *, problems: Problems, ttl_ns: int = DEFAULT_TTL_NS) -> None:
+    def __init__(
+        self,
+        store: RollingStore,
+        *,
+        problems: Problems,
+        ttl_ns: int = DEFAULT_TTL_NS,
+        exemplars: ExemplarStore | None = None,
+    ) -> None:
         self.store = store
+        self.exemplars = exemplars
         self.problems = problems
         self.deriver = EdgeDeriver(ttl_ns=ttl_ns, problems=problems)
         self.totals = IngestTotals()
@@ -55,10 +64,14 @@ class IngestPipeline:
         totals.first_start_ns = first if totals.first_start_ns is None else min(totals.first_start_ns, first)
         totals.last_start_ns = last if totals.last_start_ns is None else max(totals.last_start_ns, last)
         self._write(self.deriver.process(item))
+        if self.exemplars is not None:
+            self.exemplars.ingest(item)
 
     def finish(self) -> None:
-        """End of input: halves still waiting for a partner are resolved (virtual nodes, counted)."""
+        """End of input: halves still waiting for a partner are resolved (virtual nodes, counted); traces close."""
         self._write(self.deriver.flush())
+        if self.exemplars is not None:
+            self.exemplars.flush()
 
     def _write(self, observations: EdgeObservations) -> None:
         if len(observations):
