@@ -40,6 +40,7 @@ class FlowChartView(QWidget):
         self._skeleton_key: tuple | None = None
         self._static_viewport = (1.0, 0.0, 0.0)  # scale and offset the cached layers were painted at
         self._static_cost_s = 0.0
+        self._refresh_cost_s = 0.0
         self._interacting_until = 0.0
         self._settle_timer = QTimer(self)
         self._settle_timer.setSingleShot(True)
@@ -73,7 +74,8 @@ class FlowChartView(QWidget):
         since = now - self._last_refresh
         moved = self.model.time.window_ns() != self._refreshed_window
         # data: 4 Hz (less often when repainting is expensive); a moved cursor: within 100 ms
-        due = since >= max(REFRESH_INTERVAL_S, 4 * self._static_cost_s) or (moved and since >= SCRUB_INTERVAL_S)
+        cost_s = self._static_cost_s + self._refresh_cost_s  # UI-thread time one data refresh takes
+        due = since >= max(REFRESH_INTERVAL_S, 4 * cost_s) or (moved and since >= SCRUB_INTERVAL_S)
         if due and not self._interacting():
             self._last_refresh = now
             self.refresh()
@@ -81,7 +83,11 @@ class FlowChartView(QWidget):
 
     def refresh(self) -> None:
         self._refreshed_window = self.model.time.window_ns()
-        if self.model.refresh() and not self._fitted:
+        started = time.perf_counter()
+        changed = self.model.refresh()
+        if changed:
+            self._refresh_cost_s = time.perf_counter() - started
+        if changed and not self._fitted:
             self.fit()
 
     def set_theme(self, theme: Theme) -> None:
