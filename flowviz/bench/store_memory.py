@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 
 import numpy as np
 
+from flowviz.bench.timing import median_ms
 from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
 from flowviz.store.rolling_store import SECOND_NS, RollingStore
 
@@ -42,16 +42,6 @@ def _peak_rss_mib() -> float:
         return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def _median_ms(call: Callable[[], object], repeats: int = 3) -> float:
-    """Median wall time of `repeats` calls (the first one included), in milliseconds."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1e3)
-    return float(np.median(times))
 
 
 def fill_store(
@@ -153,8 +143,8 @@ def measure_store_memory(
     cells = sum(c.cell_count_total for tier in snapshot.tiers for c in tier.chunks)
     end_ns = START_NS + retention_s * SECOND_NS
     middle_ns = START_NS + (retention_s // 2 + 30) * SECOND_NS  # not aligned to a chunk
-    query_all_ms = _median_ms(lambda: snapshot.query(START_NS, end_ns))
-    query_60s_ms = _median_ms(lambda: snapshot.query(middle_ns, middle_ns + 60 * SECOND_NS))
+    query_all_ms = median_ms(lambda: snapshot.query(START_NS, end_ns))
+    query_60s_ms = median_ms(lambda: snapshot.query(middle_ns, middle_ns + 60 * SECOND_NS))
     memory = store.memory_bytes()
     return {
         "services": services,

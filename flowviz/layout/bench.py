@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import orjson
 
+from flowviz.bench.timing import median_ms
 from flowviz.decoders.jaeger_deps import read_dependencies
 from flowviz.layout.flow_layout import FlowLayout
 from flowviz.layout.ordering import count_crossings
@@ -28,19 +28,10 @@ def load_dependency_graph(path: Path) -> tuple[list[str], np.ndarray, np.ndarray
     return list(index), source, target, calls
 
 
-def _median_ms(call: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1e3)
-    return float(np.median(times))
-
-
 def run_layout_bench(path: Path, *, repeats: int = 3) -> dict[str, float | int]:
     """Figures for laying out the graph in `path` (milliseconds are medians of `repeats` runs)."""
     names, source, target, _ = load_dependency_graph(path)
-    full_ms = _median_ms(lambda: FlowLayout().update(names, source, target), repeats)
+    full_ms = median_ms(lambda: FlowLayout().update(names, source, target), repeats)
     layout = FlowLayout()
     result = layout.update(names, source, target)
     grown_names = [*names, "bench-new-service"]
@@ -75,8 +66,8 @@ def run_layout_bench(path: Path, *, repeats: int = 3) -> dict[str, float | int]:
         "dummy_nodes": proper.node_count - proper.real_count,
         "full_layout_ms": full_ms,
         "add_one_node_ms": float(np.median(add_times)),
-        "relayout_ms": _median_ms(layout.relayout, repeats),
-        "unchanged_update_ms": _median_ms(lambda: layout.update(names, source, target), repeats),
+        "relayout_ms": median_ms(layout.relayout, repeats),
+        "unchanged_update_ms": median_ms(lambda: layout.update(names, source, target), repeats),
         "crossings_index_order": count_crossings(proper, index_rank),
         "crossings_initial": ordering.initial_crossings,
         "crossings_final": ordering.crossings,

@@ -132,18 +132,22 @@ class FlowChartView(QWidget):
         pixmap.setDevicePixelRatio(ratio)
         return pixmap
 
-    def _skeleton_layer(self, chart: ChartFrame) -> QPixmap:
-        """Background and thin edges: depends on positions and the view only, so scrubbing reuses it."""
-        key = (
-            chart.geometry_version,
-            self.viewport.scale,
-            self.viewport.offset_x,
-            self.viewport.offset_y,
+    def _view_key(self) -> tuple:
+        """What the cached layers depend on besides the data: the view, its size, selection, theme."""
+        viewport = self.viewport
+        return (
+            viewport.scale,
+            viewport.offset_x,
+            viewport.offset_y,
             self.width(),
             self.height(),
             self.emphasis.selected,
             self.painter.theme.name,
         )
+
+    def _skeleton_layer(self, chart: ChartFrame) -> QPixmap:
+        """Background and thin edges: depends on positions and the view only, so scrubbing reuses it."""
+        key = (chart.geometry_version, *self._view_key())
         if self._skeleton is None or key != self._skeleton_key:
             pixmap = self._new_pixmap()
             painter = QPainter(pixmap)
@@ -156,17 +160,7 @@ class FlowChartView(QWidget):
         """(under the particles: skeleton, coloured edges, nodes; over them: labels), repainted only
         when something changed."""
         chart = self.model.chart
-        key = (
-            self.model.chart_version,
-            self.viewport.scale,
-            self.viewport.offset_x,
-            self.viewport.offset_y,
-            self.width(),
-            self.height(),
-            self.emphasis.selected,
-            self.emphasis.hovered,
-            self.painter.theme.name,
-        )
+        key = (self.model.chart_version, *self._view_key(), self.emphasis.hovered)
         if self._static is None or key != self._static_key:
             started = time.perf_counter()
             label_key = (*key[1:], chart.geometry_version if chart is not None else None)
