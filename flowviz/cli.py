@@ -153,7 +153,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from flowviz.model.problems import Problems
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.sources.pipeline import IngestPipeline, load_captures
-    from flowviz.store.exemplars import ExemplarStore
+    from flowviz.store.drill_down import DrillDownStore
     from flowviz.store.rolling_store import RollingStore
 
     for text in (args.start, args.end):  # a malformed time is a usage error whatever the captures hold
@@ -165,8 +165,8 @@ def _run_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     problems = Problems(echo=sys.stderr)
     store = RollingStore(problems=problems)
-    exemplars = ExemplarStore() if args.service else None
-    pipeline = IngestPipeline(store, problems=problems, exemplars=exemplars)
+    details = DrillDownStore() if args.service else None
+    pipeline = IngestPipeline(store, problems=problems, details=details)
     totals = load_captures(args.captures, pipeline, format_name=args.format)
     for error in totals.failed_files.values():
         print(f"flowviz: {error}", file=sys.stderr)
@@ -192,7 +192,7 @@ def _run_report(args: argparse.Namespace) -> int:
 
         start, end = (window.start_ns, window.end_ns) if window is not None else (-(1 << 62), 1 << 62)
         try:
-            report["service"] = service_summary(store, exemplars, args.service, start, end)
+            report["service"] = service_summary(store, details.exemplars, args.service, start, end)
         except KeyError:
             print(f"flowviz report: no service {args.service!r} in the captures", file=sys.stderr)
             return EXIT_USAGE

@@ -31,6 +31,7 @@ _SPAN_COLUMNS = {
     "span_id": np.uint64,
     "kind": np.int8,
     "status": np.int8,
+    "http_status": np.int16,
     "start_ns": np.int64,
     "end_ns": np.int64,
     "service": np.int32,
@@ -50,6 +51,7 @@ _REQUEST_COLUMNS = {
     "span_id": np.uint64,
     "kind": np.int8,
     "status": np.int8,
+    "http_status": np.int16,
     "start_ns": np.int64,
     "end_ns": np.int64,
     "service": np.int32,
@@ -173,6 +175,7 @@ class EdgeDeriver:
             span_id=batch.span_id,
             kind=kind,
             status=batch.status,
+            http_status=batch.http_status,
             start_ns=batch.start_ns,
             end_ns=batch.end_ns,
             service=service,
@@ -198,6 +201,7 @@ class EdgeDeriver:
                     client_latency_ns=duration,
                     server_latency_ns=duration,
                     failed=batch.status[rows] == StatusCode.ERROR,
+                    http_status=batch.http_status[rows],
                     trace_hi=batch.trace_hi[rows],
                     trace_lo=batch.trace_lo[rows],
                 )
@@ -249,6 +253,7 @@ class EdgeDeriver:
             span_id=batch.span_id[rows],
             kind=batch.kind[rows],
             status=batch.status[rows],
+            http_status=batch.http_status[rows],
             start_ns=batch.start_ns[rows],
             end_ns=batch.end_ns[rows],
             service=service[rows],
@@ -274,6 +279,7 @@ class EdgeDeriver:
                 client_latency_ns=NO_LATENCY,
                 server_latency_ns=duration,
                 failed=batch.status[rows] == StatusCode.ERROR,
+                http_status=batch.http_status[rows],
                 trace_hi=batch.trace_hi[rows],
                 trace_lo=batch.trace_lo[rows],
             )
@@ -339,6 +345,9 @@ class EdgeDeriver:
             client_latency_ns=np.where(client_side, client_ns, NO_LATENCY),
             server_latency_ns=server_ns,
             failed=(requests["status"][calls] == StatusCode.ERROR) | partner_failed,
+            http_status=np.where(
+                requests["http_status"][calls] != 0, requests["http_status"][calls], spans["http_status"][partner]
+            ),
             trace_hi=requests["trace_hi"][calls],
             trace_lo=requests["trace_lo"][calls],
         )
@@ -399,6 +408,7 @@ class EdgeDeriver:
             client_latency_ns=duration,
             server_latency_ns=NO_LATENCY,
             failed=spans["status"][rows] == StatusCode.ERROR,
+            http_status=spans["http_status"][rows],
             trace_hi=spans["trace_hi"][rows],
             trace_lo=spans["trace_lo"][rows],
         )

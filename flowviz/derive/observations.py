@@ -50,6 +50,7 @@ _COLUMNS = {
     "client_latency_ns": np.int64,
     "server_latency_ns": np.int64,
     "failed": np.bool_,
+    "http_status": np.int16,
     "trace_hi": np.uint64,
     "trace_lo": np.uint64,
     "count": np.int64,
@@ -63,7 +64,8 @@ class EdgeObservations:
     `time_ns` is when the call started (client start where known, else server start);
     `latency_ns` is the server-side duration where there is a server span, else the client
     side; `client_latency_ns`/`server_latency_ns` are -1 where that side is unknown, and
-    `latency_ns` is -1 where no latency is known at all (dependency lists). `count` is how many
+    `latency_ns` is -1 where no latency is known at all (dependency lists). `http_status` is the
+    call's HTTP status (the server side's, else the client's; 0 where none). `count` is how many
     calls the row stands for (1 for spans; `callCount` for Jaeger dependency links).
     """
 
@@ -79,6 +81,7 @@ class EdgeObservations:
     client_latency_ns: np.ndarray
     server_latency_ns: np.ndarray
     failed: np.ndarray
+    http_status: np.ndarray
     trace_hi: np.ndarray
     trace_lo: np.ndarray
     count: np.ndarray
@@ -92,6 +95,7 @@ class EdgeObservations:
         size = len(np.asarray(columns["source"]))
         defaults = {
             "count": 1,
+            "http_status": 0,
             "trace_hi": 0,
             "trace_lo": 0,
             "client_latency_ns": NO_LATENCY,

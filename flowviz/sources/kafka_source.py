@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -26,6 +26,9 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
 from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
 from flowviz.sources.capture_file import JSON_FORMATS, gc_paused
+
+if TYPE_CHECKING:
+    from flowviz.store.drill_down import DrillDownStore
 
 DEFAULT_TOPIC = "otlp_spans"  # what the OpenTelemetry Collector's kafka exporter writes to
 KAFKA_FORMATS = ("auto", "otlp_proto", "otlp_json", "jaeger_json", "zipkin_json", "simple_json")
@@ -707,7 +710,7 @@ STATUS_EVERY_S = 0.5
 WORKER_BATCH_BYTES = 16 << 20  # catching up, the window gets a batch about every few tenths of a second
 
 
-def run_kafka_worker(settings: KafkaSettings, connection) -> None:
+def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownStore | None = None) -> None:
     """Read, decode and derive in this (worker) process until the parent sends anything on `connection`.
 
     Sends `("data", observations, spans, problems)` per batch, like the other workers, and
@@ -729,6 +732,8 @@ def run_kafka_worker(settings: KafkaSettings, connection) -> None:
                 spans += len(batch)
                 with gc_paused():
                     observations = deriver.process(batch)
+                    if details is not None:
+                        details.take(batch, observations)
                 connection.send(("data", observations, spans, problems.as_dict()))
             now = time.monotonic()
             if now >= next_status_s:

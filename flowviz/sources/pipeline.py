@@ -13,7 +13,7 @@ from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKi
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
-from flowviz.store.exemplars import ExemplarStore
+from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
 
 
@@ -35,7 +35,7 @@ class IngestTotals:
 
 
 class IngestPipeline:
-    """Feeds span batches through the deriver into the store (and the exemplar store); the only code writing them."""
+    """Feeds span batches through the deriver into the store (and the drill-down store); the only code writing them."""
 
     def __init__(
         self,
@@ -43,10 +43,10 @@ class IngestPipeline:
         *,
         problems: Problems,
         ttl_ns: int = DEFAULT_TTL_NS,
-        exemplars: ExemplarStore | None = None,
+        details: DrillDownStore | None = None,
     ) -> None:
         self.store = store
-        self.exemplars = exemplars
+        self.details = details
         self.problems = problems
         self.deriver = EdgeDeriver(ttl_ns=ttl_ns, problems=problems)
         self.totals = IngestTotals()
@@ -63,15 +63,18 @@ class IngestPipeline:
         first, last = int(item.start_ns.min()), int(item.start_ns.max())
         totals.first_start_ns = first if totals.first_start_ns is None else min(totals.first_start_ns, first)
         totals.last_start_ns = last if totals.last_start_ns is None else max(totals.last_start_ns, last)
-        self._write(self.deriver.process(item))
-        if self.exemplars is not None:
-            self.exemplars.ingest(item)
+        observations = self.deriver.process(item)
+        self._write(observations)
+        if self.details is not None:
+            self.details.take(item, observations)
 
     def finish(self) -> None:
         """End of input: halves still waiting for a partner are resolved (virtual nodes, counted); traces close."""
-        self._write(self.deriver.flush())
-        if self.exemplars is not None:
-            self.exemplars.flush()
+        observations = self.deriver.flush()
+        self._write(observations)
+        if self.details is not None:
+            self.details.take(None, observations)
+            self.details.flush()
 
     def _write(self, observations: EdgeObservations) -> None:
         if len(observations):

@@ -18,6 +18,8 @@ from flowviz.derive.deriver import EdgeDeriver
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatchBuilder
+from flowviz.sources.detail_channel import DetailClient, serve_details
+from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
 
 if TYPE_CHECKING:
@@ -93,7 +95,7 @@ def _simulator_messages(spec: SimulatorSpec):
         time.sleep(TICK_S)
 
 
-def _run_simulator(spec: SimulatorSpec, connection: Connection) -> None:
+def _run_simulator(spec: SimulatorSpec, connection: Connection, details: DrillDownStore | None) -> None:
     from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 
     problems = Problems()
@@ -105,11 +107,14 @@ def _run_simulator(spec: SimulatorSpec, connection: Connection) -> None:
             return  # the parent asked to stop
         wheres = [f"simulator tick {tick} message {index}" for index in range(len(messages))]
         spans += decode_otlp_proto(messages, builder, problems, wheres)
-        observations = deriver.process(builder.build())
+        batch = builder.build()
+        observations = deriver.process(batch)
+        if details is not None:
+            details.take(batch, observations)
         connection.send(("data", observations, spans, problems.as_dict()))
 
 
-def _run_captures(spec: CaptureSpec, connection: Connection) -> None:
+def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownStore | None) -> None:
     from flowviz.sources.pipeline import IngestPipeline, load_captures
 
     problems = Problems()
@@ -120,22 +125,30 @@ def _run_captures(spec: CaptureSpec, connection: Connection) -> None:
         def ingest(self, observations: EdgeObservations) -> None:
             connection.send(("data", observations, pipeline.totals.spans, problems.as_dict()))
 
-    pipeline = IngestPipeline(_Forward(), problems=problems)  # type: ignore[arg-type]
+    pipeline = IngestPipeline(_Forward(), problems=problems, details=details)  # type: ignore[arg-type]
     totals = load_captures(spec.paths, pipeline, format_name=spec.format_name)
     errors = "; ".join(totals.failed_files.values())
     connection.send(("done", totals.spans, problems.as_dict(), dict(totals.formats), errors))
+    if details is not None:
+        connection.recv()  # stay to answer the panels' queries until the window stops the feed
 
 
-def _worker_main(spec: SimulatorSpec | CaptureSpec | KafkaSpec, connection: Connection) -> None:
+def _worker_main(
+    spec: SimulatorSpec | CaptureSpec | KafkaSpec, connection: Connection, detail_connection: Connection | None
+) -> None:
+    details = None
+    if detail_connection is not None:
+        details = DrillDownStore()
+        serve_details(details, detail_connection)
     try:
         if isinstance(spec, SimulatorSpec):
-            _run_simulator(spec, connection)
+            _run_simulator(spec, connection, details)
         elif isinstance(spec, CaptureSpec):
-            _run_captures(spec, connection)
+            _run_captures(spec, connection, details)
         else:
             from flowviz.sources.kafka_source import run_kafka_worker
 
-            run_kafka_worker(spec, connection)
+            run_kafka_worker(spec, connection, details=details)
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass
     except Exception as error:  # report, don't die silently: the window shows it
@@ -143,11 +156,19 @@ def _worker_main(spec: SimulatorSpec | CaptureSpec | KafkaSpec, connection: Conn
 
 
 class ProcessFeed:
-    """Runs `spec` in a worker process and ingests what it derives into `store` from a thread here."""
+    """Runs `spec` in a worker process and ingests what it derives into `store` from a thread here.
 
-    def __init__(self, store: RollingStore, spec: SimulatorSpec | CaptureSpec | KafkaSpec) -> None:
+    With `details` (the default) the worker also keeps the drill-down store (exemplar traces, edge
+    details), which `self.details` queries; a capture's worker stays after loading to answer.
+    """
+
+    def __init__(
+        self, store: RollingStore, spec: SimulatorSpec | CaptureSpec | KafkaSpec, *, details: bool = True
+    ) -> None:
         self.store = store
         self.spec = spec
+        self.details: DetailClient | None = None
+        self._with_details = details
         self.status = FeedStatus()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
@@ -157,9 +178,13 @@ class ProcessFeed:
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt
         parent_end, child_end = context.Pipe()
-        self._process = context.Process(target=_worker_main, args=(self.spec, child_end), daemon=True)
+        detail_parent, detail_child = context.Pipe() if self._with_details else (None, None)
+        self._process = context.Process(target=_worker_main, args=(self.spec, child_end, detail_child), daemon=True)
         self._process.start()
         child_end.close()
+        if detail_parent is not None:
+            detail_child.close()
+            self.details = DetailClient(detail_parent)
         self._connection = parent_end
         self.status.running = True
         self._thread = threading.Thread(target=self._receive, name="flowviz-ingest", daemon=True)
@@ -217,4 +242,6 @@ class ProcessFeed:
             self._process.join(2.0)
             if self._process.is_alive():
                 self._process.terminate()
+        if self.details is not None:
+            self.details.close()
         self.status.running = False

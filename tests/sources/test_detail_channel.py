@@ -1,0 +1,73 @@
+"""The drill-down store in the ingest worker, queried from this process, answers as an in-process one does."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from flowviz.model.problems import Problems
+from flowviz.sources.capture_file import CaptureReader
+from flowviz.sources.detail_channel import DetailClient, DetailsUnavailable, serve_details
+from flowviz.sources.pipeline import IngestPipeline
+from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
+from flowviz.store.drill_down import DrillDownStore
+from flowviz.store.rolling_store import RollingStore
+
+DEATHSTARBENCH = "jaeger-json/deathstarbench-socialnetwork-jaeger-ui-20traces.json"
+WHOLE = (-(1 << 62), 1 << 62)
+
+
+def local_details(path: Path) -> DrillDownStore:
+    problems = Problems()
+    details = DrillDownStore()
+    pipeline = IngestPipeline(RollingStore(problems=problems), problems=problems, details=details)
+    for item in CaptureReader(path, problems=problems):
+        pipeline.feed(item)
+    pipeline.finish()
+    return details
+
+
+def test_worker_details_answer_like_local_ones(captures_dir: Path) -> None:
+    path = captures_dir / DEATHSTARBENCH
+    local = local_details(path)
+    feed = ProcessFeed(RollingStore(), CaptureSpec((str(path),)))
+    feed.start()
+    try:
+        assert feed.wait(60)
+        remote = feed.details
+        assert remote is not None
+        services = remote.exemplars.services()
+        assert services == local.exemplars.services()
+        assert "nginx-web-server" in services
+        slowest = remote.exemplars.exemplars("compose-post-service", *WHOLE, kind="slowest", limit=5)
+        assert [e.trace_id for e in slowest] == [
+            e.trace_id for e in local.exemplars.exemplars("compose-post-service", *WHOLE, kind="slowest", limit=5)
+        ]
+        assert slowest, "the capture's compose-post traces are kept"
+        trace = remote.exemplars.trace(slowest[0].trace_id)
+        assert trace is not None
+        assert len(trace) == len(local.exemplars.trace(slowest[0].trace_id))
+        assert remote.exemplars.critical_path_share("compose-post-service", *WHOLE) == pytest.approx(
+            local.exemplars.critical_path_share("compose-post-service", *WHOLE)
+        )
+        remote_sides = remote.edges.sides("nginx-web-server", "compose-post-service", *WHOLE)
+        local_sides = local.edges.sides("nginx-web-server", "compose-post-service", *WHOLE)
+        assert remote_sides["server"].calls == local_sides["server"].calls > 0
+        with pytest.raises(DetailsUnavailable, match="no query"):
+            remote.call("exemplars", "_close", None)  # only the query methods are served
+    finally:
+        feed.stop()
+    with pytest.raises(DetailsUnavailable):
+        feed.details.exemplars.services()
+
+
+def test_a_silent_worker_times_out_instead_of_hanging() -> None:
+    parent, child = multiprocessing.Pipe()
+    client = DetailClient(parent, timeout_s=0.2)
+    with pytest.raises(DetailsUnavailable, match="no answer"):
+        client.exemplars.services()
+    serve_details(DrillDownStore(), child)  # answers from now on; the stale request's answer is skipped
+    assert client.exemplars.services() == []
+    assert client.edges.statuses("a", "b", 0, 1) == []
