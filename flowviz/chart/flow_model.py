@@ -180,6 +180,23 @@ class FlowChartModel:
         nearest = int(np.argmin(distance))
         return nearest if distance[nearest] <= slop else None
 
+    def edge_at(self, x: float, y: float, *, slop: float = 6.0) -> int | None:
+        """The visible edge passing within `slop` of the world point (x, y), if any (the nearest)."""
+        chart = self.chart
+        if chart is None or chart.edge_count == 0:
+            return None
+        curves = chart.edge_curve
+        start, end = curves[:, :-1], curves[:, 1:]  # segments between the curve's samples
+        along = end - start
+        length2 = np.maximum((along**2).sum(axis=2), 1e-12)
+        t = np.clip(((x - start[..., 0]) * along[..., 0] + (y - start[..., 1]) * along[..., 1]) / length2, 0.0, 1.0)
+        dx = start[..., 0] + t * along[..., 0] - x
+        dy = start[..., 1] + t * along[..., 1] - y
+        distance = np.sqrt(dx**2 + dy**2).min(axis=1)
+        distance[~chart.edge_visible] = np.inf
+        nearest = int(np.argmin(distance))
+        return nearest if distance[nearest] <= slop else None
+
     def pin(self, node: int, x: float, y: float) -> None:
         """Keep a node where the user dragged it (chart coordinates)."""
         if self.chart is not None:

@@ -345,8 +345,8 @@ class EdgeDeriver:
             client_latency_ns=np.where(client_side, client_ns, NO_LATENCY),
             server_latency_ns=server_ns,
             failed=(requests["status"][calls] == StatusCode.ERROR) | partner_failed,
-            http_status=np.where(
-                requests["http_status"][calls] != 0, requests["http_status"][calls], spans["http_status"][partner]
+            http_status=_call_http_status(
+                requests["http_status"][calls], spans["http_status"][partner], partner_failed
             ),
             trace_hi=requests["trace_hi"][calls],
             trace_lo=requests["trace_lo"][calls],
@@ -433,6 +433,12 @@ class EdgeDeriver:
             return EdgeObservations.empty()
         columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         return EdgeObservations.from_columns(tuple(self._names), **columns)
+
+
+def _call_http_status(server: np.ndarray, client: np.ndarray, client_failed: np.ndarray) -> np.ndarray:
+    """A paired call's HTTP status: the client's when it failed there (0 for a timeout: the server may
+    well have answered 200 later), else the server's, else the client's."""
+    return np.where(client_failed, client, np.where(server != 0, server, client))
 
 
 def _calls(**columns: object) -> dict[str, np.ndarray]:

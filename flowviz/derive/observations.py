@@ -65,8 +65,9 @@ class EdgeObservations:
     `latency_ns` is the server-side duration where there is a server span, else the client
     side; `client_latency_ns`/`server_latency_ns` are -1 where that side is unknown, and
     `latency_ns` is -1 where no latency is known at all (dependency lists). `http_status` is the
-    call's HTTP status (the server side's, else the client's; 0 where none). `count` is how many
-    calls the row stands for (1 for spans; `callCount` for Jaeger dependency links).
+    call's HTTP status: the client's where the call failed there (0 for a timeout), else the
+    server's, else the client's (0: none). `count` is how many calls the row stands for (1 for spans; `callCount`
+    for Jaeger dependency links).
     """
 
     names: tuple[str, ...]

@@ -168,7 +168,10 @@ class ProcessFeed:
         self.store = store
         self.spec = spec
         self.details: DetailClient | None = None
-        self._with_details = details
+        self._detail_child: Connection | None = None
+        if details:  # the client exists from the start (windows hand it to their panels before starting)
+            detail_parent, self._detail_child = multiprocessing.get_context("spawn").Pipe()
+            self.details = DetailClient(detail_parent)
         self.status = FeedStatus()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
@@ -178,13 +181,13 @@ class ProcessFeed:
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt
         parent_end, child_end = context.Pipe()
-        detail_parent, detail_child = context.Pipe() if self._with_details else (None, None)
-        self._process = context.Process(target=_worker_main, args=(self.spec, child_end, detail_child), daemon=True)
+        self._process = context.Process(
+            target=_worker_main, args=(self.spec, child_end, self._detail_child), daemon=True
+        )
         self._process.start()
         child_end.close()
-        if detail_parent is not None:
-            detail_child.close()
-            self.details = DetailClient(detail_parent)
+        if self._detail_child is not None:
+            self._detail_child.close()
         self._connection = parent_end
         self.status.running = True
         self._thread = threading.Thread(target=self._receive, name="flowviz-ingest", daemon=True)

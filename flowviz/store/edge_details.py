@@ -11,7 +11,7 @@ from flowviz.derive.observations import EdgeObservations
 from flowviz.store.latency_bins import BIN_COUNT, percentiles
 from flowviz.store.operation_stats import OperationStats
 
-DEFAULT_EDGE_DETAIL_BUDGET_BYTES = 8 << 20
+DEFAULT_EDGE_DETAIL_BUDGET_BYTES = 32 << 20
 OVERFLOW = 1  # what `OperationStats` counts (edge, code) pairs beyond its cap under
 CLIENT_SIDE, SERVER_SIDE = 2, 3
 NO_HTTP_FAILED, NO_HTTP_OK = 3, 4  # status codes for calls without an HTTP status (HTTP codes are >= 100)
@@ -32,7 +32,7 @@ class SideFigures:
 class StatusFigures:
     """Calls of an edge with one status in a window, and how many of them failed."""
 
-    label: str  # "HTTP 504", "error (no HTTP status)", "ok (no HTTP status)"
+    label: str  # "HTTP 504", "failed, no HTTP status (timeout, connection)", "ok (no HTTP status)"
     code: int  # the HTTP status, or NO_HTTP_FAILED / NO_HTTP_OK
     calls: int
     failures: int
@@ -42,7 +42,7 @@ def status_label(code: int) -> str:
     if code == OVERFLOW:
         return "(other statuses)"
     if code == NO_HTTP_FAILED:
-        return "error (no HTTP status)"
+        return "failed, no HTTP status (timeout, connection)"
     if code == NO_HTTP_OK:
         return "ok (no HTTP status)"
     return f"HTTP {code}"

@@ -50,6 +50,7 @@ _PENDING = {
     "destination": np.int32,
     "kind": np.int8,
     "status": np.int8,
+    "http_status": np.int16,
     "peer_kind": np.int8,
 }
 _POOL = {
@@ -62,6 +63,7 @@ _POOL = {
     "peer": np.int32,
     "kind": np.int8,
     "status": np.int8,
+    "http_status": np.int16,
 }
 _TRACES = {
     "trace_hi": np.uint64,
@@ -180,6 +182,7 @@ class TraceSpans:
     peer: np.ndarray
     kind: np.ndarray
     status: np.ndarray
+    http_status: np.ndarray  # 0 where none
     truncated: bool  # more spans than `max_spans_per_trace`: the earliest starting ones are kept
 
     def __len__(self) -> int:
@@ -208,14 +211,14 @@ class ExemplarStore:
     selection does not depend on how the input is split into batches.
 
     **Memory bound.** Per (service or edge, bucket) at most 3·N traces plus one per occupied
-    latency band are selected, at most `max_traces` in all. Kept spans (46 bytes each), index rows
+    latency band are selected, at most `max_traces` in all. Kept spans (48 bytes each), index rows
     (one per service and edge a kept trace passes through, 43 bytes) and the trace table take at
     most `trace_budget_bytes` (default 48 MiB) after every ingest. When over it, the finest level
     holding more buckets than make one of the next (10 one-minute, 6 ten-minute, 24 one-hour
     buckets) has its oldest merged into their coarser bucket (N of each kind kept per merged
     bucket); when no level does, the oldest bucket is dropped, so a small budget keeps the newest
     minutes. `OperationStats` has its own budget (default 16 MiB). Traces not yet closed wait in a
-    pending table of at most `max_pending_spans` spans (67 bytes each; when full, the traces quiet
+    pending table of at most `max_pending_spans` spans (69 bytes each; when full, the traces quiet
     the longest close early). Strings are capped at `max_strings`, keys at `max_keys`. So
     `memory_bytes()`, which counts all of it, stays below the two budgets + 100 bytes ×
     `max_pending_spans` (spare capacity included) + the string, key and closed-id tables: about
@@ -306,6 +309,7 @@ class ExemplarStore:
                 destination=remap[batch.destination],
                 kind=batch.kind,
                 status=batch.status,
+                http_status=batch.http_status,
                 peer_kind=batch.peer_kind,
             )
             self._watermark_ns = max(self._watermark_ns, int(batch.end_ns.max()))

@@ -84,7 +84,12 @@ def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dar
     store = RollingStore()
     feed = ProcessFeed(store, SimulatorSpec(seed=seed, rate_per_s=rate_per_s, history_s=history_s))
     model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
-    window = MainWindow(model, title="demo: the e-commerce platform (simulated)", status_text=feed.status.summary)
+    window = MainWindow(
+        model,
+        title="demo: the e-commerce platform (simulated)",
+        status_text=feed.status.summary,
+        details=feed.details,
+    )
     window.feed = feed
     feed.start()
     return window
@@ -102,7 +107,7 @@ def live_window(settings, *, theme: str = "dark"):
     feed = ProcessFeed(store, settings)
     model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
     title = f"live: {', '.join(settings.topics)} @ {settings.bootstrap}"
-    window = MainWindow(model, title=title, status_text=feed.status.summary)
+    window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
     window.feed = feed
     feed.start()
     return window
@@ -140,7 +145,7 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
         return feed.status.summary()
 
     key = os.pathsep.join(os.path.abspath(p) for p in paths)
-    window = MainWindow(model, title=names, status_text=status, bookmark_key=key)
+    window = MainWindow(model, title=names, status_text=status, bookmark_key=key, details=feed.details)
     window.feed = feed
     feed.start()
     return window

@@ -28,18 +28,34 @@ def qcolor(rgba: tuple[int, int, int, int], alpha: int | None = None) -> QColor:
 
 @dataclass(slots=True)
 class Emphasis:
-    """What the user points at: the selected node and its neighbours, the hovered node."""
+    """What the user points at: the selected node and its neighbours, the hovered node, a selected edge,
+    and a highlighted path (a trace's services and calls). Anything emphasised dims the rest."""
 
     selected: int | None = None
     hovered: int | None = None
     neighbours: frozenset[int] = field(default_factory=frozenset)
+    selected_edge: int | None = None
+    edge_ends: frozenset[int] = field(default_factory=frozenset)
+    path_nodes: frozenset[int] = field(default_factory=frozenset)
+    path_edges: frozenset[int] = field(default_factory=frozenset)
+
+    def key(self) -> tuple:
+        """What the cached layers depend on (hovering aside)."""
+        return (self.selected, self.selected_edge, self.path_nodes, self.path_edges)
 
     def is_dimmed(self, node_count: int) -> np.ndarray:
         dimmed = np.zeros(node_count, bool)
+        kept = [*self.path_nodes, *self.edge_ends]
         if self.selected is not None:
+            kept += [self.selected, *self.neighbours]
+        if kept:
             dimmed[:] = True
-            dimmed[[i for i in (self.selected, *self.neighbours) if i < node_count]] = False
+            dimmed[[i for i in kept if i < node_count]] = False
         return dimmed
+
+    def emphasised_edges(self) -> list[int]:
+        """Edges drawn over everything in the selection colour."""
+        return [*self.path_edges, *(() if self.selected_edge is None else (self.selected_edge,))]
 
 
 def health_colors(theme: Theme) -> list[tuple[int, int, int, int]]:
@@ -112,6 +128,7 @@ class ChartPainter:
             return
         dimmed_nodes = emphasis.is_dimmed(chart.node_count)
         self._paint_edges(painter, chart, viewport, dimmed_nodes)
+        self._paint_emphasised_edges(painter, chart, viewport, emphasis)
         self._paint_nodes(painter, chart, viewport, dimmed_nodes, emphasis)
 
     def paint_labels(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
@@ -181,6 +198,21 @@ class ChartPainter:
                 painter.setPen(QPen(head_color, 0))
                 painter.drawPath(heads)
 
+    def _paint_emphasised_edges(self, painter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
+        """A selected edge and a trace's calls: a wide halo in the selection colour under a bright line."""
+        edges = np.array([e for e in emphasis.emphasised_edges() if e < chart.edge_count], np.int64)
+        if not edges.size:
+            return
+        curves = viewport.to_screen(chart.edge_curve[edges])
+        path = _polyline_path(curves)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        halo = QPen(qcolor(self.theme.selection, 70), max(5.0, 6.0 * self.theme.node_scale))
+        halo.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(halo)
+        painter.drawPath(path)
+        painter.setPen(QPen(qcolor(self.theme.selection), 2.0))
+        painter.drawPath(path)
+
     def _paint_nodes(self, painter, chart: ChartFrame, viewport: Viewport, dimmed: np.ndarray, emphasis: Emphasis):
         theme = self.theme
         visible = np.flatnonzero(chart.node_visible)
@@ -231,7 +263,8 @@ class ChartPainter:
         show_figures = viewport.scale >= 0.75 or (viewport.scale >= 0.3 and visible_nodes <= 80)
         failing = np.flatnonzero((chart.node_health == Health.FAILING) & chart.node_visible & ~dimmed).tolist()
         # what the user points at, and failing nodes, are always labelled
-        forced = frozenset([*(i for i in (emphasis.selected, emphasis.hovered) if i is not None), *failing])
+        pointed = (emphasis.selected, emphasis.hovered)
+        forced = frozenset([*(i for i in pointed if i is not None), *emphasis.path_nodes, *failing])
         lines: list[tuple[str, ...]] = []
         for index, name in enumerate(chart.node_names):
             if not chart.node_visible[index] or (dimmed[index] and index not in forced):

@@ -26,6 +26,7 @@ class FlowChartView(QWidget):
     into a cached pixmap when data, view or emphasis changes; every frame only moves particles."""
 
     selection_changed = Signal(object)  # node index or None
+    edge_selected = Signal(object)  # edge index or None
 
     def __init__(self, model: FlowChartModel, parent: QWidget | None = None, *, animate: bool = True) -> None:
         super().__init__(parent)
@@ -108,12 +109,31 @@ class FlowChartView(QWidget):
         self.update()
 
     def select(self, node: int | None, *, center: bool = False) -> None:
+        if node is not None and self.emphasis.selected_edge is not None:
+            self.select_edge(None)
         self.emphasis.selected = node
         self.emphasis.neighbours = self.model.neighbours(node) if node is not None else frozenset()
         chart = self.model.chart
         if center and node is not None and chart is not None:
             self.viewport.center_on(*chart.node_xy[node])
         self.selection_changed.emit(node)
+        self.update()
+
+    def select_edge(self, edge: int | None) -> None:
+        """Emphasise one edge (its two ends stay lit); None clears it."""
+        if edge is not None and self.emphasis.selected is not None:
+            self.select(None)
+        self.emphasis.selected_edge = edge
+        chart = self.model.chart
+        ends = () if edge is None or chart is None else (int(chart.edge_source[edge]), int(chart.edge_target[edge]))
+        self.emphasis.edge_ends = frozenset(ends)
+        self.edge_selected.emit(edge)
+        self.update()
+
+    def show_path(self, nodes: frozenset[int], edges: frozenset[int]) -> None:
+        """Light up a trace's services and calls (empty sets: clear)."""
+        self.emphasis.path_nodes = frozenset(nodes)
+        self.emphasis.path_edges = frozenset(edges)
         self.update()
 
     def select_name(self, text: str) -> bool:
@@ -141,7 +161,7 @@ class FlowChartView(QWidget):
             viewport.offset_y,
             self.width(),
             self.height(),
-            self.emphasis.selected,
+            self.emphasis.key(),
             self.painter.theme.name,
         )
 
@@ -290,7 +310,16 @@ class FlowChartView(QWidget):
             return
         moved = event.position() - self._press
         if not self._panning and abs(moved.x()) + abs(moved.y()) <= _DRAG_THRESHOLD_PX:
-            self.select(self._dragging_node)
+            edge = None
+            if self._dragging_node is None:
+                world = self.viewport.to_world(event.position().x(), event.position().y())
+                edge = self.model.edge_at(*world, slop=6.0 / self.viewport.scale)
+            if edge is not None:
+                self.select_edge(edge)
+            else:
+                if self.emphasis.selected_edge is not None:
+                    self.select_edge(None)
+                self.select(self._dragging_node)
         self._press, self._dragging_node, self._panning = None, None, False
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
@@ -300,6 +329,8 @@ class FlowChartView(QWidget):
         if event.key() == Qt.Key.Key_F:
             self.fit()
         elif event.key() == Qt.Key.Key_Escape:
+            self.show_path(frozenset(), frozenset())
+            self.select_edge(None)
             self.select(None)
         else:
             super().keyPressEvent(event)

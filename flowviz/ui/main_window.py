@@ -9,7 +9,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
-    QDockWidget,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -21,9 +20,9 @@ from PySide6.QtWidgets import (
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import THEMES
+from flowviz.ui.drill_down_docks import DrillDownDocks
 from flowviz.ui.flow_view import FlowChartView
 from flowviz.ui.help_overlay import HelpOverlay
-from flowviz.ui.service_panel import ServicePanel
 from flowviz.ui.timeline_strip import Bookmark, TimelineStrip
 from flowviz.ui.transport_bar import TransportBar
 
@@ -63,6 +62,7 @@ class MainWindow(QMainWindow):
         title: str,
         status_text: Callable[[], str] | None = None,
         bookmark_key: str | None = None,
+        details: object | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.strip.scrubbed.connect(self.view.scrub_to)
         self.transport.bookmark_requested.connect(self.add_bookmark)
         self.transport.loop_requested.connect(self.toggle_loop)
-        self._build_service_dock()
+        self._build_docks(details)
         self._build_toolbar()
         self._build_time_keys()
         self.view.setFocus()  # keys go to the chart (the search box takes them only when clicked)
@@ -97,21 +97,12 @@ class MainWindow(QMainWindow):
         self._status_timer.start(STATUS_INTERVAL_MS)
         self.resize(1400, 860)
 
-    def _build_service_dock(self) -> None:
-        """The service panel on the right: hidden until a service is selected."""
-        self.service_panel = ServicePanel(self.model, self)
-        self.service_dock = QDockWidget("Service", self)
-        self.service_dock.setObjectName("service_dock")
-        self.service_dock.setWidget(self.service_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.service_dock)
-        self.service_dock.hide()
-        self.view.selection_changed.connect(self._show_service)
-        self.service_panel.service_clicked.connect(lambda node: self.view.select(node, center=True))
-
-    def _show_service(self, node: int | None) -> None:
-        self.service_panel.show_node(node)
-        if node is not None:
-            self.service_dock.show()
+    def _build_docks(self, details: object | None) -> None:
+        """Service and edge panels (right), the trace waterfall (bottom): hidden until something is chosen."""
+        self.docks = DrillDownDocks(self, self.model, self.view, details)
+        self.service_panel, self.service_dock = self.docks.service_panel, self.docks.service_dock
+        self.edge_panel, self.edge_dock = self.docks.edge_panel, self.docks.edge_dock
+        self.trace_view, self.trace_dock = self.docks.trace_view, self.docks.trace_dock
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Chart", self)
@@ -220,12 +211,12 @@ class MainWindow(QMainWindow):
     def set_theme_everywhere(self, name: str) -> None:
         self.view.set_theme(THEMES[name])
         self.strip.set_theme(THEMES[name])
+        self.docks.set_theme(THEMES[name])
 
     def _update_status(self) -> None:
         self.transport.update_labels()
         self.strip.refresh()
-        if self.service_dock.isVisible():
-            self.service_panel.refresh()
+        self.docks.refresh()
         if self.model.time.notice:
             self.statusBar().showMessage(self.model.time.notice, 6000)
         chart = self.model.chart

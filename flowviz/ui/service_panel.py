@@ -1,54 +1,33 @@
-"""The service panel: one service's figures for the window, its history over the retained range, its neighbours."""
+"""The service panel: one service's window figures, history, neighbours, operations, latency histogram and traces."""
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
 from flowviz.derive.observations import NodeKind
-from flowviz.model.time_control import SECOND_NS
-from flowviz.store.rolling_store import RollingStore
+from flowviz.store.exemplars import KINDS, Exemplar
+from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS
+from flowviz.store.operation_stats import OperationFigures
+from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
+from flowviz.ui.history_plots import HistoryPlots
+from flowviz.ui.latency_histogram import LatencyHistogram
+from flowviz.ui.tables import figure_table, fill_rows, ms_text
+from flowviz.ui.trace_table import TraceTable
 
-SERIES_STEPS = 90  # window queries per series
-SERIES_INTERVAL_S = 2.0  # live data: recompute the series at most this often
 TABLE_COLUMNS = ("service", "rate/s", "failure %", "p95 ms", "share")
-
-
-@dataclass(frozen=True, slots=True)
-class NodeSeries:
-    """One node's figures per step [start_ns[k], start_ns[k] + step_ns) over a range."""
-
-    node: int
-    step_ns: int
-    start_ns: np.ndarray  # int64
-    rate_per_s: np.ndarray
-    failure_pct: np.ndarray  # NaN where there were no requests
-    p50_ms: np.ndarray
-    p95_ms: np.ndarray
-    p99_ms: np.ndarray
-
-    @property
-    def centers_s(self) -> np.ndarray:
-        return (self.start_ns + self.step_ns / 2) / 1e9
+OPERATION_COLUMNS = ("operation", "rate/s", "failure %", "p50 ms", "p95 ms", "p99 ms")
+DETAILS_INTERVAL_S = 1.0  # live data: re-query the details at most this often
+EXEMPLAR_LIMIT = 25
+NO_DETAILS = "No span details for this source (they come with spans, not with dependency lists)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +35,7 @@ class NeighbourRow:
     """One upstream or downstream edge of the selected node, as a table row."""
 
     node: int
+    edge: int
     name: str
     rate_per_s: float
     failure_pct: float
@@ -63,30 +43,15 @@ class NeighbourRow:
     share: float  # of the selected node's incoming (upstream) or outgoing (downstream) traffic
 
 
-def series_step_ns(span_ns: int, steps: int = SERIES_STEPS) -> int:
-    """Whole seconds per step giving at most about `steps` steps over `span_ns`."""
-    return max(math.ceil(span_ns / steps / SECOND_NS), 1) * SECOND_NS
+@dataclass(frozen=True, slots=True)
+class ServiceDetails:
+    """What the panel shows of a service's spans in a window (from the drill-down store)."""
 
-
-def node_series(store: RollingStore, node: int, start_ns: int, end_ns: int, *, steps: int = SERIES_STEPS) -> NodeSeries:
-    """Query the store once per step (run it off the UI thread): rates as the chart counts them."""
-    step_ns = series_step_ns(end_ns - start_ns, steps)
-    starts = np.arange(start_ns, end_ns, step_ns, dtype=np.int64)
-    ends = np.minimum(starts + step_ns, end_ns)  # the last step may be partial
-    served, sent, errors = np.zeros(len(starts)), np.zeros(len(starts)), np.zeros(len(starts))
-    p50, p95, p99 = (np.full(len(starts), np.nan) for _ in range(3))
-    for k, (step_start, step_end) in enumerate(zip(starts, ends, strict=True)):
-        frame = store.query(int(step_start), int(step_end))
-        if node >= frame.node_count:
-            continue
-        served[k], sent[k] = frame.node_requests[node], frame.node_out_requests[node]
-        errors[k] = frame.node_errors[node]
-        p50[k], p95[k], p99[k] = frame.node_p50_ms[node], frame.node_p95_ms[node], frame.node_p99_ms[node]
-    step_s = np.maximum(ends - starts, 1) / SECOND_NS
-    with np.errstate(invalid="ignore", divide="ignore"):
-        failure_pct = np.where(served > 0, 100.0 * errors / served, np.nan)
-    rate = np.where(served > 0, served, sent) / step_s  # a pure source: what it sent, like the chart
-    return NodeSeries(node, step_ns, starts, rate, failure_pct, p50, p95, p99)
+    operations: list[OperationFigures]
+    histogram: np.ndarray
+    critical_path_share: float | None
+    exemplars: dict[str, list[Exemplar]]  # by kind
+    in_range: list[Exemplar] | None  # the traces of the selected latency range
 
 
 def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[NeighbourRow]:
@@ -101,6 +66,7 @@ def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[Neig
         rows.append(
             NeighbourRow(
                 node=peer,
+                edge=int(edge),
                 name=name,
                 rate_per_s=rate,
                 failure_pct=100.0 * float(chart.edge_error_ratio[edge]),
@@ -111,114 +77,133 @@ def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[Neig
     return sorted(rows, key=lambda row: (-row.rate_per_s, row.name))
 
 
-def _ms(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+def service_details(details, name: str, start_ns: int, end_ns: int, bins: tuple[int, int] | None) -> ServiceDetails:
+    """Query the drill-down store (in-process or the worker's) for one service; runs off the UI thread."""
+    exemplars = details.exemplars
+    return ServiceDetails(
+        operations=exemplars.operations(name, start_ns, end_ns),
+        histogram=exemplars.latency_histogram(name, start_ns, end_ns),
+        critical_path_share=exemplars.critical_path_share(name, start_ns, end_ns),
+        exemplars={
+            kind: exemplars.exemplars(name, start_ns, end_ns, kind=kind, limit=EXEMPLAR_LIMIT) for kind in KINDS
+        },
+        in_range=None if bins is None else exemplars.traces_in_latency_bins(name, start_ns, end_ns, *bins),
+    )
 
 
-class _NeighbourTable(QTableWidget):
-    """Upstream or downstream services; a click on a row asks to select that service."""
+class _NeighbourTable:
+    """Upstream or downstream services; `rows` says what each table row stands for."""
 
     def __init__(self, parent: QWidget) -> None:
-        super().__init__(0, len(TABLE_COLUMNS), parent)
-        self.setHorizontalHeaderLabels(TABLE_COLUMNS)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(TABLE_COLUMNS)):
-            self.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table = figure_table(TABLE_COLUMNS, parent)
         self.rows: list[NeighbourRow] = []
 
     def set_rows(self, rows: list[NeighbourRow]) -> None:
         self.rows = rows
-        self.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            texts = (
-                row.name,
-                f"{row.rate_per_s:.1f}",
-                f"{row.failure_pct:.1f}",
-                _ms(row.p95_ms),
-                f"{100 * row.share:.0f} %",
-            )
-            for column, text in enumerate(texts):
-                item = QTableWidgetItem(text)
-                if column:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                item.setData(Qt.ItemDataRole.UserRole, row.node)
-                self.setItem(r, column, item)
+        texts = [
+            (r.name, f"{r.rate_per_s:.1f}", f"{r.failure_pct:.1f}", ms_text(r.p95_ms), f"{100 * r.share:.0f} %")
+            for r in rows
+        ]
+        fill_rows(self.table, texts, data=[r.node for r in rows])
 
 
 class ServicePanel(QWidget):
-    """The selected service: window figures, history (rate, failures, latency) and its neighbours."""
+    """The selected service. `details` (a drill-down store, or the worker's client; None: none) feeds the
+    operations, the latency histogram and the traces; the rest comes from the chart and the store."""
 
     service_clicked = Signal(int)  # a neighbour's node index
+    edge_clicked = Signal(int)  # a neighbour row's edge index (double click)
+    trace_chosen = Signal(str)  # hex trace id
 
-    def __init__(self, model: FlowChartModel, parent: QWidget | None = None) -> None:
+    def __init__(self, model: FlowChartModel, details: object | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
+        self.details = details
         self.node: int | None = None
-        self.series: NodeSeries | None = None
+        self.name: str | None = None
+        self.figures_of: ServiceDetails | None = None
+        self.selected_bins: tuple[int, int] | None = None
+        self.details_error = ""
         self._seen: tuple | None = None
-        self._series_key: tuple | None = None
-        self._series_at = 0.0
-        self._worker: threading.Thread | None = None
-        self._new_series: tuple[tuple, NodeSeries] | None = None
         self._theme: Theme | None = None
+        self._details_job = BackgroundJob("flowviz-service-details")
+        self._details_key: tuple | None = None
+        self._details_at = 0.0
         self.title = QLabel(self)
         self.figures = QLabel(self)
         self.figures.setTextFormat(Qt.TextFormat.RichText)
-        self.plots = pg.GraphicsLayoutWidget(self)
-        self.plots.setMinimumHeight(330)
-        self.upstream = _NeighbourTable(self)
-        self.downstream = _NeighbourTable(self)
-        for table in (self.upstream, self.downstream):
-            table.cellClicked.connect(lambda r, _c, t=table: self.service_clicked.emit(t.rows[r].node))
-        self._build_plots()
+        self.bottleneck = QLabel(self)
+        self.bottleneck.setWordWrap(True)
+        self.history = HistoryPlots(model, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self._build_neighbours(), "Neighbours")
+        self.tabs.addTab(self._build_operations(), "Operations")
+        self.tabs.addTab(self._build_latency(), "Latency")
+        self.tabs.addTab(self._build_traces(), "Traces")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        for widget in (self.title, self.figures):
+        for widget in (self.title, self.figures, self.bottleneck):
             layout.addWidget(widget)
-        layout.addWidget(self.plots, 3)
-        self.upstream_label, self.downstream_label = QLabel("Upstream", self), QLabel("Downstream", self)
-        for label, table in ((self.upstream_label, self.upstream), (self.downstream_label, self.downstream)):
-            layout.addWidget(label)
-            layout.addWidget(table, 1)
-        self.setMinimumWidth(380)
+        layout.addWidget(self.history, 3)
+        layout.addWidget(self.tabs, 4)
+        self.setMinimumWidth(420)
         self.show_node(None)
 
-    def _build_plots(self) -> None:
-        self.rate_plot = self._add_plot(0, "requests/s")
-        self.failure_plot = self._add_plot(1, "failure %")
-        self.latency_plot = self._add_plot(2, "latency ms")
-        self.rate_curve = self.rate_plot.plot()
-        self.failure_curve = self.failure_plot.plot()
-        self.latency_curves = {name: self.latency_plot.plot(name=name) for name in ("p50", "p95", "p99")}
-        self.latency_plot.addLegend(offset=(-4, 4), labelTextSize="7pt", colCount=3)
-        for name, curve in self.latency_curves.items():
-            self.latency_plot.legend.addItem(curve, name)
-        self.bands = [pg.LinearRegionItem(movable=False) for _ in range(3)]
-        self.cursors = [pg.InfiniteLine(angle=90, movable=False) for _ in range(3)]
-        for plot, band, cursor in zip(self._all_plots(), self.bands, self.cursors, strict=True):
-            band.setZValue(-10)
-            plot.addItem(band)
-            plot.addItem(cursor)
+    # -- building ------------------------------------------------------------------------------------
 
-    def _add_plot(self, row: int, label: str) -> pg.PlotItem:
-        plot = self.plots.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        plot.setMouseEnabled(x=False, y=False)
-        plot.getAxis("left").setWidth(44)
-        plot.setTitle(label, size="8pt", justify="left")
-        if row:
-            plot.setXLink(self.rate_plot)
-        if row < 2:
-            plot.getAxis("bottom").setStyle(showValues=False)
-        return plot
+    def _build_neighbours(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        self.upstream, self.downstream = _NeighbourTable(page), _NeighbourTable(page)
+        self.upstream_label, self.downstream_label = QLabel("Upstream", page), QLabel("Downstream", page)
+        for label, table in ((self.upstream_label, self.upstream), (self.downstream_label, self.downstream)):
+            table.table.cellClicked.connect(lambda r, _c, t=table: self.service_clicked.emit(t.rows[r].node))
+            table.table.cellDoubleClicked.connect(lambda r, _c, t=table: self.edge_clicked.emit(t.rows[r].edge))
+            table.table.setToolTip("Click: select that service · double-click: open the edge")
+            layout.addWidget(label)
+            layout.addWidget(table.table, 1)
+        return page
 
-    def _all_plots(self) -> tuple[pg.PlotItem, pg.PlotItem, pg.PlotItem]:
-        return self.rate_plot, self.failure_plot, self.latency_plot
+    def _build_operations(self) -> QWidget:
+        self.operations = figure_table(OPERATION_COLUMNS, self)
+        self.operations.setToolTip("Entry spans of the service (SERVER/CONSUMER, or called from elsewhere)")
+        return self.operations
+
+    def _build_latency(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        self.histogram = LatencyHistogram(page)
+        self.histogram.range_selected.connect(self._range_selected)
+        self.range_label = QLabel(page)
+        self.range_label.setWordWrap(True)
+        self.range_traces = TraceTable(page)
+        self.range_traces.trace_chosen.connect(self.trace_chosen)
+        layout.addWidget(self.histogram, 2)
+        layout.addWidget(self.range_label)
+        layout.addWidget(self.range_traces, 3)
+        return page
+
+    def _build_traces(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Kept traces:", page))
+        self.kind = QComboBox(page)
+        self.kind.addItems(["slowest", "failing", "recent"])
+        self.kind.currentTextChanged.connect(lambda _text: self._show_exemplars())
+        row.addWidget(self.kind)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.exemplar_table = TraceTable(page)
+        self.exemplar_table.trace_chosen.connect(self.trace_chosen)
+        layout.addWidget(self.exemplar_table, 1)
+        self.traces_note = QLabel(page)
+        self.traces_note.setWordWrap(True)
+        layout.addWidget(self.traces_note)
+        return page
 
     # -- selection and updates ----------------------------------------------------------------------
 
@@ -226,10 +211,11 @@ class ServicePanel(QWidget):
         """Show `node` (None: nothing selected) and refresh at once."""
         if node != self.node:
             self.node = node
-            self.series = None
-            self._series_key = None
-            for curve in (self.rate_curve, self.failure_curve, *self.latency_curves.values()):
-                curve.setData([], [])
+            chart = self.model.chart
+            self.name = chart.node_names[node] if chart is not None and node is not None else None
+            self.figures_of, self.selected_bins, self._details_key = None, None, None
+            self.histogram.clear_selection()
+            self.history.track("node", node)
         self.refresh()
 
     def refresh(self) -> None:
@@ -241,9 +227,15 @@ class ServicePanel(QWidget):
         if key != self._seen:
             self._seen = key
             self._show_figures()
-        self._start_series()
-        self._take_series()
-        self._place_time()
+        self.history.refresh()
+        self._start_details()
+        self._take_details()
+
+    def wait_for_series(self, timeout_s: float = 10.0) -> None:
+        """Finish the pending background queries and show them (for tests and renders)."""
+        self.history.wait(timeout_s)
+        self._details_job.wait(timeout_s)
+        self._take_details()
 
     def _show_figures(self) -> None:
         chart, node = self.model.chart, self.node
@@ -257,8 +249,8 @@ class ServicePanel(QWidget):
         self.figures.setText(self._figures_html(chart, node))
         self.upstream.set_rows(neighbour_rows(chart, node, upstream=True))
         self.downstream.set_rows(neighbour_rows(chart, node, upstream=False))
-        self.upstream_label.setText(f"Upstream ({self.upstream.rowCount()})")
-        self.downstream_label.setText(f"Downstream ({self.downstream.rowCount()})")
+        self.upstream_label.setText(f"Upstream ({len(self.upstream.rows)})")
+        self.downstream_label.setText(f"Downstream ({len(self.downstream.rows)})")
 
     @staticmethod
     def _kind(chart: ChartFrame, node: int) -> str:
@@ -269,98 +261,135 @@ class ServicePanel(QWidget):
         cells = (
             ("rate/s", f"{chart.node_rate_per_s[node]:.1f}"),
             ("failure", f"{100 * chart.node_error_ratio[node]:.1f} %"),
-            ("p50", f"{_ms(float(chart.node_p50_ms[node]))} ms"),
-            ("p95", f"{_ms(float(chart.node_p95_ms[node]))} ms"),
-            ("p99", f"{_ms(float(chart.node_p99_ms[node]))} ms"),
+            ("p50", f"{ms_text(float(chart.node_p50_ms[node]))} ms"),
+            ("p95", f"{ms_text(float(chart.node_p95_ms[node]))} ms"),
+            ("p99", f"{ms_text(float(chart.node_p99_ms[node]))} ms"),
         )
         head = "".join(f"<td style='padding-right:12px'>{name}</td>" for name, _ in cells)
         values = "".join(f"<td style='padding-right:12px'><b>{value}</b></td>" for _, value in cells)
         return f"<table><tr>{head}</tr><tr>{values}</tr></table><small>last {chart.window_s:.0f} s</small>"
 
-    # -- the series (computed in a worker thread) ---------------------------------------------------
+    # -- details from the drill-down store (a background job) ----------------------------------------
 
-    def _start_series(self) -> None:
-        available = self.model.available()
-        if self.node is None or available is None:
-            return
-        key = (self.model.store.data_version, self.node, available.start_ns, available.end_ns)
-        busy = self._worker is not None and self._worker.is_alive()
-        same_node = self._series_key is not None and self._series_key[1] == self.node
-        recent = time.monotonic() - self._series_at < SERIES_INTERVAL_S
-        if key == self._series_key or busy or (same_node and recent):
-            return
-        self._series_key, self._series_at = key, time.monotonic()
-        args = (key, self.node, available.start_ns, available.end_ns)
-        self._worker = threading.Thread(target=self._compute_series, args=args, daemon=True)
-        self._worker.start()
-
-    def _compute_series(self, key: tuple, node: int, start_ns: int, end_ns: int) -> None:
-        """Runs in a worker thread (store queries read an immutable snapshot); the UI draws the result."""
-        self._new_series = (key, node_series(self.model.store, node, start_ns, end_ns))
-
-    def _take_series(self) -> None:
-        if self._new_series is None:
-            return
-        (_, node, *_), series = self._new_series
-        self._new_series = None
-        if node == self.node:
-            self.series = series
-            self._draw_series()
-
-    def wait_for_series(self, timeout_s: float = 10.0) -> None:
-        """Finish the pending series computation and draw it (for tests and renders)."""
-        if self._worker is not None:
-            self._worker.join(timeout_s)
-        self._take_series()
-
-    def _draw_series(self) -> None:
-        series = self.series
-        if series is None:
-            return
-        x = series.centers_s
-        self.rate_curve.setData(x, series.rate_per_s)
-        self.failure_curve.setData(x, np.nan_to_num(series.failure_pct, nan=0.0))
-        for name, values in (("p50", series.p50_ms), ("p95", series.p95_ms), ("p99", series.p99_ms)):
-            self.latency_curves[name].setData(x, values, connect="finite")
-        self.rate_plot.setXRange(series.start_ns[0] / 1e9, (series.start_ns[-1] + series.step_ns) / 1e9, padding=0)
-        self.rate_plot.setYRange(0, max(float(np.nanmax(series.rate_per_s, initial=0)), 1.0) * 1.1, padding=0)
-        self.failure_plot.setYRange(0, max(float(np.nanmax(series.failure_pct, initial=0)), 1.0) * 1.1, padding=0)
-        top = np.nanmax(series.p99_ms, initial=0) if np.isfinite(series.p99_ms).any() else 1.0
-        self.latency_plot.setYRange(0, max(float(top), 1.0) * 1.1, padding=0)
-
-    def _place_time(self) -> None:
+    def _start_details(self) -> None:
         window = self.model.time.window_ns()
-        if window is None:
+        if self.name is None or window is None:
             return
-        for band, cursor in zip(self.bands, self.cursors, strict=True):
-            band.setRegion((window[0] / 1e9, window[1] / 1e9))
-            cursor.setValue(window[1] / 1e9)
+        if self.details is None:
+            self._show_unavailable(NO_DETAILS)
+            return
+        key = (self.name, window, self.selected_bins, self.model.store.data_version)
+        same = self._details_key is not None and self._details_key[:3] == key[:3]
+        recent = time.monotonic() - self._details_at < DETAILS_INTERVAL_S
+        if key == self._details_key or (same and recent):
+            return
+        if self._details_job.start(key, service_details, self.details, self.name, *window, self.selected_bins):
+            self._details_key, self._details_at = key, time.monotonic()
+
+    def _take_details(self) -> None:
+        done = self._details_job.take()
+        if done is None:
+            return
+        key, figures, error = done
+        if key[0] != self.name:
+            return
+        if error is not None:
+            self._show_unavailable(f"Span details unavailable: {error}")
+            return
+        self.details_error = ""
+        self.figures_of = figures
+        window_s = max((key[1][1] - key[1][0]) / 1e9, 1e-9)
+        fill_rows(
+            self.operations,
+            [
+                (
+                    op.name,
+                    f"{op.requests / window_s:.1f}",
+                    f"{100 * op.errors / op.requests:.1f}",
+                    ms_text(op.p50_ms),
+                    ms_text(op.p95_ms),
+                    ms_text(op.p99_ms),
+                )
+                for op in figures.operations
+            ],
+        )
+        self.histogram.set_series([("calls", figures.histogram, self.model.theme.healthy)])
+        self._show_range(figures)
+        self._show_exemplars()
+        share = figures.critical_path_share
+        self.bottleneck.setText(
+            "Critical path: no kept traces in the window"
+            if share is None
+            else f"Critical path: <b>{100 * share:.0f} %</b> of the time of the window's kept traces through "
+            f"{self.name} is spent here"
+        )
+
+    def _show_unavailable(self, text: str) -> None:
+        if text == self.details_error:
+            return
+        self.details_error = text
+        self.figures_of = None
+        fill_rows(self.operations, [])
+        self.histogram.set_series([])
+        self.range_traces.set_exemplars([])
+        self.exemplar_table.set_exemplars([])
+        self.range_label.setText(text)
+        self.traces_note.setText(text)
+        self.bottleneck.setText("")
+
+    def _range_selected(self, first_bin: int, last_bin: int) -> None:
+        self.selected_bins = (first_bin, last_bin)
+        self.range_label.setText(f"{_bins_text(first_bin, last_bin)}: looking…")
+        self._start_details()
+
+    def _show_range(self, figures: ServiceDetails) -> None:
+        if self.selected_bins is None or figures.in_range is None:
+            self.range_traces.set_exemplars([])
+            self.range_label.setText("Click a bar of the histogram (or drag the range's edges) to list its traces.")
+            return
+        calls = int(figures.histogram[self.selected_bins[0] : self.selected_bins[1] + 1].sum())
+        self.range_label.setText(
+            f"{_bins_text(*self.selected_bins)}: {calls:,} calls in the window, "
+            f"{len(figures.in_range)} kept traces (fastest first)"
+        )
+        self.range_traces.set_exemplars(figures.in_range)
+
+    def _show_exemplars(self) -> None:
+        figures = self.figures_of
+        if figures is None:
+            return
+        kind = self.kind.currentText()
+        self.exemplar_table.set_exemplars(figures.exemplars.get(kind, []))
+        self.traces_note.setText(
+            f"{len(figures.exemplars.get(kind, []))} {kind} traces kept for the window "
+            "(per minute: the slowest, latest failing and latest, and one per latency band)"
+        )
 
     # -- appearance ----------------------------------------------------------------------------------
 
     def _apply_theme(self, theme: Theme) -> None:
         self._theme = theme
-        background, text, dim = (qcolor(c).name() for c in (theme.background, theme.text, theme.text_dim))
-        grid = qcolor(theme.grid).name()
-        self.setStyleSheet(
-            f"QWidget {{ background: {background}; color: {text}; }}"
-            f"QHeaderView::section {{ background: {grid}; color: {dim}; border: none; padding: 2px; }}"
-            f"QTableWidget {{ gridline-color: {grid}; }}"
-        )
-        self.plots.setBackground(qcolor(theme.background))
-        for plot in self._all_plots():
-            plot.titleLabel.setAttr("color", dim)
-            plot.titleLabel.setText(plot.titleLabel.text, color=dim)
-            for axis in ("left", "bottom"):
-                plot.getAxis(axis).setTextPen(qcolor(theme.text_dim))
-                plot.getAxis(axis).setPen(qcolor(theme.text_dim))
-        self.rate_curve.setPen(pg.mkPen(qcolor(theme.healthy), width=1.5))
-        self.failure_curve.setPen(pg.mkPen(qcolor(theme.failing), width=1.5))
-        for name, color in (("p50", theme.healthy), ("p95", theme.degraded), ("p99", theme.failing)):
-            self.latency_curves[name].setPen(pg.mkPen(qcolor(color), width=1.5))
-        for band, cursor in zip(self.bands, self.cursors, strict=True):
-            band.setBrush(pg.mkBrush(qcolor(theme.selection, 45)))
-            for line in band.lines:
-                line.setPen(pg.mkPen(qcolor(theme.selection, 120), width=1))
-            cursor.setPen(pg.mkPen(qcolor(theme.selection), width=2))
-        self.latency_plot.legend.setLabelTextColor(qcolor(theme.text_dim))
+        self.setStyleSheet(panel_style_sheet(theme))
+        self.history.apply_theme(theme)
+        self.histogram.apply_theme(theme)
+        for table in (self.range_traces, self.exemplar_table):
+            table.failing_color = qcolor(theme.failing)
+
+
+def panel_style_sheet(theme: Theme) -> str:
+    background, text, dim = (qcolor(c).name() for c in (theme.background, theme.text, theme.text_dim))
+    grid = qcolor(theme.grid).name()
+    return (
+        f"QWidget {{ background: {background}; color: {text}; }}"
+        f"QHeaderView::section {{ background: {grid}; color: {dim}; border: none; padding: 2px; }}"
+        f"QTableWidget {{ gridline-color: {grid}; }}"
+        f"QTabBar::tab {{ background: {background}; color: {dim}; padding: 4px 10px; border: none; }}"
+        f"QTabBar::tab:selected {{ color: {text}; border-bottom: 2px solid {qcolor(theme.selection).name()}; }}"
+        f"QTabWidget::pane {{ border: none; }}"
+    )
+
+
+def _bins_text(first_bin: int, last_bin: int) -> str:
+    low_ms = BIN_LOWER_NS[first_bin] / 1e6
+    high_ms = BIN_LOWER_NS[last_bin + 1] / 1e6 if last_bin + 1 < BIN_COUNT else float("inf")
+    return f"{ms_text(low_ms)}–{ms_text(high_ms)} ms"

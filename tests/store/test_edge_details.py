@@ -65,13 +65,13 @@ def test_calls_by_status_list_failing_statuses_first() -> None:
     statuses = details.statuses("a", "b", 0, 10 * S)
     assert [(s.label, s.calls, s.failures) for s in statuses] == [
         ("HTTP 503", 7, 7),
-        ("error (no HTTP status)", 2, 2),
+        ("failed, no HTTP status (timeout, connection)", 2, 2),
         ("HTTP 200", 50, 0),
         ("ok (no HTTP status)", 4, 0),
         ("HTTP 404", 3, 0),
     ]
     assert {s.code for s in statuses} >= {NO_HTTP_FAILED, NO_HTTP_OK}
-    assert details.statuses("a", "b", 2 * S, 3 * S)[0].label == "error (no HTTP status)"
+    assert details.statuses("a", "b", 2 * S, 3 * S)[0].label == "failed, no HTTP status (timeout, connection)"
     assert details.statuses("b", "a", 0, 10 * S) == []
 
 

@@ -81,21 +81,21 @@ def test_neighbour_rows_and_shares_are_exact(qtbot, store):
     assert [row.rate_per_s for row in up] == pytest.approx([10.0, 5.0])
     assert [row.share for row in up] == pytest.approx([2 / 3, 1 / 3])
     assert [row.failure_pct for row in up] == pytest.approx([0.0, 20.0])
-    assert table_texts(panel.upstream)[0][0] == "a"
-    assert table_texts(panel.upstream)[1][4] == "33 %"
+    assert table_texts(panel.upstream.table)[0][0] == "a"
+    assert table_texts(panel.upstream.table)[1][4] == "33 %"
     down = panel.downstream.rows
     assert [(row.name, row.share) for row in down] == [("d", pytest.approx(1.0))]
     assert down[0].rate_per_s == pytest.approx(3.0)
     start, end = model.time.window_ns()
     p95 = store.query(start, end).edge_p95_ms[model.chart.edge_target == index_of(model, "d")][0]
-    assert table_texts(panel.downstream) == [["d", "3.0", "0.0", f"{p95:.1f}", "100 %"]]
+    assert table_texts(panel.downstream.table) == [["d", "3.0", "0.0", f"{p95:.1f}", "100 %"]]
 
 
 def test_clicking_a_downstream_row_selects_that_service(qtbot, store):
     panel, view = make_panel(qtbot, store)
     d = index_of(panel.model, "d")
     panel.show_node(index_of(panel.model, "b"))
-    table = panel.downstream
+    table = panel.downstream.table
     cell = table.visualItemRect(table.item(0, 0)).center()
     with qtbot.waitSignal(view.selection_changed) as blocker:
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
@@ -107,8 +107,8 @@ def test_the_series_matches_per_step_store_queries(qtbot, store):
     panel, _ = make_panel(qtbot, store)
     b = index_of(panel.model, "b")
     panel.show_node(b)
-    qtbot.waitUntil(lambda: (panel.refresh(), panel.series is not None)[1], timeout=10_000)
-    series = panel.series
+    qtbot.waitUntil(lambda: (panel.refresh(), panel.history.series is not None)[1], timeout=10_000)
+    series = panel.history.series
     assert series.node == b
     assert len(series.start_ns) >= 10
     for k in (0, len(series.start_ns) // 2):
@@ -118,7 +118,7 @@ def test_the_series_matches_per_step_store_queries(qtbot, store):
         assert series.failure_pct[k] == pytest.approx(100 * frame.node_errors[b] / frame.node_requests[b])
         assert series.p95_ms[k] == pytest.approx(frame.node_p95_ms[b])
     assert series.rate_per_s[len(series.start_ns) // 2] == pytest.approx(15.0)
-    _x, y = panel.rate_curve.getData()
+    _x, y = panel.history.rate_curve.getData()
     assert np.allclose(y, series.rate_per_s)
 
 
@@ -128,7 +128,7 @@ def test_band_and_cursor_follow_the_time_control(qtbot, store):
     panel.model.time.seek(T0 + 90 * SECOND)
     panel.refresh()
     start, end = panel.model.time.window_ns()
-    for band, cursor in zip(panel.bands, panel.cursors, strict=True):
+    for band, cursor in zip(panel.history.bands, panel.history.cursors, strict=True):
         assert band.getRegion() == pytest.approx((start / 1e9, end / 1e9))
         assert cursor.value() == pytest.approx(end / 1e9)
 

@@ -1,0 +1,93 @@
+"""The drill-down docks of a window: service and edge panels on the right, the trace waterfall below."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+from flowviz.chart.flow_model import FlowChartModel
+from flowviz.ui.edge_panel import EdgePanel
+from flowviz.ui.flow_view import FlowChartView
+from flowviz.ui.service_panel import ServicePanel
+from flowviz.ui.trace_view import TraceView
+
+
+class DrillDownDocks:
+    """Builds the docks on `window` and connects them: selecting a service or an edge opens its panel, a
+    trace chosen in a panel opens in the waterfall and lights its path on the chart."""
+
+    def __init__(self, window: QMainWindow, model: FlowChartModel, view: FlowChartView, details: object | None) -> None:
+        self.window, self.model, self.view = window, model, view
+        self.service_panel = ServicePanel(model, details, window)
+        self.edge_panel = EdgePanel(model, details, window)
+        self.trace_view = TraceView(details, model.theme, window)
+        self.service_dock = self._dock(
+            "Service", "service_dock", self.service_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.edge_dock = self._dock("Edge", "edge_dock", self.edge_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        window.tabifyDockWidget(self.service_dock, self.edge_dock)
+        self.trace_dock = self._dock("Trace", "trace_dock", self.trace_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.trace_dock.visibilityChanged.connect(self._trace_dock_toggled)
+        view.selection_changed.connect(self.show_service)
+        view.edge_selected.connect(self.show_edge)
+        self.service_panel.service_clicked.connect(lambda node: view.select(node, center=True))
+        self.service_panel.edge_clicked.connect(view.select_edge)
+        self.edge_panel.service_clicked.connect(lambda node: view.select(node, center=True))
+        for panel in (self.service_panel, self.edge_panel):
+            panel.trace_chosen.connect(self.show_trace)
+        self.trace_view.path_changed.connect(self._light_path)
+
+    def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self.window)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.window.addDockWidget(area, dock)
+        dock.hide()
+        return dock
+
+    def show_service(self, node: int | None) -> None:
+        self.service_panel.show_node(node)
+        if node is not None:
+            self.service_dock.show()
+            self.service_dock.raise_()
+
+    def show_edge(self, edge: int | None) -> None:
+        self.edge_panel.show_edge(edge)
+        if edge is not None:
+            self.edge_dock.show()
+            self.edge_dock.raise_()
+
+    def show_trace(self, trace_id: str) -> None:
+        self.trace_view.show_trace(trace_id)
+        self.trace_dock.show()
+
+    def refresh(self) -> None:
+        """Called by the window's status timer: only visible panels do any work."""
+        for dock, panel in ((self.service_dock, self.service_panel), (self.edge_dock, self.edge_panel)):
+            if dock.isVisible():
+                panel.refresh()
+        if self.trace_dock.isVisible():
+            self.trace_view.refresh()
+
+    def set_theme(self, theme) -> None:
+        self.trace_view.set_theme(theme)
+
+    def _light_path(self, names: frozenset[str], calls: frozenset[tuple[str, str]]) -> None:
+        """The trace's services and calls as chart nodes and edges (those the chart has)."""
+        chart = self.model.chart
+        if chart is None or not names:
+            self.view.show_path(frozenset(), frozenset())
+            return
+        index = {name: i for i, name in enumerate(chart.node_names)}
+        nodes = frozenset(index[n] for n in names if n in index)
+        pairs = {(index[a], index[b]) for a, b in calls if a in index and b in index}
+        edges = frozenset(
+            e
+            for e, pair in enumerate(zip(chart.edge_source.tolist(), chart.edge_target.tolist(), strict=True))
+            if pair in pairs
+        )
+        self.view.show_path(nodes, edges)
+
+    def _trace_dock_toggled(self, visible: bool) -> None:
+        if not visible:
+            self.view.show_path(frozenset(), frozenset())

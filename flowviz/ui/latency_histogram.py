@@ -1,0 +1,146 @@
+"""A latency histogram on a log axis (one or more series: client vs server) with a range to list the traces in."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from flowviz.chart.themes import RGBA, Theme
+from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS, FIRST_LOG_BIN, OVERFLOW_BIN, UNDERFLOW_BIN
+from flowviz.ui.chart_painter import qcolor
+
+BINS_PER_BAR = 4  # four log bins (x1.09 each) per bar: a factor of about 1.41
+BAR_COUNT = math.ceil((OVERFLOW_BIN - FIRST_LOG_BIN) / BINS_PER_BAR)
+_FIRST_BIN_OF_BAR = FIRST_LOG_BIN + BINS_PER_BAR * np.arange(BAR_COUNT)
+BAR_EDGES_LOG_MS = np.log10(
+    np.append(BIN_LOWER_NS[_FIRST_BIN_OF_BAR], BIN_LOWER_NS[FIRST_LOG_BIN] * 1.09 ** (BINS_PER_BAR * BAR_COUNT)) / 1e6
+)
+"""log10 of each bar's lower edge in ms, and of the last bar's upper edge."""
+
+
+def bar_counts(histogram: np.ndarray) -> np.ndarray:
+    """Calls per bar of a `latency_bins` histogram (below 1 µs in the first bar, overflow in the last)."""
+    histogram = np.asarray(histogram, np.int64)
+    padded = np.zeros(BAR_COUNT * BINS_PER_BAR, np.int64)
+    padded[: OVERFLOW_BIN - FIRST_LOG_BIN] = histogram[FIRST_LOG_BIN:OVERFLOW_BIN]
+    counts = padded.reshape(BAR_COUNT, BINS_PER_BAR).sum(axis=1)
+    counts[0] += histogram[UNDERFLOW_BIN]
+    counts[-1] += histogram[OVERFLOW_BIN]
+    return counts
+
+
+def bins_of_bars(first_bar: int, last_bar: int) -> tuple[int, int]:
+    """The `latency_bins` bins (first, last, inclusive) the bars first_bar..last_bar count."""
+    first = UNDERFLOW_BIN if first_bar <= 0 else FIRST_LOG_BIN + BINS_PER_BAR * first_bar
+    last = OVERFLOW_BIN if last_bar >= BAR_COUNT - 1 else FIRST_LOG_BIN + BINS_PER_BAR * (last_bar + 1) - 1
+    return first, min(last, BIN_COUNT - 1)
+
+
+def _tick_label(log_ms: float) -> str:
+    ms = 10**log_ms
+    if ms >= 1000:
+        return f"{ms / 1000:g} s"
+    if ms >= 1:
+        return f"{ms:g} ms"
+    return f"{ms * 1000:g} µs"
+
+
+class LatencyHistogram(pg.PlotWidget):
+    """Bars per latency band; with `selectable`, a range (snapped to bars) emits `range_selected(first, last bin)`."""
+
+    range_selected = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None, *, selectable: bool = True) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(150)
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+        plot.getAxis("left").setWidth(44)
+        plot.getAxis("bottom").setTicks([[(float(d), _tick_label(d)) for d in range(-3, 6)]])
+        self.legend = plot.addLegend(offset=(-4, 4), labelTextSize="7pt")
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.counts: dict[str, np.ndarray] = {}
+        self.selected_bars: tuple[int, int] | None = None
+        self.region: pg.LinearRegionItem | None = None
+        if selectable:
+            self.region = pg.LinearRegionItem(movable=True)
+            self.region.setZValue(10)
+            self.region.hide()
+            plot.addItem(self.region)
+            self.region.sigRegionChangeFinished.connect(self._region_moved)
+            self.scene().sigMouseClicked.connect(self._clicked)
+
+    def set_series(self, series: list[tuple[str, np.ndarray, RGBA]]) -> None:
+        """(label, `latency_bins` histogram, colour) per series; the x range covers the occupied bars."""
+        for label in set(self.curves) - {s[0] for s in series}:
+            self.removeItem(self.curves.pop(label))
+            self.counts.pop(label)
+        occupied = np.zeros(BAR_COUNT, bool)
+        for label, histogram, color in series:
+            counts = bar_counts(histogram)
+            self.counts[label] = counts
+            occupied |= counts > 0
+            curve = self.curves.get(label)
+            if curve is None:
+                curve = self.curves[label] = self.plot(name=label, stepMode="center", fillLevel=0)
+            curve.setData(BAR_EDGES_LOG_MS, counts)
+            curve.setPen(pg.mkPen(qcolor(color), width=1.5))
+            curve.setBrush(pg.mkBrush(qcolor(color, 90)))
+        self.legend.setVisible(len(series) > 1)
+        if occupied.any():
+            bars = np.flatnonzero(occupied)
+            low, high = max(int(bars[0]) - 2, 0), min(int(bars[-1]) + 3, BAR_COUNT)
+            self.setXRange(BAR_EDGES_LOG_MS[low], BAR_EDGES_LOG_MS[high], padding=0)
+            top = max(float(max(c.max() for c in self.counts.values())), 1.0)
+            self.setYRange(0, top * 1.1, padding=0)
+
+    def select_bars(self, first_bar: int, last_bar: int) -> None:
+        """Select bars first_bar..last_bar (inclusive) and emit the bins they cover."""
+        first_bar, last_bar = sorted(
+            (int(np.clip(first_bar, 0, BAR_COUNT - 1)), int(np.clip(last_bar, 0, BAR_COUNT - 1)))
+        )
+        self.selected_bars = (first_bar, last_bar)
+        if self.region is not None:
+            self.region.blockSignals(True)
+            self.region.setRegion((BAR_EDGES_LOG_MS[first_bar], BAR_EDGES_LOG_MS[last_bar + 1]))
+            self.region.blockSignals(False)
+            self.region.show()
+        self.range_selected.emit(*bins_of_bars(first_bar, last_bar))
+
+    def clear_selection(self) -> None:
+        self.selected_bars = None
+        if self.region is not None:
+            self.region.hide()
+
+    def _region_moved(self) -> None:
+        low, high = self.region.getRegion()
+        first = int(np.searchsorted(BAR_EDGES_LOG_MS, low + 1e-9, side="right")) - 1
+        last = int(np.searchsorted(BAR_EDGES_LOG_MS, high - 1e-9, side="left")) - 1
+        self.select_bars(first, max(last, first))
+
+    def _clicked(self, event) -> None:
+        """A click selects the bar under it (drag the range's edges to widen it)."""
+        if self.region is None or (self.region.isVisible() and self.region.mouseHovering):
+            return
+        x = self.getPlotItem().vb.mapSceneToView(event.scenePos()).x()
+        bar = int(np.searchsorted(BAR_EDGES_LOG_MS, x, side="right")) - 1
+        if 0 <= bar < BAR_COUNT:
+            self.select_bars(bar, bar)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.setBackground(qcolor(theme.background))
+        plot = self.getPlotItem()
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen(qcolor(theme.text_dim))
+            plot.getAxis(axis).setPen(qcolor(theme.text_dim))
+        self.legend.setLabelTextColor(qcolor(theme.text_dim))
+        if self.region is not None:
+            self.region.setBrush(pg.mkBrush(qcolor(theme.selection, 60)))
+            for line in self.region.lines:
+                line.setPen(pg.mkPen(qcolor(theme.selection), width=2))

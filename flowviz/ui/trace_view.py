@@ -1,0 +1,318 @@
+"""One kept trace as a waterfall (as Jaeger draws it): service colours, critical path marked, span details on click."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+from flowviz.analysis.critical_path import CriticalPath, trace_critical_path
+from flowviz.chart.themes import Theme
+from flowviz.model.span_batch import SpanKind, StatusCode
+from flowviz.store.exemplars import TraceSpans
+from flowviz.ui.background import BackgroundJob
+from flowviz.ui.chart_painter import qcolor
+from flowviz.ui.service_panel import panel_style_sheet
+from flowviz.ui.tables import ms_text
+
+ROW_PX = 22
+NAME_COLUMN_PX = 300
+INDENT_PX = 12
+SERVICE_PALETTE = (
+    "#56b4e9", "#e69f00", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#8dd3c7",
+    "#bebada", "#80b1d3", "#fdb462", "#b3de69", "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f",
+)  # fmt: skip
+"""Okabe–Ito, then ColorBrewer Set3: distinguishable on dark and light backgrounds."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Waterfall:
+    """A trace laid out for drawing: rows in tree order (children by start time) with their depth."""
+
+    spans: TraceSpans
+    path: CriticalPath
+    order: np.ndarray  # span row per waterfall row
+    depth: np.ndarray  # per waterfall row
+    start_ns: int
+    end_ns: int
+
+    @property
+    def duration_ns(self) -> int:
+        return max(self.end_ns - self.start_ns, 1)
+
+    def services(self) -> list[str]:
+        return sorted({self.spans.strings[i] for i in self.spans.service.tolist()})
+
+    def path_on_chart(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+        """The services the trace passes through and the calls between them, by name (for the flow chart).
+
+        A root is called by `user` (or its topic, for a consumer); a client span to an
+        uninstrumented peer adds that peer, as the deriver draws them.
+        """
+        spans = self.spans
+        service = spans.string_column("service")
+        peer = spans.string_column("peer")
+        row_of = {int(s): r for r, s in enumerate(spans.span_id.tolist())}
+        nodes, calls = set(service), set()
+        children = {row_of[int(p)] for p in spans.parent_id.tolist() if int(p) in row_of}
+        for row, parent_id in enumerate(spans.parent_id.tolist()):
+            parent = row_of.get(int(parent_id))
+            kind = int(spans.kind[row])
+            if parent is None:
+                source = peer[row] if kind == SpanKind.CONSUMER and peer[row] else "user"
+                nodes.add(source)
+                calls.add((source, service[row]))
+            elif service[parent] != service[row]:
+                calls.add((service[parent], service[row]))
+            if kind in (SpanKind.CLIENT, SpanKind.PRODUCER) and peer[row] and row not in children:
+                nodes.add(peer[row])
+                calls.add((service[row], peer[row]))
+        return frozenset(nodes), frozenset(calls)
+
+
+def waterfall(spans: TraceSpans) -> Waterfall:
+    """Tree order of a trace's spans (orphans are roots) and its critical path."""
+    path = trace_critical_path(spans)
+    row_of = {int(s): r for r, s in enumerate(spans.span_id.tolist())}
+    children: dict[int, list[int]] = {}
+    roots = []
+    for row, parent_id in enumerate(spans.parent_id.tolist()):
+        parent = row_of.get(int(parent_id))
+        if parent is None or parent == row:
+            roots.append(row)
+        else:
+            children.setdefault(parent, []).append(row)
+    starts = spans.start_ns.tolist()
+    order, depth = [], []
+    stack = [(row, 0) for row in sorted(roots, key=lambda r: starts[r], reverse=True)]
+    seen = set()
+    while stack:
+        row, level = stack.pop()
+        if row in seen:  # a cycle of parent ids in a broken capture
+            continue
+        seen.add(row)
+        order.append(row)
+        depth.append(level)
+        for child in sorted(children.get(row, []), key=lambda r: starts[r], reverse=True):
+            stack.append((child, level + 1))
+    start = int(spans.start_ns.min()) if len(spans) else 0
+    end = int(spans.end_ns.max()) if len(spans) else 0
+    return Waterfall(spans, path, np.array(order, np.int64), np.array(depth, np.int64), start, end)
+
+
+def span_details_html(fall: Waterfall, row: int) -> str:
+    """What the details pane says about span `row` (a row of the spans, not of the waterfall)."""
+    spans = fall.spans
+    kind = SpanKind(int(spans.kind[row])).name.lower()
+    status = StatusCode(int(spans.status[row])).name.lower()
+    http = int(spans.http_status[row])
+    lines = [
+        ("service", spans.strings[int(spans.service[row])]),
+        ("operation", spans.strings[int(spans.name[row])]),
+        ("kind", kind),
+        ("status", status + (f" · HTTP {http}" if http else "")),
+        ("peer", spans.strings[int(spans.peer[row])] or "–"),
+        ("starts at", f"+{ms_text((int(spans.start_ns[row]) - fall.start_ns) / 1e6)} ms"),
+        ("duration", f"{ms_text((int(spans.end_ns[row]) - int(spans.start_ns[row])) / 1e6)} ms"),
+        (
+            "critical path",
+            f"{ms_text(int(fall.path.self_ns[row]) / 1e6)} ms of its own time"
+            if fall.path.critical[row]
+            else "not on it",
+        ),
+        ("span id", f"{int(spans.span_id[row]):016x}"),
+        ("parent id", f"{int(spans.parent_id[row]):016x}" if int(spans.parent_id[row]) else "– (root)"),
+    ]
+    body = "".join(f"<tr><td style='padding-right:10px'>{k}</td><td><b>{v}</b></td></tr>" for k, v in lines)
+    return f"<table>{body}</table>"
+
+
+class WaterfallCanvas(QWidget):
+    """Paints the rows; a click selects a span (`span_clicked` with its row in the spans)."""
+
+    span_clicked = Signal(int)
+
+    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.fall: Waterfall | None = None
+        self.selected: int | None = None
+        self.colors: dict[str, QColor] = {}
+        self.setMouseTracking(False)
+
+    def set_waterfall(self, fall: Waterfall | None) -> None:
+        self.fall, self.selected = fall, None
+        services = fall.services() if fall is not None else []
+        self.colors = {name: QColor(SERVICE_PALETTE[i % len(SERVICE_PALETTE)]) for i, name in enumerate(services)}
+        rows = len(fall.order) if fall is not None else 0
+        self.setMinimumHeight(ROW_PX * (rows + 1) + 8)
+        self.update()
+
+    def row_at(self, y: float) -> int | None:
+        if self.fall is None:
+            return None
+        index = int((y - ROW_PX) // ROW_PX)
+        return int(self.fall.order[index]) if 0 <= index < len(self.fall.order) else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        row = self.row_at(event.position().y())
+        if row is not None:
+            self.selected = row
+            self.span_clicked.emit(row)
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        theme = self.theme
+        painter.fillRect(self.rect(), qcolor(theme.background))
+        fall = self.fall
+        if fall is None:
+            return
+        spans = fall.spans
+        font = QFont(self.font())
+        metrics = QFontMetrics(font)
+        painter.setFont(font)
+        left = NAME_COLUMN_PX
+        width = max(self.width() - left - 70, 50)
+        scale = width / fall.duration_ns
+        text, dim, grid = qcolor(theme.text), qcolor(theme.text_dim), qcolor(theme.grid)
+        painter.setPen(dim)
+        for k in range(5):  # time ticks
+            x = left + width * k / 4
+            painter.drawLine(int(x), ROW_PX - 4, int(x), self.height())
+            painter.drawText(int(x) + 3, ROW_PX - 8, f"{ms_text(fall.duration_ns * k / 4 / 1e6)} ms")
+        top = event.rect().top() // ROW_PX - 1
+        bottom = event.rect().bottom() // ROW_PX + 1
+        critical = qcolor(theme.text)
+        for index in range(max(top, 0), min(bottom, len(fall.order))):
+            row = int(fall.order[index])
+            y = ROW_PX * (index + 1)
+            if row == self.selected:
+                painter.fillRect(QRectF(0, y, self.width(), ROW_PX), qcolor(theme.selection, 50))
+            elif index % 2:
+                painter.fillRect(QRectF(0, y, self.width(), ROW_PX), qcolor(theme.grid, 60))
+            service = spans.strings[int(spans.service[row])]
+            color = self.colors.get(service, QColor("#888888"))
+            indent = INDENT_PX * int(fall.depth[index])
+            painter.fillRect(QRectF(indent + 2, y + 4, 4, ROW_PX - 8), color)
+            name = f"{service}  {spans.strings[int(spans.name[row])]}"
+            painter.setPen(text)
+            painter.drawText(
+                indent + 10, y + ROW_PX - 6, metrics.elidedText(name, Qt.TextElideMode.ElideRight, left - indent - 14)
+            )
+            start, end = int(spans.start_ns[row]), int(spans.end_ns[row])
+            x0 = left + (start - fall.start_ns) * scale
+            bar = QRectF(x0, y + 4, max((end - start) * scale, 2.0), ROW_PX - 8)
+            painter.fillRect(bar, color)
+            if spans.status[row] == StatusCode.ERROR:
+                painter.fillRect(QRectF(bar.left(), bar.bottom() - 3, bar.width(), 3), qcolor(theme.failing))
+            if fall.path.critical[row]:  # a bright line through the bar, as Jaeger marks the critical path
+                painter.fillRect(QRectF(bar.left(), bar.center().y() - 1.5, bar.width(), 3), critical)
+            painter.setPen(dim)
+            painter.drawText(int(bar.right()) + 4, y + ROW_PX - 6, f"{ms_text((end - start) / 1e6)} ms")
+        painter.setPen(QPen(grid, 1))
+        painter.drawLine(left - 4, 0, left - 4, self.height())
+        painter.end()
+
+
+class TraceView(QWidget):
+    """Fetches a kept trace from `details` (off the UI thread) and shows it; `path_changed` gives its path by
+    names for the chart (empty sets when cleared)."""
+
+    path_changed = Signal(object, object)  # frozenset[str] nodes, frozenset[tuple[str, str]] calls
+
+    def __init__(self, details: object | None, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.details = details
+        self.trace_id: str | None = None
+        self.fall: Waterfall | None = None
+        self._job = BackgroundJob("flowviz-trace")
+        self.header = QLabel("Choose a trace in a panel's Traces or Latency tab", self)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
+        self.canvas = WaterfallCanvas(theme, self)
+        self.canvas.span_clicked.connect(self._show_span)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.canvas)
+        self.span_details = QLabel("Click a span for its details", self)
+        self.span_details.setTextFormat(Qt.TextFormat.RichText)
+        self.span_details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.span_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.span_details.setMinimumWidth(260)
+        self.span_details.setMaximumWidth(460)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(scroll)
+        splitter.addWidget(self.span_details)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([1200, 320])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(splitter, 1)
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.canvas.theme = theme
+        self.setStyleSheet(panel_style_sheet(theme))
+        self.canvas.update()
+
+    def show_trace(self, trace_id: str) -> None:
+        """Fetch and show a kept trace (the answer arrives on a later `refresh`)."""
+        if self.details is None:
+            self.header.setText("No span details for this source.")
+            return
+        self.trace_id = trace_id
+        self.header.setText(f"Trace <b>{trace_id}</b>: loading…")
+        self._job.wait(1.0)  # one at a time: a fetch takes milliseconds
+        self._job.take()
+        self._job.start(trace_id, lambda: self.details.exemplars.trace(trace_id))
+
+    def refresh(self) -> None:
+        done = self._job.take()
+        if done is None:
+            return
+        trace_id, spans, error = done
+        if trace_id != self.trace_id:
+            return
+        if error is not None or spans is None:
+            self.header.setText(
+                f"Trace <b>{trace_id}</b>: {error or 'no longer kept (older than what the store retains)'}"
+            )
+            self.show_waterfall(None)
+            return
+        self.show_waterfall(waterfall(spans))
+
+    def wait(self, timeout_s: float = 10.0) -> None:
+        self._job.wait(timeout_s)
+        self.refresh()
+
+    def show_waterfall(self, fall: Waterfall | None) -> None:
+        self.fall = fall
+        self.canvas.set_waterfall(fall)
+        self.span_details.setText("Click a span for its details")
+        if fall is None:
+            self.path_changed.emit(frozenset(), frozenset())
+            return
+        spans = fall.spans
+        shares = sorted(fall.path.service_ns.items(), key=lambda item: -item[1])[:4]
+        share_text = ", ".join(
+            f"{spans.strings[service]} {100 * ns / max(fall.path.duration_ns, 1):.0f} %" for service, ns in shares
+        )
+        failed = int((spans.status == StatusCode.ERROR).sum())
+        self.header.setText(
+            f"Trace <b>{spans.trace_id}</b> · {ms_text(fall.duration_ns / 1e6)} ms · {len(spans)} spans · "
+            f"{len(fall.services())} services"
+            + (f" · <b>{failed} failed spans</b>" if failed else "")
+            + f"<br>critical path (the line through the bars): {share_text}"
+            + (" · <i>truncated: only the earliest spans are kept</i>" if spans.truncated else "")
+        )
+        self.path_changed.emit(*fall.path_on_chart())
+
+    def _show_span(self, row: int) -> None:
+        if self.fall is not None:
+            self.span_details.setText(span_details_html(self.fall, row))

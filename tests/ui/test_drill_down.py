@@ -1,0 +1,222 @@
+"""Drill-down in the window: operations, latency range → traces, the edge panel, the trace waterfall and its path."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from flowviz.chart.flow_model import FlowChartModel
+from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatchBuilder
+from flowviz.sim.simulator import Simulator
+from flowviz.sources.capture_file import CaptureReader
+from flowviz.sources.pipeline import IngestPipeline
+from flowviz.store.drill_down import DrillDownStore
+from flowviz.store.exemplars import ExemplarStore
+from flowviz.store.latency_bins import BIN_LOWER_NS, bin_of
+from flowviz.store.rolling_store import RollingStore
+from flowviz.ui.latency_histogram import bar_counts
+from flowviz.ui.main_window import MainWindow
+from flowviz.ui.trace_view import waterfall
+from tests.analysis.test_service_report import SEED_TRACE
+
+S = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def simulated() -> tuple[RollingStore, DrillDownStore, int]:
+    """Three simulated minutes at 400 spans/s through the pipeline, with the drill-down store."""
+    simulator = Simulator(seed=5, rate_per_s=400)
+    problems = Problems()
+    builder = SpanBatchBuilder(problems)
+    store, details = RollingStore(problems=problems), DrillDownStore()
+    pipeline = IngestPipeline(store, problems=problems, details=details)
+    for second in range(2, 181, 2):
+        messages = simulator.generate(simulator.start_ns + second * S)
+        decode_otlp_proto(messages, builder, problems, [""] * len(messages))
+        pipeline.feed(builder.build())
+    pipeline.finish()
+    return store, details, simulator.start_ns
+
+
+@pytest.fixture
+def window(qtbot, simulated) -> MainWindow:
+    store, details, start_ns = simulated
+    model = FlowChartModel(store, window_s=60.0, live=False)
+    model.time.tick(0.0, model.available())
+    model.time.seek(start_ns + 150 * S)
+    model.refresh()
+    window = MainWindow(model, title="test", details=details)
+    qtbot.addWidget(window)
+    window.resize(1600, 1000)
+    with qtbot.waitExposed(window):
+        window.show()
+    window.view.refresh()
+    qtbot.wait(50)  # let the view settle at its size (it fits the chart once)
+    return window
+
+
+def node(window: MainWindow, name: str) -> int:
+    return window.model.chart.node_names.index(name)
+
+
+def edge(window: MainWindow, source: str, target: str) -> int:
+    chart = window.model.chart
+    s, t = node(window, source), node(window, target)
+    return int(np.flatnonzero((chart.edge_source == s) & (chart.edge_target == t))[0])
+
+
+def texts(table) -> list[list[str]]:
+    return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+
+
+def test_service_panel_shows_operations_histogram_and_critical_path_from_the_details(window, simulated):
+    _, details, _ = simulated
+    window.view.select(node(window, "orders"))
+    panel = window.service_panel
+    panel.wait_for_series()
+    start, end = window.model.time.window_ns()
+    operations = details.exemplars.operations("orders", start, end)
+    assert operations
+    assert [row[0] for row in texts(panel.operations)] == [op.name for op in operations]
+    assert texts(panel.operations)[0][1] == f"{operations[0].requests / 60:.1f}"
+    histogram = details.exemplars.latency_histogram("orders", start, end)
+    assert np.array_equal(panel.histogram.counts["calls"], bar_counts(histogram))
+    assert panel.histogram.counts["calls"].sum() == histogram.sum() > 0
+    share = details.exemplars.critical_path_share("orders", start, end)
+    assert f"{100 * share:.0f} %" in panel.bottleneck.text()
+    slowest = details.exemplars.exemplars("orders", start, end, kind="slowest", limit=25)
+    assert [e.trace_id for e in panel.exemplar_table.exemplars] == [e.trace_id for e in slowest]
+    panel.kind.setCurrentText("failing")
+    failing = details.exemplars.exemplars("orders", start, end, kind="failing", limit=25)
+    assert [e.trace_id for e in panel.exemplar_table.exemplars] == [e.trace_id for e in failing]
+    assert all(e.error for e in panel.exemplar_table.exemplars)
+
+
+def test_a_histogram_range_lists_exactly_the_kept_traces_in_it(window, simulated):
+    _, details, _ = simulated
+    window.view.select(node(window, "orders"))
+    panel = window.service_panel
+    panel.wait_for_series()
+    occupied = np.flatnonzero(panel.histogram.counts["calls"])
+    first_bar, last_bar = int(occupied[-4]), int(occupied[-2])
+    panel.histogram.select_bars(first_bar, last_bar)
+    panel.wait_for_series()
+    first_bin, last_bin = panel.selected_bins
+    start, end = window.model.time.window_ns()
+    expected = details.exemplars.traces_in_latency_bins("orders", start, end, first_bin, last_bin)
+    listed = panel.range_traces.exemplars
+    assert listed
+    assert [e.trace_id for e in listed] == [e.trace_id for e in expected]
+    bins = bin_of(np.array([e.latency_ns for e in listed]))
+    assert ((bins >= first_bin) & (bins <= last_bin)).all()
+    assert all(BIN_LOWER_NS[first_bin] <= e.latency_ns < BIN_LOWER_NS[last_bin + 1] for e in listed)
+    calls = int(details.exemplars.latency_histogram("orders", start, end)[first_bin : last_bin + 1].sum())
+    assert f"{calls:,} calls in the window, {len(listed)} kept traces" in panel.range_label.text()
+
+
+def test_clicking_an_edge_opens_the_edge_panel_with_client_and_server_sides(window, simulated, qtbot):
+    _, details, _ = simulated
+    view = window.view
+    index = edge(window, "orders", "payments")
+    view.fit()
+    slop = 6.0 / view.viewport.scale
+    screen = np.round(view.viewport.to_screen(window.model.chart.edge_curve[index]))
+    alone = [(x, y) for x, y in screen[2:-2] if window.model.edge_at(*view.viewport.to_world(x, y), slop=slop) == index]
+    assert alone, "some stretch of the edge is nearer than any other edge"
+    x, y = alone[len(alone) // 2]
+    assert 0 <= x < view.width() and 0 <= y < view.height()
+    with qtbot.waitSignal(view.edge_selected) as blocker:
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPointF(x, y).toPoint())
+    assert blocker.args == [index]
+    assert window.edge_dock.isVisible()
+    panel = window.edge_panel
+    panel.wait_for_details()
+    assert panel.ends == ("orders", "payments")
+    start, end = window.model.time.window_ns()
+    sides = details.edges.sides("orders", "payments", start, end)
+    rows = texts(panel.sides)
+    assert rows[0][:2] == ["client (caller)", f"{sides['client'].calls:,}"]
+    assert rows[1][:2] == ["server (callee)", f"{sides['server'].calls:,}"]
+    statuses = details.edges.statuses("orders", "payments", start, end)
+    assert [r[0] for r in texts(panel.statuses)] == [s.label for s in statuses]
+    assert sum(s.calls for s in statuses) == sides["server"].calls
+    assert view.emphasis.selected_edge == index
+    assert view.emphasis.edge_ends == {node(window, "orders"), node(window, "payments")}
+
+
+def test_a_chosen_trace_opens_as_a_waterfall_and_lights_its_path(window, simulated):
+    _, details, _ = simulated
+    window.view.select(node(window, "payments"))
+    panel = window.service_panel
+    panel.wait_for_series()
+    chosen = panel.exemplar_table.exemplars[0]
+    panel.exemplar_table.cellClicked.emit(0, 0)
+    assert window.trace_dock.isVisible()
+    window.trace_view.wait()
+    fall = window.trace_view.fall
+    assert fall is not None
+    assert fall.spans.trace_id == chosen.trace_id
+    spans = details.exemplars.trace(chosen.trace_id)
+    assert len(fall.order) == len(spans)  # every span drawn once
+    parent_row = {int(s): r for r, s in enumerate(fall.spans.span_id.tolist())}
+    position = {int(row): k for k, row in enumerate(fall.order.tolist())}
+    for row, parent in enumerate(fall.spans.parent_id.tolist()):  # a child is drawn below its parent, deeper
+        if int(parent) in parent_row:
+            assert position[row] > position[parent_row[int(parent)]]
+    assert fall.path.critical.any()
+    names, calls = fall.path_on_chart()
+    assert "payments" in names
+    assert ("user", fall.spans.string_column("service")[int(fall.order[0])]) in calls
+    emphasis = window.view.emphasis
+    chart = window.model.chart
+    assert {chart.node_names[i] for i in emphasis.path_nodes} == {n for n in names if n in chart.node_names}
+    lit = {
+        (chart.node_names[chart.edge_source[e]], chart.node_names[chart.edge_target[e]]) for e in emphasis.path_edges
+    }
+    assert lit <= set(calls)
+    assert ("orders", "payments") in lit or ("checkout", "payments") in lit or any(t == "payments" for _, t in lit)
+    dimmed = emphasis.is_dimmed(chart.node_count)
+    assert not dimmed[node(window, "payments")]
+    assert dimmed.any()
+    # a span's details
+    row = int(fall.order[1])
+    window.trace_view.canvas.span_clicked.emit(row)
+    text = window.trace_view.span_details.text()
+    assert fall.spans.strings[int(fall.spans.service[row])] in text
+    assert f"{int(fall.spans.span_id[row]):016x}" in text
+    window.trace_dock.hide()  # closing the trace clears the path
+    assert not window.view.emphasis.path_nodes
+
+
+def test_waterfall_of_the_seed_trace_marks_payment_and_database_critical(tmp_path):
+    """The seed example: frontend 15 ms, auth 10, payment 50, database 30 (nested)."""
+    exemplars = ExemplarStore()
+    path = tmp_path / "seed.json"
+    path.write_bytes(orjson.dumps(SEED_TRACE))
+    for batch in CaptureReader(path, problems=Problems()):
+        exemplars.ingest(batch)
+    exemplars.flush()
+    fall = waterfall(exemplars.trace("5eed"))
+    services = fall.spans.string_column("service")
+    share = {services[r]: int(fall.path.self_ns[r]) for r in range(len(services))}
+    total = sum(share.values())
+    assert share["payment"] / total == pytest.approx(0.4, abs=0.01)
+    assert share["database"] / total == pytest.approx(0.6, abs=0.01)
+
+
+def test_without_span_details_the_panels_say_so(qtbot, simulated):
+    store, _, start_ns = simulated
+    model = FlowChartModel(store, window_s=60.0, live=False)
+    model.time.tick(0.0, model.available())
+    model.time.seek(start_ns + 150 * S)
+    model.refresh()
+    window = MainWindow(model, title="deps only")
+    qtbot.addWidget(window)
+    window.show()
+    window.view.select(node(window, "orders"))
+    assert "No span details" in window.service_panel.traces_note.text()
+    assert window.service_panel.operations.rowCount() == 0
