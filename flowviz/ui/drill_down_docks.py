@@ -18,6 +18,9 @@ class DrillDownDocks:
 
     def __init__(self, window: QMainWindow, model: FlowChartModel, view: FlowChartView, details: object | None) -> None:
         self.window, self.model, self.view = window, model, view
+        # the panels on the right run the full height; the trace view spans only under the chart
+        window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        window.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.service_panel = ServicePanel(model, details, window)
         self.edge_panel = EdgePanel(model, details, window)
         self.trace_view = TraceView(details, model.theme, window)

@@ -28,7 +28,7 @@ class HistoryPlots(pg.GraphicsLayoutWidget):
         self._job = BackgroundJob("flowviz-history")
         self._key: tuple | None = None
         self._started_at = 0.0
-        self.setMinimumHeight(300)
+        self.setMinimumHeight(240)
         self.rate_plot = self._add_plot(0, "requests/s")
         self.failure_plot = self._add_plot(1, "failure %")
         self.latency_plot = self._add_plot(2, "latency ms")

@@ -56,7 +56,7 @@ class LatencyHistogram(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None, *, selectable: bool = True) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(120)
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
         plot.hideButtons()
