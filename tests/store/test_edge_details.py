@@ -104,3 +104,35 @@ def test_simulator_failures_carry_their_http_status() -> None:
         statuses = details.statuses(source, target, 0, 200 * S)
         assert sum(s.calls for s in statuses) == int(on_edge.sum())
         assert sum(s.failures for s in statuses) == int(merged.failed[on_edge].sum())
+
+
+def test_memory_stays_within_the_budget_on_a_busy_hour() -> None:
+    """An hour of 200 edges busy every second: old seconds are merged into minutes, the budget holds."""
+    budget = 2 << 20
+    details = EdgeDetails(memory_budget_bytes=budget)
+    rng = np.random.default_rng(1)
+    for minute in range(60):
+        count = 200 * 60 * 5
+        source = rng.integers(1, 21, count)
+        target = rng.integers(21, 31, count)
+        client = rng.lognormal(3, 1, count).astype(np.int64) * MS
+        names = ["", *(f"s{i}" for i in range(1, 31))]
+        details.add(
+            EdgeObservations.from_columns(
+                names,
+                source=source,
+                target=target,
+                source_kind=0,
+                target_kind=0,
+                connection_type=0,
+                via=0,
+                time_ns=minute * 60 * S + rng.integers(0, 60 * S, count),
+                latency_ns=client // 2,
+                client_latency_ns=client,
+                server_latency_ns=client // 2,
+                failed=rng.random(count) < 0.01,
+                http_status=200,
+            )
+        )
+        assert details.memory_bytes() <= budget + 200 * 120 + 4096
+    assert details.sides("s1", "s21", 0, 3600 * S)["client"].calls > 0
