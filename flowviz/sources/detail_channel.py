@@ -32,6 +32,7 @@ QUERIES = {
         }
     ),
     "edges": frozenset({"sides", "statuses", "memory_bytes"}),
+    "store": frozenset({"status"}),  # the drill-down store itself
 }
 
 
@@ -55,7 +56,8 @@ def serve_details(details: DrillDownStore, connection: Connection) -> threading.
             try:
                 if method not in QUERIES.get(part, ()):
                     raise ValueError(f"no query {part}.{method}")
-                result = getattr(getattr(details, part), method)(*args, **kwargs)
+                target = details if part == "store" else getattr(details, part)
+                result = getattr(target, method)(*args, **kwargs)
                 reply = (request_id, True, result)
             except Exception as error:  # a bad query must not end the worker: say why
                 reply = (request_id, False, f"{type(error).__name__}: {error}")
@@ -115,6 +117,10 @@ class DetailClient:
         if not ok:
             raise DetailsUnavailable(f"the query failed in the worker: {result}")
         return result
+
+    def status(self) -> dict[str, int]:
+        """`DrillDownStore.status()` of the worker's store."""
+        return self.call("store", "status")
 
     def close(self) -> None:
         with self._lock:

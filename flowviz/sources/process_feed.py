@@ -138,7 +138,8 @@ def _worker_main(
 ) -> None:
     details = None
     if detail_connection is not None:
-        details = DrillDownStore()
+        # live Kafka may run faster than exemplars can be kept: sample them rather than fall behind
+        details = DrillDownStore(max_time_share=1.0 if isinstance(spec, SimulatorSpec | CaptureSpec) else 0.3)
         serve_details(details, detail_connection)
     try:
         if isinstance(spec, SimulatorSpec):

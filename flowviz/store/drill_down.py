@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
@@ -14,6 +16,12 @@ class DrillDownStore:
 
     It lives where the spans are, in the ingest worker; the window queries it through
     `flowviz.sources.detail_channel` (the same `exemplars` and `edges` methods, answered over a pipe).
+
+    Keeping exemplars costs about twice what deriving and storing the graph does. With
+    `max_time_share` below 1, a batch's spans skip the exemplar store while the time spent on them
+    exceeds that share of the time since the first batch (a worker catching up on a busy topic
+    keeps the chart current and samples exemplars; at ordinary rates every batch is kept).
+    `skipped_spans` counts what was left out; edge details always take every call.
     """
 
     def __init__(
@@ -22,16 +30,36 @@ class DrillDownStore:
         exemplars: ExemplarStore | None = None,
         edges: EdgeDetails | None = None,
         problems: Problems | None = None,
+        max_time_share: float = 1.0,
     ) -> None:
         self.exemplars = exemplars if exemplars is not None else ExemplarStore(problems=problems)
         self.edges = edges if edges is not None else EdgeDetails()
+        self.max_time_share = max_time_share
+        self.skipped_spans = 0
+        self._first_s: float | None = None
+        self._spent_s = 0.0
 
     def take(self, batch: SpanBatch | None, observations: EdgeObservations | None) -> None:
         """Spans of a batch and the calls derived from it (either may be None or empty)."""
         if batch is not None and len(batch):
-            self.exemplars.ingest(batch)
+            now = time.monotonic()
+            if self._first_s is None:
+                self._first_s = now
+            if self.max_time_share < 1.0 and self._spent_s > self.max_time_share * (now - self._first_s):
+                self.skipped_spans += len(batch)
+            else:
+                self.exemplars.ingest(batch)
+                self._spent_s += time.monotonic() - now
         if observations is not None and len(observations):
             self.edges.add(observations)
+
+    def status(self) -> dict[str, int]:
+        """What the panels say about the store itself: traces kept, spans left out while busy, bytes held."""
+        return {
+            "kept_traces": self.exemplars.kept_traces,
+            "skipped_spans": self.skipped_spans,
+            "memory_bytes": self.memory_bytes(),
+        }
 
     def flush(self) -> None:
         """End of input: close every trace still open."""

@@ -52,6 +52,7 @@ class ServiceDetails:
     critical_path_share: float | None
     exemplars: dict[str, list[Exemplar]]  # by kind
     in_range: list[Exemplar] | None  # the traces of the selected latency range
+    skipped_spans: int  # spans left out of the exemplars while the worker was busy
 
 
 def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[NeighbourRow]:
@@ -88,6 +89,7 @@ def service_details(details, name: str, start_ns: int, end_ns: int, bins: tuple[
             kind: exemplars.exemplars(name, start_ns, end_ns, kind=kind, limit=EXEMPLAR_LIMIT) for kind in KINDS
         },
         in_range=None if bins is None else exemplars.traces_in_latency_bins(name, start_ns, end_ns, *bins),
+        skipped_spans=int(details.status()["skipped_spans"]),
     )
 
 
@@ -360,9 +362,14 @@ class ServicePanel(QWidget):
             return
         kind = self.kind.currentText()
         self.exemplar_table.set_exemplars(figures.exemplars.get(kind, []))
+        sampled = (
+            f" · catching up, {figures.skipped_spans:,} spans were left out of the kept traces"
+            if figures.skipped_spans
+            else ""
+        )
         self.traces_note.setText(
             f"{len(figures.exemplars.get(kind, []))} {kind} traces kept for the window "
-            "(per minute: the slowest, latest failing and latest, and one per latency band)"
+            f"(per minute: the slowest, latest failing and latest, and one per latency band){sampled}"
         )
 
     # -- appearance ----------------------------------------------------------------------------------

@@ -71,3 +71,23 @@ def test_a_silent_worker_times_out_instead_of_hanging() -> None:
     serve_details(DrillDownStore(), child)  # answers from now on; the stale request's answer is skipped
     assert client.exemplars.services() == []
     assert client.edges.statuses("a", "b", 0, 1) == []
+
+
+def test_a_busy_worker_samples_exemplars_but_keeps_every_call_in_the_edge_details(captures_dir: Path) -> None:
+    """With a time share of 0, every batch after the first skips the exemplar store; edge details see all."""
+    problems = Problems()
+    details = DrillDownStore(max_time_share=0.0)
+    pipeline = IngestPipeline(RollingStore(problems=problems), problems=problems, details=details)
+    batches = list(CaptureReader(captures_dir / DEATHSTARBENCH, problems=problems))
+    for item in batches * 3:
+        pipeline.feed(item)
+    pipeline.finish()
+    status = details.status()
+    assert status["skipped_spans"] == 3 * sum(len(b) for b in batches) - len(batches[0])
+    assert status["kept_traces"] > 0
+    everything = local_details(captures_dir / DEATHSTARBENCH)
+    sides = details.edges.sides("nginx-web-server", "compose-post-service", *WHOLE)
+    assert (
+        sides["server"].calls
+        == everything.edges.sides("nginx-web-server", "compose-post-service", *WHOLE)["server"].calls
+    )
