@@ -61,7 +61,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     open_.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
     open_.add_argument("--theme", choices=themes, default="dark")
     open_.set_defaults(handler=_run_open)
-    live = commands.add_parser("live", help="open the window on span topics in Kafka, live")
+    live = commands.add_parser("live", help="open the window on span or business event topics in Kafka, live")
     add_kafka_arguments(live)
     live.add_argument("--theme", choices=themes, default="dark")
     live.set_defaults(handler=_run_live)

@@ -67,6 +67,7 @@ def build_report(
             "unreadable": totals.failed_files,
             "spans": totals.spans,
             "dependency_links": totals.dependency_links,
+            "events": totals.events,
             "calls": totals.calls,
         },
     }

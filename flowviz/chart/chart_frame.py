@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -73,6 +74,7 @@ class ChartFrame:
     edge_visible: np.ndarray
     edge_curve: np.ndarray  # E×CURVE_SAMPLES×2
     geometry_version: tuple = ()  # changes exactly when node positions (hence edge curves) change
+    node_note: tuple[str, ...] = ()  # per node, a short note from the live source (a consumer group's lag) or ""
 
     @property
     def node_count(self) -> int:
@@ -103,8 +105,10 @@ def build_chart_frame(
     show_idle: bool = True,
     geometry_version: tuple = (),
     cached_curves: np.ndarray | None = None,
+    node_notes: Mapping[str, str] | None = None,
 ) -> ChartFrame:
-    """Combine a store frame with layout positions (aligned with `frame.node_names`)."""
+    """Combine a store frame with layout positions (aligned with `frame.node_names`); `node_notes` adds a
+    note to the nodes it names (see `ChartFrame.node_note`)."""
     window_s = max((frame.end_ns - frame.start_ns) / 1e9, 1e-9)
     # what a node served; a pure source (user, a cron job) by what it sent
     node_rate = np.where(frame.node_requests > 0, frame.node_requests, frame.node_out_requests) / window_s
@@ -162,4 +166,5 @@ def build_chart_frame(
         edge_visible=edge_visible,
         edge_curve=curves,
         geometry_version=geometry_version,
+        node_note=tuple(node_notes.get(name, "") for name in frame.node_names) if node_notes else (),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -53,6 +54,8 @@ class FlowChartModel:
         self.settle_s = 15.0  # live: relayout on topology changes during the first seconds of watching
         self._created_at = time.monotonic()
         self._settled_topology = -1
+        # notes on nodes from a live source (a consumer group's lag), asked for at each refresh
+        self.node_notes: Callable[[], Mapping[str, str]] | None = None
 
     # -- time --------------------------------------------------------------------------------
 
@@ -89,6 +92,7 @@ class FlowChartModel:
         if window is None:
             return False
         start_ns, end_ns = window
+        notes = dict(self.node_notes()) if self.node_notes is not None else {}
         state = (
             self.store.data_version,
             self.store.topology_version,
@@ -96,6 +100,7 @@ class FlowChartModel:
             start_ns,
             self.theme.name,
             self.thresholds,
+            tuple(sorted(notes.items())),
             self.layout.result.version if self.layout.result else None,
         )
         if state == self._seen:
@@ -129,6 +134,7 @@ class FlowChartModel:
             cached_curves=previous.edge_curve
             if previous is not None and previous.geometry_version == geometry
             else None,
+            node_notes=notes,
         )
         self.particles.update(self.chart)
         self.chart_version += 1

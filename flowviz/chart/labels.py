@@ -121,3 +121,16 @@ def _free_spot(text, index, screen_xy, radius_px, grid, cell, font_px, line_px, 
         ]
         return x, y, box_w, box_h, cells
     return None
+
+
+def with_note(figures: str, note: str) -> str:
+    """A node's figure line with its note (`12.3/s · p95 43 ms · lag 1 234`); the note alone without figures."""
+    if not note:
+        return figures
+    return f"{figures} · {note}" if figures else note
+
+
+def node_note(chart, index: int) -> str:
+    """The note of node `index` of a `ChartFrame` ("" when it has none)."""
+    notes = chart.node_note
+    return notes[index] if index < len(notes) else ""

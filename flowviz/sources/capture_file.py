@@ -21,6 +21,7 @@ from flowviz.decoders.json_split import split_document
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto import looks_like_otlp_proto
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
 from flowviz.sources.recording import is_recording, recording_batches
@@ -76,7 +77,8 @@ _TRIED = "OTLP JSON (lines or document), OTLP protobuf (message or length-prefix
 
 
 class CaptureReader:
-    """One capture file streamed as span batches (or dependency links); bad parts counted in `problems`.
+    """One capture file streamed as span batches (or dependency links, or a recording's business events);
+    bad parts counted in `problems`.
 
     Iterating raises `CaptureError` when the file cannot be opened or is no trace format at all.
     `format_name` holds the detected (or forced) format once iteration has started.
@@ -95,7 +97,7 @@ class CaptureReader:
         self.format_name = format_name
         self.batch_spans = batch_spans
 
-    def __iter__(self) -> Iterator[SpanBatch | DependencyLinks]:
+    def __iter__(self) -> Iterator[SpanBatch | DependencyLinks | EventBatch]:
         data = _load_bytes(self.path)
         label = str(self.path)
         if is_recording(data):  # `flowviz record` output: Kafka messages, decoded as live

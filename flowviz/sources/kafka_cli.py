@@ -30,8 +30,11 @@ EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 STATUS_EVERY_S = 5.0
 
 
-def add_kafka_arguments(parser: argparse.ArgumentParser, *, with_format: bool = True, start: str = "latest") -> None:
-    """--bootstrap, --topic (repeatable), --from, --kafka-config and (optionally) --format."""
+def add_kafka_arguments(
+    parser: argparse.ArgumentParser, *, with_format: bool = True, with_groups: bool = True, start: str = "latest"
+) -> None:
+    """--bootstrap, --topic (repeatable), --from, --kafka-config and (optionally) --format, with the business
+    event options --event-producer and --group."""
     parser.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s), comma-separated")
     parser.add_argument(
         "--topic",
@@ -48,6 +51,20 @@ def add_kafka_arguments(parser: argparse.ArgumentParser, *, with_format: bool = 
     )
     if with_format:
         parser.add_argument("--format", choices=KAFKA_FORMATS, default="auto", help="message format (default: detect)")
+        parser.add_argument(
+            "--event-producer",
+            metavar="WHERE",
+            help="where business events name their producer: header:NAME or a JSON field path such as "
+            "producer or data.service (default: CloudEvents source, else a source/producer field)",
+        )
+    if with_format and with_groups:
+        parser.add_argument(
+            "--group",
+            dest="groups",
+            action="append",
+            metavar="G",
+            help="consumer group to show on event topics (repeatable; default: every group the broker lists)",
+        )
 
 
 def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
@@ -58,6 +75,8 @@ def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
         format_name=getattr(args, "format", "auto"),
         start=args.start,
         config_path=args.kafka_config,
+        event_producer=getattr(args, "event_producer", None),
+        groups=tuple(getattr(args, "groups", None) or ()),
     )
     check_settings(settings)
     return settings
@@ -70,7 +89,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
         help="record Kafka topics to a file losslessly, headless (open or report it later)",
         description="Append every message of the topics (value, key, headers, timestamp, offsets) to FILE.",
     )
-    add_kafka_arguments(record, start="latest")
+    add_kafka_arguments(record, with_groups=False, start="latest")
     record.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="recording file (appended to if it exists)"
     )
@@ -183,6 +202,7 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         "topics": list(settings.topics),
         "format_name": settings.format_name,
         "start": settings.start,
+        "event_producer": settings.event_producer,
     }
     try:
         writer = RecordingWriter(args.output, header=header)

@@ -20,8 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from flowviz.decoders.events import (
+    EventDecoder,
+    MessageMeta,
+    ProducerRule,
+    header_map,
+    is_cloudevents_binary,
+    is_cloudevents_structured_header,
+    looks_like_event,
+    message_meta,
+)
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
 from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
@@ -31,7 +42,7 @@ if TYPE_CHECKING:
     from flowviz.store.drill_down import DrillDownStore
 
 DEFAULT_TOPIC = "otlp_spans"  # what the OpenTelemetry Collector's kafka exporter writes to
-KAFKA_FORMATS = ("auto", "otlp_proto", "otlp_json", "jaeger_json", "zipkin_json", "simple_json")
+KAFKA_FORMATS = ("auto", "otlp_proto", "otlp_json", "jaeger_json", "zipkin_json", "simple_json", "events")
 START_CHOICES_HELP = "latest, earliest, -15m (a duration before now) or an ISO-8601 instant"
 
 # librdkafka settings the viewer needs; a user's properties file cannot turn commits back on
@@ -74,6 +85,8 @@ class KafkaSettings:
     format_name: str = "auto"
     start: str = "latest"
     config_path: str | None = None
+    event_producer: str | None = None  # where events name their producer: `header:NAME` or a JSON field path
+    groups: tuple[str, ...] = ()  # consumer groups to watch on event topics (none: every group the broker lists)
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -142,7 +155,15 @@ def check_settings(settings: KafkaSettings) -> None:
     if not settings.topics or not all(settings.topics):
         raise KafkaConfigError("no topic given")
     start_time_ms(settings.start)
+    _producer_rule(settings.event_producer)
     client_config(settings)
+
+
+def _producer_rule(text: str | None) -> ProducerRule | None:
+    try:
+        return ProducerRule.parse(text)
+    except ValueError as error:
+        raise KafkaConfigError(str(error)) from error
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -180,7 +201,16 @@ class KafkaStatus:
 
 
 def status_text(status: dict[str, Any]) -> str:
-    """One status line from `KafkaStatus.as_dict()`: state, rates, lag, problems."""
+    """One status line from `KafkaStatus.as_dict()`: recording (if the worker records), state, rates, lag, problems."""
+    recording = status.get("recording") or {}
+    if recording.get("active"):
+        return f"● REC {Path(recording['path']).name} {_human_bytes(recording['bytes'])} · {_reader_text(status)}"
+    if recording.get("error"):
+        return f"recording stopped: {recording['error']} · {_reader_text(status)}"
+    return _reader_text(status)
+
+
+def _reader_text(status: dict[str, Any]) -> str:
     state = status["state"]
     if state in ("reconnecting", "connecting", "waiting for topic"):
         retry = status.get("retry_in_s")
@@ -197,8 +227,14 @@ def status_text(status: dict[str, Any]) -> str:
     ]
     if status.get("lag_messages") is not None:
         parts.append(f"lag {status['lag_messages']:,} msg")
-    if status.get("decode_problems"):
-        parts.append(f"{status['decode_problems']:,} decode problems")
+    events = status.get("events") or {}
+    decode_problems = status.get("decode_problems", 0) - sum(events.get("duplicates", {}).values())
+    if decode_problems:
+        parts.append(f"{decode_problems:,} decode problems")
+    if events:
+        from flowviz.sources.kafka_events import events_text
+
+        parts.append(events_text(events))
     return " · ".join(parts)
 
 
@@ -272,6 +308,10 @@ class KafkaReader:
             consumer, self._consumer = self._consumer, None
             consumer.close()
         self.status.set_state("stopped")
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> the offset after the last message read from it (partitions read from so far)."""
+        return dict(self._positions)
 
     # -- connecting ----------------------------------------------------------------------
 
@@ -528,7 +568,14 @@ class MessageDecoder:
     span as protobuf-JSON (what the Collector and Jaeger's Kafka writer produce) or a Jaeger UI trace.
     """
 
-    def __init__(self, format_name: str = "auto", *, problems: Problems) -> None:
+    def __init__(
+        self,
+        format_name: str = "auto",
+        *,
+        problems: Problems,
+        event_producer: str | None = None,
+        label: str = "",
+    ) -> None:
         if format_name not in KAFKA_FORMATS:
             raise KafkaConfigError(f"unknown format {format_name!r} (one of {', '.join(KAFKA_FORMATS)})")
         self.format_name = format_name
@@ -536,23 +583,57 @@ class MessageDecoder:
         self.formats: dict[str, int] = {}  # messages read per format
         self._json = {f.name: f for f in JSON_FORMATS}
         self._last_json: Any = None  # the format of the last JSON message: tried first (the fast OTLP path once seen)
+        # business events (`events`, or detected in auto mode): `take_events()` hands them out
+        self.events = EventDecoder(problems=problems, producer_rule=_producer_rule(event_producer), label=label)
 
-    def add(self, values: Sequence[bytes | None], wheres: Sequence[str], builder: SpanBatchBuilder) -> int:
-        """Append the spans of every value to `builder`; returns the span count. Bad values are counted."""
+    def take_events(self) -> EventBatch:
+        """The events decoded since the last call (spans go to the builder, events collect here)."""
+        return self.events.take()
+
+    def add(
+        self,
+        values: Sequence[bytes | None],
+        wheres: Sequence[str],
+        builder: SpanBatchBuilder,
+        *,
+        metas: Sequence[MessageMeta] | None = None,
+    ) -> int:
+        """Append the spans of every value to `builder`; returns the span count. Bad values are counted.
+
+        With `metas` (topic, offsets, timestamp, headers of each message) events are recognised too
+        and collect in `events`; without them only spans can be read.
+        """
         protobuf: list[bytes] = []
         protobuf_wheres: list[str] = []
         added = 0
         forced = self.format_name
         with gc_paused():
-            for value, where in zip(values, wheres, strict=True):
+            for index, (value, where) in enumerate(zip(values, wheres, strict=True)):
+                meta = metas[index] if metas is not None else None
+                if forced in ("auto", "events") and meta is not None and meta.headers:
+                    headers = header_map(meta.headers)
+                    if is_cloudevents_binary(headers):
+                        if self.events.add_binary(value, headers, meta):
+                            self._count("events")
+                        continue
+                    if forced == "auto" and value and is_cloudevents_structured_header(headers):
+                        if self.events.add_value(value, headers, meta):
+                            self._count("events")
+                        continue
                 if not value:
                     self.problems.add("kafka: message without a value (skipped)", where)
+                    continue
+                if forced == "events":
+                    if meta is None:
+                        self.problems.add("kafka: event without its message (topic, offset) skipped", where)
+                    elif self.events.add_value(value, header_map(meta.headers), meta):
+                        self._count("events")
                     continue
                 if forced == "otlp_proto" or (forced == "auto" and not _looks_like_json(value)):
                     protobuf.append(value)
                     protobuf_wheres.append(where)
                     continue
-                added += self._add_json(value, where, builder)
+                added += self._add_json(value, where, builder, meta)
             if protobuf:
                 added += decode_otlp_proto(protobuf, builder, self.problems, protobuf_wheres)
                 self.formats["otlp_proto"] = self.formats.get("otlp_proto", 0) + len(protobuf)
@@ -561,11 +642,12 @@ class MessageDecoder:
     def decode(self, messages: Sequence) -> SpanBatch:
         """One span batch from confluent_kafka Messages (or anything with value(), topic(), partition(), offset())."""
         builder = SpanBatchBuilder(self.problems)
-        self.add([m.value() for m in messages], [message_where(m) for m in messages], builder)
+        metas = [message_meta(m) for m in messages]
+        self.add([m.value() for m in messages], [meta.where for meta in metas], builder, metas=metas)
         with gc_paused():  # building creates no reference cycles
             return builder.build()
 
-    def _add_json(self, value: bytes, where: str, builder: SpanBatchBuilder) -> int:
+    def _add_json(self, value: bytes, where: str, builder: SpanBatchBuilder, meta: MessageMeta | None) -> int:
         forced = self.format_name
         if forced == "otlp_json" or (forced == "auto" and self._last_json is self._json["otlp_json"]):
             added = try_add_otlp_json_bytes(value, builder, where)  # any JSON object passes: 0 spans is no proof
@@ -581,13 +663,18 @@ class MessageDecoder:
             trace = jaeger_model_trace(document)
             if trace is not None:
                 document = trace
-        chosen = self._choose(document, where)
+        chosen = self._choose(document)
         if chosen is None:
+            if meta is not None and looks_like_event(document):  # no trace: a business event?
+                if self.events.add_document(document, header_map(meta.headers), meta):
+                    self._count("events")
+            else:
+                self.problems.add("kafka: JSON message in no trace or event format", where)
             return 0
         self._count(chosen.name)
         return chosen.add(document, builder, self.problems, where)
 
-    def _choose(self, document: object, where: str):
+    def _choose(self, document: object):
         if self.format_name != "auto":
             return self._json[self.format_name]
         if self._last_json is not None and self._last_json.looks_like(document):
@@ -596,7 +683,6 @@ class MessageDecoder:
             if candidate.add is not None and candidate.looks_like(document):
                 self._last_json = candidate
                 return candidate
-        self.problems.add("kafka: JSON message in no trace format", where)
         return None
 
     def _count(self, name: str) -> None:
@@ -711,35 +797,66 @@ WORKER_BATCH_BYTES = 16 << 20  # catching up, the window gets a batch about ever
 
 
 def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownStore | None = None) -> None:
-    """Read, decode and derive in this (worker) process until the parent sends anything on `connection`.
+    """Read, decode and derive in this (worker) process until the parent says stop on `connection`.
 
     Sends `("data", observations, spans, problems)` per batch, like the other workers, and
-    `("source", status)` (a `KafkaStatus.as_dict()`) about twice a second.
+    `("source", status)` (a `KafkaStatus.as_dict()` with a `recording` entry) about twice a second.
+    The parent may send `("record", path)` to append every message read from then on to a recording
+    (the format `flowviz record` writes) and `("record", None)` to close it; anything else stops the worker.
     """
     from flowviz.derive.deriver import EdgeDeriver
+    from flowviz.derive.observations import EdgeObservations
+    from flowviz.sources.kafka_events import LiveEvents
+    from flowviz.sources.live_recording import LiveRecorder
 
     problems = Problems()
     reader = KafkaReader(settings, problems=problems)
-    decoder = MessageDecoder(settings.format_name, problems=problems)
+    decoder = MessageDecoder(settings.format_name, problems=problems, event_producer=settings.event_producer)
     deriver = EdgeDeriver(problems=problems)
+    events = LiveEvents(settings, problems=problems)  # business events: producer → topic → consumer groups
+    recorder = LiveRecorder(  # the header `flowviz record` writes
+        {
+            "bootstrap": settings.bootstrap,
+            "topics": list(settings.topics),
+            "format_name": settings.format_name,
+            "start": settings.start,
+            "event_producer": settings.event_producer,
+        }
+    )
     spans = 0
     next_status_s = 0.0
     try:
-        while not connection.poll():
+        while True:
+            if connection.poll():
+                command = connection.recv()
+                if not (isinstance(command, tuple) and len(command) == 2 and command[0] == "record"):
+                    break  # "stop" (or anything else)
+                recorder.switch(command[1])
+                next_status_s = 0.0  # tell the window at once
             messages = reader.poll(max_bytes=WORKER_BATCH_BYTES, timeout_s=0.1)
             if messages:
+                recorder.append(messages)
                 batch = decoder.decode(messages)
                 spans += len(batch)
                 with gc_paused():
                     observations = deriver.process(batch)
                     if details is not None:
                         details.take(batch, observations)
+                observations = EdgeObservations.concat([observations, events.process(decoder.take_events())])
                 connection.send(("data", observations, spans, problems.as_dict()))
+            consumed = events.poll_groups(read_to=reader.positions)  # topic → consumer group, from commits
+            if len(consumed):
+                connection.send(("data", consumed, spans, problems.as_dict()))
             now = time.monotonic()
             if now >= next_status_s:
                 next_status_s = now + STATUS_EVERY_S
-                connection.send(("source", _status_for_parent(reader, decoder, problems)))
+                status = _status_for_parent(reader, decoder, problems)
+                if events.events:
+                    status["events"] = events.status()
+                connection.send(("source", {**status, "recording": recorder.status()}))
     finally:
+        events.close()
+        recorder.stop()
         reader.close()
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from flowviz.derive.deriver import DEFAULT_TTL_NS, EdgeDeriver
+from flowviz.derive.events import EventDeriver
 from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
@@ -24,6 +26,7 @@ class IngestTotals:
     spans: int = 0
     calls: int = 0
     dependency_links: int = 0
+    events: int = 0  # business events (Kafka recordings)
     first_start_ns: int | None = None
     last_start_ns: int | None = None
     formats: dict[str, str] = field(default_factory=dict)
@@ -31,7 +34,7 @@ class IngestTotals:
 
     @property
     def usable(self) -> bool:
-        return self.spans > 0 or self.dependency_links > 0
+        return self.spans > 0 or self.dependency_links > 0 or self.events > 0
 
 
 class IngestPipeline:
@@ -49,9 +52,10 @@ class IngestPipeline:
         self.details = details
         self.problems = problems
         self.deriver = EdgeDeriver(ttl_ns=ttl_ns, problems=problems)
+        self.event_deriver = EventDeriver(problems=problems)  # business events of Kafka recordings
         self.totals = IngestTotals()
 
-    def feed(self, item: SpanBatch | DependencyLinks) -> None:
+    def feed(self, item: SpanBatch | DependencyLinks | EventBatch) -> None:
         if isinstance(item, DependencyLinks):
             self._write(dependency_observations(item))
             self.totals.dependency_links += len(item.links)
@@ -59,14 +63,24 @@ class IngestPipeline:
         if not len(item):
             return
         totals = self.totals
+        if isinstance(item, EventBatch):
+            totals.events += len(item)
+            observations = self.event_deriver.process(item)
+            self._note_times(observations.time_ns)
+            self._write(observations)
+            return
         totals.spans += len(item)
-        first, last = int(item.start_ns.min()), int(item.start_ns.max())
-        totals.first_start_ns = first if totals.first_start_ns is None else min(totals.first_start_ns, first)
-        totals.last_start_ns = last if totals.last_start_ns is None else max(totals.last_start_ns, last)
+        self._note_times(item.start_ns)
         observations = self.deriver.process(item)
         self._write(observations)
         if self.details is not None:
             self.details.take(item, observations)
+
+    def _note_times(self, times_ns) -> None:
+        totals = self.totals
+        first, last = int(times_ns.min()), int(times_ns.max())
+        totals.first_start_ns = first if totals.first_start_ns is None else min(totals.first_start_ns, first)
+        totals.last_start_ns = last if totals.last_start_ns is None else max(totals.last_start_ns, last)
 
     def finish(self) -> None:
         """End of input: halves still waiting for a partner are resolved (virtual nodes, counted); traces close."""

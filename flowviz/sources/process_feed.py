@@ -238,6 +238,16 @@ class ProcessFeed:
             self._thread.join(timeout_s)
         return self.status.finished or bool(self.status.error)
 
+    def send(self, command: tuple) -> bool:
+        """Send a command to a running worker (a Kafka worker takes `("record", path)`); False when it is gone."""
+        if self._connection is None or not self.status.running:
+            return False
+        try:
+            self._connection.send(command)
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
     def stop(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(BrokenPipeError, OSError):

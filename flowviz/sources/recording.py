@@ -21,6 +21,7 @@ from pathlib import Path
 import msgspec
 import orjson
 
+from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 
@@ -227,38 +228,57 @@ def recording_batches(
     *,
     format_name: str = "auto",
     batch_spans: int = DEFAULT_BATCH_SPANS,
-) -> Iterator[SpanBatch]:
-    """The spans of a recording's messages, decoded as live: the same decoder, format from the header
-    unless `format_name` forces one (a capture format name other than Kafka's means auto)."""
+) -> Iterator[SpanBatch | EventBatch]:
+    """The spans (and business events) of a recording's messages, decoded as live: the same decoder,
+    format and event producer rule from the header unless `format_name` forces a format (a capture
+    format name other than Kafka's means auto)."""
+    from flowviz.decoders.events import MessageMeta
     from flowviz.model.span_batch import SpanBatchBuilder
-    from flowviz.sources.kafka_source import KAFKA_FORMATS, MessageDecoder
+    from flowviz.sources.kafka_source import KAFKA_FORMATS, KafkaConfigError, MessageDecoder
 
     forced = format_name if format_name in KAFKA_FORMATS and format_name != "auto" else None
     decoder: MessageDecoder | None = None
     builder = SpanBatchBuilder(problems)
     values: list[bytes | None] = []
     wheres: list[str] = []
+    metas: list[MessageMeta] = []
     pending_bytes = 0
+
+    def decode_pending() -> EventBatch | None:
+        nonlocal values, wheres, metas, pending_bytes
+        assert decoder is not None
+        decoder.add(values, wheres, builder, metas=metas)
+        values, wheres, metas, pending_bytes = [], [], [], 0
+        events = decoder.take_events()
+        return events if len(events) else None
+
     for item in iter_messages(data, problems, label):
         if isinstance(item, dict):
-            if values and decoder is not None:
-                decoder.add(values, wheres, builder)
-                values, wheres, pending_bytes = [], [], 0
+            if values and decoder is not None and (events := decode_pending()) is not None:
+                yield events
             recorded_format = item.get("format_name", "auto")
             recorded = recorded_format if recorded_format in KAFKA_FORMATS else "auto"
-            decoder = MessageDecoder(forced or recorded, problems=problems)
+            producer = item.get("event_producer") if isinstance(item.get("event_producer"), str) else None
+            try:
+                decoder = MessageDecoder(forced or recorded, problems=problems, event_producer=producer, label=label)
+            except KafkaConfigError:
+                problems.add("recording: header's event producer rule not understood (ignored)", label)
+                decoder = MessageDecoder(forced or recorded, problems=problems, label=label)
             continue
         if decoder is None:
-            decoder = MessageDecoder(forced or "auto", problems=problems)
+            decoder = MessageDecoder(forced or "auto", problems=problems, label=label)
         values.append(item.value)
         wheres.append(f"{label}:{item.where}")
+        metas.append(
+            MessageMeta(item.topic, item.partition, item.offset, item.timestamp_type, item.timestamp_ms, item.headers)
+        )
         pending_bytes += len(item.value or b"")
         if pending_bytes >= 4 << 20:
-            decoder.add(values, wheres, builder)
-            values, wheres, pending_bytes = [], [], 0
+            if (events := decode_pending()) is not None:
+                yield events
             if len(builder) >= batch_spans:
                 yield builder.build()
-    if values and decoder is not None:
-        decoder.add(values, wheres, builder)
+    if values and decoder is not None and (events := decode_pending()) is not None:
+        yield events
     if len(builder):
         yield builder.build()

@@ -99,16 +99,20 @@ def live_window(settings, *, theme: str = "dark"):
     """A window on Kafka span topics, read by a worker process (no consumer group, no commits)."""
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
+    from flowviz.sources.kafka_events import lag_notes
     from flowviz.sources.process_feed import ProcessFeed
     from flowviz.store.rolling_store import RollingStore
     from flowviz.ui.main_window import MainWindow
+    from flowviz.ui.record_button import install_record_button
 
     store = RollingStore()
     feed = ProcessFeed(store, settings)
     model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
+    model.node_notes = lambda: lag_notes(feed.status.source)  # consumer groups' lag on event topics
     title = f"live: {', '.join(settings.topics)} @ {settings.bootstrap}"
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
     window.feed = feed
+    install_record_button(window, feed, settings)  # the worker records what it reads
     feed.start()
     return window
 

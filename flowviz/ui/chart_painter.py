@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
 from flowviz.chart.chart_frame import ChartFrame, Health
-from flowviz.chart.labels import PlacedLabel, place_labels
+from flowviz.chart.labels import PlacedLabel, node_note, place_labels, with_note
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
 from flowviz.derive.observations import NodeKind
@@ -328,7 +328,7 @@ class ChartPainter:
 
 
 def figure_line(chart: ChartFrame, index: int) -> str:
-    """`12.3/s · 0.5% err · p95 43 ms` for one node."""
+    """`12.3/s · 0.5% err · p95 43 ms` for one node, with its note from a live source (`· lag 1 234`)."""
     rate = chart.node_rate_per_s[index]
     p95 = chart.node_p95_ms[index]
     parts = [f"{rate:.1f}/s" if rate < 100 else f"{rate:.0f}/s"]
@@ -337,4 +337,4 @@ def figure_line(chart: ChartFrame, index: int) -> str:
         parts.append(f"{error * 100:.1f}% err")
     if not np.isnan(p95):
         parts.append(f"p95 {p95:.0f} ms" if p95 >= 10 else f"p95 {p95:.1f} ms")
-    return " · ".join(parts)
+    return with_note(" · ".join(parts), node_note(chart, index))

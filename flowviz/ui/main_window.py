@@ -25,6 +25,7 @@ from flowviz.ui.flow_view import FlowChartView
 from flowviz.ui.help_overlay import HelpOverlay
 from flowviz.ui.timeline_strip import Bookmark, TimelineStrip
 from flowviz.ui.transport_bar import TransportBar
+from flowviz.ui.window_menus import install_menus
 
 STATUS_INTERVAL_MS = 250
 
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
         self._status_timer.start(STATUS_INTERVAL_MS)
+        install_menus(self)  # menu bar (File, View) and the Problems panel
         self.resize(1400, 860)
 
     def _build_docks(self, details: object | None) -> None:

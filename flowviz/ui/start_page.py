@@ -1,4 +1,4 @@
-"""The start page: open a capture, reopen a recent one, or run the demo."""
+"""The start page: open a capture, connect to Kafka, reopen a recent capture, or run the demo."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flowviz.ui.app import capture_window, demo_window, recent_files, remember_recent
+from flowviz.ui.app import capture_window, demo_window, live_window, recent_files, remember_recent
 
 
 class StartPage(QWidget):
-    """Three ways in. Choosing one opens the main window on it and closes this page."""
+    """Four ways in. Choosing one opens the main window on it and closes this page."""
 
     def __init__(self, *, theme: str = "dark", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +33,9 @@ class StartPage(QWidget):
         self.open_button = QPushButton("Open a trace capture…")
         self.open_button.clicked.connect(self._choose_file)
         layout.addWidget(self.open_button)
+        self.connect_button = QPushButton("Connect to Kafka… (live spans, e.g. the Collector's otlp_spans topic)")
+        self.connect_button.clicked.connect(self._ask_kafka)
+        layout.addWidget(self.connect_button)
         self.demo_button = QPushButton("Run the demo (simulated e-commerce platform)")
         self.demo_button.clicked.connect(self.open_demo)
         layout.addWidget(self.demo_button)
@@ -56,7 +59,10 @@ class StartPage(QWidget):
 
     def _choose_file(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open trace captures", "", "Trace captures (*.json *.jsonl *.gz *.pb *.bin *.otlp);;All files (*)"
+            self,
+            "Open trace captures",
+            "",
+            "Trace captures (*.json *.jsonl *.gz *.pb *.bin *.otlp *.fvrec);;All files (*)",
         )
         if paths:
             self.open_captures(paths)
@@ -64,6 +70,17 @@ class StartPage(QWidget):
     def open_captures(self, paths: list[str]) -> None:
         remember_recent(paths)
         self._show(capture_window(paths, theme=self.theme))
+
+    def _ask_kafka(self) -> None:
+        from flowviz.ui.connect_dialog import ask_kafka_settings
+
+        settings = ask_kafka_settings(self)
+        if settings is not None:
+            self.open_live(settings)
+
+    def open_live(self, settings) -> None:
+        """A live window on Kafka topics (what the Connect dialog chose)."""
+        self._show(live_window(settings, theme=self.theme))
 
     def open_demo(self) -> None:
         self._show(demo_window(theme=self.theme))

@@ -240,7 +240,7 @@ def test_poison_messages_are_counted_not_fatal(kafka_broker) -> None:
         "otlp-proto: message does not parse (DecodeError)": 1,
         "kafka: message is not valid JSON": 1,
         "kafka: message without a value (skipped)": 1,
-        "kafka: JSON message in no trace format": 1,
+        "kafka: JSON message in no trace or event format": 1,
     }
     assert problems.as_dict()["kafka: message is not valid JSON"]["first"][0].startswith(f"{topic}[0]@2")
 

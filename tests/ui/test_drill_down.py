@@ -128,7 +128,8 @@ def test_clicking_an_edge_opens_the_edge_panel_with_client_and_server_sides(wind
     alone = [(x, y) for x, y in screen[2:-2] if window.model.edge_at(*view.viewport.to_world(x, y), slop=slop) == index]
     assert alone, "some stretch of the edge is nearer than any other edge"
     x, y = alone[len(alone) // 2]
-    assert 0 <= x < view.width() and 0 <= y < view.height()
+    assert 0 <= x < view.width()
+    assert 0 <= y < view.height()
     with qtbot.waitSignal(view.edge_selected) as blocker:
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPointF(x, y).toPoint())
     assert blocker.args == [index]

@@ -1,0 +1,306 @@
+"""Business events in Kafka messages (CloudEvents binary or structured, plain JSON with a type) -> EventBatch rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+import orjson
+
+from flowviz.model.event_batch import UNKNOWN_NS, EventBatch, EventBatchBuilder
+from flowviz.model.problems import Problems
+
+TYPE_FIELDS = ("type", "eventType", "event_type")
+TIME_FIELDS = ("time", "timestamp", "eventTime", "event_time")
+ID_FIELDS = ("id", "eventId", "event_id")
+PRODUCER_FIELDS = ("source", "producer")  # a plain event's producer when nothing else names it
+UNKNOWN_PRODUCER = "unknown"
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+NOT_JSON = "events: message is not valid JSON"
+NOT_AN_EVENT = "events: JSON message that is no event (no type, eventType or event_type)"
+BINARY_INCOMPLETE = "events: CloudEvents message without a ce_id, ce_source or ce_type header"
+STRUCTURED_INCOMPLETE = "events: CloudEvents JSON without a string id, source or type"
+BAD_TIME = "events: event time not understood (the Kafka timestamp is used)"
+NO_PRODUCER_FIELD = "events: the configured producer field is missing (fallback used)"
+
+
+class MessageMeta(NamedTuple):
+    """What an event needs of a Kafka message besides its value (from a consumed or a recorded message)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_type: int  # 0 none, 1 create time, 2 log-append time (librdkafka's numbering)
+    timestamp_ms: int
+    headers: Sequence[tuple[str, bytes | None]] | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+    @property
+    def kafka_time_ns(self) -> int:
+        return self.timestamp_ms * 1_000_000 if self.timestamp_type and self.timestamp_ms >= 0 else UNKNOWN_NS
+
+
+def message_meta(message) -> MessageMeta:
+    """From a confluent_kafka Message."""
+    kind, stamp = message.timestamp()
+    return MessageMeta(message.topic(), message.partition(), message.offset(), kind, stamp, message.headers())
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerRule:
+    """Where a message names its producer: a header, or a dotted path of JSON fields (`data.service`)."""
+
+    header: str | None = None
+    path: tuple[str, ...] = ()
+
+    @staticmethod
+    def parse(text: str | None) -> ProducerRule | None:
+        """`header:NAME` or a JSON field path such as `producer` or `data.origin.service`; None for nothing."""
+        text = (text or "").strip()
+        if not text:
+            return None
+        if text.lower().startswith("header:"):
+            name = text[len("header:") :].strip()
+            if not name:
+                raise ValueError("--event-producer header: needs a header name")
+            return ProducerRule(header=name.lower())
+        path = tuple(part for part in text.split("."))
+        if not all(path):
+            raise ValueError(f"--event-producer {text!r}: a JSON field path like producer or data.service")
+        return ProducerRule(path=path)
+
+    def describe(self) -> str:
+        return f"header {self.header}" if self.header else ".".join(self.path)
+
+
+def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
+    """Headers by lower-case name (the last one wins), values as bytes."""
+    if not headers:
+        return {}
+    return {str(name).lower(): value or b"" for name, value in headers}
+
+
+def is_cloudevents_binary(headers: dict[str, bytes]) -> bool:
+    """CloudEvents' Kafka binding, binary mode: attributes in `ce_*` headers, the value is the data."""
+    return "ce_specversion" in headers
+
+
+def is_cloudevents_structured_header(headers: dict[str, bytes]) -> bool:
+    return headers.get("content-type", b"").split(b";")[0].strip().lower() == CLOUDEVENTS_JSON.encode()
+
+
+def looks_like_event(document: object) -> bool:
+    """A JSON object that is a CloudEvent (`specversion`) or names its type (`type`/`eventType`/`event_type`)."""
+    if not isinstance(document, dict):
+        return False
+    if "specversion" in document:
+        return True
+    return any(isinstance(document.get(key), str) and document[key] for key in TYPE_FIELDS)
+
+
+def parse_time_ns(value: object) -> int | None:
+    """Nanoseconds since the epoch from an RFC 3339 / ISO-8601 string or an epoch number (s, ms, µs or ns by
+    magnitude, also as a string of digits); None when it is neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        if value != value or abs(value) == float("inf"):  # NaN, infinity
+            return None
+        value = repr(value)  # its shortest decimal form: 1699999998.25 stays exact
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return _iso_ns(text)
+        if not number.is_finite():
+            return None
+        return int(number * _epoch_scale(abs(number)))
+    if isinstance(value, int):
+        return value * _epoch_scale(abs(value))
+    return None
+
+
+def _epoch_scale(magnitude: Decimal | int) -> int:
+    """Nanoseconds per unit of an epoch number, judged by its size: seconds, ms, µs, else ns."""
+    for limit, scale in ((1e11, 1_000_000_000), (1e14, 1_000_000), (1e17, 1_000)):
+        if magnitude < limit:
+            return scale
+    return 1
+
+
+def _iso_ns(text: str) -> int | None:
+    fraction_ns = 0
+    body = text.replace("z", "Z").replace("Z", "+00:00")
+    dot = body.find(".")
+    if dot >= 0:
+        end = dot + 1
+        while end < len(body) and body[end].isdigit():
+            end += 1
+        digits = body[dot + 1 : end]
+        fraction_ns = int((digits + "000000000")[:9]) if digits else 0
+        body = body[:dot] + body[end:]
+    try:
+        instant = datetime.fromisoformat(body)
+    except ValueError:
+        return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + fraction_ns
+
+
+def _first(document: dict, keys: Sequence[str]) -> object:
+    for key in keys:
+        value = document.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def _text(value: object) -> str | None:
+    """A non-empty id or name: strings as they are, numbers as their decimal text."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _at_path(document: object, path: tuple[str, ...]) -> object:
+    for key in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
+
+
+class EventDecoder:
+    """Kafka messages -> event rows; `take()` hands out what was decoded since the last call.
+
+    Producer: the configured `producer_rule` (a header or a JSON field path) where the message has it,
+    else CloudEvents `source`, else a plain event's `source` or `producer` field, else `unknown`.
+    Event time: CloudEvents `time`, else a `time`/`timestamp`/`eventTime`/`event_time` field; the
+    Kafka timestamp stands in where there is none. Malformed events are skipped and counted with
+    where (`topic[partition]@offset`) and why.
+    """
+
+    def __init__(self, *, problems: Problems, producer_rule: ProducerRule | None = None, label: str = "") -> None:
+        self.problems = problems
+        self.producer_rule = producer_rule
+        self.forms: dict[str, int] = {}  # events per form: cloudevents_binary, cloudevents_structured, plain
+        self._builder = EventBatchBuilder(label=label)
+        self._prefix = f"{label}:" if label else ""
+
+    def __len__(self) -> int:
+        return len(self._builder)
+
+    def take(self) -> EventBatch:
+        return self._builder.build()
+
+    # -- the three forms ---------------------------------------------------------------------
+
+    def add_binary(self, value: bytes | None, headers: dict[str, bytes], meta: MessageMeta) -> bool:
+        """CloudEvents binary mode (`ce_*` headers); False (counted) when a required attribute is missing."""
+        event_id, source, event_type = (_decoded(headers.get(f"ce_{name}")) for name in ("id", "source", "type"))
+        if not (event_id and source and event_type):
+            self.problems.add(BINARY_INCOMPLETE, self._where(meta))
+            return False
+        time_text = _decoded(headers.get("ce_time"))
+        document = None
+        if self.producer_rule is not None and self.producer_rule.path and value and value.lstrip()[:1] == b"{":
+            try:
+                document = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                document = None
+        self._append("cloudevents_binary", meta, headers, document, source, event_type, time_text, event_id)
+        return True
+
+    def add_document(self, document: object, headers: dict[str, bytes], meta: MessageMeta) -> bool:
+        """A parsed JSON value: a structured CloudEvent or a plain event; False (counted) when it is neither."""
+        if isinstance(document, dict) and ("specversion" in document or is_cloudevents_structured_header(headers)):
+            event_id, source, event_type = (document.get(key) for key in ("id", "source", "type"))
+            if not all(isinstance(v, str) and v for v in (event_id, source, event_type)):
+                self.problems.add(STRUCTURED_INCOMPLETE, self._where(meta))
+                return False
+            self._append(
+                "cloudevents_structured", meta, headers, document, source, event_type, document.get("time"), event_id
+            )
+            return True
+        if not looks_like_event(document):
+            self.problems.add(NOT_AN_EVENT, self._where(meta))
+            return False
+        assert isinstance(document, dict)
+        event_type = next(document[key] for key in TYPE_FIELDS if isinstance(document.get(key), str) and document[key])
+        fallback = _text(_first(document, PRODUCER_FIELDS))
+        event_id = _text(_first(document, ID_FIELDS))
+        self._append("plain", meta, headers, document, fallback, event_type, _first(document, TIME_FIELDS), event_id)
+        return True
+
+    def add_value(self, value: bytes, headers: dict[str, bytes], meta: MessageMeta) -> bool:
+        """A JSON value not parsed yet (forced `events` format, or a CloudEvents content type)."""
+        try:
+            document = orjson.loads(value)
+        except orjson.JSONDecodeError as error:
+            self.problems.add(NOT_JSON, f"{self._where(meta)} ({str(error).split(':')[0]})")
+            return False
+        return self.add_document(document, headers, meta)
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _append(
+        self,
+        form: str,
+        meta: MessageMeta,
+        headers: dict[str, bytes],
+        document: object,
+        fallback_producer: str | None,
+        event_type: str,
+        time_value: object,
+        event_id: str | None,
+    ) -> None:
+        producer = self._configured_producer(headers, document, meta) or fallback_producer or UNKNOWN_PRODUCER
+        event_time_ns = UNKNOWN_NS
+        if time_value is not None:
+            parsed = parse_time_ns(time_value)
+            if parsed is None:
+                self.problems.add(BAD_TIME, f"{self._where(meta)} ({str(time_value)[:40]!r})")
+            else:
+                event_time_ns = parsed
+        self._builder.append(
+            topic=meta.topic,
+            partition=meta.partition,
+            offset=meta.offset,
+            producer=producer,
+            event_type=event_type,
+            event_time_ns=event_time_ns,
+            kafka_time_ns=meta.kafka_time_ns,
+            event_id=event_id,
+        )
+        self.forms[form] = self.forms.get(form, 0) + 1
+
+    def _configured_producer(self, headers: dict[str, bytes], document: object, meta: MessageMeta) -> str | None:
+        rule = self.producer_rule
+        if rule is None:
+            return None
+        found = _decoded(headers.get(rule.header)) if rule.header else _text(_at_path(document, rule.path))
+        if not found:
+            self.problems.add(NO_PRODUCER_FIELD, f"{self._where(meta)} ({rule.describe()})")
+        return found
+
+    def _where(self, meta: MessageMeta) -> str:
+        return self._prefix + meta.where
+
+
+def _decoded(value: bytes | None) -> str | None:
+    if not value:
+        return None
+    return value.decode("utf-8", "replace").strip() or None

@@ -1,0 +1,115 @@
+"""The event side of a live Kafka worker: producer → topic calls, consumer groups' consumption and lag, status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flowviz.derive.consumption import GroupConsumption, GroupOffsets
+from flowviz.derive.events import EventDeriver
+from flowviz.derive.observations import EdgeObservations
+from flowviz.model.event_batch import EventBatch
+from flowviz.model.problems import Problems
+from flowviz.sources.kafka_groups import GroupOffsetPoller
+from flowviz.sources.kafka_source import KafkaSettings
+
+Partition = tuple[str, int]
+
+
+class LiveEvents:
+    """Derives the calls of decoded events and, for the topics that carry events, watches the consumer
+    groups' committed offsets (a poller thread) to derive topic → group calls and lag."""
+
+    def __init__(self, settings: KafkaSettings, *, problems: Problems, poller: GroupOffsetPoller | None = None) -> None:
+        self.deriver = EventDeriver(problems=problems)
+        self.consumption = GroupConsumption()
+        self.poller = poller if poller is not None else GroupOffsetPoller(settings)
+
+    @property
+    def events(self) -> int:
+        return self.deriver.events
+
+    def process(self, batch: EventBatch) -> EdgeObservations:
+        """producer → topic calls of `batch`; its topics are watched for consumer groups from now on."""
+        if not len(batch):
+            return EdgeObservations.empty()
+        self.consumption.note_events(batch)
+        observations = self.deriver.process(batch)
+        self.poller.watch(self.deriver.per_topic)
+        return observations
+
+    def poll_groups(self, *, read_to: Callable[[], Mapping[Partition, int]]) -> EdgeObservations:
+        """topic → group calls from the looks at the groups made since the last call; `read_to` gives the
+        reader's positions (asked only when there is a look)."""
+        looks = self.poller.take()
+        return self.apply(looks, read_to=read_to()) if looks else EdgeObservations.empty()
+
+    def apply(self, looks: list[GroupOffsets], *, read_to: Mapping[Partition, int]) -> EdgeObservations:
+        return EdgeObservations.concat([self.consumption.update(look, read_to=read_to) for look in looks])
+
+    def status(self) -> dict[str, Any]:
+        """For the status line and the chart: events per topic, duplicates, and per topic and group the lag,
+        messages consumed and end-to-end delay."""
+        return {
+            "events": self.deriver.events,
+            "per_topic": dict(self.deriver.per_topic),
+            "duplicates": dict(self.deriver.duplicates.counts),
+            "groups": self.consumption.status(),
+            "groups_error": self.consumption.error,
+            "group_looks": self.consumption.polls,
+        }
+
+    def close(self) -> None:
+        self.poller.stop()
+
+
+def events_text(status: dict[str, Any], *, groups_shown: int = 3) -> str:
+    """`events 1,234 · 2 duplicate ids · billing lag 12 (e2e p95 850 ms) · ...` from `LiveEvents.status()`."""
+    parts = [f"events {status.get('events', 0):,}"]
+    duplicates = sum(status.get("duplicates", {}).values())
+    if duplicates:
+        parts.append(f"{duplicates:,} duplicate ids")
+    groups = status.get("groups") or []
+    for entry in groups[:groups_shown]:
+        text = f"{entry['group']} lag {entry['lag']:,}" if entry.get("lag") is not None else f"{entry['group']} lag ?"
+        if entry.get("e2e_p95_ms") is not None:
+            text += f" (e2e p95 {_duration_text(entry['e2e_p95_ms'])})"
+        parts.append(text)
+    if len(groups) > groups_shown:
+        parts.append(f"{len(groups) - groups_shown} more groups")
+    if status.get("groups_error"):
+        parts.append(f"groups: {status['groups_error']}")
+    return " · ".join(parts)
+
+
+def _duration_text(ms: float) -> str:
+    if ms >= 10_000:
+        return f"{ms / 1000:,.0f} s"
+    if ms >= 1000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def lag_notes(source_status: dict[str, Any] | None) -> dict[str, str]:
+    """Node name -> `lag 1 234` for the chart: on each consumer group's node (its lag summed over the event
+    topics it consumes); a topic whose groups lag gets `max lag N (group)`, so a group that never committed
+    since the viewer started (no node yet) still shows. From a Kafka worker's status (`FeedStatus.source`)."""
+    groups = ((source_status or {}).get("events") or {}).get("groups") or []
+    by_group: dict[str, int] = {}
+    worst: dict[str, tuple[int, str]] = {}
+    for entry in groups:
+        lag = entry.get("lag")
+        if lag is None:
+            continue
+        by_group[entry["group"]] = by_group.get(entry["group"], 0) + lag
+        if lag > worst.get(entry["topic"], (0, ""))[0]:
+            worst[entry["topic"]] = (lag, entry["group"])
+    notes = {group: f"lag {_grouped(lag)}" for group, lag in by_group.items()}
+    for topic, (lag, group) in worst.items():
+        notes[topic] = f"max lag {_grouped(lag)} ({group})"
+    return notes
+
+
+def _grouped(count: int) -> str:
+    """1234567 -> `1 234 567` (thin groups read at a glance on a chart)."""
+    return f"{count:,}".replace(",", " ")

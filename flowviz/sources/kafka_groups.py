@@ -1,0 +1,125 @@
+"""Consumer groups' committed offsets and partition ends, read by the AdminClient in a thread (no group joined)."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Iterable
+
+from flowviz.derive.consumption import GroupOffsets
+from flowviz.sources.kafka_source import KafkaSettings, client_config
+
+DEFAULT_INTERVAL_S = 1.5
+OWN_GROUP = "flowviz-viewer"  # the viewer's own group id: never joined, never committed, never shown
+_REQUEST_TIMEOUT_S = 5.0
+
+
+def read_group_offsets(admin, topics: Iterable[str], *, groups: Iterable[str] = ()) -> GroupOffsets:
+    """One look: the committed offsets of `groups` (none: every group the broker lists) on `topics`, and
+    the end offsets of the topics' partitions. Errors are reported in `error`, never raised."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    polled_ns = time.time_ns()  # a commit read now happened (and its messages were consumed) before this
+    wanted = set(topics)
+    committed: dict[tuple[str, str, int], int] = {}
+    ends: dict[tuple[str, int], int] = {}
+    errors: list[str] = []
+    try:
+        names = list(groups)
+        if not names:
+            listed = admin.list_consumer_groups(request_timeout=_REQUEST_TIMEOUT_S).result(_REQUEST_TIMEOUT_S)
+            names = sorted(g.group_id for g in listed.valid if g.group_id != OWN_GROUP)
+            errors += [_text(error) for error in listed.errors[:1]]
+        # one group per request (librdkafka's limit); sent together, answered together
+        futures = [
+            (name, admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(name)])[name]) for name in names
+        ]
+        for name, future in futures:
+            try:
+                answer = future.result(_REQUEST_TIMEOUT_S)
+            except KafkaException as error:
+                errors.append(f"group {name}: {_text(error)}")
+                continue
+            for tp in answer.topic_partitions or ():
+                if tp.topic in wanted and tp.error is None:
+                    committed[(name, tp.topic, tp.partition)] = tp.offset
+        partitions = []
+        metadata = admin.list_topics(timeout=_REQUEST_TIMEOUT_S)
+        for topic in sorted(wanted):
+            entry = metadata.topics.get(topic)
+            if entry is not None and entry.error is None:
+                partitions += [TopicPartition(topic, p) for p in sorted(entry.partitions)]
+        if partitions:
+            answers = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions})
+            for tp, future in answers.items():
+                with contextlib.suppress(KafkaException):
+                    found = future.result(_REQUEST_TIMEOUT_S)
+                    if found.offset >= 0:
+                        ends[(tp.topic, tp.partition)] = found.offset
+    except KafkaException as error:
+        errors.append(_text(error))
+    return GroupOffsets(polled_ns, committed, ends, "; ".join(errors))
+
+
+def _text(error: object) -> str:
+    inner = error.args[0] if isinstance(error, Exception) and error.args else error
+    return inner.str() if hasattr(inner, "str") else str(inner)
+
+
+class GroupOffsetPoller:
+    """Looks at the consumer groups every `interval_s` in a thread of its own (off the reading path);
+    `watch()` adds topics, `take()` returns the looks made since the last call."""
+
+    def __init__(self, settings: KafkaSettings, *, interval_s: float = DEFAULT_INTERVAL_S, admin_factory=None) -> None:
+        self.settings = settings
+        self.interval_s = interval_s
+        self._admin_factory = admin_factory
+        self._topics: frozenset[str] = frozenset()
+        self._results: queue.Queue[GroupOffsets] = queue.Queue(maxsize=16)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, topics: Iterable[str]) -> None:
+        """Look at these topics too (the first time: start the thread, look at once)."""
+        topics = self._topics | frozenset(topics)
+        if topics == self._topics:
+            return
+        self._topics = topics
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="flowviz-groups", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def take(self) -> list[GroupOffsets]:
+        found = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                found.append(self._results.get_nowait())
+        return found
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(_REQUEST_TIMEOUT_S * 2)
+
+    def _run(self) -> None:
+        admin = self._admin()
+        while not self._stop.is_set():
+            started = time.monotonic()
+            look = read_group_offsets(admin, self._topics, groups=self.settings.groups)
+            with contextlib.suppress(queue.Full):  # a stalled worker: the next look says it all anyway
+                self._results.put_nowait(look)
+            self._wake.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+            self._wake.clear()
+
+    def _admin(self):
+        if self._admin_factory is not None:
+            return self._admin_factory()
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient(client_config(self.settings))

@@ -1,0 +1,113 @@
+"""The main window's menu bar — File (open a capture, connect to Kafka, the demo, quit), View (panels) — and
+the Problems panel; a window's feed stops when the window closes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMenu
+
+from flowviz.ui.problems_panel import install_problems_dock
+
+_OPENED: list[QMainWindow] = []  # windows opened from a menu, referenced until they are destroyed
+
+
+class _StopFeedOnClose(QObject):
+    """Stops `window.feed` (its worker process) when the window closes."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            feed = getattr(watched, "feed", None)
+            if feed is not None:
+                feed.stop()
+        return False
+
+
+def install_menus(window: QMainWindow) -> None:
+    """Give `window` its menu bar and Problems panel (called once, from the window's constructor)."""
+    install_problems_dock(window)
+    menu_bar = window.menuBar()
+    file_menu = menu_bar.addMenu("&File")
+    entries = (
+        ("&Open capture…", QKeySequence.StandardKey.Open, lambda: open_capture(window)),
+        ("&Connect to Kafka…", QKeySequence("Ctrl+K"), lambda: connect_kafka(window)),
+        ("Open the &demo", None, lambda: _show_new(demo_window_like(window))),
+    )
+    for text, shortcut, handler in entries:
+        action = QAction(text, window)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(handler)
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    quit_action = QAction("&Quit", window)
+    quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+    quit_action.triggered.connect(QApplication.closeAllWindows)
+    file_menu.addAction(quit_action)
+    view_menu = menu_bar.addMenu("&View")
+    window.problems_action = window.problems_dock.toggleViewAction()
+    window.problems_action.setText("&Problems panel")
+    view_menu.aboutToShow.connect(lambda: fill_view_menu(window, view_menu))
+    fill_view_menu(window, view_menu)
+    window.file_menu, window.view_menu = file_menu, view_menu
+    window._stop_feed_on_close = _StopFeedOnClose(window)
+    window.installEventFilter(window._stop_feed_on_close)
+
+
+def fill_view_menu(window: QMainWindow, menu: QMenu) -> None:
+    """The Problems toggle, then one toggle per other dock (docks added later appear too)."""
+    for action in menu.actions():
+        menu.removeAction(action)  # (clear() would delete the docks' own toggle actions)
+        if action.isSeparator():
+            action.deleteLater()
+    menu.addAction(window.problems_action)
+    others = [d for d in window.findChildren(QDockWidget) if d is not window.problems_dock and d.parent() is window]
+    if others:
+        menu.addSeparator()
+    for dock in others:
+        menu.addAction(dock.toggleViewAction())
+
+
+def _theme(window: QMainWindow) -> str:
+    model = getattr(window, "model", None)
+    return model.theme.name if model is not None else "dark"
+
+
+def _show_new(new_window: QMainWindow | None) -> None:
+    if new_window is None:
+        return
+    new_window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    _OPENED.append(new_window)
+    new_window.destroyed.connect(lambda *_: _OPENED.remove(new_window) if new_window in _OPENED else None)
+    new_window.show()
+
+
+def open_capture(window: QMainWindow) -> None:
+    """Ask for capture files and open them in a new window."""
+    from flowviz.ui.app import capture_window, remember_recent
+
+    paths, _ = QFileDialog.getOpenFileNames(
+        window,
+        "Open trace captures",
+        "",
+        "Trace captures (*.json *.jsonl *.gz *.pb *.bin *.otlp *.fvrec);;All files (*)",
+    )
+    if paths:
+        remember_recent(paths)
+        _show_new(capture_window(paths, theme=_theme(window)))
+
+
+def connect_kafka(window: QMainWindow) -> None:
+    """The Connect to Kafka dialog; accepted, a new live window on the chosen topics."""
+    from flowviz.ui.app import live_window
+    from flowviz.ui.connect_dialog import ask_kafka_settings
+
+    settings = ask_kafka_settings(window)
+    if settings is not None:
+        _show_new(live_window(settings, theme=_theme(window)))
+
+
+def demo_window_like(window: QMainWindow) -> QMainWindow:
+    from flowviz.ui.app import demo_window
+
+    return demo_window(theme=_theme(window))
