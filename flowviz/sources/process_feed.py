@@ -67,16 +67,15 @@ class FeedStatus:
     source: dict[str, object] = field(default_factory=dict)  # a live source's own status (KafkaStatus.as_dict())
 
     def summary(self) -> str:
+        """One line for the status bar (the problem count has its own, clickable, place there)."""
         if self.error:
             return f"feed stopped: {self.error}"
         if self.source:
             from flowviz.sources.kafka_source import status_text
 
             return f"{status_text(self.source)} · {self.spans:,} spans · {self.calls:,} calls"
-        problem_count = sum(int(entry["count"]) for entry in self.problems.values())
         state = "loaded" if self.finished else f"{self.spans_per_s:,.0f} spans/s" if self.running else "starting…"
-        text = f"{state} · {self.spans:,} spans · {self.calls:,} calls"
-        return f"{text} · {problem_count:,} problems" if problem_count else text
+        return f"{state} · {self.spans:,} spans · {self.calls:,} calls"
 
 
 def _simulator_messages(spec: SimulatorSpec):

@@ -398,5 +398,6 @@ def panel_style_sheet(theme: Theme) -> str:
 
 def _bins_text(first_bin: int, last_bin: int) -> str:
     low_ms = BIN_LOWER_NS[first_bin] / 1e6
-    high_ms = BIN_LOWER_NS[last_bin + 1] / 1e6 if last_bin + 1 < BIN_COUNT else float("inf")
-    return f"{ms_text(low_ms)}–{ms_text(high_ms)} ms"
+    if last_bin + 1 >= BIN_COUNT:
+        return f"≥ {ms_text(low_ms)} ms"
+    return f"{ms_text(low_ms)}–{ms_text(BIN_LOWER_NS[last_bin + 1] / 1e6)} ms"
