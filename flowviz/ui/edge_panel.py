@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flowviz.chart.flow_model import FlowChartModel
-from flowviz.chart.themes import Theme
 from flowviz.derive.observations import ConnectionType
 from flowviz.store.edge_details import SideFigures, StatusFigures
 from flowviz.store.exemplars import KINDS, Exemplar
-from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
-from flowviz.ui.history_plots import HistoryPlots
+from flowviz.ui.drill_down_panel import EXEMPLAR_LIMIT, DrillDownPanel, figures_html
 from flowviz.ui.latency_histogram import LatencyHistogram
-from flowviz.ui.service_panel import DETAILS_INTERVAL_S, EXEMPLAR_LIMIT, NO_DETAILS, panel_style_sheet
 from flowviz.ui.tables import figure_table, fill_rows, ms_text
-from flowviz.ui.trace_table import TraceTable
 
 SIDE_COLUMNS = ("side", "calls", "p50 ms", "p95 ms", "p99 ms")
 STATUS_COLUMNS = ("status", "calls", "failed", "share")
@@ -33,6 +28,7 @@ class EdgeDetailFigures:
     sides: dict[str, SideFigures]
     statuses: list[StatusFigures]
     exemplars: dict[str, list[Exemplar]]
+    skipped_spans: int  # spans left out of the exemplars while the worker was busy
 
 
 def edge_detail_figures(details, source: str, target: str, start_ns: int, end_ns: int) -> EdgeDetailFigures:
@@ -44,6 +40,7 @@ def edge_detail_figures(details, source: str, target: str, start_ns: int, end_ns
             kind: details.exemplars.exemplars((source, target), start_ns, end_ns, kind=kind, limit=EXEMPLAR_LIMIT)
             for kind in KINDS
         },
+        skipped_spans=int(details.status()["skipped_spans"]),
     )
 
 
@@ -61,46 +58,30 @@ def side_gap_text(sides: dict[str, SideFigures]) -> str:
             f"The caller waits {ms_text(gap)} ms longer at p95 than the callee works: "
             "network, queueing, connection pools or retries."
         )
+    if gap < -max(0.1 * server.p95_ms, 1.0):
+        return (
+            f"The caller's p95 is {ms_text(-gap)} ms below the callee's: callers give up (timeouts) while "
+            "the callee goes on working on calls nobody waits for."
+        )
     return "Client and server see about the same latency: the time is spent in the callee."
 
 
-class EdgePanel(QWidget):
-    """The selected edge (chart/store edge index); `details` as for the service panel."""
+class EdgePanel(DrillDownPanel):
+    """The selected edge (chart/store edge index): window figures, history, client vs server latency, calls
+    by status, kept traces. Clicking an end's name in the title selects that service."""
 
-    trace_chosen = Signal(str)
     service_clicked = Signal(int)
 
     def __init__(self, model: FlowChartModel, details: object | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model = model
-        self.details = details
+        super().__init__(model, details, parent)
         self.edge: int | None = None
         self.ends: tuple[str, str] | None = None
-        self.figures_of: EdgeDetailFigures | None = None
-        self.details_error = ""
-        self._seen: tuple | None = None
-        self._theme: Theme | None = None
-        self._job = BackgroundJob("flowviz-edge-details")
-        self._key: tuple | None = None
-        self._started_at = 0.0
-        self.title = QLabel(self)
-        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.linkActivated.connect(lambda link: self.service_clicked.emit(int(link)))
-        self.figures = QLabel(self)
-        self.figures.setTextFormat(Qt.TextFormat.RichText)
-        self.history = HistoryPlots(model, self)
-        self.tabs = QTabWidget(self)
         self.tabs.addTab(self._build_sides(), "Client vs server")
         self.statuses = figure_table(STATUS_COLUMNS, self)
         self.tabs.addTab(self.statuses, "Statuses")
-        self.tabs.addTab(self._build_traces(), "Traces")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.title)
-        layout.addWidget(self.figures)
-        layout.addWidget(self.history, 3)
-        layout.addWidget(self.tabs, 4)
-        self.setMinimumWidth(420)
+        self.tabs.addTab(self._traces_tab(), "Traces")
+        self._lay_out()
         self.show_edge(None)
 
     def _build_sides(self) -> QWidget:
@@ -117,24 +98,7 @@ class EdgePanel(QWidget):
         layout.addWidget(self.gap)
         return page
 
-    def _build_traces(self) -> QWidget:
-        page = QWidget(self)
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 4, 0, 0)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Kept traces:", page))
-        self.kind = QComboBox(page)
-        self.kind.addItems(list(KINDS))
-        self.kind.currentTextChanged.connect(lambda _text: self._show_exemplars())
-        row.addWidget(self.kind)
-        row.addStretch(1)
-        layout.addLayout(row)
-        self.exemplar_table = TraceTable(page)
-        self.exemplar_table.trace_chosen.connect(self.trace_chosen)
-        layout.addWidget(self.exemplar_table, 1)
-        return page
-
-    # -- selection and updates ----------------------------------------------------------------------
+    # -- selection -----------------------------------------------------------------------------------
 
     def show_edge(self, edge: int | None) -> None:
         if edge != self.edge:
@@ -144,26 +108,24 @@ class EdgePanel(QWidget):
             if chart is not None and edge is not None and edge < chart.edge_count:
                 names = chart.node_names
                 self.ends = (names[int(chart.edge_source[edge])], names[int(chart.edge_target[edge])])
-            self.figures_of, self._key = None, None
+            self._forget_details()
             self.history.track("edge", edge)
         self.refresh()
 
-    def refresh(self) -> None:
-        theme = self.model.theme
-        if theme is not self._theme:
-            self._apply_theme(theme)
-        key = (self.model.chart_version, self.edge, theme.name)
-        if key != self._seen:
-            self._seen = key
-            self._show_figures()
-        self.history.refresh()
-        self._start_details()
-        self._take_details()
+    def _selection(self) -> object:
+        return self.edge
 
-    def wait_for_details(self, timeout_s: float = 10.0) -> None:
-        self.history.wait(timeout_s)
-        self._job.wait(timeout_s)
-        self._take_details()
+    def _target(self) -> object:
+        return self.ends
+
+    def _query(self, target: object, start_ns: int, end_ns: int, extra: object) -> EdgeDetailFigures:
+        source, target_name = target  # type: ignore[misc]
+        return edge_detail_figures(self.details, source, target_name, start_ns, end_ns)
+
+    def _histograms(self) -> tuple[LatencyHistogram, ...]:
+        return (self.histogram,)
+
+    # -- showing -------------------------------------------------------------------------------------
 
     def _show_figures(self) -> None:
         chart, edge = self.model.chart, self.edge
@@ -186,54 +148,26 @@ class EdgePanel(QWidget):
             ("p95", f"{ms_text(float(chart.edge_p95_ms[edge]))} ms"),
             ("p99", f"{ms_text(float(chart.edge_p99_ms[edge]))} ms"),
         )
-        head = "".join(f"<td style='padding-right:12px'>{name}</td>" for name, _ in cells)
-        values = "".join(f"<td style='padding-right:12px'><b>{value}</b></td>" for _, value in cells)
-        self.figures.setText(
-            f"<table><tr>{head}</tr><tr>{values}</tr></table><small>last {chart.window_s:.0f} s</small>"
-        )
+        self.figures.setText(figures_html(cells, chart.window_s))
 
-    def _start_details(self) -> None:
-        window = self.model.time.window_ns()
-        if self.ends is None or window is None:
-            return
-        if self.details is None:
-            self._show_unavailable(NO_DETAILS)
-            return
-        key = (self.ends, window, self.model.store.data_version)
-        same = self._key is not None and self._key[:2] == key[:2]
-        if key == self._key or (same and time.monotonic() - self._started_at < DETAILS_INTERVAL_S):
-            return
-        if self._job.start(key, edge_detail_figures, self.details, *self.ends, *window):
-            self._key, self._started_at = key, time.monotonic()
-
-    def _take_details(self) -> None:
-        done = self._job.take()
-        if done is None:
-            return
-        key, figures, error = done
-        if key[0] != self.ends:
-            return
-        if error is not None:
-            self._show_unavailable(f"Span details unavailable: {error}")
-            return
-        self.details_error = ""
-        self.figures_of = figures
+    def _show_details(self, figures: object, window_ns: tuple[int, int]) -> None:
+        assert isinstance(figures, EdgeDetailFigures)
         theme = self.model.theme
-        sides = figures.sides
+        client, server = figures.sides["client"], figures.sides["server"]
         self.histogram.set_series(
             [
-                ("client (caller)", sides["client"].histogram, theme.degraded),
-                ("server (callee)", sides["server"].histogram, theme.healthy),
+                ("client (caller)", client.histogram, theme.degraded),
+                ("server (callee)", server.histogram, theme.healthy),
             ]
         )
         fill_rows(
             self.sides,
             [
                 (name, f"{side.calls:,}", ms_text(side.p50_ms), ms_text(side.p95_ms), ms_text(side.p99_ms))
-                for name, side in (("client (caller)", sides["client"]), ("server (callee)", sides["server"]))
+                for name, side in (("client (caller)", client), ("server (callee)", server))
             ],
         )
-        self.gap.setText(side_gap_text(sides))
+        self.gap.setText(side_gap_text(figures.sides))
         total = sum(status.calls for status in figures.statuses)
         fill_rows(
             self.statuses,
@@ -242,26 +176,9 @@ class EdgePanel(QWidget):
                 for s in figures.statuses
             ],
         )
-        self._show_exemplars()
 
-    def _show_unavailable(self, text: str) -> None:
-        if text == self.details_error:
-            return
-        self.details_error = text
-        self.figures_of = None
+    def _clear_details(self, text: str) -> None:
         self.histogram.set_series([])
         fill_rows(self.sides, [])
         fill_rows(self.statuses, [])
-        self.exemplar_table.set_exemplars([])
         self.gap.setText(text)
-
-    def _show_exemplars(self) -> None:
-        if self.figures_of is not None:
-            self.exemplar_table.set_exemplars(self.figures_of.exemplars.get(self.kind.currentText(), []))
-
-    def _apply_theme(self, theme: Theme) -> None:
-        self._theme = theme
-        self.setStyleSheet(panel_style_sheet(theme))
-        self.history.apply_theme(theme)
-        self.histogram.apply_theme(theme)
-        self.exemplar_table.failing_color = qcolor(theme.failing)

@@ -15,7 +15,7 @@ from flowviz.model.span_batch import SpanKind, StatusCode
 from flowviz.store.exemplars import TraceSpans
 from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
-from flowviz.ui.service_panel import panel_style_sheet
+from flowviz.ui.drill_down_panel import panel_style_sheet
 from flowviz.ui.tables import ms_text
 
 ROW_PX = 22

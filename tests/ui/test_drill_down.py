@@ -77,7 +77,7 @@ def test_service_panel_shows_operations_histogram_and_critical_path_from_the_det
     _, details, _ = simulated
     window.view.select(node(window, "orders"))
     panel = window.service_panel
-    panel.wait_for_series()
+    panel.wait_for_details()
     start, end = window.model.time.window_ns()
     operations = details.exemplars.operations("orders", start, end)
     assert operations
@@ -100,11 +100,11 @@ def test_a_histogram_range_lists_exactly_the_kept_traces_in_it(window, simulated
     _, details, _ = simulated
     window.view.select(node(window, "orders"))
     panel = window.service_panel
-    panel.wait_for_series()
+    panel.wait_for_details()
     occupied = np.flatnonzero(panel.histogram.counts["calls"])
     first_bar, last_bar = int(occupied[-4]), int(occupied[-2])
     panel.histogram.select_bars(first_bar, last_bar)
-    panel.wait_for_series()
+    panel.wait_for_details()
     first_bin, last_bin = panel.selected_bins
     start, end = window.model.time.window_ns()
     expected = details.exemplars.traces_in_latency_bins("orders", start, end, first_bin, last_bin)
@@ -153,7 +153,7 @@ def test_a_chosen_trace_opens_as_a_waterfall_and_lights_its_path(window, simulat
     _, details, _ = simulated
     window.view.select(node(window, "payments"))
     panel = window.service_panel
-    panel.wait_for_series()
+    panel.wait_for_details()
     chosen = panel.exemplar_table.exemplars[0]
     panel.exemplar_table.cellClicked.emit(0, 0)
     assert window.trace_dock.isVisible()
@@ -221,3 +221,16 @@ def test_without_span_details_the_panels_say_so(qtbot, simulated):
     window.view.select(node(window, "orders"))
     assert "No span details" in window.service_panel.traces_note.text()
     assert window.service_panel.operations.rowCount() == 0
+
+
+def test_the_gap_between_client_and_server_is_explained():
+    from flowviz.store.edge_details import SideFigures
+    from flowviz.ui.edge_panel import side_gap_text
+
+    def side(calls: int, p95_ms: float) -> SideFigures:
+        return SideFigures(calls, p95_ms / 2, p95_ms, p95_ms, np.zeros(1))
+
+    assert "waits 80 ms longer" in side_gap_text({"client": side(10, 180.0), "server": side(10, 100.0)})
+    assert "give up" in side_gap_text({"client": side(10, 1500.0), "server": side(10, 1800.0)})
+    assert "about the same" in side_gap_text({"client": side(10, 102.0), "server": side(10, 100.0)})
+    assert "Only the client side" in side_gap_text({"client": side(3, 5.0), "server": side(0, float("nan"))})
