@@ -230,7 +230,7 @@ def test_the_gap_between_client_and_server_is_explained():
     def side(calls: int, p95_ms: float) -> SideFigures:
         return SideFigures(calls, p95_ms / 2, p95_ms, p95_ms, np.zeros(1))
 
-    assert "waits 80 ms longer" in side_gap_text({"client": side(10, 180.0), "server": side(10, 100.0)})
+    assert "waits 80.0 ms longer" in side_gap_text({"client": side(10, 180.0), "server": side(10, 100.0)})
     assert "give up" in side_gap_text({"client": side(10, 1500.0), "server": side(10, 1800.0)})
     assert "about the same" in side_gap_text({"client": side(10, 102.0), "server": side(10, 100.0)})
     assert "Only the client side" in side_gap_text({"client": side(3, 5.0), "server": side(0, float("nan"))})
