@@ -131,12 +131,21 @@ class EdgeDeriver:
 
         At-least-once delivery (Kafka redelivery, a capture loaded twice) must not count calls twice.
         """
-        order = np.lexsort((service, batch.span_id, batch.trace_lo, batch.trace_hi))
-        same_as_previous = np.zeros(len(batch), bool)
-        if len(batch) > 1:
-            sorted_rows = [column[order] for column in (batch.trace_hi, batch.trace_lo, batch.span_id, service)]
-            same_as_previous[order[1:]] = np.logical_and.reduce([c[1:] == c[:-1] for c in sorted_rows])
-        fresh = ~same_as_previous
+        fresh = np.ones(len(batch), bool)
+        # one sort of the 64-bit span keys (20x cheaper than sorting the four columns); only the rows that
+        # share a key with another row of the batch are compared in full
+        order = np.argsort(keys)
+        shares_key = keys[order][1:] == keys[order][:-1]
+        if shares_key.any():
+            in_run = np.zeros(len(batch), bool)
+            in_run[1:] |= shares_key
+            in_run[:-1] |= shares_key
+            rows = order[in_run]
+            columns = (batch.trace_hi, batch.trace_lo, batch.span_id, service)
+            # by the four columns, then by row: of equal rows the first in the batch is kept
+            rows = rows[np.lexsort((rows, *(column[rows] for column in reversed(columns))))]
+            repeat = np.logical_and.reduce([column[rows][1:] == column[rows][:-1] for column in columns])
+            fresh[rows[1:][repeat]] = False
         spans = self._spans
         if len(spans):
             first, last = self._index.ranges(keys)

@@ -94,7 +94,7 @@ class SortedKeyIndex:
 
     def ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[first, last) positions in `self.rows` of the rows holding each of `keys`."""
-        order = np.argsort(keys, kind="stable")  # sorted needles: searchsorted walks memory in order
+        order = np.argsort(keys)  # sorted needles: searchsorted walks memory in order
         first, last = np.empty(keys.size, np.int64), np.empty(keys.size, np.int64)
         first[order] = np.searchsorted(self.keys, keys[order], side="left")
         last[order] = np.searchsorted(self.keys, keys[order], side="right")
