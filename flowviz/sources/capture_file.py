@@ -98,7 +98,7 @@ class CaptureReader:
         self.batch_spans = batch_spans
 
     def __iter__(self) -> Iterator[SpanBatch | DependencyLinks | EventBatch]:
-        data = _load_bytes(self.path)
+        data = load_bytes(self.path)
         label = str(self.path)
         if is_recording(data):  # `flowviz record` output: Kafka messages, decoded as live
             forced, self.format_name = self.format_name, "kafka_recording"
@@ -148,7 +148,8 @@ class CaptureReader:
             yield builder.build()
 
 
-def _load_bytes(path: Path) -> bytes | mmap.mmap:
+def load_bytes(path: Path) -> bytes | mmap.mmap:
+    """A capture's bytes: mapped, or decompressed to a mapped temporary file when gzipped."""
     try:
         with path.open("rb") as file:
             head = file.read(2)

@@ -32,7 +32,7 @@ QUERIES = {
         }
     ),
     "edges": frozenset({"sides", "statuses", "memory_bytes"}),
-    "store": frozenset({"status"}),  # the drill-down store itself
+    "store": frozenset({"status", "span_details"}),  # the drill-down store itself
 }
 
 
@@ -121,6 +121,10 @@ class DetailClient:
     def status(self) -> dict[str, int]:
         """`DrillDownStore.status()` of the worker's store."""
         return self.call("store", "status")
+
+    def span_details(self, trace_id: str) -> dict | None:
+        """`DrillDownStore.span_details()` of the worker's store."""
+        return self.call("store", "span_details", trace_id)
 
     def close(self) -> None:
         with self._lock:

@@ -37,6 +37,7 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
 from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
 from flowviz.sources.capture_file import JSON_FORMATS, gc_paused
+from flowviz.sources.raw_inputs import RawRing
 
 if TYPE_CHECKING:
     from flowviz.store.drill_down import DrillDownStore
@@ -823,6 +824,9 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
             "event_producer": settings.event_producer,
         }
     )
+    raw = RawRing()  # the latest message values, searched again for a trace the window opens
+    if details is not None:
+        details.raw_spans = raw.span_details
     spans = 0
     next_status_s = 0.0
     try:
@@ -836,6 +840,8 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
             messages = reader.poll(max_bytes=WORKER_BATCH_BYTES, timeout_s=0.1)
             if messages:
                 recorder.append(messages)
+                if details is not None:
+                    raw.add([message.value() for message in messages])
                 batch = decoder.decode(messages)
                 spans += len(batch)
                 with gc_paused():

@@ -19,6 +19,7 @@ from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sources.detail_channel import DetailClient, serve_details
+from flowviz.sources.raw_inputs import CaptureFiles, RawRing
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
 
@@ -100,12 +101,17 @@ def _run_simulator(spec: SimulatorSpec, connection: Connection, details: DrillDo
     problems = Problems()
     deriver = EdgeDeriver(problems=problems)
     builder = SpanBatchBuilder(problems)
+    raw = RawRing()
+    if details is not None:
+        details.raw_spans = raw.span_details
     spans = 0
     for tick, messages in enumerate(_simulator_messages(spec)):
         if connection.poll():
             return  # the parent asked to stop
         wheres = [f"simulator tick {tick} message {index}" for index in range(len(messages))]
         spans += decode_otlp_proto(messages, builder, problems, wheres)
+        if details is not None:
+            raw.add(messages)
         batch = builder.build()
         observations = deriver.process(batch)
         if details is not None:
@@ -124,6 +130,8 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
         def ingest(self, observations: EdgeObservations) -> None:
             connection.send(("data", observations, pipeline.totals.spans, problems.as_dict()))
 
+    if details is not None:
+        details.raw_spans = CaptureFiles(spec.paths).span_details
     pipeline = IngestPipeline(_Forward(), problems=problems, details=details)  # type: ignore[arg-type]
     totals = load_captures(spec.paths, pipeline, format_name=spec.format_name)
     errors = "; ".join(totals.failed_files.values())

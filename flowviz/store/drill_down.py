@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+from flowviz.decoders.span_details import SpanDetail
 from flowviz.derive.observations import EdgeObservations
+from flowviz.model.ids import hex_ids_to_u64_pairs
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.store.edge_details import EdgeDetails
@@ -35,6 +38,7 @@ class DrillDownStore:
         self.exemplars = exemplars if exemplars is not None else ExemplarStore(problems=problems)
         self.edges = edges if edges is not None else EdgeDetails()
         self.max_time_share = max_time_share
+        self.raw_spans: Callable[[int, int], dict[int, SpanDetail]] | None = None  # set by a source keeping raw input
         self.skipped_spans = 0
         self._first_s: float | None = None
         self._spent_s = 0.0
@@ -60,6 +64,14 @@ class DrillDownStore:
             "skipped_spans": self.skipped_spans,
             "memory_bytes": self.memory_bytes(),
         }
+
+    def span_details(self, trace_id: str) -> dict[int, SpanDetail] | None:
+        """Attributes, events and the rest of a trace's spans by span id, read again from the source's raw input
+        (None: this source keeps none; spans missing: no longer in it)."""
+        if self.raw_spans is None:
+            return None
+        high, low, ok = hex_ids_to_u64_pairs([trace_id])
+        return self.raw_spans(int(high[0]), int(low[0])) if ok[0] else {}
 
     def flush(self) -> None:
         """End of input: close every trace still open."""

@@ -62,7 +62,10 @@ class DrillDownDocks:
 
     def show_trace(self, trace_id: str) -> None:
         self.trace_view.show_trace(trace_id)
-        self.trace_dock.show()
+        if not self.trace_dock.isVisible():
+            self.trace_dock.show()
+            height = max(260, self.window.height() // 3)  # a waterfall needs room; the chart keeps two thirds
+            self.window.resizeDocks([self.trace_dock], [height], Qt.Orientation.Vertical)
 
     def refresh(self) -> None:
         """Called by the window's status timer: only visible panels do any work."""

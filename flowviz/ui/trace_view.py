@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidg
 
 from flowviz.analysis.critical_path import CriticalPath, trace_critical_path
 from flowviz.chart.themes import Theme
+from flowviz.decoders.span_details import SpanDetail
 from flowviz.model.span_batch import SpanKind, StatusCode
 from flowviz.store.exemplars import TraceSpans
 from flowviz.ui.background import BackgroundJob
@@ -103,8 +105,15 @@ def waterfall(spans: TraceSpans) -> Waterfall:
     return Waterfall(spans, path, np.array(order, np.int64), np.array(depth, np.int64), start, end)
 
 
-def span_details_html(fall: Waterfall, row: int) -> str:
-    """What the details pane says about span `row` (a row of the spans, not of the waterfall)."""
+def _pairs_html(pairs, *, indent: bool = False) -> str:
+    pad = "padding-left:12px;" if indent else ""
+    cell = f"{pad}padding-right:10px;color:gray"
+    return "".join(f"<tr><td style='{cell}'>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in pairs)
+
+
+def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None, why_not: str = "") -> str:
+    """What the details pane says about span `row` (a row of the spans, not of the waterfall); `more` is what the
+    source's raw input holds of it (attributes, events, status message, resource), `why_not` why it is missing."""
     spans = fall.spans
     kind = SpanKind(int(spans.kind[row])).name.lower()
     status = StatusCode(int(spans.status[row])).name.lower()
@@ -126,7 +135,22 @@ def span_details_html(fall: Waterfall, row: int) -> str:
         ("span id", f"{int(spans.span_id[row]):016x}"),
         ("parent id", f"{int(spans.parent_id[row]):016x}" if int(spans.parent_id[row]) else "– (root)"),
     ]
-    body = "".join(f"<tr><td style='padding-right:10px'>{k}</td><td><b>{v}</b></td></tr>" for k, v in lines)
+    body = "".join(f"<tr><td style='padding-right:10px'>{k}</td><td><b>{escape(v)}</b></td></tr>" for k, v in lines)
+    if more is None:
+        note = why_not or "Attributes and events: not available for this source."
+        return f"<table>{body}</table><p style='color:gray'>{escape(note)}</p>"
+    if more.status_message:
+        body += f"<tr><td>status message</td><td><b>{escape(more.status_message)}</b></td></tr>"
+    body += f"<tr><td colspan=2><br><b>Attributes</b> ({len(more.attributes)})</td></tr>" + _pairs_html(more.attributes)
+    if more.events:
+        body += f"<tr><td colspan=2><br><b>Events</b> ({len(more.events)})</td></tr>"
+        start = int(spans.start_ns[row])
+        for time_ns, name, attributes in more.events:
+            offset = f"+{ms_text((time_ns - start) / 1e6)} ms" if time_ns else ""
+            body += f"<tr><td style='padding-right:10px'>{offset}</td><td><b>{escape(name)}</b></td></tr>"
+            body += _pairs_html(attributes, indent=True)
+    scope = f" · scope {escape(more.scope)}" if more.scope else ""
+    body += f"<tr><td colspan=2><br><b>Resource</b>{scope}</td></tr>" + _pairs_html(more.resource)
     return f"<table>{body}</table>"
 
 
@@ -229,6 +253,8 @@ class TraceView(QWidget):
         self.details = details
         self.trace_id: str | None = None
         self.fall: Waterfall | None = None
+        self.span_info: dict[int, SpanDetail] | None = None  # attributes, events, ... by span id
+        self.span_info_note = ""
         self._job = BackgroundJob("flowviz-trace")
         self.header = QLabel("Choose a trace in a panel's Traces or Latency tab", self)
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -242,14 +268,18 @@ class TraceView(QWidget):
         self.span_details.setTextFormat(Qt.TextFormat.RichText)
         self.span_details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.span_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.span_details.setMinimumWidth(260)
-        self.span_details.setMaximumWidth(460)
+        self.span_details.setWordWrap(True)
+        details_scroll = QScrollArea(self)  # attributes and events can run long
+        details_scroll.setWidgetResizable(True)
+        details_scroll.setWidget(self.span_details)
+        details_scroll.setMinimumWidth(340)
+        details_scroll.setMaximumWidth(520)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(scroll)
-        splitter.addWidget(self.span_details)
+        splitter.addWidget(details_scroll)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([1200, 320])
+        splitter.setSizes([1000, 440])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.header)
@@ -270,15 +300,29 @@ class TraceView(QWidget):
         self.header.setText(f"Trace <b>{trace_id}</b>: loading…")
         self._job.wait(1.0)  # one at a time: a fetch takes milliseconds
         self._job.take()
-        self._job.start(trace_id, lambda: self.details.exemplars.trace(trace_id))
+        self._job.start(trace_id, self._fetch, trace_id)
+
+    def _fetch(self, trace_id: str) -> tuple[TraceSpans | None, dict[int, SpanDetail] | None, str]:
+        """The kept spans, then what the source's raw input still holds of them (runs off the UI thread)."""
+        spans = self.details.exemplars.trace(trace_id)
+        if spans is None:
+            return None, None, ""
+        try:
+            more = self.details.span_details(trace_id)
+        except Exception as error:  # the basic waterfall is worth showing anyway
+            return spans, None, f"Attributes and events unavailable: {error}"
+        if more is None:
+            return spans, None, "Attributes and events: this source keeps no raw spans to read them from."
+        return spans, more, "Attributes and events: no longer in the raw input kept (the latest 64 MiB)."
 
     def refresh(self) -> None:
         done = self._job.take()
         if done is None:
             return
-        trace_id, spans, error = done
+        trace_id, fetched, error = done
         if trace_id != self.trace_id:
             return
+        spans, self.span_info, self.span_info_note = fetched if fetched is not None else (None, None, "")
         if error is not None or spans is None:
             self.header.setText(
                 f"Trace <b>{trace_id}</b>: {error or 'no longer kept (older than what the store retains)'}"
@@ -314,5 +358,9 @@ class TraceView(QWidget):
         self.path_changed.emit(*fall.path_on_chart())
 
     def _show_span(self, row: int) -> None:
-        if self.fall is not None:
-            self.span_details.setText(span_details_html(self.fall, row))
+        if self.fall is None:
+            return
+        more = None
+        if self.span_info is not None:
+            more = self.span_info.get(int(self.fall.spans.span_id[row]))
+        self.span_details.setText(span_details_html(self.fall, row, more, self.span_info_note))

@@ -91,3 +91,19 @@ def test_a_busy_worker_samples_exemplars_but_keeps_every_call_in_the_edge_detail
         sides["server"].calls
         == everything.edges.sides("nginx-web-server", "compose-post-service", *WHOLE)["server"].calls
     )
+
+
+def test_a_capture_worker_reads_a_traces_attributes_again_from_the_file(captures_dir: Path) -> None:
+    path = captures_dir / "otlp-json/opentelemetry-proto-example-trace.json"
+    feed = ProcessFeed(RollingStore(), CaptureSpec((str(path),)))
+    feed.start()
+    try:
+        assert feed.wait(60)
+        remote = feed.details
+        [exemplar] = remote.exemplars.exemplars("my.service", *WHOLE, kind="recent", limit=5)
+        details = remote.span_details(exemplar.trace_id)
+        [detail] = details.values()
+        assert ("my.span.attr", "some value") in detail.attributes
+        assert remote.span_details("00000000000000000000000000000bad") == {}
+    finally:
+        feed.stop()

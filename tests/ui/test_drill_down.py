@@ -14,6 +14,7 @@ from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.capture_file import CaptureReader
 from flowviz.sources.pipeline import IngestPipeline
+from flowviz.sources.raw_inputs import RawRing
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.exemplars import ExemplarStore
 from flowviz.store.latency_bins import BIN_LOWER_NS, bin_of
@@ -32,10 +33,12 @@ def simulated() -> tuple[RollingStore, DrillDownStore, int]:
     simulator = Simulator(seed=5, rate_per_s=400)
     problems = Problems()
     builder = SpanBatchBuilder(problems)
-    store, details = RollingStore(problems=problems), DrillDownStore()
+    store, details, raw = RollingStore(problems=problems), DrillDownStore(), RawRing()
+    details.raw_spans = raw.span_details  # as the simulator's worker does
     pipeline = IngestPipeline(store, problems=problems, details=details)
     for second in range(2, 181, 2):
         messages = simulator.generate(simulator.start_ns + second * S)
+        raw.add(messages)
         decode_otlp_proto(messages, builder, problems, [""] * len(messages))
         pipeline.feed(builder.build())
     pipeline.finish()
@@ -189,6 +192,14 @@ def test_a_chosen_trace_opens_as_a_waterfall_and_lights_its_path(window, simulat
     text = window.trace_view.span_details.text()
     assert fall.spans.strings[int(fall.spans.service[row])] in text
     assert f"{int(fall.spans.span_id[row]):016x}" in text
+    # what the raw message holds: its attributes and resource, read again from the kept raw input
+    more = details.span_details(chosen.trace_id)[int(fall.spans.span_id[row])]
+    assert more.attributes
+    assert "<b>Attributes</b>" in text
+    key, value = more.attributes[0]
+    assert key in text
+    assert value in text
+    assert "service.name" in text
     window.trace_dock.hide()  # closing the trace clears the path
     assert not window.view.emphasis.path_nodes
 
