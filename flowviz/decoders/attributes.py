@@ -83,9 +83,25 @@ def _first_by_rank(rows: np.ndarray, ranks: np.ndarray) -> tuple[np.ndarray, np.
     candidates = np.flatnonzero(ranks < _NO_RANK)
     if candidates.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = candidates[np.lexsort((candidates, ranks[candidates], rows[candidates]))]
-    best_rows, first = np.unique(rows[order], return_index=True)
-    return best_rows, order[first]
+    candidate_rows = rows[candidates]
+    if (candidate_rows[1:] < candidate_rows[:-1]).any():  # rows out of order: sort by (row, rank, index)
+        order = candidates[np.lexsort((candidates, ranks[candidates], candidate_rows))]
+        best_rows, first = np.unique(rows[order], return_index=True)
+        return best_rows, order[first]
+    return _first_by_rank_sorted(candidates, candidate_rows, ranks[candidates])
+
+
+def _first_by_rank_sorted(
+    candidates: np.ndarray, candidate_rows: np.ndarray, candidate_ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_first_by_rank` of candidates whose rows do not decrease (the builder's order): no sort needed.
+
+    Within each run of equal rows the least (rank, position) wins, taken as one integer per candidate.
+    """
+    run_starts = np.flatnonzero(np.concatenate(([True], candidate_rows[1:] != candidate_rows[:-1])))
+    keys = candidate_ranks << 32 | np.arange(candidates.size)  # ranks < 2**20: fits in int64
+    best = np.minimum.reduceat(keys, run_starts) & 0xFFFFFFFF
+    return candidate_rows[run_starts], candidates[best]
 
 
 def _is_error_value(code: int, value: object) -> bool:
@@ -130,7 +146,7 @@ class AttributeColumns:
 
 
 def resolve_attributes(
-    row_count: int, rows: Sequence[int], codes: Sequence[int], values: list[object]
+    row_count: int, rows: Sequence[int], codes: Sequence[int], values: list[object] | np.ndarray
 ) -> AttributeColumns:
     """Apply the naming and status rules to every span of a batch at once.
 
@@ -141,25 +157,25 @@ def resolve_attributes(
     out = AttributeColumns(row_count)
     if len(rows) == 0:
         return out
-    row_array = np.array(rows, np.int64)
-    code_array = np.array(codes, np.int64)
-    value_array = np.empty(len(values), dtype=object)
-    value_array[:] = values
+    row_array = np.asarray(rows, np.int64)
+    code_array = np.asarray(codes, np.int64)
+    value_array = _object_array(values)
     peer_rows, peer_index = _first_by_rank(row_array, _PEER_RANK[code_array])
     if peer_rows.size:
         kinds = _PEER_KIND[code_array[peer_index]]
-        database_rows = np.unique(row_array[_IS_DATABASE_MARK[code_array]])
-        kinds[np.isin(peer_rows, database_rows)] = PeerKind.DATABASE
+        database_row = np.zeros(row_count, bool)
+        database_row[row_array[_IS_DATABASE_MARK[code_array]]] = True
+        kinds[database_row[peer_rows]] = PeerKind.DATABASE
         out.peer_kind[peer_rows] = kinds
-        out.peer_rows, out.peer_values = peer_rows, [_plain(v) for v in value_array[peer_index].tolist()]
+        out.peer_rows, out.peer_values = peer_rows, _plain_values(value_array[peer_index].tolist())
         for position in np.flatnonzero(np.isin(code_array[peer_index], _URL_CODES)).tolist():
             out.peer_values[position] = _url_host(out.peer_values[position])
     out.destination_rows, dest_index = _first_by_rank(row_array, _DESTINATION_RANK[code_array])
-    out.destination_values = [_plain(v) for v in value_array[dest_index].tolist()]
+    out.destination_values = _plain_values(value_array[dest_index].tolist())
     http_rows, http_index = _first_by_rank(row_array, _HTTP_RANK[code_array])
     if http_rows.size:
         http_values = np.empty(http_index.size, dtype=object)
-        http_values[:] = [_plain(v) for v in value_array[http_index].tolist()]
+        http_values[:] = _plain_values(value_array[http_index].tolist())
         out.http_status[http_rows] = _http_statuses(http_values)
     special = np.flatnonzero(np.isin(code_array, _SPECIAL_CODES))
     kind_code = ATTRIBUTE_CODES[KIND_KEY]
@@ -172,7 +188,17 @@ def resolve_attributes(
     return out
 
 
+def _object_array(values: list[object] | np.ndarray) -> np.ndarray:
+    """The values as an object array (one already is: used as it is)."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
 _PLAIN_TYPES = frozenset((str, int, float, bool, bytes))
+_PLAIN_OR_NONE = _PLAIN_TYPES | {type(None)}
 
 
 def _plain(value: object) -> object:
@@ -181,6 +207,13 @@ def _plain(value: object) -> object:
         return value
     scalar = getattr(value, "scalar", None)
     return scalar() if scalar is not None else value
+
+
+def _plain_values(values: list[object]) -> list[object]:
+    """`_plain` of each value: the list itself when no value is wrapped (one type check per value, in C)."""
+    if _PLAIN_OR_NONE.issuperset(map(type, values)):
+        return values
+    return [_plain(v) for v in values]
 
 
 _URL_CODES = np.array([ATTRIBUTE_CODES["url.full"], ATTRIBUTE_CODES["http.url"]])

@@ -37,6 +37,7 @@ _PAD_BYTES = 192  # zero bytes after the data: gathers of a few bytes past any p
 _SLOW = 1 << 40  # "advance" of a field the table does not decode: decode it in full
 _SCALAR_BELOW = 24  # a scan with fewer live cursors than this finishes in plain Python
 _CHUNK_BYTES = 4 << 20  # messages are decoded together in chunks of about this size (cache sized)
+_BATCH_RECORDS = 4096  # a level's recorded fields are sorted out in batches of at least this many
 _PARSE_ERROR = "otlp-proto: message does not parse (DecodeError)"
 _NO_SERVICE = "otlp-proto: resource without service.name"
 _SERVICE_KEY = "service.name"
@@ -199,9 +200,9 @@ class _Wire:
         self.data = b"".join([*messages, bytes(_PAD_BYTES)])
         size = len(self.data)
         self.u8 = np.frombuffer(self.data, np.uint8)
-        self.pairs = np.empty(size - 1, np.uint16)  # faster to gather than an unaligned view
-        self.pairs[0::2] = np.frombuffer(self.data, "<u2", size // 2)
-        self.pairs[1::2] = np.frombuffer(self.data, "<u2", (size - 1) // 2, 1)
+        self.pairs = self.u8[1:].astype(np.uint16)  # faster to gather than an unaligned view
+        self.pairs <<= 8
+        self.pairs |= self.u8[:-1]
         self.u64 = np.ndarray((size - 7,), "<u8", self.data, 0, (1,))
 
     def varints(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,20 +269,17 @@ class _Wire:
             left = lengths[rows] - offset
             mask = _BYTE_MASKS[np.minimum(left, 8)]
             word = self.u64[starts[rows] + offset] & mask
-            hashes[rows] = ((hashes[rows] ^ word) * _MIX) ^ (hashes[rows] >> np.uint64(29))
+            hashed = hashes[rows]
+            hashes[rows] = ((hashed ^ word) * _MIX) ^ (hashed >> np.uint64(29))
             steps.append((rows, offset, mask, word))
             rows, offset = rows[left > 8], offset + 8
-        order = np.argsort(hashes)
-        ordered = hashes[order]
-        new = np.ones(count, bool)
-        new[1:] = ordered[1:] != ordered[:-1]
-        inverse = np.empty(count, np.int64)
-        inverse[order] = np.cumsum(new) - 1
-        first = order[new]
+        first, inverse = _group_hashes(hashes)
         representative = first[inverse]
         same = lengths[representative] == lengths
+        last = self.u64.size - 1  # a shorter representative is not the same anyway: keep its reads inside
         for rows, offset, mask, word in steps:
-            same[rows] &= (self.u64[starts[representative[rows]] + offset] & mask) == word
+            at = np.minimum(starts[representative[rows]] + offset, last)
+            same[rows] &= (self.u64[at] & mask) == word
         if same.all():
             return first, inverse
         ids: dict[bytes, int] = {}  # a hash collision: group by the bytes themselves
@@ -300,21 +298,9 @@ class _Wire:
         return texts[inverse]
 
     def bad_utf8(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """Indices of the byte ranges that are not valid UTF-8 (ASCII checked 8 bytes at a time)."""
-        lengths = ends - starts
-        check = np.flatnonzero(lengths > 0)
-        suspects = []
-        offset = 0
-        while check.size and offset < 64:
-            left = lengths[check] - offset
-            word = self.u64[starts[check] + offset] & _BYTE_MASKS[np.minimum(left, 8)]
-            high = (word & _HIGH_BITS) != 0
-            suspects.append(check[high])
-            check = check[~high & (left > 8)]
-            offset += 8
-        suspects.append(check)
+        """Indices of the byte ranges that are not valid UTF-8 (those with a byte from 0x80 checked in Python)."""
         data, bad = self.data, []
-        for index in np.concatenate(suspects).tolist():
+        for index in self._not_ascii(starts, ends).tolist():
             piece = data[int(starts[index]) : int(ends[index])]
             if not piece.isascii():
                 try:
@@ -322,6 +308,64 @@ class _Wire:
                 except UnicodeDecodeError:
                     bad.append(index)
         return np.array(bad, np.int64)
+
+    def _not_ascii(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Indices of the ranges that may hold a byte from 0x80: all that do, and all longer than 72 bytes.
+
+        Whole 8-byte words: the first and the last word of a range (which cover up to 16 bytes; only a
+        range shorter than 8 bytes needs a mask), then the words in between, 8 bytes at a time.
+        """
+        lengths = ends - starts
+        check = np.flatnonzero(lengths > 0)
+        length = lengths[check]
+        first = self.u64[starts[check]] & _BYTE_MASKS[np.minimum(length, 8)]
+        last = self.u64[np.maximum(ends[check] - 8, 0)] & np.where(length > 8, _BYTE_MASKS[8], np.uint64(0))
+        high = ((first | last) & _HIGH_BITS) != 0
+        suspects = [check[high]]
+        check = check[~high & (length > 16)]
+        offset = 8
+        while check.size and offset < 64:
+            high = (self.u64[starts[check] + offset] & _HIGH_BITS) != 0
+            suspects.append(check[high])
+            check = check[~high & (lengths[check] > offset + 16)]  # another word before the last one
+            offset += 8
+        suspects.append(check)
+        return np.concatenate(suspects)
+
+
+def _group_hashes(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of equal uint64 `hashes` as a sort would find them, without sorting them all: `(first, inverse)`,
+    `first` one member of each group in ascending order of hash, `inverse` the group of each hash."""
+    count = hashes.size
+    members = _hash_representatives(hashes)
+    first = np.flatnonzero(members == np.arange(count))
+    first = first[np.argsort(hashes[first])]  # only the distinct values are sorted
+    group = np.empty(count, np.int64)
+    group[first] = np.arange(first.size)
+    return first, group[members]
+
+
+def _hash_representatives(hashes: np.ndarray) -> np.ndarray:
+    """For each hash, the index of one equal hash, the same for all equal ones (a hash table on some of its
+    bits; hashes that lose their slot to a different value try other bits, the last few are sorted)."""
+    out = np.empty(hashes.size, np.int64)
+    pending = np.arange(hashes.size)
+    for round_ in range(3):
+        if not pending.size:
+            return out
+        bits = max(int(pending.size).bit_length() + 1, 8)
+        shift = np.uint64((64 - bits, 0, 24)[round_])
+        slot = ((hashes[pending] >> shift) & np.uint64((1 << bits) - 1)).astype(np.intp)
+        table = np.empty(1 << bits, np.int64)
+        table[slot] = pending  # one winner per slot; every hash reads its slot's winner back
+        winner = table[slot]
+        same = hashes[winner] == hashes[pending]
+        out[pending[same]] = winner[same]
+        pending = pending[~same]
+    if pending.size:
+        first, inverse = np.unique(hashes[pending], return_index=True, return_inverse=True)[1:]
+        out[pending] = pending[first][inverse]
+    return out
 
 
 # --- one nesting level: the fields of many messages, all cursors in lock-step ------------------
@@ -442,34 +486,45 @@ def _decode_fields(wire: _Wire, cur: np.ndarray, end: np.ndarray, types: np.ndar
     return after, slot, np.where(is_length, start + value_size, start), state
 
 
+def _two_byte_length_tables() -> tuple[np.ndarray, np.ndarray]:
+    """[first two bytes] -> whether a field starting so has a one-byte tag, wire type 2 and a length of two
+    bytes or more; and the low 7 bits of that length."""
+    first = np.arange(65536)
+    tag, low = first & 0xFF, first >> 8
+    return (tag >= 8) & (tag < 0x80) & ((tag & 7) == 2) & (low >= 0x80), (low & 0x7F).astype(np.int64)
+
+
+_TWO_BYTE_LENGTH16, _LENGTH_LOW16 = _two_byte_length_tables()
+
+
 def _two_byte_lengths(wire: _Wire, cur: np.ndarray, end: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, ...]:
     """Length-delimited fields with a one-byte tag and a two-byte length: (which, value start, value end)."""
-    tag, low = first & 0xFF, first >> 8
     high = wire.u8[cur + 2]
-    which = (tag < 0x80) & (tag >= 8) & ((tag & 7) == 2) & (low >= 0x80) & (high < 0x80)
     start = cur + 3
-    after = start + ((low & 0x7F).astype(np.int64) | high.astype(np.int64) << 7)
-    which &= after <= end
-    return which, start, after
+    after = start + (_LENGTH_LOW16[first] | high.astype(np.int64) << 7)
+    return _TWO_BYTE_LENGTH16[first] & (high < 0x80) & (after <= end), start, after
 
 
 def _scan(wire: _Wire, start: np.ndarray, end: np.ndarray, types: np.ndarray, depth: int) -> _Level:
     """Every recorded field of the messages [start, end) of one nesting level."""
-    count = start.size
-    parts: list[tuple[np.ndarray, ...]] = []
+    records = _Records(start.size)
     bad: list[int] = []
     live = np.flatnonzero(start < end)
     cur, lim, type_base = start[live], end[live], types[live] * 65536
     while live.size:
         if live.size < _SCALAR_BELOW:
-            parts.extend(_scan_rest(wire, live, cur, lim, type_base >> 16, depth, bad))
+            _scan_rest(wire, live, cur, lim, type_base >> 16, depth, bad, records)
             break
         first = wire.pairs[cur]
         after = cur + _SCHEMA.advance16[first]
         slot = _SCHEMA.slot_of_tag16[type_base + first]
         value_start = cur + _SCHEMA.value_offset16[first]
         odd = np.flatnonzero(after > lim)
-        if odd.size:
+        if odd.size == live.size:  # e.g. every cursor at a span of a scope's list: no need to select
+            which, two_start, two_after = _two_byte_lengths(wire, cur, lim, first)
+            after, value_start = np.where(which, two_after, after), np.where(which, two_start, value_start)
+            odd = np.flatnonzero(~which)
+        elif odd.size:
             which, two_start, two_after = _two_byte_lengths(wire, cur[odd], lim[odd], first[odd])
             after[odd[which]], value_start[odd[which]] = two_after[which], two_start[which]
             odd = odd[~which]
@@ -480,29 +535,31 @@ def _scan(wire: _Wire, start: np.ndarray, end: np.ndarray, types: np.ndarray, de
             after[odd] = odd_after
             group = odd[state == 2]
             if group.size:
-                parts.extend(_scan_rest(wire, live[group], cur[group], lim[group], type_base[group] >> 16, depth, bad))
+                _scan_rest(wire, live[group], cur[group], lim[group], type_base[group] >> 16, depth, bad, records)
             bad.extend(live[odd[state == 1]].tolist())
             stop = odd[state != 0]
             after[stop] = lim[stop]
             slot[stop] = 0
-        hit = np.flatnonzero(slot)
-        if hit.size == live.size:  # every field recorded (the usual case): no need to select
-            parts.append((live, slot, value_start, after))
-        elif hit.size:
-            parts.append((live[hit], slot[hit], value_start[hit], after[hit]))
+        records.add(live, slot, value_start, after)
         going = np.flatnonzero(after < lim)
         if going.size == live.size:
             cur = after
         else:
             live, cur, lim, type_base = live[going], after[going], lim[going], type_base[going]
-    return _sort_out(parts, count, np.array(bad, np.int64))
+    return records.level(np.array(bad, np.int64))
 
 
 def _scan_rest(
-    wire: _Wire, items: np.ndarray, cur: np.ndarray, end: np.ndarray, types: np.ndarray, depth: int, bad: list[int]
-) -> list[tuple[np.ndarray, ...]]:
+    wire: _Wire,
+    items: np.ndarray,
+    cur: np.ndarray,
+    end: np.ndarray,
+    types: np.ndarray,
+    depth: int,
+    bad: list[int],
+    records: _Records,
+) -> None:
     """Finish a few messages in plain Python (long tails, groups)."""
-    parts = []
     for item, pos, stop, type_id in zip(items.tolist(), cur.tolist(), end.tolist(), types.tolist(), strict=True):
         try:
             found = _scan_one(wire.data, pos, stop, type_id, depth)
@@ -511,42 +568,62 @@ def _scan_rest(
             continue
         if found:
             slots, starts, ends = (np.array(column, np.int64) for column in zip(*found, strict=True))
-            parts.append((np.full(len(found), item), slots, starts, ends))
-    return parts
+            records.add(np.full(len(found), item), slots, starts, ends)
 
 
-def _sort_out(parts: list[tuple[np.ndarray, ...]], count: int, bad: np.ndarray) -> _Level:
-    """Records (in scan order: each message's fields in order) into read columns, sub-messages, strings."""
-    empty = np.zeros(0, np.int64)
-    parts.append((empty, empty, empty, empty))
-    item, slot, start, end = (np.concatenate(column) for column in zip(*parts, strict=True))
-    bits = _SCHEMA.bits[slot]
-    read = np.flatnonzero(bits & _READ)
-    columns = {}
-    if read.size:
-        column = _SCHEMA.read_column[slot[read]]
-        present = np.flatnonzero(np.bincount(column, minlength=len(_READ_FIELDS)))
-        row_of = np.zeros(len(_READ_FIELDS), np.int64)
-        row_of[present] = np.arange(present.size)
-        flat = row_of[column] * count + item[read]
-        starts, ends = np.full((present.size, count), -1), np.full((present.size, count), -1)
-        starts.ravel()[flat], ends.ravel()[flat] = start[read], end[read]  # in scan order: the last one wins
-        columns = {index: (starts[row], ends[row]) for row, index in enumerate(present.tolist())}
-    child = np.flatnonzero(bits & _CHILD)
-    # document order: by message, each message's fields in scan order (a radix sort when 16 bits hold the messages)
-    child = child[np.argsort(item[child].astype(np.uint16) if count <= 0xFFFF else item[child], kind="stable")]
-    text = np.flatnonzero(bits & _STRING)
-    return _Level(
-        columns,
-        item[child],
-        slot[child],
-        start[child],
-        end[child],
-        item[text],
-        start[text],
-        end[text],
-        bad,
-    )
+_DISCARD_ROW = len(_READ_FIELDS)
+_READ_ROW = np.where(_SCHEMA.read_column >= 0, _SCHEMA.read_column, _DISCARD_ROW)  # [slot] -> row of _Records.starts
+
+
+class _Records:
+    """The recorded fields of one level's messages, sorted out in batches as the scan finds them (in scan order:
+    each message's fields in order): read fields into their columns, sub-messages and strings kept."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.starts = np.full((_DISCARD_ROW + 1, count), -1)  # [read column, message]; the last row discards
+        self.ends = np.full((_DISCARD_ROW + 1, count), -1)
+        self.children: list[tuple[np.ndarray, ...]] = []
+        self.strings: list[tuple[np.ndarray, ...]] = []
+        self.pending: list[tuple[np.ndarray, ...]] = []  # small batches wait to be sorted out together
+        self.pending_size = 0
+
+    def add(self, item: np.ndarray, slot: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        """Fields (item, slot, value start, value end) found after those added before (slot 0: not recorded)."""
+        self.pending.append((item, slot, start, end))
+        self.pending_size += item.size
+        if self.pending_size >= _BATCH_RECORDS:
+            self._sort_out()
+
+    def _sort_out(self) -> None:
+        if len(self.pending) == 1:
+            item, slot, start, end = self.pending[0]
+        else:
+            item, slot, start, end = (np.concatenate(column) for column in zip(*self.pending, strict=True))
+        self.pending, self.pending_size = [], 0
+        flat = _READ_ROW[slot] * self.count + item
+        self.starts.reshape(-1)[flat] = start  # in scan order: a later value replaces an earlier one
+        self.ends.reshape(-1)[flat] = end
+        bits = _SCHEMA.bits[slot]
+        child = np.flatnonzero(bits & _CHILD)
+        if child.size:
+            self.children.append((item[child], slot[child], start[child], end[child]))
+        text = np.flatnonzero(bits & _STRING)
+        if text.size:
+            self.strings.append((item[text], start[text], end[text]))
+
+    def level(self, bad: np.ndarray) -> _Level:
+        """What the scan found: read columns of the fields present, sub-messages in document order, strings."""
+        if self.pending:
+            self._sort_out()
+        present = np.flatnonzero((self.starts[:_DISCARD_ROW] >= 0).any(axis=1)).tolist()
+        columns = {index: (self.starts[index], self.ends[index]) for index in present}
+        empty = np.zeros(0, np.int64)
+        item, slot, start, end = (np.concatenate(c) for c in zip(*self.children, (empty,) * 4, strict=True))
+        # document order: by message, each message's fields in scan order (a radix sort when 16 bits hold the messages)
+        order = np.argsort(item.astype(np.uint16) if self.count <= 0xFFFF else item, kind="stable")
+        text_item, text_start, text_end = (np.concatenate(c) for c in zip(*self.strings, (empty,) * 3, strict=True))
+        return _Level(columns, item[order], slot[order], start[order], end[order], text_item, text_start, text_end, bad)
 
 
 # --- KeyValue messages in their usual encoding, without descending into them ------------------
@@ -629,7 +706,7 @@ def _scalar(any_value: object) -> object:
 def _scalars(wire: _Wire, member: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """`_scalar` of plain AnyValues, from their member reader and value range, as an object array (None: empty)."""
     out = np.empty(member.size, object)
-    for reader in np.unique(member).tolist():
+    for reader in np.flatnonzero(np.bincount(member, minlength=1)).tolist():
         rows = np.flatnonzero(member == reader)
         at = start[rows]
         if reader == _AS_STRING:
@@ -757,6 +834,7 @@ class _KeyTable:
     keys: tuple[str, ...]
     index: dict[str, int]
     words: np.ndarray  # [word, key]: the key's bytes as little-endian 8-byte words, zero padded
+    last_words: np.ndarray  # [key]: the key's last 8 bytes as a little-endian word (keys longer than 8 bytes)
     lengths: np.ndarray
     length_ok: np.ndarray  # [length] -> some key has this length (last entry: longer than all)
     multiplier: int
@@ -771,6 +849,7 @@ def _build_key_table() -> _KeyTable:
     words = np.array(
         [[int.from_bytes(p[8 * i : 8 * i + 8], "little") for i in range(count)] for p in padded], np.uint64
     )
+    last_words = np.array([int.from_bytes(k[-8:].rjust(8, b"\0"), "little") for k in encoded], np.uint64)
     lengths = np.array([len(k) for k in encoded], np.int64)
     length_ok = np.zeros(int(lengths.max()) + 2, bool)
     length_ok[lengths] = True
@@ -780,7 +859,7 @@ def _build_key_table() -> _KeyTable:
             slots = np.full(4096, -1, np.int64)
             slots[hashes] = np.arange(len(keys))
             index = {k: i for i, k in enumerate(keys)}
-            return _KeyTable(keys, index, words.T.copy(), lengths, length_ok, multiplier, slots)
+            return _KeyTable(keys, index, words.T.copy(), last_words, lengths, length_ok, multiplier, slots)
     raise AssertionError("no collision-free hash for the attribute keys")
 
 
@@ -808,11 +887,22 @@ def _match_keys(wire: _Wire, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     hit = np.flatnonzero(index >= 0)
     candidates, start, length, index = candidates[hit], start[hit], length[hit], index[hit]
     same = (first[hit] == _KEYS.words[0, index]) & (length == _KEYS.lengths[index])
-    for word in range(1, _KEYS.words.shape[0]):
-        left = np.clip(length - 8 * word, 0, 8)
-        same &= (wire.u64[start + 8 * word] & _BYTE_MASKS[left]) == _KEYS.words[word, index]
+    long = np.flatnonzero(same & (length > 8))
+    same[long] = _same_after_first_word(wire, start[long], length[long], index[long])
     out[candidates[same]] = index[same]
     return out
+
+
+def _same_after_first_word(wire: _Wire, start: np.ndarray, length: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Whether keys of more than 8 bytes, of the length of key `index` and with its first 8 bytes, are that key:
+    their last 8 bytes (whole words, no masks), then for longer keys the words in between."""
+    same = wire.u64[start + length - 8] == _KEYS.last_words[index]
+    for word in range(1, _KEYS.words.shape[0]):
+        rows = np.flatnonzero(length > 8 * word + 8)  # word `word` lies wholly before the last 8 bytes
+        if not rows.size:
+            break
+        same[rows] &= wire.u64[start[rows] + 8 * word] == _KEYS.words[word, index[rows]]
+    return same
 
 
 def _read_key_values(wire: _Wire, tree: _Tree, items: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -1002,7 +1092,7 @@ def _column_block(wire: _Wire, tree: _Tree, spans: _Spans, resources: _Resources
         time_ok=start_ok & end_ok,
         attr_rows=attr_rows,
         attr_codes=attr_codes,
-        attr_values=attr_values.tolist(),
+        attr_values=attr_values,
         link_row=link_row,
         link_trace_hi=link_hi,
         link_trace_lo=link_lo,

@@ -198,7 +198,7 @@ class ColumnBlock:
     time_ok: np.ndarray
     attr_rows: np.ndarray
     attr_codes: np.ndarray
-    attr_values: list
+    attr_values: list | np.ndarray  # a list, or an object array (joined as arrays when every block has one)
     link_row: np.ndarray
     link_trace_hi: np.ndarray
     link_trace_lo: np.ndarray
@@ -384,7 +384,7 @@ class SpanBatchBuilder:
         columns["kind"][(columns["kind"] < 0) | (columns["kind"] > SpanKind.CONSUMER)] = SpanKind.UNSPECIFIED
         columns["status"][(columns["status"] < 0) | (columns["status"] > StatusCode.ERROR)] = StatusCode.UNSET
         attr_rows = np.concatenate([b.attr_rows + off for b, off in zip(blocks, offsets, strict=False)])
-        attr_values = list(chain.from_iterable(b.attr_values for b in blocks))
+        attr_values = _joined_values([b.attr_values for b in blocks])
         self._apply_attributes(columns, strings, attr_rows, joined("attr_codes"), attr_values, count)
         batch = SpanBatch(
             strings=strings.as_tuple(),
@@ -464,6 +464,13 @@ class _StringTable:
 
     def as_tuple(self) -> tuple[str, ...]:
         return tuple(self._index)
+
+
+def _joined_values(parts: list[list | np.ndarray]) -> list | np.ndarray:
+    """The attribute values of many blocks in order: one object array when all are arrays, else one list."""
+    if all(isinstance(part, np.ndarray) for part in parts):
+        return np.concatenate(parts) if parts else np.empty(0, object)
+    return list(chain.from_iterable(parts))
 
 
 def _small_ints(values: Sequence[object], dtype: type) -> np.ndarray:

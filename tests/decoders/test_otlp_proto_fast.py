@@ -512,3 +512,43 @@ def test_nesting_limit_applies_to_plain_key_values(lists: int, value: bytes, pat
     pair = deep_key_value(lists, key_value("db.name", raw_value=value))
     _, problems = assert_same([request(resource_spans("s", span(extra=length_field(9, pair))))])
     assert problems.count(fast._PARSE_ERROR) == (lists == 32)
+
+
+# --- the vectorised helpers against plain Python ---------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_utf8_check_finds_every_bad_range(seed: int) -> None:
+    """Ranges of every length up to past the vectorised words, non-ASCII bytes at every position."""
+    rng = random.Random(seed)
+    pieces = [b"a", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\xc3", b"\x80", b"\xed\xa0\x80"]
+    data = b"".join(rng.choice(pieces) if rng.random() < 0.03 else b"x" for _ in range(20000))
+    wire = fast._Wire([data])
+    starts = np.array([rng.randrange(len(data)) for _ in range(3000)], np.int64)
+    ends = np.minimum(
+        starts + np.array([rng.choice([0, 1, 7, 8, 9, 16, 17, 24, 25, 63, 64, 65, 80, 200]) for _ in starts]), len(data)
+    )
+    expected = []
+    for index, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        try:
+            data[start:end].decode()
+        except UnicodeDecodeError:
+            expected.append(index)
+    assert sorted(wire.bad_utf8(starts, ends).tolist()) == expected
+    assert expected, "the data should hold bad ranges"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_equal_ranges_are_grouped_exactly(seed: int, paths: str) -> None:
+    """`unique_ranges` groups equal byte strings only (also when every content hash collides)."""
+    rng = random.Random(seed)
+    words = [b"", b"a", b"ab", b"GET", b"server.address", b"x" * 8, b"x" * 9, b"y" * 30, b"\x00" * 3, b"\x00" * 4]
+    data = b"".join(rng.choice(words) for _ in range(4000))
+    wire = fast._Wire([data])
+    starts = np.array(sorted(rng.randrange(len(data)) for _ in range(2000)), np.int64)
+    ends = np.minimum(starts + np.array([rng.randrange(40) for _ in starts]), len(data))
+    first, inverse = wire.unique_ranges(starts, ends)
+    texts = [data[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    distinct = [texts[i] for i in first.tolist()]
+    assert len(set(distinct)) == len(distinct) == len(set(texts))
+    assert [distinct[g] for g in inverse.tolist()] == texts

@@ -1,0 +1,63 @@
+"""The attribute rules' vectorised helpers against their plain definitions."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from flowviz.decoders import attributes
+from flowviz.decoders.attributes import _NO_RANK, _first_by_rank
+
+
+def first_by_rank_plainly(rows: np.ndarray, ranks: np.ndarray) -> dict[int, int]:
+    """Row -> index of its best-ranked triple, the first one on ties."""
+    best: dict[int, int] = {}
+    for index, (row, rank) in enumerate(zip(rows.tolist(), ranks.tolist(), strict=True)):
+        if rank < _NO_RANK and (row not in best or rank < ranks[best[row]]):
+            best[row] = index
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("in_order", [True, False])
+def test_first_by_rank(seed: int, in_order: bool) -> None:
+    rng = random.Random(seed)
+    size = rng.choice([0, 1, 5, 300])
+    rows = np.array(sorted(rng.randrange(40) for _ in range(size)), np.int64)
+    if not in_order:
+        rng.shuffle(rows)
+    ranks = np.array([rng.choice([0, 1, 2, 5, _NO_RANK]) for _ in range(size)], np.int64)
+    best_rows, best_index = _first_by_rank(rows, ranks)
+    expected = first_by_rank_plainly(rows, ranks)
+    assert best_rows.tolist() == sorted(expected)
+    assert best_index.tolist() == [expected[row] for row in sorted(expected)]
+
+
+class Wrapped:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def scalar(self) -> object:
+        return self.value
+
+
+def test_values_are_unwrapped_only_when_wrapped() -> None:
+    plain = ["a", 1, 2.5, True, b"x", None]
+    assert attributes._plain_values(plain) is plain
+    assert attributes._plain_values([*plain, Wrapped("w")]) == [*plain, "w"]
+
+
+def test_rules_read_lists_and_object_arrays_alike() -> None:
+    codes = [attributes.ATTRIBUTE_CODES[k] for k in ("db.system", "peer.service", "http.status_code", "error")]
+    rows, values = [0, 0, 1, 2], ["pg", "billing", "503", "true"]
+    as_array = np.empty(len(values), object)
+    as_array[:] = values
+    for given in (values, as_array):
+        out = attributes.resolve_attributes(3, np.array(rows), np.array(codes), given)
+        assert out.peer_rows.tolist() == [0]
+        assert out.peer_values == ["billing"]
+        assert out.peer_kind.tolist() == [attributes.PeerKind.DATABASE, 0, 0]
+        assert out.http_status.tolist() == [0, 503, 0]
+        assert out.tag_error.tolist() == [False, False, True]
