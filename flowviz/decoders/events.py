@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
@@ -12,6 +11,7 @@ import orjson
 
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatch, EventBatchBuilder
 from flowviz.model.problems import Problems
+from flowviz.model.time_spec import rfc3339_ns
 
 TYPE_FIELDS = ("type", "eventType", "event_type")
 TIME_FIELDS = ("time", "timestamp", "eventTime", "event_time")
@@ -19,7 +19,6 @@ ID_FIELDS = ("id", "eventId", "event_id")
 PRODUCER_FIELDS = ("source", "producer")  # a plain event's producer when nothing else names it
 UNKNOWN_PRODUCER = "unknown"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 NOT_JSON = "events: message is not valid JSON"
 NOT_AN_EVENT = "events: JSON message that is no event (no type, eventType or event_type)"
@@ -120,7 +119,7 @@ def parse_time_ns(value: object) -> int | None:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            return _iso_ns(text)
+            return rfc3339_ns(text)
         if not number.is_finite():
             return None
         return int(number * _epoch_scale(abs(number)))
@@ -135,27 +134,6 @@ def _epoch_scale(magnitude: Decimal | int) -> int:
         if magnitude < limit:
             return scale
     return 1
-
-
-def _iso_ns(text: str) -> int | None:
-    fraction_ns = 0
-    body = text.replace("z", "Z").replace("Z", "+00:00")
-    dot = body.find(".")
-    if dot >= 0:
-        end = dot + 1
-        while end < len(body) and body[end].isdigit():
-            end += 1
-        digits = body[dot + 1 : end]
-        fraction_ns = int((digits + "000000000")[:9]) if digits else 0
-        body = body[:dot] + body[end:]
-    try:
-        instant = datetime.fromisoformat(body)
-    except ValueError:
-        return None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + fraction_ns
 
 
 def _first(document: dict, keys: Sequence[str]) -> object:

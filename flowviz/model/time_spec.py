@@ -58,3 +58,29 @@ def parse_duration_s(text: str) -> float:
     if seconds <= 0:
         raise TimeSpecError(f"{text!r} is not a positive duration")
     return seconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def rfc3339_ns(text: str) -> int | None:
+    """An RFC 3339 / ISO-8601 instant in ns since the epoch, the fraction exact to the nanosecond (UTC when no
+    zone is given); None when it is no such instant."""
+    fraction_ns = 0
+    body = text.strip().replace("z", "Z").replace("Z", "+00:00")
+    dot = body.find(".")
+    if dot >= 0:
+        end = dot + 1
+        while end < len(body) and body[end].isdigit():
+            end += 1
+        digits = body[dot + 1 : end]
+        fraction_ns = int((digits + "000000000")[:9]) if digits else 0
+        body = body[:dot] + body[end:]
+    try:
+        instant = datetime.fromisoformat(body)
+    except ValueError:
+        return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + fraction_ns

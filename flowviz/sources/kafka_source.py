@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,7 @@ from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
-from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
+from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns, rfc3339_ns
 from flowviz.sources.capture_file import JSON_FORMATS, gc_paused
 from flowviz.sources.raw_inputs import RawRing
 
@@ -747,26 +746,11 @@ def _id_hex(value: object) -> object:
 
 
 def _rfc3339_micros(value: object) -> object:
+    """Jaeger's model JSON has RFC 3339 start times; the API shape wants microseconds (anything else: as is)."""
     if not isinstance(value, str):
         return value
-    text = value.strip().replace("Z", "+00:00")
-    fraction_ns = 0
-    dot = text.find(".")
-    if dot >= 0:
-        end = dot + 1
-        while end < len(text) and text[end].isdigit():
-            end += 1
-        digits = text[dot + 1 : end]
-        fraction_ns = int((digits + "000000000")[:9]) if digits else 0
-        text = text[:dot] + text[end:]
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        return value
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    seconds = int((instant - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
-    return (seconds * 1_000_000_000 + fraction_ns) / 1000
+    time_ns = rfc3339_ns(value)
+    return value if time_ns is None else time_ns / 1000
 
 
 def _duration_micros(value: object) -> object:
