@@ -199,7 +199,7 @@ def _walk(order: list[int], parents: list[int], eff_start: list[int], eff_end: l
 def _cover(children: list[int], starts: list[int], ends: list[int], lower: int, limit: int):
     """Walk back from `limit` to `lower` over the children: the critical children with the moment each was
     critical until, and the time no child covered."""
-    children = sorted(children, key=ends.__getitem__, reverse=True)
+    children = sorted(children, key=lambda child: (-ends[child], child))  # ties: the earlier row, deterministically
     picks: list[tuple[int, int]] = []
     own = 0
     moment = limit
