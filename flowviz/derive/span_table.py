@@ -17,12 +17,12 @@ def span_keys(trace_hi: np.ndarray, trace_lo: np.ndarray, span_id: np.ndarray) -
 
 
 class ColumnTable:
-    """Named numpy columns of equal length with amortised appends (capacity doubles)."""
+    """Named numpy columns of equal length with amortised appends (capacity grows by half; `keep` releases it)."""
 
     def __init__(self, dtypes: dict[str, type]) -> None:
         self._dtypes = dtypes
         self._size = 0
-        self._columns = {name: np.zeros(64, dtype) for name, dtype in dtypes.items()}
+        self._columns = {name: np.zeros(0, dtype) for name, dtype in dtypes.items()}
 
     def __len__(self) -> int:
         return self._size
@@ -31,6 +31,11 @@ class ColumnTable:
         """The live rows of a column (a view: writes go into the table)."""
         return self._columns[name][: self._size]
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held, spare capacity included."""
+        return sum(column.nbytes for column in self._columns.values())
+
     def append(self, **columns: object) -> None:
         count = next((len(v) for v in columns.values() if np.ndim(v) != 0), 0)  # type: ignore[arg-type]
         if not count:
@@ -38,7 +43,7 @@ class ColumnTable:
         needed = self._size + count
         capacity = len(next(iter(self._columns.values())))
         if needed > capacity:
-            new_capacity = max(needed, capacity * 2)
+            new_capacity = max(needed, capacity + capacity // 2, 64)
             for name, column in self._columns.items():
                 grown = np.zeros(new_capacity, column.dtype)
                 grown[: self._size] = column[: self._size]
@@ -46,6 +51,16 @@ class ColumnTable:
         for name in self._dtypes:
             self._columns[name][self._size : needed] = columns[name]
         self._size = needed
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep the rows a mask selects, or those an index array names (in its order), releasing spare capacity."""
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+        kept = rows.shape[0]
+        for name, column in self._columns.items():
+            new = np.zeros(kept + kept // 8, column.dtype)
+            new[:kept] = column[: self._size][rows]
+            self._columns[name] = new
+        self._size = kept
 
     def remove(self, rows: np.ndarray) -> None:
         """Drop the given rows (indices), keeping the order of the others."""

@@ -10,7 +10,7 @@ from itertools import pairwise
 import numpy as np
 
 from flowviz.analysis.critical_path import critical_path
-from flowviz.derive.span_table import span_keys
+from flowviz.derive.span_table import ColumnTable, span_keys
 from flowviz.model.ids import hex_ids_to_u64_pairs, u64_pair_to_hex
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind, StatusCode
@@ -88,50 +88,6 @@ _ROWS = {  # one row per (kept trace, service or edge it passes through)
     "flags": np.uint8,
 }
 _DICT_ENTRY_BYTES = 120  # a trace id -> slot entry, or an interned string / key (besides the text)
-
-
-class _Columns:
-    """Parallel numpy columns with spare capacity (grows by half, shrinks on `keep`)."""
-
-    def __init__(self, dtypes: dict[str, type]) -> None:
-        self.dtypes = dtypes
-        self.size = 0
-        self._data = {name: np.zeros(0, dtype) for name, dtype in dtypes.items()}
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._data[name][: self.size]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(column.nbytes for column in self._data.values())
-
-    def append(self, **columns: np.ndarray) -> None:
-        count = len(next(iter(columns.values())))
-        needed = self.size + count
-        capacity = len(next(iter(self._data.values())))
-        if needed > capacity:
-            grown = max(needed, capacity + capacity // 2, 64)
-            for name, column in self._data.items():
-                new = np.zeros(grown, column.dtype)
-                new[: self.size] = column[: self.size]
-                self._data[name] = new
-        for name in self.dtypes:
-            self._data[name][self.size : needed] = columns[name]
-        self.size = needed
-
-    def keep(self, rows: np.ndarray) -> None:
-        """Keep the rows a mask selects, or those an index array names (in its order), releasing spare capacity."""
-        rows = np.flatnonzero(rows) if rows.dtype == bool else rows
-        kept = rows.shape[0]
-        spare = kept // 8
-        for name, column in self._data.items():
-            new = np.zeros(kept + spare, column.dtype)
-            new[:kept] = column[rows]
-            self._data[name] = new
-        self.size = kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,12 +223,12 @@ class ExemplarStore:
         self._keys: list[tuple[int, int]] = []  # (service, -1) or (source, target) string ids
         self._key_of: dict[tuple[int, int], int] = {}
         self._key_is_service = np.zeros(0, bool)
-        self._pending = _Columns(_PENDING)
-        self._pool = _Columns(_POOL)
+        self._pending = ColumnTable(_PENDING)
+        self._pool = ColumnTable(_POOL)
         self._pool_dead = 0
-        self._traces = _Columns(_TRACES)
+        self._traces = ColumnTable(_TRACES)
         self._slot_of: dict[tuple[int, int], int] = {}
-        self._rows = _Columns(_ROWS)
+        self._rows = ColumnTable(_ROWS)
         self._closed = (np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64))  # recently closed
         self._watermark_ns = _NEVER
         self._next_close_ns = _NEVER
