@@ -73,6 +73,35 @@ def _node_percentiles(keys: np.ndarray, calls: np.ndarray, edge_target: np.ndarr
     return sparse_percentiles(node_keys // BIN_COUNT, node_keys % BIN_COUNT, calls, node_count, _QS)
 
 
+def _padded(thresholds: np.ndarray, size: int) -> np.ndarray:
+    """Latency-bin thresholds as int64 of `size` (missing entries: above every bin, so nothing counts)."""
+    out = np.full(size, BIN_COUNT, np.int64)
+    thresholds = np.asarray(thresholds, np.int64)[:size]
+    out[: thresholds.shape[0]] = thresholds
+    return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SlowCalls:
+    """Calls at or above a latency threshold, and calls with any latency, per edge and per node (incoming)."""
+
+    edge_slow: np.ndarray  # float64
+    edge_timed: np.ndarray
+    node_slow: np.ndarray
+    node_timed: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StepCounts:
+    """Per step (rows, from `start_ns`, `step_ns` each) and edge (columns): calls, failures, slow calls."""
+
+    step_ns: int
+    start_ns: int
+    requests: np.ndarray  # float64 steps × edges
+    failures: np.ndarray
+    slow: np.ndarray | None
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class StoreSnapshot:
     """Everything a reader needs, as of one ingest; never modified, so any thread may query it."""
@@ -142,6 +171,67 @@ class StoreSnapshot:
             edge_p50_ms=edge_pct[:, 0],
             edge_p95_ms=edge_pct[:, 1],
             edge_p99_ms=edge_pct[:, 2],
+        )
+
+    def slow_calls(self, start_ns: int, end_ns: int, edge_min_bin: np.ndarray, node_min_bin: np.ndarray) -> SlowCalls:
+        """Per edge, calls of [start_ns, end_ns) with a latency in bin `edge_min_bin[edge]` or above, and calls
+        with any latency; per node the same over its incoming calls against `node_min_bin[node]`. Thresholds
+        index the snapshot's edges and nodes (shorter arrays: the missing ones count nothing)."""
+        tables = self.tables
+        n_edges, n_nodes = tables.edge_count, tables.node_count
+        edge_threshold = _padded(edge_min_bin, n_edges)
+        node_threshold = _padded(node_min_bin, n_nodes)
+        edge_slow = np.zeros(n_edges, np.float64)
+        edge_timed = np.zeros(n_edges, np.float64)
+        node_slow = np.zeros(n_nodes, np.float64)
+        target = tables.edge_target.astype(np.int64)
+        for piece in self.pieces(int(start_ns), int(end_ns)) if end_ns > start_ns else []:
+            edge = np.repeat(piece.group_edge.astype(np.int64), piece.group_cells.astype(np.int64))
+            bins = piece.cell_bin.astype(np.int64)
+            calls = piece.cell_count.astype(np.float64)
+            timed = bins != NO_LATENCY_BIN
+            edge_timed += np.bincount(edge[timed], weights=calls[timed], minlength=n_edges)
+            slow = timed & (bins >= edge_threshold[edge])
+            edge_slow += np.bincount(edge[slow], weights=calls[slow], minlength=n_edges)
+            node = target[edge]
+            slow = timed & (bins >= node_threshold[node])
+            node_slow += np.bincount(node[slow], weights=calls[slow], minlength=n_nodes)
+        node_timed = np.bincount(target, weights=edge_timed, minlength=n_nodes)
+        return SlowCalls(edge_slow, edge_timed, node_slow, node_timed)
+
+    def step_counts(
+        self, start_ns: int, end_ns: int, *, step_ns: int, edge_min_bin: np.ndarray | None = None
+    ) -> StepCounts:
+        """Calls, failures and (with thresholds) slow calls per step of [start_ns, end_ns) and edge: steps × edges
+        arrays (a bucket counts in the step where it starts)."""
+        start_ns, end_ns, step_ns = int(start_ns), int(end_ns), int(step_ns)
+        steps = max(0, -(-(end_ns - start_ns) // step_ns))
+        n_edges = self.tables.edge_count
+        shape = (steps, n_edges)
+        requests = np.zeros(steps * n_edges, np.float64)
+        failures = np.zeros(steps * n_edges, np.float64)
+        slow = np.zeros(steps * n_edges, np.float64)
+        threshold = None if edge_min_bin is None else _padded(edge_min_bin, n_edges)
+        for tier in self.tiers:
+            for chunk in tier.overlapping(start_ns, end_ns):
+                first, last = chunk.bucket_range(start_ns, end_ns)
+                if last <= first:
+                    continue
+                cells = chunk.expand(first, last)
+                key = (cells.group_bucket_ns - start_ns) // step_ns * n_edges + cells.group_edge
+                requests += np.bincount(key, weights=cells.group_requests, minlength=requests.size)
+                failures += np.bincount(key, weights=cells.group_failures, minlength=failures.size)
+                if threshold is not None:
+                    cell_key = np.repeat(key, cells.group_cells)
+                    cell_edge = np.repeat(cells.group_edge, cells.group_cells)
+                    hit = (cells.cell_bin != NO_LATENCY_BIN) & (cells.cell_bin >= threshold[cell_edge])
+                    slow += np.bincount(cell_key[hit], weights=cells.cell_count[hit], minlength=slow.size)
+        return StepCounts(
+            step_ns=step_ns,
+            start_ns=start_ns,
+            requests=requests.reshape(shape),
+            failures=failures.reshape(shape),
+            slow=slow.reshape(shape) if threshold is not None else None,
         )
 
     def timeline(self, start_ns: int, end_ns: int, *, step_ns: int) -> Timeline:
