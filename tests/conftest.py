@@ -1,8 +1,10 @@
-"""Shared fixtures: where the public capture files are, and offscreen Qt for widget tests."""
+"""Shared fixtures: the public capture files (vendored under tests/data), offscreen Qt, a local Kafka broker."""
 
 from __future__ import annotations
 
+import gzip
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,16 +13,27 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CAPTURES_DIR = REPO_ROOT.parent / "shared" / "captures"
+VENDORED_CAPTURES_DIR = Path(__file__).resolve().parent / "data" / "captures"
 RESOURCES_DIR = REPO_ROOT / "resources"
 
 
 @pytest.fixture(scope="session")
-def captures_dir() -> Path:
-    """`../shared/captures` beside the checkout (real trace files from public projects)."""
-    if not CAPTURES_DIR.is_dir():
-        pytest.fail(f"public captures not found at {CAPTURES_DIR}: clone flowviz beside shared/")
-    return CAPTURES_DIR
+def captures_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real trace files from public projects (`tests/data/captures`, sources and licences in its
+    SOURCES.md), laid out as they were published: the few kept gzip-compressed in the repository
+    (`NAME.gz`) are expanded here once per session, so every test reads the original bytes."""
+    expanded = tmp_path_factory.mktemp("captures")
+    for source in sorted(VENDORED_CAPTURES_DIR.rglob("*")):
+        if not source.is_file() or source.name == "README.md":  # this folder's own note, no capture
+            continue
+        target = expanded / source.relative_to(VENDORED_CAPTURES_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".gz":
+            with gzip.open(source, "rb") as compressed, target.with_suffix("").open("wb") as plain:
+                shutil.copyfileobj(compressed, plain)
+        else:
+            shutil.copyfile(source, target)
+    return expanded
 
 
 @pytest.fixture(scope="session")
