@@ -73,6 +73,16 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     render.add_argument("--size", default="1920x1080", metavar="WxH")
     render.add_argument("--theme", choices=themes, default="dark")
     render.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
+    render.add_argument("--describe", metavar="SCENE.json", help="also write what was drawn (boxes, labels, edges)")
+    render.add_argument("--focus", metavar="NAME", help="show only NAME and its neighbourhood (see --hops)")
+    render.add_argument("--hops", type=int, default=1, metavar="N", help="focus depth up- and downstream (1-5)")
+    render.add_argument("--filter", metavar="EXPR", help="show only nodes matching EXPR ('hide EXPR' hides them)")
+    render.add_argument(
+        "--group",
+        choices=("auto", "namespace", "community", "none"),
+        default="auto",
+        help="collapse nodes into groups (auto: namespaces, else communities above ~80 nodes)",
+    )
     render.set_defaults(handler=_run_render)
 
 
@@ -119,6 +129,9 @@ def _run_open(args: argparse.Namespace) -> int:
 
 
 def _run_render(args: argparse.Namespace) -> int:
+    from flowviz.chart.filter_expr import NodeFilter
+    from flowviz.chart.focus import MAX_HOPS, Focus
+    from flowviz.chart.reduction import ChartScope
     from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
     from flowviz.ui.render import parse_size, render_captures
 
@@ -127,6 +140,13 @@ def _run_render(args: argparse.Namespace) -> int:
         parse_size(args.size)
         if args.at:
             parse_time_ns(args.at, origin_ns=0)
+        if not 1 <= args.hops <= MAX_HOPS:
+            raise ValueError(f"--hops must be 1 to {MAX_HOPS}")
+        scope = ChartScope(
+            group_mode=args.group,
+            focus=Focus(args.focus, args.hops, args.hops) if args.focus else None,
+            node_filter=NodeFilter.parse(args.filter) if args.filter else None,
+        )
     except (TimeSpecError, ValueError) as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -138,6 +158,8 @@ def _run_render(args: argparse.Namespace) -> int:
         theme=args.theme,
         output_path=args.output,
         format_name=args.format,
+        scope=scope,
+        describe_path=args.describe,
     )
     for error in totals.failed_files.values():
         print(f"flowviz: {error}", file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -75,6 +75,10 @@ class ChartFrame:
     edge_curve: np.ndarray  # E×CURVE_SAMPLES×2
     geometry_version: tuple = ()  # changes exactly when node positions (hence edge curves) change
     node_note: tuple[str, ...] = ()  # per node, a short note from the live source (a consumer group's lag) or ""
+    # per node, True where analysis names it a root cause: its label is placed first (empty: none)
+    node_root_cause: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # per node, the names of the nodes a group node stands for (empty tuple: an ordinary node)
+    node_members: tuple[tuple[str, ...], ...] = ()
 
     @property
     def node_count(self) -> int:
@@ -106,6 +110,8 @@ def build_chart_frame(
     geometry_version: tuple = (),
     cached_curves: np.ndarray | None = None,
     node_notes: Mapping[str, str] | None = None,
+    node_root_cause: np.ndarray | None = None,
+    node_members: tuple[tuple[str, ...], ...] = (),
 ) -> ChartFrame:
     """Combine a store frame with layout positions (aligned with `frame.node_names`); `node_notes` adds a
     note to the nodes it names (see `ChartFrame.node_note`)."""
@@ -167,4 +173,8 @@ def build_chart_frame(
         edge_curve=curves,
         geometry_version=geometry_version,
         node_note=tuple(node_notes.get(name, "") for name in frame.node_names) if node_notes else (),
+        node_root_cause=np.zeros(len(frame.node_names), bool)
+        if node_root_cause is None
+        else np.asarray(node_root_cause, bool),
+        node_members=node_members,
     )

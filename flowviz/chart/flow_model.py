@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from flowviz.chart.chart_frame import ChartFrame, build_chart_frame
 from flowviz.chart.particles import DEFAULT_BUDGET, ParticleSystem
+from flowviz.chart.reduction import ChartScope, ScopedFrame, Scoper
 from flowviz.chart.themes import DARK, HealthThresholds, Theme
 from flowviz.derive.observations import ConnectionType
 from flowviz.layout import FlowLayout
@@ -56,6 +58,9 @@ class FlowChartModel:
         self._settled_topology = -1
         # notes on nodes from a live source (a consumer group's lag), asked for at each refresh
         self.node_notes: Callable[[], Mapping[str, str]] | None = None
+        self.scope = ChartScope()  # focus, filter and groups: what part of the graph is shown
+        self.scoped: ScopedFrame | None = None  # the last frame as shown, with its map back to the store
+        self._scoper = Scoper()
 
     # -- time --------------------------------------------------------------------------------
 
@@ -101,11 +106,13 @@ class FlowChartModel:
             self.theme.name,
             self.thresholds,
             tuple(sorted(notes.items())),
+            self.scope,
             self.layout.result.version if self.layout.result else None,
         )
         if state == self._seen:
             return False
-        frame = self.store.query(start_ns, end_ns)
+        scoped = self._scoper.apply(self.store.query(start_ns, end_ns), self.scope, self.thresholds)
+        frame = scoped.frame
         # when breaking cycles, reverse asynchronous (messaging) edges before synchronous calls:
         # a reply over a topic is feedback, the call is the flow
         weight = np.where(frame.edge_connection_type == ConnectionType.MESSAGING_SYSTEM, 1.0, 10.0)
@@ -135,10 +142,27 @@ class FlowChartModel:
             if previous is not None and previous.geometry_version == geometry
             else None,
             node_notes=notes,
+            node_members=scoped.members,
         )
+        if scoped.members:  # a group is as healthy as its worst member
+            worst = np.maximum(self.chart.node_health, scoped.group_health).astype(self.chart.node_health.dtype)
+            self.chart = dataclasses.replace(self.chart, node_health=worst)
+        self.scoped = scoped
         self.particles.update(self.chart)
         self.chart_version += 1
         self._seen = (*state[:-1], self.layout.result.version)
+        return True
+
+    def set_aspect(self, aspect: float) -> bool:
+        """Fit the layout's spread to a screen of this width:height; True (and the chart rebuilt) when
+        that changed the chart."""
+        if aspect <= 0 or abs(np.log(aspect / self.aspect)) < 0.05:
+            return False
+        self.aspect = float(aspect)
+        self.y_stretch = None
+        self._seen = None
+        if self.chart is not None:
+            self.refresh()
         return True
 
     @property
@@ -155,6 +179,31 @@ class FlowChartModel:
         self.y_stretch = None
         self._seen = None
         self.refresh()
+
+    # -- scope: focus, filter, groups -------------------------------------------------------------
+
+    def set_scope(self, scope: ChartScope) -> None:
+        """Show another cut of the graph (rebuilt at the next refresh)."""
+        self.scope = scope
+
+    def store_node(self, node: int | None) -> int | None:
+        """The store's index of chart node `node` (None for a group or None)."""
+        if node is None or self.scoped is None or node >= len(self.scoped.store_node):
+            return node
+        index = int(self.scoped.store_node[node])
+        return None if index < 0 else index
+
+    def store_edge(self, edge: int | None) -> int | None:
+        """The store's index of chart edge `edge` (None for an edge between groups or None)."""
+        if edge is None or self.scoped is None or edge >= len(self.scoped.store_edge):
+            return edge
+        index = int(self.scoped.store_edge[edge])
+        return None if index < 0 else index
+
+    def members(self, node: int) -> tuple[str, ...]:
+        """The names a group node stands for (empty for an ordinary node)."""
+        chart = self.chart
+        return chart.node_members[node] if chart is not None and node < len(chart.node_members) else ()
 
     # -- questions the view asks ------------------------------------------------------------------
 

@@ -1,4 +1,10 @@
-"""Label level of detail: which labels to draw where, so that none collide (greedy by priority)."""
+"""Label placement: every node named where it can be, no label over another label or a node (Qt-free).
+
+Placement is greedy in three rounds: first the nodes that matter (failing, selected, hovered, root
+cause, on a highlighted path) with their figures; then every other node's name alone, busiest
+first; then, where room is left, the others' figures too. A label sits beside its node; where no
+spot beside it is free, it moves further out and a leader line ties it to its node.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flowviz.derive.observations import NodeKind
+
+GROUP_ASPECT = 1.6  # a group's box is this much wider than high
+GAP_PX = 3.0  # between a node's outline and its label
+PAD_X_PX, PAD_Y_PX = 5.0, 2.0  # inside a label's box, around its text
+MARGIN_PX = 2.0  # labels keep this far inside the chart
+_CELL_PX = 48.0
+_FAR_RINGS = 6  # how many steps further out a label may move (with a leader line)
+_LEADERS_UP_TO = 400  # on-screen nodes up to which labels of ordinary nodes may move away with a leader
+
+Rect = tuple[float, float, float, float]  # x, y, width, height
+
 
 @dataclass(frozen=True, slots=True)
 class PlacedLabel:
-    """A label to draw: node index, its lines, and the top-left corner and size of its box in pixels."""
+    """A label to draw: node index, its lines, its box (top-left, size in pixels), and where it moved
+    away from its node, the leader line from the node's outline to the box (x0, y0, x1, y1)."""
 
     node: int
     lines: tuple[str, ...]
@@ -18,109 +37,227 @@ class PlacedLabel:
     y: float
     width: float
     height: float
+    leader: tuple[float, float, float, float] | None = None
+
+    @property
+    def rect(self) -> Rect:
+        return (self.x, self.y, self.width, self.height)
 
 
-def text_width_px(text: str, font_px: float) -> float:
-    """A cheap width estimate (average glyph ~0.58 em) used to reserve space."""
-    return len(text) * font_px * 0.58
+@dataclass(frozen=True, slots=True)
+class LabelFonts:
+    """Line heights and text measures of the name line and the figures line, in pixels."""
+
+    name_px: float
+    figure_px: float
+    measure_name: Callable[[str], float]
+    measure_figure: Callable[[str], float]
+
+    @property
+    def name_line_px(self) -> float:
+        return self.name_px * 1.25
+
+    @property
+    def figure_line_px(self) -> float:
+        return self.figure_px * 1.25
+
+    def box_size(self, lines: tuple[str, ...]) -> tuple[float, float]:
+        """(width, height) of a label box holding `lines` (a name, then optionally its figures)."""
+        width = self.measure_name(lines[0])
+        height = self.name_line_px
+        if len(lines) > 1:
+            width = max(width, self.measure_figure(lines[1]))
+            height += self.figure_line_px
+        return width + 2 * PAD_X_PX, height + 2 * PAD_Y_PX
+
+
+def estimated_fonts(name_px: float, figure_px: float) -> LabelFonts:
+    """Fonts measured by estimate (average glyph ~0.6 em), for code without a font engine."""
+    return LabelFonts(name_px, figure_px, lambda t: len(t) * name_px * 0.6, lambda t: len(t) * figure_px * 0.6)
+
+
+def node_half_extents(kind: np.ndarray, radius_px: np.ndarray, is_group: np.ndarray | None = None) -> np.ndarray:
+    """N×2 half width and half height of each node's drawn shape (as the painter draws them by kind):
+    a topic is a wide pill, a database a short cylinder, a group a wide box, everything else a circle."""
+    half = np.stack([radius_px, radius_px], axis=1).astype(np.float64)
+    if is_group is not None and is_group.any():
+        half[is_group, 0] *= GROUP_ASPECT
+    plain = np.ones(len(kind), bool) if is_group is None else ~is_group
+    topic = (kind == NodeKind.TOPIC) & plain
+    half[topic, 0] *= 1.25
+    half[topic, 1] *= 0.7
+    database = (kind == NodeKind.DATABASE) & plain
+    half[database, 1] *= 0.85
+    return half
+
+
+class _Occupancy:
+    """Rectangles already taken, in a coarse grid for quick overlap tests."""
+
+    def __init__(self) -> None:
+        self._cells: dict[tuple[int, int], list[int]] = {}
+        self._rects: list[Rect | None] = []
+
+    @staticmethod
+    def _cells_of(rect: Rect) -> list[tuple[int, int]]:
+        x, y, w, h = rect
+        return [
+            (cx, cy)
+            for cx in range(int(x // _CELL_PX), int((x + w) // _CELL_PX) + 1)
+            for cy in range(int(y // _CELL_PX), int((y + h) // _CELL_PX) + 1)
+        ]
+
+    def add(self, rect: Rect) -> int:
+        handle = len(self._rects)
+        self._rects.append(rect)
+        for cell in self._cells_of(rect):
+            self._cells.setdefault(cell, []).append(handle)
+        return handle
+
+    def remove(self, handle: int) -> None:
+        self._rects[handle] = None
+
+    def free(self, rect: Rect) -> bool:
+        for cell in self._cells_of(rect):
+            for handle in self._cells.get(cell, ()):
+                other = self._rects[handle]
+                if other is not None and overlaps(rect, other):
+                    return False
+        return True
+
+    def segment_free(self, x0: float, y0: float, x1: float, y1: float) -> bool:
+        """Whether a leader line from (x0, y0) to (x1, y1) crosses nothing taken (sampled every few px)."""
+        steps = max(2, int(np.hypot(x1 - x0, y1 - y0) / 4.0))
+        for t in np.linspace(0.0, 1.0, steps)[1:-1].tolist():
+            x, y = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+            if not self.free((x - 0.5, y - 0.5, 1.0, 1.0)):
+                return False
+        return True
+
+
+# directions around a node, in order of preference: below, above, right, left, then the corners, then
+# (further out only) half-way between
+_DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+_HALFWAY = ((0.5, 1), (-0.5, 1), (0.5, -1), (-0.5, -1), (1, 0.5), (1, -0.5), (-1, 0.5), (-1, -0.5))
+
+
+def _spots(x: float, y: float, half_w: float, half_h: float, box_w: float, box_h: float, ring: int):
+    """Top-left corners of a box beside the node (ring 0) or `ring` steps further out, one per direction,
+    with the point on the node's outline a leader would start from."""
+    step_x, step_y = ring * max(box_h * 1.2, 14.0), ring * max(box_h * 1.1, 12.0)
+    for dx, dy in _DIRECTIONS + (_HALFWAY if ring else ()):
+        if abs(dx) < 1:  # centred over or under the node, shifted by half its width
+            left = x - box_w / 2 + dx * box_w
+        elif dx > 0:
+            left = x + half_w + GAP_PX + step_x
+        else:
+            left = x - half_w - GAP_PX - step_x - box_w
+        if abs(dy) < 1:
+            top = y - box_h / 2 + dy * box_h
+        elif dy > 0:
+            top = y + half_h + GAP_PX + step_y
+        else:
+            top = y - half_h - GAP_PX - step_y - box_h
+        if abs(dx) == 1 and abs(dy) == 1 and ring == 0:  # corners tuck in against a round node
+            left -= dx * half_w * 0.3
+            top -= dy * half_h * 0.3
+        yield left, top, (x + dx * half_w * (0.7 if dy else 1.0), y + dy * half_h * (0.7 if dx else 1.0))
 
 
 def place_labels(
     screen_xy: np.ndarray,
-    radius_px: np.ndarray,
+    half_extents: np.ndarray,
     lines: list[tuple[str, ...]],
     priority: np.ndarray,
     *,
-    font_px: float,
-    width: int,
-    height: int,
-    forced: frozenset[int] = frozenset(),
-    measure: Callable[[str], float] | None = None,
+    fonts: LabelFonts,
+    width: float,
+    height: float,
+    important: frozenset[int] = frozenset(),
+    obstacles: np.ndarray | None = None,
+    figures: bool = True,
 ) -> list[PlacedLabel]:
-    """Labels below their nodes (else above, else to the right), most important first; a label that
-    would overlap one already placed everywhere is dropped, except `forced` ones (selected, hovered),
-    which always show.
-    `measure` gives a line's width in pixels (the painter's font metrics); else it is estimated."""
-    line_px = font_px * 1.25
+    """Place labels for the nodes with `lines` (empty: no label): `important` ones first with all their
+    lines, then everyone else's name by descending `priority`, then (with `figures`) their figures where
+    room is left. Labels stay inside width×height and never overlap one another, a node (the
+    `half_extents` box around each `screen_xy`) or an `obstacles` box (x, y, w, h rows)."""
+    count = len(lines)
+    occupied = _Occupancy()
     on_screen = (
-        (screen_xy[:, 0] > -200)
-        & (screen_xy[:, 0] < width + 200)
-        & (screen_xy[:, 1] > -100)
-        & (screen_xy[:, 1] < height + 100)
+        (screen_xy[:, 0] + half_extents[:, 0] >= 0)
+        & (screen_xy[:, 0] - half_extents[:, 0] <= width)
+        & (screen_xy[:, 1] + half_extents[:, 1] >= 0)
+        & (screen_xy[:, 1] - half_extents[:, 1] <= height)
     )
-    candidates = np.flatnonzero(on_screen)
-    order = candidates[np.argsort(-priority[candidates], kind="stable")]
-    forced_first = [i for i in forced if i < len(lines)] + [int(i) for i in order if int(i) not in forced]
-    cell = 64.0
-    grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
-    for index in candidates.tolist():  # nodes are obstacles too: a label must not cover another node
-        r = float(radius_px[index])
-        x, y = float(screen_xy[index, 0]) - r, float(screen_xy[index, 1]) - r
-        for cx in range(int(x // cell), int((x + 2 * r) // cell) + 1):
-            for cy in range(int(y // cell), int((y + 2 * r) // cell) + 1):
-                grid.setdefault((cx, cy), []).append((x, y, 2 * r, 2 * r))
-    placed: list[PlacedLabel] = []
-    for index in forced_first:
+    shown = np.flatnonzero(on_screen)
+    for index in shown.tolist():  # every node on screen is an obstacle, labelled or not
+        hx, hy = half_extents[index]
+        occupied.add((screen_xy[index, 0] - hx, screen_xy[index, 1] - hy, 2 * hx, 2 * hy))
+    for rect in obstacles if obstacles is not None else ():
+        occupied.add(tuple(float(v) for v in rect))
+    wanted = [i for i in shown.tolist() if i < count and lines[i]]
+    order = sorted(wanted, key=lambda i: (i not in important, -float(priority[i]), i))
+    leaders_for_all = len(shown) <= _LEADERS_UP_TO
+    placed: dict[int, tuple[PlacedLabel, int]] = {}
+
+    def attempt(index: int, text: tuple[str, ...], rings: int) -> bool:
+        box_w, box_h = fonts.box_size(text)
+        x, y = float(screen_xy[index, 0]), float(screen_xy[index, 1])
+        half_w, half_h = float(half_extents[index, 0]), float(half_extents[index, 1])
+        for ring in range(rings + 1):
+            for left, top, (rim_x, rim_y) in _spots(x, y, half_w, half_h, box_w, box_h, ring):
+                if left < MARGIN_PX or top < MARGIN_PX or left + box_w > width - MARGIN_PX:
+                    continue
+                if top + box_h > height - MARGIN_PX:
+                    continue
+                rect = (left, top, box_w, box_h)
+                if not occupied.free(rect):
+                    continue
+                leader = None
+                if ring:
+                    end_x = min(max(rim_x, left), left + box_w)
+                    end_y = min(max(rim_y, top), top + box_h)
+                    if not occupied.segment_free(rim_x, rim_y, end_x, end_y):
+                        continue
+                    leader = (rim_x, rim_y, end_x, end_y)
+                handle = occupied.add(rect)
+                if leader is not None:  # later labels keep off the leader line too
+                    _add_segment(occupied, leader)
+                placed[index] = (PlacedLabel(index, text, left, top, box_w, box_h, leader), handle)
+                return True
+        return False
+
+    for index in order:
         full = lines[index]
-        if not full:
-            continue
-        # the name with its figures; where that fits nowhere, the name alone
-        for text in (full, full[:1]) if len(full) > 1 else (full,):
-            spot = _free_spot(
-                text,
-                index,
-                screen_xy,
-                radius_px,
-                grid,
-                cell,
-                font_px,
-                line_px,
-                measure,
-                force=index in forced and text is full,
-            )
-            if spot is not None:
-                x, y, box_w, box_h, cells = spot
-                for c in cells:
-                    grid.setdefault(c, []).append((x, y, box_w, box_h))
-                placed.append(PlacedLabel(index, text, x, y, box_w, box_h))
-                break
-    return placed
+        if index in important:
+            if attempt(index, full, _FAR_RINGS) or (len(full) > 1 and attempt(index, full[:1], _FAR_RINGS)):
+                continue
+        elif index not in placed:
+            attempt(index, full[:1], _FAR_RINGS if leaders_for_all else 0)
+    if figures:
+        for index in order:
+            if index in important or index not in placed or len(lines[index]) < 2:
+                continue
+            label, handle = placed[index]
+            if label.leader is not None:
+                continue
+            occupied.remove(handle)
+            del placed[index]
+            if not attempt(index, lines[index], 0):
+                placed[index] = (label, occupied.add(label.rect))
+    return [placed[i][0] for i in order if i in placed]
 
 
-def _free_spot(text, index, screen_xy, radius_px, grid, cell, font_px, line_px, measure, *, force):
-    """(x, y, width, height, grid cells) of the first free spot for `text` around node `index`:
-    below it, above it, or to its right; the first spot when `force`; None when none is free."""
-    box_w = max(measure(t) if measure else text_width_px(t, font_px) for t in text) + 10
-    box_h = line_px * len(text) + 4
-    node_x, node_y, gap = float(screen_xy[index, 0]), float(screen_xy[index, 1]), float(radius_px[index]) + 4
-    spots = (
-        (node_x - box_w / 2, node_y + gap),
-        (node_x - box_w / 2, node_y - gap - box_h),
-        (node_x + gap, node_y - box_h / 2),
-    )
-    for x, y in spots:
-        cells = [
-            (cx, cy)
-            for cx in range(int(x // cell), int((x + box_w) // cell) + 1)
-            for cy in range(int(y // cell), int((y + box_h) // cell) + 1)
-        ]
-        clash = any(
-            x < ox + ow and ox < x + box_w and y < oy + oh and oy < y + box_h
-            for c in cells
-            for ox, oy, ow, oh in grid.get(c, ())
-            if not (ox == screen_xy[index, 0] - radius_px[index] and oy == screen_xy[index, 1] - radius_px[index])
-        )
-        if not clash:
-            return x, y, box_w, box_h, cells
-    if force:
-        x, y = spots[0]
-        cells = [
-            (cx, cy)
-            for cx in range(int(x // cell), int((x + box_w) // cell) + 1)
-            for cy in range(int(y // cell), int((y + box_h) // cell) + 1)
-        ]
-        return x, y, box_w, box_h, cells
-    return None
+def _add_segment(occupied: _Occupancy, segment: tuple[float, float, float, float]) -> None:
+    x0, y0, x1, y1 = segment
+    steps = max(2, int(np.hypot(x1 - x0, y1 - y0) / 6.0))
+    for t in np.linspace(0.0, 1.0, steps)[1:-1].tolist():
+        occupied.add((x0 + (x1 - x0) * t - 1.0, y0 + (y1 - y0) * t - 1.0, 2.0, 2.0))
+
+
+def overlaps(a: Rect, b: Rect) -> bool:
+    """Whether two (x, y, w, h) boxes share any area."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def with_note(figures: str, note: str) -> str:

@@ -48,6 +48,9 @@ class Theme:
     edge_scale: float = 1.0
     particle_px: float = 3.0
     dim_alpha: int = 50
+    label_min_px: float = 11.0  # chart names never smaller than this, however far zoomed out
+    figure_min_px: float = 10.0
+    ui_scale: float = 1.0  # panels, tables, tooltips, timeline and transport bar: font size factor
 
 
 def _kinds(service: str, database: str, topic: str, external: str, user: str) -> dict[int, RGBA]:
@@ -90,7 +93,8 @@ LIGHT = Theme(
     kind_fill=_kinds("#ffffff", "#f1edff", "#e8f6f4", "#fff3e6", "#eef0f3"),
 )
 
-# High contrast, large type, Okabe-Ito colour-blind-safe palette (blue / orange / vermillion).
+# High contrast, large type; healthy / degraded / failing as sky blue / yellow / red: apart in hue and
+# in lightness, so they stay apart on a washed-out projector and for colour-blind viewers.
 PROJECTOR = Theme(
     name="projector",
     background=_hex("#000000"),
@@ -99,13 +103,13 @@ PROJECTOR = Theme(
     text_dim=_hex("#d0d0d0"),
     label_background=_hex("#000000", 220),
     healthy=_hex("#56b4e9"),
-    degraded=_hex("#e69f00"),
-    failing=_hex("#d55e00"),
+    degraded=_hex("#f0e442"),
+    failing=_hex("#ff2d2d"),
     idle=_hex("#777777"),
     edge=_hex("#9aa0a6"),
-    selection=_hex("#f0e442"),
+    selection=_hex("#ff66ff"),
     particle=_hex("#ffffff"),
-    failed_particle=_hex("#d55e00"),
+    failed_particle=_hex("#ff2d2d"),
     kind_fill=_kinds("#0b2233", "#24123a", "#06302a", "#33240a", "#202020"),
     label_pt=15.0,
     figure_pt=12.0,
@@ -113,6 +117,9 @@ PROJECTOR = Theme(
     edge_scale=1.6,
     particle_px=5.0,
     dim_alpha=70,
+    label_min_px=17.0,
+    figure_min_px=16.0,
+    ui_scale=1.5,
 )
 
 THEMES: dict[str, Theme] = {theme.name: theme for theme in (DARK, LIGHT, PROJECTOR)}

@@ -36,11 +36,15 @@ class Viewport:
         self.offset_x += dx
         self.offset_y += dy
 
-    def fit(self, bounds: tuple[float, float, float, float], *, margin_px: float = 60.0) -> None:
-        """Show the world rectangle (x0, y0, x1, y1) whole and centred."""
+    def fit(
+        self, bounds: tuple[float, float, float, float], *, margin_px: float = 60.0, margin_x_px: float | None = None
+    ) -> None:
+        """Show the world rectangle (x0, y0, x1, y1) whole and centred, `margin_px` from the edges
+        (`margin_x_px` left and right, when given)."""
         x0, y0, x1, y1 = bounds
+        margin_x = margin_px if margin_x_px is None else margin_x_px
         span_x, span_y = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-        usable_w, usable_h = max(self.width - 2 * margin_px, 50.0), max(self.height - 2 * margin_px, 50.0)
+        usable_w, usable_h = max(self.width - 2 * margin_x, 50.0), max(self.height - 2 * margin_px, 50.0)
         self.scale = float(np.clip(min(usable_w / span_x, usable_h / span_y), MIN_SCALE, 2.0))
         self.offset_x = self.width / 2 - (x0 + x1) / 2 * self.scale
         self.offset_y = self.height / 2 - (y0 + y1) / 2 * self.scale

@@ -10,7 +10,16 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
 from flowviz.chart.chart_frame import ChartFrame, Health
-from flowviz.chart.labels import PlacedLabel, node_note, place_labels, with_note
+from flowviz.chart.labels import (
+    GROUP_ASPECT,
+    PAD_Y_PX,
+    LabelFonts,
+    PlacedLabel,
+    node_half_extents,
+    node_note,
+    place_labels,
+    with_note,
+)
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
 from flowviz.derive.observations import NodeKind
@@ -20,6 +29,7 @@ _WIDE_EDGE_PX = 2.0  # thinner edges are drawn as cosmetic 1 px lines
 _MAX_WIDE_EDGES = 300
 _SMOOTH_HEADS_UP_TO = 1_000  # edges on screen up to which arrowheads get an antialiased outline
 _ROUND_PARTICLES_UP_TO = 8_000  # round dots cost ~7x square ones; beyond this many, squares
+MIN_NODE_PX = 4.0  # nodes are drawn at least this big, however far zoomed out
 
 
 def qcolor(rgba: tuple[int, int, int, int], alpha: int | None = None) -> QColor:
@@ -56,6 +66,13 @@ class Emphasis:
     def emphasised_edges(self) -> list[int]:
         """Edges drawn over everything in the selection colour."""
         return [*self.path_edges, *(() if self.selected_edge is None else (self.selected_edge,))]
+
+
+def is_group(chart: ChartFrame) -> np.ndarray:
+    """Per node, whether it stands for a group of nodes."""
+    if len(chart.node_members) != chart.node_count:
+        return np.zeros(chart.node_count, bool)
+    return np.fromiter((bool(m) for m in chart.node_members), bool, chart.node_count)
 
 
 def health_colors(theme: Theme) -> list[tuple[int, int, int, int]]:
@@ -100,7 +117,8 @@ class ChartPainter:
 
     def __init__(self, theme: Theme) -> None:
         self.theme = theme
-        self.labels: list[PlacedLabel] = []
+        self.labels: list[PlacedLabel] = []  # as placed by the last label paint
+        self.label_font_px = (0.0, 0.0)  # name and figures font sizes of the last label paint
 
     # -- static layer -----------------------------------------------------------------------
 
@@ -217,28 +235,41 @@ class ChartPainter:
         theme = self.theme
         visible = np.flatnonzero(chart.node_visible)
         screen = viewport.to_screen(chart.node_xy)
-        radius_px = chart.node_radius * viewport.scale
+        radius_px = np.maximum(chart.node_radius * viewport.scale, MIN_NODE_PX)
         colors = health_colors(theme)
-        ring_px = max(1.5, 3.0 * viewport.scale * theme.node_scale)
+        ring_px = self.ring_px(viewport)
+        groups = is_group(chart)
         for index in visible.tolist():
             x, y = screen[index]
-            r = float(max(radius_px[index], 4.0))
-            if x + r < 0 or y + r < 0 or x - r > viewport.width or y - r > viewport.height:
+            r = float(radius_px[index])
+            reach = r * (2.0 if groups[index] else 1.3)
+            if x + reach < 0 or y + reach < 0 or x - reach > viewport.width or y - reach > viewport.height:
                 continue
             alpha = theme.dim_alpha if dimmed[index] else 255
             kind = int(chart.node_kind[index])
             fill = qcolor(theme.kind_fill.get(kind, theme.kind_fill[0]), alpha)
-            ring = qcolor(colors[int(chart.node_health[index])], alpha)
+            health = int(chart.node_health[index])
+            ring = qcolor(colors[health], alpha)
             if index == emphasis.selected:
                 painter.setPen(QPen(qcolor(theme.selection), ring_px * 2.2))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawEllipse(QPointF(x, y), r + ring_px * 2.5, r + ring_px * 2.5)
-            pen = QPen(ring, ring_px * (1.6 if index == emphasis.hovered else 1.0))
+            # failing nodes carry a thicker ring: told apart from degraded by shape as well as colour
+            width = ring_px * (1.6 if index == emphasis.hovered else 1.0) * (1.8 if health == Health.FAILING else 1.0)
+            pen = QPen(ring, width)
             if kind == NodeKind.EXTERNAL:
                 pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.setBrush(QBrush(fill))
-            self._node_shape(painter, kind, x, y, r)
+            if groups[index]:
+                half_w = r * GROUP_ASPECT
+                painter.drawRoundedRect(QRectF(x - half_w, y - r, 2 * half_w, 2 * r), r * 0.3, r * 0.3)
+                painter.setPen(QPen(qcolor(theme.text_dim, alpha), 0))
+                inset = r * 0.22  # a second outline inside: a box of boxes
+                inner = QRectF(x - half_w + inset, y - r + inset, 2 * (half_w - inset), 2 * (r - inset))
+                painter.drawRoundedRect(inner, r * 0.2, r * 0.2)
+            else:
+                self._node_shape(painter, kind, x, y, r)
 
     @staticmethod
     def _node_shape(painter: QPainter, kind: int, x: float, y: float, r: float) -> None:
@@ -253,59 +284,91 @@ class ChartPainter:
         else:
             painter.drawEllipse(QPointF(x, y), r, r)
 
-    def _paint_labels(self, painter, chart: ChartFrame, viewport: Viewport, dimmed: np.ndarray, emphasis: Emphasis):
+    def label_fonts(self, viewport: Viewport) -> tuple[QFont, QFont]:
+        """The name and figures fonts at this zoom: the theme's sizes, scaled with the view within
+        limits, never below the theme's minimum pixel sizes."""
         theme = self.theme
         scale_pt = float(np.clip(viewport.scale, 0.6, 1.6))
-        name_px = theme.label_pt * 1.33 * scale_pt
-        figure_px = theme.figure_pt * 1.33 * scale_pt
-        radius_px = chart.node_radius * viewport.scale
+        name_font, figure_font = QFont(theme.font_family), QFont(theme.font_family)
+        name_font.setPixelSize(round(max(theme.label_min_px, theme.label_pt * 1.33 * scale_pt)))
+        name_font.setBold(True)
+        figure_font.setPixelSize(round(max(theme.figure_min_px, theme.figure_pt * 1.33 * scale_pt)))
+        return name_font, figure_font
+
+    def node_boxes(self, chart: ChartFrame, viewport: Viewport) -> tuple[np.ndarray, np.ndarray]:
+        """(N×2 screen centres, N×2 half extents in pixels) of the nodes as drawn, outline included."""
+        radius_px = np.maximum(chart.node_radius * viewport.scale, MIN_NODE_PX)
+        half = node_half_extents(chart.node_kind, radius_px, is_group(chart))
+        return viewport.to_screen(chart.node_xy), half + self.ring_px(viewport) * 1.5
+
+    def ring_px(self, viewport: Viewport) -> float:
+        return max(1.5, 3.0 * viewport.scale * self.theme.node_scale)
+
+    def _paint_labels(self, painter, chart: ChartFrame, viewport: Viewport, dimmed: np.ndarray, emphasis: Emphasis):
+        theme = self.theme
         visible_nodes = int(chart.node_visible.sum())
         show_figures = viewport.scale >= 0.75 or (viewport.scale >= 0.3 and visible_nodes <= 80)
-        failing = np.flatnonzero((chart.node_health == Health.FAILING) & chart.node_visible & ~dimmed).tolist()
-        # what the user points at, and failing nodes, are always labelled
+        failing = (chart.node_health == Health.FAILING) & chart.node_visible & ~dimmed
+        root_cause = chart.node_root_cause if chart.node_root_cause.shape == failing.shape else failing & False
+        # what the user points at, failing nodes and root causes are placed first, with their figures
         pointed = (emphasis.selected, emphasis.hovered)
-        forced = frozenset([*(i for i in pointed if i is not None), *emphasis.path_nodes, *failing])
+        important = frozenset(
+            [*(i for i in pointed if i is not None), *emphasis.path_nodes, *np.flatnonzero(failing | root_cause)]
+        )
+        important = frozenset(int(i) for i in important if i < chart.node_count and chart.node_visible[i])
         lines: list[tuple[str, ...]] = []
         for index, name in enumerate(chart.node_names):
-            if not chart.node_visible[index] or (dimmed[index] and index not in forced):
+            if not chart.node_visible[index] or (dimmed[index] and index not in important):
                 lines.append(())
-            elif show_figures or index in forced:
-                lines.append((name, figure_line(chart, index)))
             else:
-                lines.append((name,))
-        name_font, figure_font = QFont(theme.font_family), QFont(theme.font_family)
-        name_font.setPixelSize(max(8, round(name_px)))
-        name_font.setBold(True)
-        figure_font.setPixelSize(max(7, round(figure_px)))
-        name_metrics = QFontMetricsF(name_font)
+                lines.append((name, figure_line(chart, index)))
+        name_font, figure_font = self.label_fonts(viewport)
+        name_metrics, figure_metrics = QFontMetricsF(name_font), QFontMetricsF(figure_font)
+        fonts = LabelFonts(
+            float(name_font.pixelSize()),
+            float(figure_font.pixelSize()),
+            name_metrics.horizontalAdvance,
+            figure_metrics.horizontalAdvance,
+        )
+        # then busy nodes; degraded ones before healthy ones of the same rate
         priority = chart.node_rate_per_s + 1e6 * (chart.node_health >= Health.DEGRADED)
+        screen_xy, half = self.node_boxes(chart, viewport)
+        half = np.where(chart.node_visible[:, None], half, 0.0)
         self.labels = place_labels(
-            viewport.to_screen(chart.node_xy),
-            radius_px,
+            screen_xy,
+            half,
             lines,
             priority,
-            font_px=name_px,
+            fonts=fonts,
             width=viewport.width,
             height=viewport.height,
-            forced=forced,
-            measure=name_metrics.horizontalAdvance,
+            important=important,
+            figures=show_figures,
         )
-        line_px = name_px * 1.25
-        painter.setPen(Qt.PenStyle.NoPen)
+        self.label_font_px = (fonts.name_px, fonts.figure_px)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(qcolor(theme.text_dim, 200), 1.2))
         for label in self.labels:
-            painter.setBrush(QBrush(qcolor(theme.label_background)))
-            painter.drawRoundedRect(QRectF(label.x, label.y, label.width, label.height), 4, 4)
+            if label.leader is not None:
+                x0, y0, x1, y1 = label.leader
+                painter.drawLine(QPointF(x0, y0), QPointF(x1, y1))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(qcolor(theme.label_background)))
+        for label in self.labels:
+            painter.drawRoundedRect(QRectF(*label.rect), 4, 4)
+        name_line, figure_line_px = fonts.name_line_px, fonts.figure_line_px
         for label in self.labels:
             painter.setFont(name_font)
             painter.setPen(qcolor(theme.text))
-            painter.drawText(QRectF(label.x, label.y + 1, label.width, line_px), _CENTERED, label.lines[0])
+            top = label.y + PAD_Y_PX
+            painter.drawText(QRectF(label.x, top, label.width, name_line), _CENTERED, label.lines[0])
             if len(label.lines) > 1:
                 health = int(chart.node_health[label.node])
                 color = theme.text_dim if health <= Health.HEALTHY else health_colors(theme)[health]
                 painter.setFont(figure_font)
                 painter.setPen(qcolor(color))
                 painter.drawText(
-                    QRectF(label.x, label.y + 1 + line_px, label.width, line_px), _CENTERED, label.lines[1]
+                    QRectF(label.x, top + name_line, label.width, figure_line_px), _CENTERED, label.lines[1]
                 )
 
     # -- particles ----------------------------------------------------------------------------

@@ -109,7 +109,7 @@ class EdgePanel(DrillDownPanel):
                 names = chart.node_names
                 self.ends = (names[int(chart.edge_source[edge])], names[int(chart.edge_target[edge])])
             self._forget_details()
-            self.history.track("edge", edge)
+            self.history.track("edge", self.model.store_edge(edge))
         self.refresh()
 
     def _selection(self) -> object:

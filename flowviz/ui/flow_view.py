@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QToolTip, QWidget
@@ -48,6 +50,8 @@ class FlowChartView(QWidget):
         self._settle_timer.timeout.connect(self.update)
         self._static_key: tuple | None = None
         self._fitted = False
+        self._user_moved = False  # zoomed or panned since the last fit: then no automatic refits
+        self._fitted_bounds: tuple | None = None
         self._press: QPointF | None = None
         self._dragging_node: int | None = None
         self._panning = False
@@ -88,8 +92,8 @@ class FlowChartView(QWidget):
         changed = self.model.refresh()
         if changed:
             self._refresh_cost_s = time.perf_counter() - started
-        if changed and not self._fitted:
-            self.fit()
+        if changed and not self._user_moved and self.model.bounds() != self._fitted_bounds:
+            self.fit()  # on open, and while the graph grows, until the user takes the view over
 
     def set_theme(self, theme: Theme) -> None:
         self.model.theme = theme
@@ -101,12 +105,48 @@ class FlowChartView(QWidget):
     # -- view ----------------------------------------------------------------------------------
 
     def fit(self) -> None:
+        """Show the whole chart; automatic refits (resize, docks, a growing graph) resume after this."""
+        self._adopt_screen_shape()
         bounds = self.model.bounds()
         if bounds is None:
             return
-        self.viewport.fit(bounds)
+        self.viewport.width, self.viewport.height = self.width(), self.height()
+        self.viewport.fit(bounds, margin_px=self._fit_margin_px(), margin_x_px=self._side_margin_px())
         self._fitted = True
+        self._user_moved = False
+        self._fitted_bounds = bounds
         self.update()
+
+    def _fit_margin_px(self) -> float:
+        """Room around a fitted chart for the labels of its outermost nodes."""
+        return float(min(60.0, max(20.0, 0.03 * min(self.width(), self.height()))))
+
+    def _side_margin_px(self) -> float:
+        """Room left and right of a fitted chart for half the name of its first and last columns' nodes."""
+        chart = self.model.chart
+        if chart is None or not chart.node_visible.any():
+            return self._fit_margin_px()
+        x = chart.node_xy[:, 0]
+        shown = chart.node_visible
+        span = max(float(x[shown].max() - x[shown].min()), 1.0)
+        outer = shown & ((x <= x[shown].min() + 0.02 * span) | (x >= x[shown].max() - 0.02 * span))
+        longest = max(len(chart.node_names[i]) for i in np.flatnonzero(outer).tolist())
+        name_px = self.painter.theme.label_min_px
+        return float(min(0.15 * self.width(), max(self._fit_margin_px(), longest * name_px * 0.6 / 2 + 8)))
+
+    def _adopt_screen_shape(self) -> None:
+        """Spread the layout to this widget's width:height (once the user has not moved the view)."""
+        if self.width() > 0 and self.height() > 0:
+            self.model.set_aspect(self.width() / self.height())
+
+    @property
+    def user_moved(self) -> bool:
+        """Whether the user zoomed or panned since the last fit (automatic refits are off then)."""
+        return self._user_moved
+
+    def _user_moves_view(self) -> None:
+        self._user_moved = True
+        self._note_interaction()
 
     def select(self, node: int | None, *, center: bool = False) -> None:
         if node is not None and self.emphasis.selected_edge is not None:
@@ -267,9 +307,13 @@ class FlowChartView(QWidget):
     # -- input -----------------------------------------------------------------------------------
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        """A resized window or a dock opening or closing: refit, unless the user has moved the view
+        (then the view keeps its centre)."""
         old_w, old_h = self.viewport.width, self.viewport.height
         self.viewport.width, self.viewport.height = self.width(), self.height()
-        if self._fitted:
+        if self._fitted and not self._user_moved:
+            self.fit()
+        elif self._fitted:
             self.viewport.pan((self.width() - old_w) / 2, (self.height() - old_h) / 2)
         super().resizeEvent(event)
 
@@ -277,7 +321,7 @@ class FlowChartView(QWidget):
         steps = event.angleDelta().y() / 120.0
         position = event.position()
         self.viewport.zoom_at(1.15**steps, position.x(), position.y())
-        self._note_interaction()
+        self._user_moves_view()
         self.update()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -300,7 +344,7 @@ class FlowChartView(QWidget):
                     self._panning = True
                     self.viewport.pan(moved.x(), moved.y())
                     self._press = position
-                    self._note_interaction()
+                    self._user_moves_view()
                 self.update()
             return
         self._hover(position)

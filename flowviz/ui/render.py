@@ -18,6 +18,7 @@ class RenderRequest:
     width: int
     height: int
     theme: str
+    scope: object | None = None  # a `ChartScope`: focus, filter and grouping (None: the defaults)
 
 
 def offscreen_application():
@@ -28,8 +29,16 @@ def offscreen_application():
     return QApplication.instance() or QApplication(["flowviz"])
 
 
-def render_store(store, request: RenderRequest, output_path: str, *, selected: str | None = None) -> dict:
-    """Draw the store's window into `output_path`; returns what was drawn (counts), for the caller to report."""
+def render_store(
+    store,
+    request: RenderRequest,
+    output_path: str,
+    *,
+    selected: str | None = None,
+    describe_path: str | None = None,
+) -> dict:
+    """Draw the store's window into `output_path`; returns what was drawn (counts), for the caller to
+    report. `describe_path` also gets the drawn scene as JSON (see `chart.scene.describe_scene`)."""
     offscreen_application()
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
@@ -37,6 +46,9 @@ def render_store(store, request: RenderRequest, output_path: str, *, selected: s
 
     model = FlowChartModel(store, window_s=request.window_s, live=False, theme=THEMES[request.theme])
     model.time.seek(request.at_ns)
+    if request.scope is not None:
+        model.set_scope(request.scope)
+    model.aspect = request.width / request.height
     view = FlowChartView(model, animate=False)
     view.resize(request.width, request.height)
     view.viewport.width, view.viewport.height = request.width, request.height
@@ -51,6 +63,8 @@ def render_store(store, request: RenderRequest, output_path: str, *, selected: s
     if not image.save(output_path):
         raise OSError(f"could not write {output_path}")
     chart = model.chart
+    if describe_path is not None:
+        write_description(view, describe_path)
     return {
         "nodes": int(chart.node_visible.sum()) if chart else 0,
         "edges": int(chart.edge_visible.sum()) if chart else 0,
@@ -58,6 +72,31 @@ def render_store(store, request: RenderRequest, output_path: str, *, selected: s
         "width": request.width,
         "height": request.height,
     }
+
+
+def write_description(view, path: str) -> None:
+    """The scene `view` drew last (its painter's label placement, node boxes and edge routes) as JSON."""
+    import orjson
+
+    from flowviz.chart.scene import describe_scene
+
+    chart = view.model.chart
+    if chart is None:
+        scene = {"size": [view.width(), view.height()], "theme": view.painter.theme.name, "items": [], "edges": []}
+    else:
+        centres, half = view.painter.node_boxes(chart, view.viewport)
+        scene = describe_scene(
+            chart,
+            view.viewport,
+            centres_px=centres,
+            half_extents_px=half,
+            labels=view.painter.labels,
+            name_font_px=view.painter.label_font_px[0],
+            theme=view.painter.theme.name,
+            particles=len(view.model.particles),
+        )
+    with open(path, "wb") as file:
+        file.write(orjson.dumps(scene, option=orjson.OPT_INDENT_2))
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -73,7 +112,16 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def render_captures(
-    paths: Sequence[str], *, at: str | None, window_s: float, size: str, theme: str, output_path: str, format_name: str
+    paths: Sequence[str],
+    *,
+    at: str | None,
+    window_s: float,
+    size: str,
+    theme: str,
+    output_path: str,
+    format_name: str,
+    scope: object | None = None,
+    describe_path: str | None = None,
 ) -> tuple[dict, object]:
     """Load captures, then draw the window ending at `at` (default: the end of the capture)."""
     from flowviz.model.problems import Problems
@@ -90,5 +138,6 @@ def render_captures(
         return {"nodes": 0, "edges": 0, "particles": 0}, totals
     origin = totals.first_start_ns if totals.first_start_ns is not None else retained[0]
     at_ns = parse_time_ns(at, origin_ns=origin) if at else retained[1]
-    drawn = render_store(store, RenderRequest(at_ns, window_s, width, height, theme), output_path)
+    request = RenderRequest(at_ns, window_s, width, height, theme, scope)
+    drawn = render_store(store, request, output_path, describe_path=describe_path)
     return drawn, totals

@@ -170,7 +170,7 @@ class ServicePanel(DrillDownPanel):
             self.selected_bins = None
             self._forget_details()
             self.histogram.clear_selection()
-            self.history.track("node", node)
+            self.history.track("node", self.model.store_node(node))
         self.refresh()
 
     def _selection(self) -> object:
