@@ -114,8 +114,9 @@ class _Parser:
             return ("not", self.negation())
         if token == "(":
             inner = self.expression()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise FilterError("a ( is not closed")
+            self.take()
             return inner
         word = token.lower()
         if word in STATES:

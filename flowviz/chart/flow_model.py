@@ -272,7 +272,8 @@ class FlowChartModel:
 
 
 def _stretch_for(positions: np.ndarray, aspect: float) -> tuple[float, float]:
-    """(x, y) factors, each 1 to 4, that bring a layout's width:height towards `aspect`."""
+    """(x, y) factors that bring a layout's width:height towards `aspect`: up to 4 wider, up to 30
+    taller (a long chain of few nodes per column would otherwise fill a thin strip of the screen)."""
     span = positions.max(axis=0) - positions.min(axis=0)
     width, height = max(float(span[0]), 1.0), max(float(span[1]), 1.0)
-    return float(np.clip(height * aspect / width, 1.0, 4.0)), float(np.clip(width / aspect / height, 1.0, 4.0))
+    return float(np.clip(height * aspect / width, 1.0, 4.0)), float(np.clip(width / aspect / height, 1.0, 30.0))

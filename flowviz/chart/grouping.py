@@ -58,17 +58,26 @@ def community_groups(
     names: Sequence[str], source: np.ndarray, target: np.ndarray, weight: np.ndarray, *, target_groups: int
 ) -> list[str]:
     """Louvain communities of the undirected call graph (seeded: the same graph gives the same groups),
-    coarsened until at most about `target_groups` remain; each named after its busiest member."""
+    each named after its busiest member. The resolution rises until no community holds more than an
+    eighth of the graph (or `target_groups` are reached); connected pieces too small to matter are
+    gathered in one group of small clusters."""
     graph = nx.Graph()
     graph.add_nodes_from(range(len(names)))
     for s, t, w in zip(source.tolist(), target.tolist(), np.log1p(weight).tolist(), strict=True):
         if s != t:
             graph.add_edge(s, t, weight=graph.get_edge_data(s, t, {"weight": 0.0})["weight"] + w + 1e-3)
-    resolution = 1.0
-    communities = nx.community.louvain_communities(graph, weight="weight", resolution=resolution, seed=7)
-    while len([c for c in communities if len(c) > 1]) > target_groups and resolution > 0.05:
-        resolution /= 2
-        communities = nx.community.louvain_communities(graph, weight="weight", resolution=resolution, seed=7)
+    small_below = max(4, len(names) // 100)
+    pieces = list(nx.connected_components(graph))
+    small = [piece for piece in pieces if len(piece) < small_below]
+    large = graph.subgraph(set().union(*(piece for piece in pieces if len(piece) >= small_below)))
+    communities: list[set[int]] = []
+    if large.number_of_nodes():
+        resolution, biggest = 1.0, max(40, len(names) // 8)
+        while True:
+            communities = nx.community.louvain_communities(large, weight="weight", resolution=resolution, seed=7)
+            if max(map(len, communities)) <= biggest or len(communities) >= target_groups or resolution >= 8:
+                break
+            resolution *= 2
     busy = np.zeros(len(names))
     np.add.at(busy, target, weight)
     np.add.at(busy, source, weight)
@@ -81,6 +90,11 @@ def community_groups(
         label = f"{names[head]} +{len(members) - 1}"
         for member in members:
             labels[member] = label
+    if len(small) > 1:
+        label = f"{len(small)} small clusters"
+        for piece in small:
+            for member in piece:
+                labels[member] = label
     return labels
 
 

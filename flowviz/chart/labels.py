@@ -20,7 +20,7 @@ GAP_PX = 3.0  # between a node's outline and its label
 PAD_X_PX, PAD_Y_PX = 5.0, 2.0  # inside a label's box, around its text
 MARGIN_PX = 2.0  # labels keep this far inside the chart
 _CELL_PX = 48.0
-_FAR_RINGS = 6  # how many steps further out a label may move (with a leader line)
+_FAR_RINGS = 10  # how many steps further out a label may move (with a leader line)
 _LEADERS_UP_TO = 400  # on-screen nodes up to which labels of ordinary nodes may move away with a leader
 
 Rect = tuple[float, float, float, float]  # x, y, width, height
@@ -144,7 +144,7 @@ _HALFWAY = ((0.5, 1), (-0.5, 1), (0.5, -1), (-0.5, -1), (1, 0.5), (1, -0.5), (-1
 def _spots(x: float, y: float, half_w: float, half_h: float, box_w: float, box_h: float, ring: int):
     """Top-left corners of a box beside the node (ring 0) or `ring` steps further out, one per direction,
     with the point on the node's outline a leader would start from."""
-    step_x, step_y = ring * max(box_h * 1.2, 14.0), ring * max(box_h * 1.1, 12.0)
+    step_x, step_y = ring * max(box_h * 0.7, 10.0), ring * max(box_h * 0.6, 8.0)
     for dx, dy in _DIRECTIONS + (_HALFWAY if ring else ()):
         if abs(dx) < 1:  # centred over or under the node, shifted by half its width
             left = x - box_w / 2 + dx * box_w
@@ -182,7 +182,6 @@ def place_labels(
     room is left. Labels stay inside width×height and never overlap one another, a node (the
     `half_extents` box around each `screen_xy`) or an `obstacles` box (x, y, w, h rows)."""
     count = len(lines)
-    occupied = _Occupancy()
     on_screen = (
         (screen_xy[:, 0] + half_extents[:, 0] >= 0)
         & (screen_xy[:, 0] - half_extents[:, 0] <= width)
@@ -190,50 +189,43 @@ def place_labels(
         & (screen_xy[:, 1] - half_extents[:, 1] <= height)
     )
     shown = np.flatnonzero(on_screen)
-    for index in shown.tolist():  # every node on screen is an obstacle, labelled or not
-        hx, hy = half_extents[index]
-        occupied.add((screen_xy[index, 0] - hx, screen_xy[index, 1] - hy, 2 * hx, 2 * hy))
-    for rect in obstacles if obstacles is not None else ():
-        occupied.add(tuple(float(v) for v in rect))
+    base: list[Rect] = [
+        (
+            screen_xy[i, 0] - half_extents[i, 0],
+            screen_xy[i, 1] - half_extents[i, 1],
+            2 * half_extents[i, 0],
+            2 * half_extents[i, 1],
+        )
+        for i in shown.tolist()
+    ]  # every node on screen is an obstacle, labelled or not
+    base += [tuple(float(v) for v in rect) for rect in (obstacles if obstacles is not None else ())]
     wanted = [i for i in shown.tolist() if i < count and lines[i]]
     order = sorted(wanted, key=lambda i: (i not in important, -float(priority[i]), i))
     leaders_for_all = len(shown) <= _LEADERS_UP_TO
-    placed: dict[int, tuple[PlacedLabel, int]] = {}
+    placer = _Placer(screen_xy, half_extents, fonts, width, height)
 
-    def attempt(index: int, text: tuple[str, ...], rings: int) -> bool:
-        box_w, box_h = fonts.box_size(text)
-        x, y = float(screen_xy[index, 0]), float(screen_xy[index, 1])
-        half_w, half_h = float(half_extents[index, 0]), float(half_extents[index, 1])
-        for ring in range(rings + 1):
-            for left, top, (rim_x, rim_y) in _spots(x, y, half_w, half_h, box_w, box_h, ring):
-                if left < MARGIN_PX or top < MARGIN_PX or left + box_w > width - MARGIN_PX:
-                    continue
-                if top + box_h > height - MARGIN_PX:
-                    continue
-                rect = (left, top, box_w, box_h)
-                if not occupied.free(rect):
-                    continue
-                leader = None
-                if ring:
-                    end_x = min(max(rim_x, left), left + box_w)
-                    end_y = min(max(rim_y, top), top + box_h)
-                    if not occupied.segment_free(rim_x, rim_y, end_x, end_y):
-                        continue
-                    leader = (rim_x, rim_y, end_x, end_y)
-                handle = occupied.add(rect)
-                if leader is not None:  # later labels keep off the leader line too
-                    _add_segment(occupied, leader)
-                placed[index] = (PlacedLabel(index, text, left, top, box_w, box_h, leader), handle)
-                return True
-        return False
+    def names_first(sequence: list[int]) -> tuple[_Occupancy, dict]:
+        occupied, placed = _Occupancy(), {}
+        for rect in base:
+            occupied.add(rect)
+        for index in sequence:
+            full = lines[index]
+            if index in important:
+                if not placer.attempt(occupied, placed, index, full, _FAR_RINGS) and len(full) > 1:
+                    placer.attempt(occupied, placed, index, full[:1], _FAR_RINGS)
+            else:
+                placer.attempt(occupied, placed, index, full[:1], _FAR_RINGS if leaders_for_all else 0)
+        return occupied, placed
 
-    for index in order:
-        full = lines[index]
-        if index in important:
-            if attempt(index, full, _FAR_RINGS) or (len(full) > 1 and attempt(index, full[:1], _FAR_RINGS)):
-                continue
-        elif index not in placed:
-            attempt(index, full[:1], _FAR_RINGS if leaders_for_all else 0)
+    occupied, placed = names_first(order)
+    missing = [i for i in order if i not in placed]
+    if missing and leaders_for_all:  # once more, the ones left out first: hard spots before easy ones
+        left_out = set(missing)
+        retry = [i for i in order if i in important] + [i for i in missing if i not in important]
+        retry += [i for i in order if i not in important and i not in left_out]
+        second = names_first(retry)
+        if len(second[1]) > len(placed):
+            occupied, placed = second
     if figures:
         for index in order:
             if index in important or index not in placed or len(lines[index]) < 2:
@@ -243,9 +235,44 @@ def place_labels(
                 continue
             occupied.remove(handle)
             del placed[index]
-            if not attempt(index, lines[index], 0):
+            if not placer.attempt(occupied, placed, index, lines[index], 0):
                 placed[index] = (label, occupied.add(label.rect))
     return [placed[i][0] for i in order if i in placed]
+
+
+class _Placer:
+    """Tries the spots around one node for one label, in order, and takes the first free one."""
+
+    def __init__(self, screen_xy: np.ndarray, half_extents: np.ndarray, fonts: LabelFonts, width: float, height: float):
+        self.screen_xy, self.half_extents, self.fonts = screen_xy, half_extents, fonts
+        self.width, self.height = width, height
+
+    def attempt(self, occupied: _Occupancy, placed: dict, index: int, text: tuple[str, ...], rings: int) -> bool:
+        box_w, box_h = self.fonts.box_size(text)
+        x, y = float(self.screen_xy[index, 0]), float(self.screen_xy[index, 1])
+        half_w, half_h = float(self.half_extents[index, 0]), float(self.half_extents[index, 1])
+        for ring in range(rings + 1):
+            for left, top, (rim_x, rim_y) in _spots(x, y, half_w, half_h, box_w, box_h, ring):
+                if left < MARGIN_PX or top < MARGIN_PX or left + box_w > self.width - MARGIN_PX:
+                    continue
+                if top + box_h > self.height - MARGIN_PX:
+                    continue
+                if not occupied.free((left - 1.0, top - 1.0, box_w + 2.0, box_h + 2.0)):  # a pixel apart at least
+                    continue
+                leader = None
+                if ring:
+                    end_x = min(max(rim_x, left), left + box_w)
+                    end_y = min(max(rim_y, top), top + box_h)
+                    if not occupied.segment_free(rim_x, rim_y, end_x, end_y):
+                        continue
+                    leader = (rim_x, rim_y, end_x, end_y)
+                rect = (left, top, box_w, box_h)
+                handle = occupied.add(rect)
+                if leader is not None:  # later labels keep off the leader line too
+                    _add_segment(occupied, leader)
+                placed[index] = (PlacedLabel(index, text, left, top, box_w, box_h, leader), handle)
+                return True
+        return False
 
 
 def _add_segment(occupied: _Occupancy, segment: tuple[float, float, float, float]) -> None:

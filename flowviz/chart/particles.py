@@ -8,6 +8,8 @@ from flowviz.chart.chart_frame import ChartFrame
 
 DEFAULT_BUDGET = 20_000
 MAX_PER_EDGE = 40
+CLEAR_EDGES = 120  # up to this many visible edges particles flow at full density; beyond, they thin out
+HAZE_BUDGET = 3_000  # at most this many particles once edges thin out: dots, not a haze
 
 
 def particles_per_edge(
@@ -46,7 +48,10 @@ class ParticleSystem:
     def update(self, chart: ChartFrame) -> None:
         """Match the population to the frame's rates: keep particles where they are, add or drop the difference."""
         visible_rate = np.where(chart.edge_visible, chart.edge_rate_per_s, 0.0)
-        wanted = particles_per_edge(visible_rate, budget=self.budget, density=self.density)
+        visible = int(np.count_nonzero(visible_rate))
+        thinning = min(1.0, float(np.sqrt(CLEAR_EDGES / max(visible, 1))))
+        budget = self.budget if thinning >= 1.0 else min(self.budget, HAZE_BUDGET)
+        wanted = particles_per_edge(visible_rate, budget=budget, density=self.density * thinning)
         edge_count = wanted.shape[0]
         keep_edge, keep_phase = self._keep(wanted)
         have = np.bincount(keep_edge, minlength=edge_count)
