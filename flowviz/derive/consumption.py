@@ -18,14 +18,67 @@ Partition = tuple[str, int]  # (topic, partition)
 
 
 @dataclass(frozen=True, slots=True)
+class GroupMembers:
+    """A group's membership at a look: the broker's group state (`stable`, `empty`, `preparing_rebalance`,
+    `completing_rebalance`, `dead`, `unknown`), how many members, and who owns which partition (when the
+    broker describes the members' assignments)."""
+
+    state: str = "unknown"
+    members: int = 0
+    owners: dict[Partition, str] = field(default_factory=dict)  # (topic, partition) -> `client-id@host`
+
+    @property
+    def alive(self) -> bool | None:
+        """True: someone is in the group; False: nobody is; None: the broker did not say."""
+        if self.state in ("unknown", ""):
+            return None
+        return self.state not in ("empty", "dead")
+
+    @property
+    def rebalancing(self) -> bool:
+        return self.state in ("preparing_rebalance", "completing_rebalance")
+
+
+@dataclass(frozen=True, slots=True)
 class GroupOffsets:
     """One look at the broker: the groups' committed offsets (the next offset each would consume) on the
-    watched topics, and the partitions' end offsets, taken at `polled_ns` (wall clock)."""
+    watched topics, the partitions' end offsets and the groups' membership, taken at `polled_ns` (wall clock)."""
 
     polled_ns: int
     committed: dict[tuple[str, str, int], int] = field(default_factory=dict)  # (group, topic, partition) -> offset
     ends: dict[Partition, int] = field(default_factory=dict)
     error: str = ""
+    members: dict[str, GroupMembers] = field(default_factory=dict)  # group -> membership (where described)
+
+    def to_record(self) -> dict:
+        """Plain JSON values (a recording's `G` record)."""
+        return {
+            "polled_ns": self.polled_ns,
+            "committed": [[g, t, p, o] for (g, t, p), o in self.committed.items()],
+            "ends": [[t, p, e] for (t, p), e in self.ends.items()],
+            "error": self.error,
+            "members": {
+                group: {"state": m.state, "members": m.members, "owners": [[t, p, o] for (t, p), o in m.owners.items()]}
+                for group, m in self.members.items()
+            },
+        }
+
+    @staticmethod
+    def from_record(record: dict) -> GroupOffsets:
+        """The inverse of `to_record` (KeyError/TypeError/ValueError for a record of another shape)."""
+        members = {
+            str(group): GroupMembers(
+                str(m["state"]), int(m["members"]), {(str(t), int(p)): str(o) for t, p, o in m["owners"]}
+            )
+            for group, m in record.get("members", {}).items()
+        }
+        return GroupOffsets(
+            int(record["polled_ns"]),
+            {(str(g), str(t), int(p)): int(o) for g, t, p, o in record["committed"]},
+            {(str(t), int(p)): int(e) for t, p, e in record["ends"]},
+            str(record.get("error", "")),
+            members,
+        )
 
 
 class OffsetTimes:

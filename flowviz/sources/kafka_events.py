@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flowviz.derive.consumer_lag import LagFrame, LagTracker
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.events import EventDeriver
 from flowviz.derive.observations import EdgeObservations
@@ -23,6 +24,9 @@ class LiveEvents:
     def __init__(self, settings: KafkaSettings, *, problems: Problems, poller: GroupOffsetPoller | None = None) -> None:
         self.deriver = EventDeriver(problems=problems)
         self.consumption = GroupConsumption()
+        self.lag = LagTracker()
+        self.frames: list[LagFrame] = []  # lag frames made by `apply` since the last `take_frames`
+        self.looks: list[GroupOffsets] = []  # the looks applied since the last `take_looks` (for recordings)
         self.poller = poller if poller is not None else GroupOffsetPoller(settings)
 
     @property
@@ -34,6 +38,7 @@ class LiveEvents:
         if not len(batch):
             return EdgeObservations.empty()
         self.consumption.note_events(batch)
+        self.lag.note_events(batch)
         observations = self.deriver.process(batch)
         self.poller.watch(self.deriver.per_topic)
         return observations
@@ -45,7 +50,23 @@ class LiveEvents:
         return self.apply(looks, read_to=read_to()) if looks else EdgeObservations.empty()
 
     def apply(self, looks: list[GroupOffsets], *, read_to: Mapping[Partition, int]) -> EdgeObservations:
-        return EdgeObservations.concat([self.consumption.update(look, read_to=read_to) for look in looks])
+        """topic → group calls of `looks`; their lag frames collect in `frames`, the looks in `looks`."""
+        observations = []
+        for look in looks:
+            observations.append(self.consumption.update(look, read_to=read_to))
+            frame = self.lag.update(look, read_to=read_to)
+            if frame is not None:
+                self.frames.append(frame)
+        self.looks += looks
+        return EdgeObservations.concat(observations)
+
+    def take_frames(self) -> list[LagFrame]:
+        frames, self.frames = self.frames, []
+        return frames
+
+    def take_looks(self) -> list[GroupOffsets]:
+        looks, self.looks = self.looks, []
+        return looks
 
     def status(self) -> dict[str, Any]:
         """For the status line and the chart: events per topic, duplicates, and per topic and group the lag,
@@ -57,6 +78,7 @@ class LiveEvents:
             "groups": self.consumption.status(),
             "groups_error": self.consumption.error,
             "group_looks": self.consumption.polls,
+            "states": [state.as_dict() for state in (self.lag.latest.groups if self.lag.latest else ())],
         }
 
     def close(self) -> None:

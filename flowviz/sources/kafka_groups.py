@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from flowviz.derive.consumption import GroupOffsets
+from flowviz.derive.consumption import GroupMembers, GroupOffsets
 from flowviz.sources.kafka_source import KafkaSettings, client_config
 
 DEFAULT_INTERVAL_S = 1.5
@@ -61,7 +61,38 @@ def read_group_offsets(admin, topics: Iterable[str], *, groups: Iterable[str] = 
                         ends[(tp.topic, tp.partition)] = found.offset
     except KafkaException as error:
         errors.append(_text(error))
-    return GroupOffsets(polled_ns, committed, ends, "; ".join(errors))
+    members = read_group_members(admin, sorted({group for group, _, _ in committed}), wanted)
+    return GroupOffsets(polled_ns, committed, ends, "; ".join(errors), members)
+
+
+def read_group_members(admin, groups: Iterable[str], topics: Iterable[str]) -> dict[str, GroupMembers]:
+    """The groups' state, member count and partition owners on `topics` (one DescribeGroups request);
+    a group the broker does not describe is left out (its membership stays unknown), never raised."""
+    from confluent_kafka import KafkaException
+
+    names = list(groups)
+    if not names:
+        return {}
+    wanted = set(topics)
+    found: dict[str, GroupMembers] = {}
+    try:
+        futures = admin.describe_consumer_groups(names, request_timeout=_REQUEST_TIMEOUT_S)
+    except (KafkaException, TimeoutError, ValueError):
+        return found
+    for name, future in futures.items():
+        try:
+            described = future.result(_REQUEST_TIMEOUT_S)
+        except (KafkaException, TimeoutError):
+            continue
+        owners: dict[tuple[str, int], str] = {}
+        for member in described.members or ():
+            owner = f"{member.client_id}@{member.host.lstrip('/')}" if member.host else member.client_id
+            for tp in (member.assignment.topic_partitions if member.assignment else None) or ():
+                if tp.topic in wanted:
+                    owners[(tp.topic, tp.partition)] = owner
+        state = getattr(described.state, "name", str(described.state)).lower()
+        found[name] = GroupMembers(state, len(described.members or ()), owners)
+    return found
 
 
 def _text(error: object) -> str:

@@ -784,8 +784,9 @@ WORKER_BATCH_BYTES = 16 << 20  # catching up, the window gets a batch about ever
 def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownStore | None = None) -> None:
     """Read, decode and derive in this (worker) process until the parent says stop on `connection`.
 
-    Sends `("data", observations, spans, problems)` per batch, like the other workers, and
-    `("source", status)` (a `KafkaStatus.as_dict()` with a `recording` entry) about twice a second.
+    Sends `("data", observations, spans, problems)` per batch, like the other workers, `("lag", LagFrame)`
+    per look at the consumer groups of event topics, and `("source", status)` (a `KafkaStatus.as_dict()`
+    with a `recording` entry) about twice a second.
     The parent may send `("record", path)` to append every message read from then on to a recording
     (the format `flowviz record` writes) and `("record", None)` to close it; anything else stops the worker.
     """
@@ -837,6 +838,9 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
             consumed = events.poll_groups(read_to=reader.positions)  # topic → consumer group, from commits
             if len(consumed):
                 connection.send(("data", consumed, spans, problems.as_dict()))
+            recorder.append_looks(events.take_looks())  # a recording shows the groups and their lag too
+            for frame in events.take_frames():  # lag in time, trend and states, kept by time in the store
+                connection.send(("lag", frame))
             now = time.monotonic()
             if now >= next_status_s:
                 next_status_s = now + STATUS_EVERY_S

@@ -64,6 +64,19 @@ class LiveRecorder:
         self.messages += len(messages)
         self.bytes += self._writer.bytes_written - before
 
+    def append_looks(self, looks: Sequence) -> None:
+        """Write looks at the consumer groups (`GroupOffsets`), so the recording shows the groups' lag too."""
+        if self._writer is None or not looks:
+            return
+        try:
+            before = self._writer.bytes_written
+            self._writer.append_looks(looks)
+        except OSError as error:
+            self.error = f"{self.path}: {error.strerror or error}"
+            self._close(sync=False)
+            return
+        self.bytes += self._writer.bytes_written - before
+
     def stop(self) -> None:
         """Close the recording (synced to disk); the path stays known until the next switch."""
         self._close(sync=True)

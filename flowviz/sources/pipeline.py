@@ -1,4 +1,4 @@
-"""The one writer: span batches and dependency links -> edge deriver -> rolling store."""
+"""The one writer: span batches, dependency links, events and looks at consumer groups -> derivers -> rolling store."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flowviz.derive.consumer_lag import LagTracker
+from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.deriver import DEFAULT_TTL_NS, EdgeDeriver
 from flowviz.derive.events import EventDeriver
 from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
@@ -53,9 +55,15 @@ class IngestPipeline:
         self.problems = problems
         self.deriver = EdgeDeriver(ttl_ns=ttl_ns, problems=problems)
         self.event_deriver = EventDeriver(problems=problems)  # business events of Kafka recordings
+        self.consumption = GroupConsumption()  # ... and the looks at their consumer groups recorded with them
+        self.lag = LagTracker()
+        self._read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> after the last event read
         self.totals = IngestTotals()
 
-    def feed(self, item: SpanBatch | DependencyLinks | EventBatch) -> None:
+    def feed(self, item: SpanBatch | DependencyLinks | EventBatch | GroupOffsets) -> None:
+        if isinstance(item, GroupOffsets):
+            self._feed_look(item)
+            return
         if isinstance(item, DependencyLinks):
             self._write(dependency_observations(item))
             self.totals.dependency_links += len(item.links)
@@ -66,6 +74,9 @@ class IngestPipeline:
         if isinstance(item, EventBatch):
             totals.events += len(item)
             observations = self.event_deriver.process(item)
+            self.consumption.note_events(item)
+            self.lag.note_events(item)
+            self._note_positions(item)
             self._note_times(observations.time_ns)
             self._write(observations)
             return
@@ -75,6 +86,32 @@ class IngestPipeline:
         self._write(observations)
         if self.details is not None:
             self.details.take(item, observations)
+
+    def _feed_look(self, look: GroupOffsets) -> None:
+        """A recorded look at the consumer groups: topic → group calls and a lag frame, on the topics that
+        carried events so far (as live)."""
+        topics = set(self.event_deriver.per_topic)
+        look = GroupOffsets(
+            look.polled_ns,
+            {key: offset for key, offset in look.committed.items() if key[1] in topics},
+            {key: end for key, end in look.ends.items() if key[0] in topics},
+            look.error,
+            look.members,
+        )
+        if not look.committed:
+            return
+        self._write(self.consumption.update(look, read_to=self._read_to))
+        frame = self.lag.update(look, read_to=self._read_to)
+        if frame is not None:
+            self.store.consumer_lag.add(frame)
+
+    def _note_positions(self, batch: EventBatch) -> None:
+        keys = batch.topic.astype(np.int64) << 32 | batch.partition.astype(np.int64)
+        order = np.lexsort((batch.offset, keys))
+        last = np.r_[keys[order][1:] != keys[order][:-1], True]
+        for key, offset in zip(keys[order][last].tolist(), batch.offset[order][last].tolist(), strict=True):
+            partition = (batch.names[key >> 32], key & 0xFFFFFFFF)
+            self._read_to[partition] = max(self._read_to.get(partition, 0), offset + 1)
 
     def _note_times(self, times_ns) -> None:
         totals = self.totals

@@ -125,10 +125,16 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
     problems = Problems()
 
     class _Forward:
-        """Stands in for the store: observations go to the parent instead."""
+        """Stands in for the store: observations and consumer lag frames go to the parent instead."""
+
+        def __init__(self) -> None:
+            self.consumer_lag = self  # the store's LagHistory: `consumer_lag.add(frame)`
 
         def ingest(self, observations: EdgeObservations) -> None:
             connection.send(("data", observations, pipeline.totals.spans, problems.as_dict()))
+
+        def add(self, frame) -> None:
+            connection.send(("lag", frame))
 
     if details is not None:
         details.raw_spans = CaptureFiles(spec.paths).span_details
@@ -227,6 +233,8 @@ class ProcessFeed:
                 break
             elif kind == "source":
                 self.status.source = message[1]
+            elif kind == "lag":  # consumer groups' lag at a look (live Kafka events, or a recording of them)
+                self.store.consumer_lag.add(message[1])
             elif kind == "error":
                 self.status.error, self.status.running = message[1], False
                 break

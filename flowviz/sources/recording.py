@@ -2,7 +2,9 @@
 
 Layout: `RECORDING_MAGIC`, then records, each `<u32 body length><u32 CRC-32 of body>` and a body.
 A body's first byte is its kind: `H` a header (JSON: when, broker, topics, format; never secrets),
-`M` a message (msgpack: topic, partition, offset, timestamp type, timestamp ms, key, value, headers).
+`M` a message (msgpack: topic, partition, offset, timestamp type, timestamp ms, key, value, headers),
+`G` a look at the consumer groups (JSON: committed offsets, partition ends, membership; what the
+live window polled, so that a recording of events shows the groups and their lag too).
 Every batch is appended with one write, so a killed writer leaves at most one partial record at the
 end; a reader ignores it with a note, and a writer appending later cuts it off first.
 """
@@ -15,12 +17,13 @@ import struct
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 import orjson
 
+from flowviz.derive.consumption import GroupOffsets
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
@@ -28,7 +31,7 @@ from flowviz.model.span_batch import SpanBatch
 RECORDING_MAGIC = b"\x89flowviz-kafka\r\n\x1a\n"  # binary (not JSON, not protobuf), damaged by text-mode copies
 RECORDING_VERSION = 1
 _FRAME = struct.Struct("<II")
-_HEADER, _MESSAGE = b"H", b"M"
+_HEADER, _MESSAGE, _GROUPS = b"H", b"M", b"G"
 _MAX_RECORD_BYTES = 1 << 31
 DEFAULT_BATCH_SPANS = 50_000
 
@@ -123,6 +126,13 @@ class RecordingWriter:
             self.messages += len(frames)
         return len(frames)
 
+    def append_looks(self, looks: Iterable[GroupOffsets]) -> int:
+        """Append looks at the consumer groups (one write); returns how many."""
+        frames = [_frame(_GROUPS + orjson.dumps(look.to_record())) for look in looks]
+        if frames:
+            self._write(b"".join(frames))
+        return len(frames)
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -186,6 +196,7 @@ class RecordingContents:
 
     headers: list[dict]
     messages: list[RecordedMessage]
+    looks: list[GroupOffsets] = field(default_factory=list)
 
 
 def read_recording(path_or_data: str | Path | bytes, *, problems: Problems | None = None) -> RecordingContents:
@@ -195,18 +206,27 @@ def read_recording(path_or_data: str | Path | bytes, *, problems: Problems | Non
     label = str(path_or_data) if isinstance(path_or_data, str | Path) else "recording"
     if not is_recording(data):
         raise RecordingError(f"{label}: not a flowviz recording")
-    headers, messages = [], []
+    headers, messages, looks = [], [], []
     for kind, body, _ in _records(data, problems, label):
         if kind == _MESSAGE:
             messages.append(_DECODER.decode(body))
         elif kind == _HEADER:
             headers.append(orjson.loads(body))
-    return RecordingContents(headers, messages)
+        elif kind == _GROUPS:
+            looks.append(GroupOffsets.from_record(orjson.loads(body)))
+    return RecordingContents(headers, messages, looks)
 
 
-def iter_messages(data, problems: Problems, label: str) -> Iterator[RecordedMessage | dict]:
-    """Messages in file order, each header (a dict) before the messages of its session."""
+def iter_messages(data, problems: Problems, label: str) -> Iterator[RecordedMessage | dict | GroupOffsets]:
+    """Messages and looks at the consumer groups in file order, each header (a dict) before the messages of
+    its session."""
     for kind, body, _ in _records(data, problems, label):
+        if kind == _GROUPS:
+            try:
+                yield GroupOffsets.from_record(orjson.loads(body))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                problems.add("recording: consumer group record does not decode (skipped)", label)
+            continue
         if kind == _MESSAGE:
             try:
                 yield _DECODER.decode(body)
@@ -228,8 +248,9 @@ def recording_batches(
     *,
     format_name: str = "auto",
     batch_spans: int = DEFAULT_BATCH_SPANS,
-) -> Iterator[SpanBatch | EventBatch]:
-    """The spans (and business events) of a recording's messages, decoded as live: the same decoder,
+) -> Iterator[SpanBatch | EventBatch | GroupOffsets]:
+    """The spans (and business events, and looks at the consumer groups) of a recording's messages, decoded
+    as live: the same decoder,
     format and event producer rule from the header unless `format_name` forces a format (a capture
     format name other than Kafka's means auto)."""
     from flowviz.decoders.events import MessageMeta
@@ -253,6 +274,11 @@ def recording_batches(
         return events if len(events) else None
 
     for item in iter_messages(data, problems, label):
+        if isinstance(item, GroupOffsets):  # the events read before the look are known to it
+            if values and decoder is not None and (events := decode_pending()) is not None:
+                yield events
+            yield item
+            continue
         if isinstance(item, dict):
             if values and decoder is not None and (events := decode_pending()) is not None:
                 yield events

@@ -24,6 +24,7 @@ from flowviz.store.cells import (
 )
 from flowviz.store.graph_frame import GraphFrame, Timeline
 from flowviz.store.interning import REFUSED_REASONS, BatchKeys, Interner, TablesSnapshot
+from flowviz.store.lag_history import LagHistory
 from flowviz.store.latency_bins import bin_of
 from flowviz.store.snapshot import StoreSnapshot, TierSnapshot
 
@@ -125,6 +126,7 @@ class RollingStore:
         self._newest_end_ns: int | None = None
         self._raised_lower_ns = [_NEVER] * len(self._tiers)  # tier lower bounds raised by the memory budget
         self._floor_ns = _NEVER  # data before this is gone
+        self.consumer_lag = LagHistory()  # consumer groups' lag and states per look (Kafka events), by time
         self._write_lock = threading.Lock()
         self._state = StoreSnapshot(
             tables=self._interner.snapshot(),
