@@ -89,7 +89,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
         help="record Kafka topics to a file losslessly, headless (open or report it later)",
         description="Append every message of the topics (value, key, headers, timestamp, offsets) to FILE.",
     )
-    add_kafka_arguments(record, with_groups=False, start="latest")
+    add_kafka_arguments(record, start="latest")
     record.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="recording file (appended to if it exists)"
     )
@@ -133,8 +133,10 @@ def record_kafka(
     max_messages: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     on_status: Callable[[dict], None] | None = None,
+    groups=None,
 ) -> RecordTotals:
-    """Append what `reader` consumes to `writer` (a RecordingWriter) until idle, a count, or `should_stop()`."""
+    """Append what `reader` consumes to `writer` (a RecordingWriter) until idle, a count, or `should_stop()`;
+    with `groups` (a GroupOffsetPoller watching the topics) its looks at the consumer groups too."""
     totals = RecordTotals()
     last_message_s = time.monotonic()
     next_status_s = time.monotonic() + 1.0
@@ -152,6 +154,8 @@ def record_kafka(
             last_message_s = now
         elif reader.status.state != "connected":
             last_message_s = now  # idle time counts only while the broker answers
+        if groups is not None:
+            writer.append_looks(groups.take())
         if on_status is not None and now >= next_status_s:
             next_status_s = now + STATUS_EVERY_S
             on_status(reader.status.as_dict())
@@ -186,6 +190,7 @@ def _stop_on_signals() -> Iterator[Callable[[], bool]]:
 
 def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     from flowviz.model.problems import Problems
+    from flowviz.sources.kafka_groups import GroupOffsetPoller
     from flowviz.sources.recording import RecordingError, RecordingWriter
 
     err = err or sys.stderr
@@ -212,6 +217,8 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     if writer.cut_bytes:
         print(f"flowviz record: cut off a partial last record ({writer.cut_bytes} bytes) before appending", file=err)
     reader = KafkaReader(settings, problems=Problems())
+    groups = GroupOffsetPoller(settings)  # the groups' commits and the ends: `open` shows their lag too
+    groups.watch(settings.topics)
     print(
         f"recording {', '.join(settings.topics)} from {settings.bootstrap or 'the configured broker'} to {args.output}",
         file=err,
@@ -225,8 +232,12 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
                 max_messages=args.max_messages,
                 should_stop=should_stop,
                 on_status=lambda status: print(status_text(status), file=err),
+                groups=groups,
             )
+        groups.stop()
+        writer.append_looks(groups.take())
     finally:
+        groups.stop()
         reader.close()
         writer.close()
     print(

@@ -148,7 +148,9 @@ def test_lag_history_reads_the_frame_at_a_time_and_stays_bounded() -> None:
     assert history.at(399 * S).groups[0].lag == 399
     assert history.at(-1) is None
     old = history.at(int(100.5 * S))
-    assert old is not None and old.polled_ns <= 100.5 * S and old.groups[0].lag == old.polled_ns // S
+    assert old is not None
+    assert old.polled_ns <= 100.5 * S
+    assert old.groups[0].lag == old.polled_ns // S
     series = history.series("g", "t", 350 * S, 400 * S)
     assert np.array_equal(series["lag"], series["time_ns"] // S)
     assert series["time_ns"].size == 50  # the newest half keeps every look
