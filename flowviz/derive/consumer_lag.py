@@ -118,7 +118,7 @@ class GroupState:
             if self.lag_s is not None and self.lag:
                 lag += f" ({duration_text(self.lag_s)})"
             parts.append(lag)
-        if self.behind_per_s:
+        if self.behind_per_s and self.behind_per_s >= 0.5:
             parts.append(f"falling behind at {self.behind_per_s:,.0f} msg/s")
         elif self.eta_s is not None:
             parts.append(f"catching up in {duration_text(self.eta_s)}")

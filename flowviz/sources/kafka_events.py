@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flowviz.derive.consumer_lag import LagFrame, LagTracker
+from flowviz.derive.consumer_lag import LagFrame, LagTracker, duration_text
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.events import EventDeriver
 from flowviz.derive.observations import EdgeObservations
@@ -99,6 +99,8 @@ def events_text(status: dict[str, Any], *, groups_shown: int = 3) -> str:
         parts.append(text)
     if len(groups) > groups_shown:
         parts.append(f"{len(groups) - groups_shown} more groups")
+    troubled = [entry for entry in status.get("states") or () if entry["state"] != "ok"]  # most severe first
+    parts += [f"{entry['group']} {entry['state']}" for entry in troubled[:groups_shown]]
     if status.get("groups_error"):
         parts.append(f"groups: {status['groups_error']}")
     return " · ".join(parts)
@@ -135,3 +137,42 @@ def lag_notes(source_status: dict[str, Any] | None) -> dict[str, str]:
 def _grouped(count: int) -> str:
     """1234567 -> `1 234 567` (thin groups read at a glance on a chart)."""
     return f"{count:,}".replace(",", " ")
+
+
+def frame_notes(frame: LagFrame | None) -> dict[str, str]:
+    """Node name -> note from the consumer groups' lag at a look (the store's `consumer_lag.at(cursor)`), so
+    scrubbing shows the lag as it was: on a group `stalled · lag 1 234 (12 s) ↑40/s` (the state unless ok,
+    lag in messages and in time, then its growth or the time to catch up; its worst topic, `+N topics`),
+    on a topic `max lag N (group)`."""
+    if frame is None:
+        return {}
+    notes: dict[str, str] = {}
+    topics_of: dict[str, int] = {}
+    worst: dict[str, tuple[int, str]] = {}
+    for state in frame.groups:  # most severe first
+        topics_of[state.group] = topics_of.get(state.group, 0) + 1
+        if state.group not in notes:
+            notes[state.group] = _state_note(state)
+        if state.lag and state.lag > worst.get(state.topic, (0, ""))[0]:
+            who = state.group if state.state == "ok" else f"{state.group}: {state.state}"
+            worst[state.topic] = (state.lag, who)  # a group without a node yet (never consumed) shows here
+    for group, count in topics_of.items():
+        if count > 1:
+            notes[group] += f" +{count - 1} topics"
+    for topic, (lag, who) in worst.items():
+        notes[topic] = f"max lag {_grouped(lag)} ({who})"
+    return notes
+
+
+def _state_note(state) -> str:
+    parts = [] if state.state == "ok" else [state.state]
+    if state.lag is not None:
+        lag = f"lag {_grouped(state.lag)}"
+        if state.lag and state.lag_s is not None:
+            lag += f" ({duration_text(state.lag_s)})"
+        if state.behind_per_s and state.behind_per_s >= 0.5:
+            lag += f" ↑{state.behind_per_s:,.0f}/s"
+        elif state.eta_s is not None:
+            lag += f" ETA {duration_text(state.eta_s)}"
+        parts.append(lag)
+    return " · ".join(parts)

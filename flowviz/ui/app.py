@@ -99,7 +99,7 @@ def live_window(settings, *, theme: str = "dark"):
     """A window on Kafka span topics, read by a worker process (no consumer group, no commits)."""
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
-    from flowviz.sources.kafka_events import lag_notes
+    from flowviz.sources.kafka_events import frame_notes, lag_notes
     from flowviz.sources.process_feed import ProcessFeed
     from flowviz.store.rolling_store import RollingStore
     from flowviz.ui.main_window import MainWindow
@@ -108,7 +108,8 @@ def live_window(settings, *, theme: str = "dark"):
     store = RollingStore()
     feed = ProcessFeed(store, settings)
     model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
-    model.node_notes = lambda: lag_notes(feed.status.source)  # consumer groups' lag on event topics
+    # consumer groups' lag on event topics: as it was at the cursor (the store keeps every look), else the latest
+    model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns)) or lag_notes(feed.status.source)
     title = f"live: {', '.join(settings.topics)} @ {settings.bootstrap}"
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
     window.feed = feed
@@ -129,6 +130,7 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
     """A window on capture files, loaded in a worker process; the chart shows the whole capture."""
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
+    from flowviz.sources.kafka_events import frame_notes
     from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
     from flowviz.store.rolling_store import RollingStore
     from flowviz.ui.main_window import MainWindow
@@ -136,6 +138,7 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
     store = RollingStore()
     feed = ProcessFeed(store, CaptureSpec(tuple(str(p) for p in paths), format_name))
     model = FlowChartModel(store, live=False, theme=THEMES[theme])
+    model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns))  # a recording of events
     names = ", ".join(os.path.basename(p) for p in paths)
 
     loaded = []

@@ -42,9 +42,11 @@ def render_store(
     offscreen_application()
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
+    from flowviz.sources.kafka_events import frame_notes
     from flowviz.ui.flow_view import FlowChartView
 
     model = FlowChartModel(store, window_s=request.window_s, live=False, theme=THEMES[request.theme])
+    model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns))  # groups' lag (events)
     model.time.seek(request.at_ns)
     if request.scope is not None:
         model.set_scope(request.scope)

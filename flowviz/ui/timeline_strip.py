@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from flowviz.analysis.consumer_marks import consumer_marks
 from flowviz.analysis.incident_marks import IncidentMark, failure_jumps, latency_jumps
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
@@ -168,7 +169,11 @@ class TimelineStrip(QWidget):
 
     def _compute_latency_marks(self, failure_marks: list[IncidentMark], start_ns: int, end_ns: int) -> None:
         """Runs in a worker thread (store queries read an immutable snapshot); the UI draws the result."""
-        self._new_marks = failure_marks + latency_jumps(self.model.store, start_ns, end_ns)
+        self._new_marks = (
+            failure_marks
+            + latency_jumps(self.model.store, start_ns, end_ns)
+            + consumer_marks(self.model.store, start_ns, end_ns)  # rebalances, groups falling behind or stuck
+        )
 
     def _place_time(self) -> None:
         window = self.model.time.window_ns()

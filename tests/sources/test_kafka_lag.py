@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import numpy as np
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -286,3 +287,30 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
         for e in range(len(frame.edge_source))
     }
     assert edges == {("orders", topic): 20, (topic, group): 7}
+
+
+def test_frame_notes_name_state_lag_age_and_trend() -> None:
+    from flowviz.derive.consumer_lag import GroupState, LagFrame, PartitionTable
+    from flowviz.sources.kafka_events import frame_notes
+
+    def state(group, topic, name, lag, lag_s, eta_s=None, behind=None) -> GroupState:
+        return GroupState(group, topic, name, 0, lag, lag_s, 1.0, 1.0, eta_s, behind, 1)
+
+    empty = PartitionTable((), *([np.zeros(0)] * 12))
+    frame = LagFrame(
+        0,
+        (
+            state("audit", "orders", "no consumers", 1554, 29.0),
+            state("analytics", "orders", "warning", 636, 14.2, behind=18.0),
+            state("billing", "orders", "ok", 24, 3.7, eta_s=2.0),
+            state("billing", "refunds", "ok", 0, 0.0),
+        ),
+        empty,
+    )
+    assert frame_notes(frame) == {
+        "audit": "no consumers · lag 1 554 (29 s)",
+        "analytics": "warning · lag 636 (14 s) ↑18/s",
+        "billing": "lag 24 (3.7 s) ETA 2.0 s +1 topics",
+        "orders": "max lag 1 554 (audit: no consumers)",
+    }
+    assert frame_notes(None) == {}
