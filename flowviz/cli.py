@@ -35,7 +35,7 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
-    bench.add_argument("suite", choices=("ingest", "render", "scrub", "live"), help="which benchmark")
+    bench.add_argument("suite", choices=("ingest", "render", "scrub", "live", "groups"), help="which benchmark")
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -238,6 +238,16 @@ def _run_bench(args: argparse.Namespace) -> int:
             print(f"flowviz bench live: {error}", file=sys.stderr)
             return EXIT_NOTHING_USABLE
         text = format_live_figures(figures)
+    elif args.suite == "groups":  # one look at the consumer groups: 200 groups x 50 partitions
+        from flowviz.bench.groups import format_groups_figures, run_groups_bench
+        from flowviz.sources.kafka_publish import BrokerError
+
+        try:
+            figures = run_groups_bench(groups=20 if args.quick else 200, looks=3 if args.quick else 12)
+        except BrokerError as error:
+            print(f"flowviz bench groups: {error}", file=sys.stderr)
+            return EXIT_NOTHING_USABLE
+        text = format_groups_figures(figures)
     elif args.suite == "scrub":
         from flowviz.bench.render import run_scrub_bench
 

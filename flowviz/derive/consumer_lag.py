@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from flowviz.derive.consumption import GroupMembers, GroupOffsets, OffsetTimes
+from flowviz.derive.consumption import GroupOffsets, OffsetTimes
 from flowviz.model.event_batch import EventBatch
 
 SECOND_NS = 1_000_000_000
@@ -60,6 +59,26 @@ class WatermarkTimes:
         for index in sorted(drop, reverse=True):
             self._since_ns[index + 1] = self._since_ns[index]
             del self._seen_ns[index], self._since_ns[index], self._ends[index]
+
+    def written_many(self, offsets: np.ndarray) -> np.ndarray:
+        """`written_ns` of each offset at once (nan where it cannot tell)."""
+        written = np.full(offsets.shape, np.nan)
+        if not self._ends:
+            return written
+        ends = np.asarray(self._ends, np.int64)
+        seen = np.asarray(self._seen_ns, np.float64)
+        since = np.asarray(self._since_ns, np.float64)
+        target = offsets.astype(np.int64) + 1
+        index = np.searchsorted(ends, target)
+        inside = (target <= ends[-1]) & (index > 0)
+        i = index[inside]
+        low = ends[i - 1]
+        written[inside] = since[i] + (target[inside] - low) / (ends[i] - low) * (seen[i] - since[i])
+        if ends.size >= 2 and seen[-1] > seen[0]:
+            before = index == 0
+            per_ns = (ends[-1] - ends[0]) / (seen[-1] - seen[0])
+            written[before] = seen[0] - (ends[0] - target[before]) / per_ns
+        return written
 
     def written_ns(self, offset: int) -> float | None:
         """When the message at `offset` was written: interpolated between the looks around the moment the end
@@ -203,17 +222,70 @@ class LagFrame:
         return self.partitions.nbytes + 200 * len(self.groups) + 100 * len(self.marks)
 
 
-@dataclass(slots=True)
-class _Track:
-    """One group's partition across looks: the last WINDOW_LOOKS (time, committed, end, lag)."""
+class _Windows:
+    """Each (group, topic, partition)'s last looks as rows of ring arrays: time, committed, end, lag."""
 
-    looks: deque = field(default_factory=lambda: deque(maxlen=WINDOW_LOOKS))
-    changed_ns: int = 0  # the first look with the current committed offset
-    advanced: bool = False  # the committed offset moved forward while watched
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.row_of: dict[tuple[str, str, int], int] = {}
+        capacity = 64
+        self.time = np.zeros((capacity, window), np.int64)
+        self.committed = np.zeros((capacity, window), np.int64)
+        self.end = np.zeros((capacity, window), np.int64)
+        self.lag = np.zeros((capacity, window), np.int64)
+        self.looks = np.zeros(capacity, np.int64)  # looks so far
+        self.changed_ns = np.zeros(capacity, np.int64)  # the first look with the current committed offset
+        self.advanced = np.zeros(capacity, bool)  # the committed offset moved forward while watched
+
+    def rows(self, keys: list[tuple[str, str, int]]) -> np.ndarray:
+        row_of = self.row_of
+        for key in keys:
+            if key not in row_of:
+                row_of[key] = len(row_of)
+        if len(row_of) > self.looks.shape[0]:
+            self._grow(len(row_of))
+        return np.fromiter((row_of[key] for key in keys), np.int64, len(keys))
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * self.looks.shape[0])
+        for name in ("time", "committed", "end", "lag", "looks", "changed_ns", "advanced"):
+            old = getattr(self, name)
+            new = np.zeros((capacity, *old.shape[1:]), old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+
+    def append(self, rows: np.ndarray, now_ns: int, committed: np.ndarray, end: np.ndarray, lag: np.ndarray) -> None:
+        before = self.looks[rows]
+        seen = before > 0
+        previous = self.committed[rows, (before - 1) % self.window]
+        changed = seen & (previous != committed)
+        self.changed_ns[rows[changed | ~seen]] = now_ns
+        self.advanced[rows[changed & (committed > previous)]] = True
+        slot = before % self.window
+        self.time[rows, slot] = now_ns
+        self.committed[rows, slot] = committed
+        self.end[rows, slot] = end
+        self.lag[rows, slot] = lag
+        self.looks[rows] = before + 1
+
+    def ordered(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(count, time, committed, end, lag) of the rows' windows, oldest look first (`count` valid)."""
+        looks = self.looks[rows]
+        count = np.minimum(looks, self.window)
+        start = np.where(looks >= self.window, looks % self.window, 0)
+        index = (start[:, None] + np.arange(self.window)[None, :]) % self.window
+        picked = rows[:, None]
+        return (
+            count,
+            self.time[picked, index],
+            self.committed[picked, index],
+            self.end[picked, index],
+            self.lag[picked, index],
+        )
 
 
 class LagTracker:
-    """Looks at the groups (`GroupOffsets`) -> `LagFrame`s.
+    """Looks at the groups (`GroupOffsets`) -> `LagFrame`s, in numpy batches over all group partitions.
 
     **Lag in time** of a partition is the age of the message at the committed offset (the oldest not
     consumed): its Kafka timestamp where this reader has read it, else the time interpolated from the
@@ -234,7 +306,7 @@ class LagTracker:
     def __init__(self, *, window_looks: int = WINDOW_LOOKS, read_times_per_partition: int = READ_TIMES_PER_PARTITION):
         self.window_looks = window_looks
         self.read_times_per_partition = read_times_per_partition
-        self._tracks: dict[tuple[str, str, int], _Track] = {}
+        self._windows = _Windows(window_looks)
         self._watermarks: dict[tuple[str, int], WatermarkTimes] = {}
         self._read_times: dict[tuple[str, int], OffsetTimes] = {}
         self._states: dict[tuple[str, str], tuple[str, int]] = {}  # (group, topic) -> (state, since_ns)
@@ -263,8 +335,10 @@ class LagTracker:
             return None
         read_to = read_to or {}
         now = look.polled_ns
+        items = sorted((key, offset) for key, offset in look.committed.items() if offset >= 0)
+        partitions = sorted({(topic, partition) for (_, topic, partition), _ in items} | set(look.ends))
         ends: dict[tuple[str, int], int] = {}
-        for partition in set(look.ends) | {(t, p) for _, t, p in look.committed}:
+        for partition in partitions:
             end = max(look.ends.get(partition, -1), read_to.get(partition, -1))
             if end >= 0:
                 ends[partition] = end
@@ -273,142 +347,191 @@ class LagTracker:
                     table = self._watermarks[partition] = WatermarkTimes()
                 table.add(now, end)
         names: dict[str, int] = {"": 0}
-        columns: dict[str, list] = {name: [] for name in _COLUMNS}
-        per_group: dict[tuple[str, str], list[int]] = {}
-        for (group, topic, partition), committed in sorted(look.committed.items()):
-            if committed < 0:
-                continue
-            key = (group, topic, partition)
-            track = self._tracks.get(key)
-            if track is None:
-                track = self._tracks[key] = _Track(changed_ns=now)
-            end = ends.get((topic, partition), NO_LAG)
-            lag = max(0, end - committed) if end >= 0 else NO_LAG
-            if track.looks and track.looks[-1][1] != committed:
-                track.changed_ns = now
-                track.advanced |= committed > track.looks[-1][1]
-            track.looks.append((now, committed, end, lag))
-            members = look.members.get(group)
-            row = len(columns["group"])
-            per_group.setdefault((group, topic), []).append(row)
-            columns["group"].append(names.setdefault(group, len(names)))
-            columns["topic"].append(names.setdefault(topic, len(names)))
-            columns["partition"].append(partition)
-            columns["committed"].append(committed)
-            columns["end"].append(end)
-            columns["lag"].append(lag)
-            columns["lag_s"].append(self._lag_s(topic, partition, committed, lag, now))
-            consume, produce = _rates(track.looks)
-            columns["consume_per_s"].append(np.nan if consume is None else consume)
-            columns["produce_per_s"].append(produce)
-            columns["state"].append(STATE_CODE[self._judge(track, members)])
-            owner = members.owners.get((topic, partition), "") if members is not None else ""
-            columns["owner"].append(names.setdefault(owner, len(names)))
-            columns["hot"].append(False)
-        table = _table(names, columns)
-        _mark_hot(table)
-        groups = tuple(self._group_state(group, topic, rows, table, look) for (group, topic), rows in per_group.items())
-        marks = self._marks(look, groups)
-        self.latest = LagFrame(
-            now, tuple(sorted(groups, key=lambda g: (-STATE_CODE[g.state], g.group, g.topic))), table, marks
+        keys = [key for key, _ in items]
+        size = len(keys)
+        group = np.fromiter((names.setdefault(g, len(names)) for g, _, _ in keys), np.int32, size)
+        topic = np.fromiter((names.setdefault(t, len(names)) for _, t, _ in keys), np.int32, size)
+        partition = np.fromiter((p for _, _, p in keys), np.int32, size)
+        committed = np.fromiter((offset for _, offset in items), np.int64, size)
+        end = np.fromiter((ends.get((t, p), NO_LAG) for _, t, p in keys), np.int64, size)
+        lag = np.where(end >= 0, np.maximum(end - committed, 0), NO_LAG)
+        rows = self._windows.rows(keys)
+        self._windows.append(rows, now, committed, end, lag)
+        consume, produce, state = self._judge(rows, group, names, look)
+        owner = np.zeros(size, np.int32)
+        position = (
+            {key: index for index, key in enumerate(keys)} if any(m.owners for m in look.members.values()) else {}
         )
+        for name, members in look.members.items():
+            for (t, p), who in members.owners.items():
+                index = position.get((name, t, p))
+                if index is not None:
+                    owner[index] = names.setdefault(who, len(names))
+        table = PartitionTable(
+            tuple(names),
+            group,
+            topic,
+            partition,
+            committed,
+            end,
+            lag,
+            self._lag_s(keys, topic, partition, committed, lag, now).astype(np.float32),
+            consume.astype(np.float32),
+            produce.astype(np.float32),
+            state.astype(np.int8),
+            owner,
+            np.zeros(size, bool),
+        )
+        _mark_hot(table)
+        groups = self._group_states(table, look)
+        marks = self._marks(look, groups)
+        ordered = tuple(sorted(groups, key=lambda g: (-STATE_CODE[g.state], g.group, g.topic)))
+        self.latest = LagFrame(now, ordered, table, marks)
         return self.latest
 
     # -- pieces ------------------------------------------------------------------------------
 
-    def _lag_s(self, topic: str, partition: int, committed: int, lag: int, now_ns: int) -> float:
-        if lag == 0:
-            return 0.0
-        if lag < 0:
-            return np.nan
-        written: float | None = None
-        read = self._read_times.get((topic, partition))
-        if read is not None:
-            found = read.lookup(committed, committed + 1)
-            found = found[found > 0]
-            if found.size:
-                written = float(found[0])
-        if written is None:
-            table = self._watermarks.get((topic, partition))
-            written = table.written_ns(committed) if table is not None else None
-        return np.nan if written is None else max(0.0, (now_ns - written) / SECOND_NS)
+    def _judge(
+        self, rows: np.ndarray, group: np.ndarray, names: dict[str, int], look: GroupOffsets
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(consumed/s, produced/s, Burrow's state code) per row, over each row's window."""
+        count, times, committed, ends, lags = self._windows.ordered(rows)
+        size, width = committed.shape
+        last = np.maximum(count - 1, 0)
+        at_last = np.arange(size), last
+        seconds = (times[at_last] - times[:, 0]) / SECOND_NS
+        pairs = np.arange(1, width)[None, :] < count[:, None]  # (row, step) valid step from the previous look
+        steps = np.diff(committed, axis=1)
+        rewound = ((steps < 0) & pairs).any(axis=1)
+        timed = seconds > 0
+        safe = np.where(timed, seconds, 1.0)
+        known_ends = (ends[:, 0] >= 0) & (ends[at_last] >= 0)
+        produce = np.where(timed & known_ends, np.maximum(ends[at_last] - ends[:, 0], 0) / safe, 0.0)
+        consume = np.where(timed & ~rewound, (committed[at_last] - committed[:, 0]) / safe, np.nan)
+        state = np.zeros(size, np.int8)
+        lag_now = lags[at_last]
+        judged = (count >= self.window_looks) & (lag_now > 0) & (lags.min(axis=1) > 0)
+        stuck = judged & ~rewound & (committed[:, 0] == committed[at_last])
+        alive_of = np.full(len(names), -1, np.int8)  # per name: 1 members, 0 none, -1 not described
+        for name, members in look.members.items():
+            if name in names and members.alive is not None:
+                alive_of[names[name]] = 1 if members.alive else 0
+        alive = alive_of[group]
+        advanced = self._windows.advanced[rows]
+        growing = ((np.diff(lags, axis=1) >= 0) | ~pairs).all(axis=1)
+        state[judged & ~stuck & ~rewound & growing] = STATE_CODE["warning"]
+        state[judged & rewound] = STATE_CODE["rewound"]
+        state[stuck & (alive == 1)] = STATE_CODE["stalled"]
+        state[stuck & (alive != 1) & (advanced | (alive == -1))] = STATE_CODE["stopped"]
+        state[stuck & (alive == 0) & ~advanced] = STATE_CODE["no consumers"]
+        return consume, produce, state
 
-    def _judge(self, track: _Track, members: GroupMembers | None) -> str:
-        """Burrow's rules on one partition's window (see the class docstring)."""
-        looks = track.looks
-        lag_now = looks[-1][3]
-        if lag_now <= 0 or len(looks) < self.window_looks:
-            return "ok"
-        lags = [entry[3] for entry in looks]
-        if min(lags) == 0:
-            return "ok"
-        committed = [entry[1] for entry in looks]
-        if any(b < a for a, b in itertools.pairwise(committed)):
-            return "rewound"
-        if committed[0] == committed[-1]:
-            alive = members.alive if members is not None else None
-            if alive:
-                return "stalled"
-            return "stopped" if track.advanced or alive is None else "no consumers"
-        if all(b >= a for a, b in itertools.pairwise(lags)):
-            return "warning"
-        return "ok"
+    def _lag_s(
+        self,
+        keys: list[tuple[str, str, int]],
+        topic: np.ndarray,
+        partition: np.ndarray,
+        committed: np.ndarray,
+        lag: np.ndarray,
+        now_ns: int,
+    ) -> np.ndarray:
+        """Age in seconds of each row's message at the committed offset (0 without lag, nan when unknown)."""
+        ages = np.where(lag == 0, 0.0, np.nan)
+        waiting = np.flatnonzero(lag > 0)
+        if not waiting.size:
+            return ages
+        key = topic[waiting].astype(np.int64) << 32 | partition[waiting].astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1], True])
+        for low, high in itertools.pairwise(bounds.tolist()):
+            picked = waiting[order[low:high]]
+            _, name, number = keys[picked[0]]
+            offsets = committed[picked]
+            written = np.full(offsets.shape, np.nan)
+            read = self._read_times.get((name, number))
+            if read is not None:
+                found = read.at(offsets)
+                written = np.where(found > 0, found.astype(np.float64), np.nan)
+            missing = np.isnan(written)
+            table = self._watermarks.get((name, number))
+            if missing.any() and table is not None:
+                written[missing] = table.written_many(offsets[missing])
+            ages[picked] = np.maximum((now_ns - written) / SECOND_NS, 0.0)
+        return ages
 
-    def _group_state(
-        self, group: str, topic: str, rows: list[int], table: PartitionTable, look: GroupOffsets
-    ) -> GroupState:
+    def _group_states(self, table: PartitionTable, look: GroupOffsets) -> list[GroupState]:
+        """One GroupState per (group, topic): rows are sorted by group, topic, partition."""
+        size = len(table)
+        if not size:
+            return []
         now = look.polled_ns
-        lags = table.lag[rows]
-        known = lags >= 0
-        lag = int(lags[known].sum()) if known.any() else None
-        lag_s_values = table.lag_s[rows]
-        lag_s = float(np.nanmax(lag_s_values)) if not np.isnan(lag_s_values).all() else None
-        consumes = table.consume_per_s[rows]
-        consume = None if np.isnan(consumes).any() else float(consumes.sum())
-        produce = float(table.produce_per_s[rows].sum())
-        eta = behind = None
-        if lag and consume is not None:
-            if consume > produce:
-                eta = lag / (consume - produce)
-            elif produce > consume:
-                behind = produce - consume
-        code = int(table.state[rows].max())
-        state = STATES[code]
-        previous = self._states.get((group, topic))
-        if previous is None or previous[0] != state:
-            since = self._onset(group, topic, rows, table, state, now)
-            self._states[(group, topic)] = (state, since)
-        else:
-            since = previous[1]
-        members = look.members.get(group)
-        hot = tuple(int(p) for p in table.partition[rows][table.hot[rows]])
-        return GroupState(
-            group,
-            topic,
-            state,
-            since,
-            lag,
-            None if lag_s is None else round(lag_s, 3),
-            None if consume is None else round(consume, 3),
-            round(produce, 3),
-            None if eta is None else round(eta, 3),
-            None if behind is None else round(behind, 3),
-            len(rows),
-            hot,
-            None if members is None else members.members,
-            now,
-        )
+        pair = table.group.astype(np.int64) << 32 | table.topic.astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        counts = np.diff(np.r_[starts, size])
+        known = table.lag >= 0
+        lag_sum = np.add.reduceat(np.where(known, table.lag, 0), starts)
+        lag_known = np.add.reduceat(known.astype(np.int64), starts) > 0
+        ages = np.fmax.reduceat(table.lag_s.astype(np.float64), starts)
+        consume = np.add.reduceat(table.consume_per_s.astype(np.float64), starts)  # nan when any is nan
+        produce = np.add.reduceat(table.produce_per_s.astype(np.float64), starts)
+        worst = np.maximum.reduceat(table.state, starts)
+        names = table.names
+        found = []
+        for index, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
+            group, topic = names[table.group[start]], names[table.topic[start]]
+            lag = int(lag_sum[index]) if lag_known[index] else None
+            consumed = None if np.isnan(consume[index]) else float(consume[index])
+            produced = float(produce[index])
+            eta = behind = None
+            if lag and consumed is not None:
+                if consumed > produced:
+                    eta = lag / (consumed - produced)
+                elif produced > consumed:
+                    behind = produced - consumed
+            state = STATES[int(worst[index])]
+            previous = self._states.get((group, topic))
+            if previous is None or previous[0] != state:
+                since = self._onset(table, start, count, state, now)
+                self._states[(group, topic)] = (state, since)
+            else:
+                since = previous[1]
+            rows = slice(start, start + count)
+            members = look.members.get(group)
+            found.append(
+                GroupState(
+                    group,
+                    topic,
+                    state,
+                    since,
+                    lag,
+                    None if np.isnan(ages[index]) else round(float(ages[index]), 3),
+                    None if consumed is None else round(consumed, 3),
+                    round(produced, 3),
+                    None if eta is None else round(eta, 3),
+                    None if behind is None else round(behind, 3),
+                    count,
+                    tuple(table.partition[rows][table.hot[rows]].tolist()),
+                    None if members is None else members.members,
+                    now,
+                )
+            )
+        return found
 
-    def _onset(self, group: str, topic: str, rows: list[int], table: PartitionTable, state: str, now_ns: int) -> int:
+    def _onset(self, table: PartitionTable, start: int, count: int, state: str, now_ns: int) -> int:
         """When the evidence for a new state began: the offset stopped moving (stuck states), the window
         began (warning), else this look."""
-        tracks = [self._tracks[(group, topic, int(table.partition[row]))] for row in rows]
-        worst = [track for track, row in zip(tracks, rows, strict=True) if STATES[table.state[row]] == state]
-        if state in ("stalled", "stopped", "no consumers"):
-            return min(track.changed_ns for track in worst)
+        if state not in ("stalled", "stopped", "no consumers", "warning"):
+            return now_ns
+        names = table.names
+        rows = [
+            self._windows.row_of[(names[table.group[r]], names[table.topic[r]], int(table.partition[r]))]
+            for r in range(start, start + count)
+            if table.state[r] == STATE_CODE[state]
+        ]
+        picked = np.asarray(rows, np.int64)
         if state == "warning":
-            return min(track.looks[0][0] for track in worst)
-        return now_ns
+            return int(self._windows.ordered(picked)[1][:, 0].min())
+        return int(self._windows.changed_ns[picked].min())
 
     def _marks(self, look: GroupOffsets, groups: tuple[GroupState, ...]) -> tuple[LagMark, ...]:
         now = look.polled_ns
@@ -430,37 +553,6 @@ class LagTracker:
                 self._announced[key] = seen
                 marks.append(LagMark(state.since_ns, state.group, f"{state.topic}: {state.state}"))
         return tuple(marks)
-
-
-def _rates(looks: deque) -> tuple[float | None, float]:
-    """(consumed/s, produced/s) over the window; consumed is None when it moved back or cannot be told."""
-    first, last = looks[0], looks[-1]
-    seconds = (last[0] - first[0]) / SECOND_NS
-    if seconds <= 0:
-        return None, 0.0
-    produce = max(0.0, (last[2] - first[2]) / seconds) if first[2] >= 0 and last[2] >= 0 else 0.0
-    committed = [entry[1] for entry in looks]
-    if any(b < a for a, b in itertools.pairwise(committed)):
-        return None, produce
-    return (last[1] - first[1]) / seconds, produce
-
-
-def _table(names: dict[str, int], columns: dict[str, list]) -> PartitionTable:
-    dtypes = {
-        "group": np.int32,
-        "topic": np.int32,
-        "partition": np.int32,
-        "committed": np.int64,
-        "end": np.int64,
-        "lag": np.int64,
-        "lag_s": np.float32,
-        "consume_per_s": np.float32,
-        "produce_per_s": np.float32,
-        "state": np.int8,
-        "owner": np.int32,
-        "hot": bool,
-    }
-    return PartitionTable(tuple(names), **{name: np.asarray(columns[name], dtypes[name]) for name in _COLUMNS})
 
 
 def _mark_hot(table: PartitionTable) -> None:

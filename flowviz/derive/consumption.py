@@ -107,6 +107,20 @@ class OffsetTimes:
         while self._size - self._chunks[0][0].size >= self.capacity:
             self._size -= self._chunks.popleft()[0].size
 
+    def at(self, offsets: np.ndarray) -> np.ndarray:
+        """The time remembered for each of `offsets` (UNKNOWN_NS where none is)."""
+        found = np.full(offsets.shape, UNKNOWN_NS, np.int64)
+        if not offsets.size:
+            return found
+        low, high = int(offsets.min()), int(offsets.max())
+        for chunk_offsets, chunk_times in self._chunks:
+            if chunk_offsets[-1] < low or chunk_offsets[0] > high:
+                continue
+            index = np.minimum(np.searchsorted(chunk_offsets, offsets), chunk_offsets.size - 1)
+            hit = chunk_offsets[index] == offsets
+            found[hit] = chunk_times[index[hit]]
+        return found
+
     def lookup(self, start: int, stop: int) -> np.ndarray:
         """Origin times (ns, known ones only) of the offsets in [start, stop) that are remembered."""
         found = []

@@ -314,3 +314,11 @@ def test_frame_notes_name_state_lag_age_and_trend() -> None:
         "orders": "max lag 1 554 (audit: no consumers)",
     }
     assert frame_notes(None) == {}
+
+
+def test_the_groups_benchmark_runs_against_the_broker(kafka_broker) -> None:
+    from flowviz.bench.groups import format_groups_figures, run_groups_bench
+
+    figures = run_groups_bench(groups=4, partitions=3, looks=2, bootstrap=kafka_broker.bootstrap)
+    assert figures["groups_x_partitions"]["group_partitions_seen"] == 12
+    assert "4 groups x 3 partitions" in format_groups_figures(figures)
