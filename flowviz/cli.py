@@ -10,6 +10,7 @@ import orjson
 
 from flowviz.sources.capture_file import FORMAT_NAMES
 from flowviz.sources.kafka_cli import add_kafka_arguments, add_kafka_commands
+from flowviz.sources.otlp_cli import add_listen_command, wrap_record_handler
 
 EXIT_OK, EXIT_NOTHING_USABLE, EXIT_USAGE = 0, 1, 2
 
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(commands)
     _add_window_commands(commands)
     add_kafka_commands(commands)
+    add_listen_command(commands, themes=("dark", "light", "projector"))
+    wrap_record_handler(commands.choices["record"])  # record --grpc/--http: OTLP sent to flowviz
     _add_bench(commands)
     return parser
 

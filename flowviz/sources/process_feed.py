@@ -19,6 +19,7 @@ from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sources.detail_channel import DetailClient, serve_details
+from flowviz.sources.otlp_receiver import ReceiverSettings as ReceiverSpec  # OTLP received live
 from flowviz.sources.raw_inputs import CaptureFiles, RawRing
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
@@ -71,6 +72,10 @@ class FeedStatus:
         """One line for the status bar (the problem count has its own, clickable, place there)."""
         if self.error:
             return f"feed stopped: {self.error}"
+        if self.source.get("kind") == "otlp":
+            from flowviz.sources.otlp_receiver import status_text as receiver_text
+
+            return f"{receiver_text(self.source)} · {self.spans:,} spans · {self.calls:,} calls"
         if self.source:
             from flowviz.sources.kafka_source import status_text
 
@@ -147,7 +152,9 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
 
 
 def _worker_main(
-    spec: SimulatorSpec | CaptureSpec | KafkaSpec, connection: Connection, detail_connection: Connection | None
+    spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec,
+    connection: Connection,
+    detail_connection: Connection | None,
 ) -> None:
     details = None
     if detail_connection is not None:
@@ -159,6 +166,10 @@ def _worker_main(
             _run_simulator(spec, connection, details)
         elif isinstance(spec, CaptureSpec):
             _run_captures(spec, connection, details)
+        elif isinstance(spec, ReceiverSpec):
+            from flowviz.sources.otlp_receiver import run_otlp_worker
+
+            run_otlp_worker(spec, connection, details=details)
         else:
             from flowviz.sources.kafka_source import run_kafka_worker
 
@@ -177,7 +188,7 @@ class ProcessFeed:
     """
 
     def __init__(
-        self, store: RollingStore, spec: SimulatorSpec | CaptureSpec | KafkaSpec, *, details: bool = True
+        self, store: RollingStore, spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec, *, details: bool = True
     ) -> None:
         self.store = store
         self.spec = spec

@@ -1,4 +1,4 @@
-"""Starting the desktop app: display checks, the start page, `flowviz demo` and `flowviz open`."""
+"""Starting the desktop app: display checks, the start page, `flowviz demo`, `open`, `live` and `listen`."""
 
 from __future__ import annotations
 
@@ -124,6 +124,38 @@ def run_live(settings, *, theme: str) -> int:
         return failure
     _application()
     return run_window(live_window(settings, theme=theme))
+
+
+def listen_window(settings=None, *, theme: str = "dark"):
+    """A window on OTLP that SDKs and collectors send to flowviz (gRPC and/or HTTP), received by a worker process."""
+    from types import SimpleNamespace
+
+    from flowviz.chart.flow_model import FlowChartModel
+    from flowviz.chart.themes import THEMES
+    from flowviz.sources.otlp_receiver import ReceiverSettings
+    from flowviz.sources.process_feed import ProcessFeed
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.main_window import MainWindow
+    from flowviz.ui.record_button import install_record_button
+
+    settings = settings or ReceiverSettings()
+    store = RollingStore()
+    feed = ProcessFeed(store, settings)
+    model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
+    title = f"listening for OTLP: {settings.describe()}"
+    window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
+    window.feed = feed
+    install_record_button(window, feed, SimpleNamespace(topics=("otlp",)))  # the worker records what arrives
+    feed.start()
+    return window
+
+
+def run_listen(settings, *, theme: str) -> int:
+    failure = _fail_without_display()
+    if failure is not None:
+        return failure
+    _application()
+    return run_window(listen_window(settings, theme=theme))
 
 
 def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: str = "dark"):

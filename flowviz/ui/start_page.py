@@ -1,4 +1,4 @@
-"""The start page: open a capture, connect to Kafka, reopen a recent capture, or run the demo."""
+"""The start page: open a capture, connect to Kafka, receive OTLP, reopen a recent capture, or run the demo."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flowviz.ui.app import capture_window, demo_window, live_window, recent_files, remember_recent
+from flowviz.sources.otlp_receiver import DEFAULT_GRPC, DEFAULT_HTTP
+from flowviz.ui.app import capture_window, demo_window, listen_window, live_window, recent_files, remember_recent
 
 
 class StartPage(QWidget):
-    """Four ways in. Choosing one opens the main window on it and closes this page."""
+    """Five ways in. Choosing one opens the main window on it and closes this page."""
 
     def __init__(self, *, theme: str = "dark", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -36,6 +37,11 @@ class StartPage(QWidget):
         self.connect_button = QPushButton("Connect to Kafka… (live spans, e.g. the Collector's otlp_spans topic)")
         self.connect_button.clicked.connect(self._ask_kafka)
         layout.addWidget(self.connect_button)
+        self.listen_button = QPushButton(
+            f"Receive OTLP (point an SDK or a collector at gRPC {DEFAULT_GRPC} or HTTP {DEFAULT_HTTP})"
+        )
+        self.listen_button.clicked.connect(self.open_listen)
+        layout.addWidget(self.listen_button)
         self.demo_button = QPushButton("Run the demo (simulated e-commerce platform)")
         self.demo_button.clicked.connect(self.open_demo)
         layout.addWidget(self.demo_button)
@@ -81,6 +87,10 @@ class StartPage(QWidget):
     def open_live(self, settings) -> None:
         """A live window on Kafka topics (what the Connect dialog chose)."""
         self._show(live_window(settings, theme=self.theme))
+
+    def open_listen(self) -> None:
+        """A live window on OTLP sent to flowviz at the default loopback addresses."""
+        self._show(listen_window(theme=self.theme))
 
     def open_demo(self) -> None:
         self._show(demo_window(theme=self.theme))

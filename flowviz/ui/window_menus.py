@@ -1,5 +1,5 @@
-"""The main window's menu bar — File (open a capture, connect to Kafka, the demo, quit), View (panels) — and
-the Problems panel; a window's feed stops when the window closes."""
+"""The main window's menu bar — File (open a capture, connect to Kafka, receive OTLP, the demo, quit), View
+(panels) — and the Problems panel; a window's feed stops when the window closes."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def install_menus(window: QMainWindow) -> None:
     entries = (
         ("&Open capture…", QKeySequence.StandardKey.Open, lambda: open_capture(window)),
         ("&Connect to Kafka…", QKeySequence("Ctrl+K"), lambda: connect_kafka(window)),
+        ("&Receive OTLP (gRPC 4317, HTTP 4318)", QKeySequence("Ctrl+L"), lambda: listen_otlp(window)),
         ("Open the &demo", None, lambda: _show_new(demo_window_like(window))),
     )
     for text, shortcut, handler in entries:
@@ -105,6 +106,13 @@ def connect_kafka(window: QMainWindow) -> None:
     settings = ask_kafka_settings(window)
     if settings is not None:
         _show_new(live_window(settings, theme=_theme(window)))
+
+
+def listen_otlp(window: QMainWindow) -> None:
+    """A new live window receiving OTLP at the default loopback addresses."""
+    from flowviz.ui.app import listen_window
+
+    _show_new(listen_window(theme=_theme(window)))
 
 
 def demo_window_like(window: QMainWindow) -> QMainWindow:

@@ -1,0 +1,83 @@
+"""The OTLP/gRPC trace receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, answered per the spec.
+
+Requests reach the intake as raw bytes (no protobuf objects: the vectorised decoder reads them);
+gzip is grpc's own. OK with partial success (rejected spans counted), INVALID_ARGUMENT for a body
+that is not OTLP, RESOURCE_EXHAUSTED over the size limit, UNAVAILABLE with a `RetryInfo` while the
+consumer is behind (exporters retry it after the delay).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceResponse,
+)
+
+from flowviz.sources.otlp_intake import PROTOBUF, RETRY_AFTER_S, OtlpIntake, Verdict
+
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+_WORKERS = 4
+_MAX_CONCURRENT_RPCS = 64  # more at once are refused by grpc with RESOURCE_EXHAUSTED (retryable with back-off)
+_CODES = {
+    Verdict.INVALID: (grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
+    Verdict.TOO_LARGE: (grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED),
+    Verdict.BUSY: (grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE),
+}
+
+
+class OtlpGrpcServer:
+    """A grpc server with the trace service only, writing into `intake`; `address` is the bound HOST:PORT."""
+
+    def __init__(self, host: str, port: int, intake: OtlpIntake, *, tls: tuple[bytes, bytes] | None = None) -> None:
+        self.intake = intake
+        limit = intake.max_body_bytes + 1024  # grpc refuses larger messages itself (RESOURCE_EXHAUSTED)
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="flowviz-otlp-grpc"),
+            options=[("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)],
+            maximum_concurrent_rpcs=_MAX_CONCURRENT_RPCS,
+        )
+        handler = grpc.unary_unary_rpc_method_handler(
+            self._export, request_deserializer=None, response_serializer=ExportTraceServiceResponse.SerializeToString
+        )
+        self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),))
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            if tls is None:
+                bound = self._server.add_insecure_port(target)
+            else:
+                key, certificate = tls
+                bound = self._server.add_secure_port(target, grpc.ssl_server_credentials([(key, certificate)]))
+        except RuntimeError as error:  # grpc raises this when it cannot bind
+            raise OSError(f"cannot listen on {target}: {error}") from None
+        if not bound:
+            raise OSError(f"cannot listen on {target} (in use, or not an address of this machine)")
+        self.address = f"[{host}]:{bound}" if ":" in host else f"{host}:{bound}"
+
+    def _export(self, request: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
+        answer = self.intake.accept(request, PROTOBUF, "grpc")
+        if answer.verdict is Verdict.OK:
+            response = ExportTraceServiceResponse()
+            if answer.rejected:
+                response.partial_success.CopyFrom(
+                    ExportTracePartialSuccess(rejected_spans=answer.rejected, error_message=answer.message)
+                )
+            return response
+        grpc_code, rpc_code = _CODES[answer.verdict]
+        if answer.verdict is Verdict.BUSY:
+            retry = any_pb2.Any()
+            retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_S)))
+            details = status_pb2.Status(code=rpc_code, message=answer.message, details=[retry])
+            context.set_trailing_metadata((("grpc-status-details-bin", details.SerializeToString()),))
+        context.abort(grpc_code, answer.message)
+        raise AssertionError("unreachable: abort raises")
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop(grace=0.5).wait(2.0)
