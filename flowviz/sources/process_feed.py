@@ -20,6 +20,7 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.sources.otlp_receiver import ReceiverSettings as ReceiverSpec  # OTLP received live
+from flowviz.sources.prometheus_feed import PrometheusSpec  # service-graph metrics, a range or live
 from flowviz.sources.raw_inputs import CaptureFiles, RawRing
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
@@ -72,6 +73,10 @@ class FeedStatus:
         """One line for the status bar (the problem count has its own, clickable, place there)."""
         if self.error:
             return f"feed stopped: {self.error}"
+        if self.source.get("kind") == "prometheus":
+            from flowviz.sources.prometheus import status_text as metrics_text
+
+            return f"{metrics_text(self.source)} · {self.calls:,} calls"
         if self.source.get("kind") == "otlp":
             from flowviz.sources.otlp_receiver import status_text as receiver_text
 
@@ -152,7 +157,7 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
 
 
 def _worker_main(
-    spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec,
+    spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec | PrometheusSpec,
     connection: Connection,
     detail_connection: Connection | None,
 ) -> None:
@@ -166,6 +171,10 @@ def _worker_main(
             _run_simulator(spec, connection, details)
         elif isinstance(spec, CaptureSpec):
             _run_captures(spec, connection, details)
+        elif isinstance(spec, PrometheusSpec):
+            from flowviz.sources.prometheus_feed import run_prometheus_worker
+
+            run_prometheus_worker(spec, connection)
         elif isinstance(spec, ReceiverSpec):
             from flowviz.sources.otlp_receiver import run_otlp_worker
 
@@ -188,7 +197,11 @@ class ProcessFeed:
     """
 
     def __init__(
-        self, store: RollingStore, spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec, *, details: bool = True
+        self,
+        store: RollingStore,
+        spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec | PrometheusSpec,
+        *,
+        details: bool = True,
     ) -> None:
         self.store = store
         self.spec = spec

@@ -158,6 +158,46 @@ def run_listen(settings, *, theme: str) -> int:
     return run_window(listen_window(settings, theme=theme))
 
 
+def metrics_window(spec, *, theme: str = "dark"):
+    """A window on service-graph metrics from Prometheus: a past range (shown whole once read) or, without an
+    end, following the present. The resolution is the query step (the scrape interval); the title says so."""
+    from flowviz.chart.flow_model import FlowChartModel
+    from flowviz.chart.themes import THEMES
+    from flowviz.model.time_spec import format_time_ns
+    from flowviz.sources.process_feed import ProcessFeed
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.main_window import MainWindow
+
+    store = RollingStore()
+    feed = ProcessFeed(store, spec, details=False)  # metrics have no traces to drill into
+    live = spec.end_ns is None
+    model = FlowChartModel(store, window_s=300.0, live=live, theme=THEMES[theme])
+    span = "live" if live else f"{format_time_ns(spec.start_ns)} .. {format_time_ns(spec.end_ns)}"
+    loaded = []
+
+    def status() -> str:
+        if not live and feed.status.finished and not loaded:
+            loaded.append(True)
+            model.show_whole_range()
+            model.relayout()
+            window.view.fit()
+        return feed.status.summary()
+
+    title = f"metrics: {spec.describe()} · {span} · resolution = the scrape interval"
+    window = MainWindow(model, title=title, status_text=status)
+    window.feed = feed
+    feed.start()
+    return window
+
+
+def run_metrics(spec, *, theme: str) -> int:
+    failure = _fail_without_display()
+    if failure is not None:
+        return failure
+    _application()
+    return run_window(metrics_window(spec, theme=theme))
+
+
 def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: str = "dark"):
     """A window on capture files, loaded in a worker process; the chart shows the whole capture."""
     from flowviz.chart.flow_model import FlowChartModel

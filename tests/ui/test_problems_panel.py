@@ -75,7 +75,13 @@ def test_the_window_has_a_file_and_view_menu(qtbot, bad_capture):
         titles = [action.text() for action in window.menuBar().actions()]
         assert titles == ["&File", "&View"]
         entries = [action.text() for action in window.file_menu.actions() if not action.isSeparator()]
-        assert entries == ["&Open capture…", "&Connect to Kafka…", "Open the &demo", "&Quit"]
+        assert entries == [
+            "&Open capture…",
+            "&Connect to Kafka…",
+            "&Receive OTLP (gRPC 4317, HTTP 4318)",
+            "Open the &demo",
+            "&Quit",
+        ]
         window.view_menu.aboutToShow.emit()
         docks = [a for a in window.view_menu.actions() if not a.isSeparator()]
         assert docks[0] is window.problems_action

@@ -1,0 +1,207 @@
+"""Series shaped exactly as the OpenTelemetry Collector's servicegraph connector exports them, a real Prometheus
+(Debian's `prometheus`) holding them (filled with `promtool tsdb create-blocks-from openmetrics`), and the
+graph they encode."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+STEP_S = 15
+T0 = 1_700_000_000 // STEP_S * STEP_S  # the first sample (2023-11-14), far in the past: replay, not live
+STEPS = 40  # samples after the first: 10 minutes
+UNPREFIXED_T0 = T0 + 86_400  # a day later, the same system exported without the `traces_` prefix
+BUCKETS_S = (0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15)  # connector default
+TLS_DIR = Path(__file__).parent / "otlp_tls"
+
+
+@dataclass
+class Edge:
+    """One edge as the connector reports it, with what it counted in each step (index 1..STEPS)."""
+
+    client: str
+    server: str
+    connection_type: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    server_histogram: bool = True
+    client_histogram: bool = True
+    instances: tuple[str, ...] = ("collector-0:8889",)
+    first_step: int = 0  # the series appear at this sample
+    reset_at: int | None = None  # the last instance restarts here (its counters start again from 0)
+    requests: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    failed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    buckets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # steps × buckets (+Inf last)
+
+    def fill(self, rng: np.random.Generator, rate: int, typical_s: float) -> Edge:
+        self.requests = rng.poisson(rate, STEPS + 1)
+        self.requests[: max(self.first_step, 1)] = 0  # the first sample is the base (or the series' first count)
+        self.failed = rng.binomial(self.requests, 0.1)
+        latency = rng.lognormal(np.log(typical_s), 0.5, (STEPS + 1, int(self.requests.max()) + 1))
+        bounds = np.array([*BUCKETS_S, np.inf])
+        self.buckets = np.zeros((STEPS + 1, bounds.size), np.int64)
+        for step in range(STEPS + 1):
+            index = np.searchsorted(bounds, latency[step, : self.requests[step]], side="left")
+            self.buckets[step] = np.bincount(index, minlength=bounds.size)
+        return self
+
+
+def system(rng: np.random.Generator) -> list[Edge]:
+    return [
+        Edge("user", "frontend", "virtual_node").fill(rng, 60, 0.12),
+        Edge("frontend", "checkout", instances=("collector-0:8889", "collector-1:8889"), reset_at=23).fill(
+            rng, 40, 0.05
+        ),
+        Edge("checkout", "postgresql", "database", client_histogram=True, server_histogram=False).fill(rng, 80, 0.004),
+        Edge("checkout", "payments-api", "virtual_node", server_histogram=False).fill(rng, 20, 0.3),
+        Edge("checkout", "shipping", "messaging_system", extra={"client_messaging_destination_name": "shipments"}).fill(
+            rng, 15, 0.02
+        ),
+        Edge("frontend", "recommendations", first_step=12).fill(rng, 10, 0.008),
+    ]
+
+
+def _labels(edge: Edge, instance: str, **more: str) -> str:
+    labels = {"client": edge.client, "server": edge.server, "connection_type": edge.connection_type, **edge.extra}
+    labels.update(job="otel-collector", instance=instance, **more)
+    return ",".join(f'{k}="{v}"' for k, v in labels.items())
+
+
+def openmetrics(edges: list[Edge], t0: int, prefix: str) -> str:
+    """The connector's families, every series sampled every STEP_S (cumulative, as exported)."""
+    families: dict[str, list[str]] = {}
+
+    def series(family: str, kind: str, name: str, labels: str, increments: np.ndarray, start: int, reset: int | None):
+        lines = families.setdefault(f"# TYPE {family} {kind}", [])
+        total = 0.0
+        for step in range(start, STEPS + 1):
+            total = (0 if reset is not None and step == reset else total) + float(increments[step])
+            lines.append(f"{name}{{{labels}}} {total:g} {t0 + step * STEP_S}")
+
+    base = f"{prefix}service_graph_request"
+    bounds = [*(f"{b:g}" for b in BUCKETS_S), "+Inf"]
+    for edge in edges:
+        shares = _instance_shares(edge)
+        for number, instance in enumerate(edge.instances):
+            reset = edge.reset_at if number == len(edge.instances) - 1 else None
+            requests, failed, buckets = (shares[number] * x for x in (edge.requests, edge.failed, edge.buckets.T))
+            labels = _labels(edge, instance)
+            series(base, "counter", f"{base}_total", labels, requests, edge.first_step, reset)
+            series(f"{base}_failed", "counter", f"{base}_failed_total", labels, failed, edge.first_step, reset)
+            for side, present in (("server", edge.server_histogram), ("client", edge.client_histogram)):
+                if not present:
+                    continue
+                family = f"{base}_{side}_seconds"
+                cumulative = np.cumsum(buckets, axis=0)
+                for le, counts in zip(bounds, cumulative, strict=True):
+                    series(
+                        family,
+                        "histogram",
+                        f"{family}_bucket",
+                        _labels(edge, instance, le=le),
+                        counts,
+                        edge.first_step,
+                        reset,
+                    )
+                series(family, "histogram", f"{family}_count", labels, requests, edge.first_step, reset)
+                middles = np.array([*BUCKETS_S, 20.0])
+                seconds = (buckets * middles[:, None]).sum(axis=0)
+                series(family, "histogram", f"{family}_sum", labels, seconds, edge.first_step, reset)
+    return "\n".join(line for header, lines in families.items() for line in (header, *lines)) + "\n"
+
+
+def _instance_shares(edge: Edge) -> list[np.ndarray]:
+    """Each collector instance counts a part (instance 0 the even steps' share, others the rest): masks per step."""
+    if len(edge.instances) == 1:
+        return [np.array(1)]
+    even = (np.arange(STEPS + 1) % 2 == 0).astype(np.int64)
+    return [even, 1 - even]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_prometheus(directory: Path) -> Iterator[tuple[str, list[Edge]]]:
+    """A real Prometheus on a free loopback port holding the connector's series of `system()` twice (with and
+    without the `traces_` prefix, a day apart); killed by its pid afterwards."""
+    binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
+    if binary is None or promtool is None:
+        pytest.fail("these tests need Prometheus: apt-get install prometheus (.ci/run installs it)")
+    edges = system(np.random.default_rng(7))
+    text = openmetrics(edges, T0, "traces_") + openmetrics(edges, UNPREFIXED_T0, "")
+    (directory / "series.om").write_text(_merge_families(text) + "# EOF\n")
+    subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(directory / "series.om"), str(directory / "data")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (directory / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(directory / "prometheus.log").open("wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Prometheus did not start: {(directory / 'prometheus.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield url, edges
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _merge_families(text: str) -> str:
+    """OpenMetrics wants each family once: the two exports' lines of a family together."""
+    families: dict[str, list[str]] = {}
+    header = ""
+    for line in text.splitlines():
+        if line.startswith("# TYPE"):
+            header = line
+            families.setdefault(header, [])
+        else:
+            families[header].append(line)
+    return "\n".join(line for h, lines in families.items() for line in (h, *lines)) + "\n"
+
+
+def expected_graph(edges: list[Edge], first: int, last: int) -> dict:
+    """Edges of the steps first..last (their increments), as the report gives them."""
+    out = {}
+    for edge in edges:
+        window = slice(first, last + 1)
+        requests = int(edge.requests[window].sum())
+        if requests == 0:
+            continue
+        via = next(iter(edge.extra.values()), None)
+        out[(edge.client, edge.server)] = (edge.connection_type, requests, int(edge.failed[window].sum()), via)
+    return out

@@ -1,0 +1,207 @@
+"""Service-graph metrics from a real Prometheus (Debian's `prometheus`, filled with `promtool tsdb
+create-blocks-from openmetrics`), series shaped as the Collector's servicegraph connector writes them:
+the graph read back equals the graph the series encode."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import io
+import json
+import ssl
+import threading
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from flowviz.model.problems import Problems
+from flowviz.model.time_spec import format_time_ns
+from flowviz.sources.prometheus import (
+    PrometheusClient,
+    PrometheusError,
+    PrometheusReader,
+    PrometheusSettings,
+    find_graph_metrics,
+    increases,
+)
+from tests.sources.prometheus_series import (
+    BUCKETS_S,
+    STEP_S,
+    STEPS,
+    T0,
+    TLS_DIR,
+    UNPREFIXED_T0,
+    expected_graph,
+    free_port,
+)
+
+
+def report(url: str, start_s: int, end_s: int, *extra: str) -> dict:
+    from flowviz.cli import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(
+            [
+                "report",
+                "--prometheus",
+                url,
+                "--from",
+                format_time_ns(start_s * 1_000_000_000),
+                "--to",
+                format_time_ns(end_s * 1_000_000_000),
+                "--json",
+                *extra,
+            ]
+        )
+    assert code == 0
+    return json.loads(buffer.getvalue())
+
+
+def _graph(report_json: dict) -> dict:
+    return {
+        (e["source"], e["target"]): (e["connection_type"], e["requests"], e["errors"], e["via"])
+        for e in report_json["edges"]
+    }
+
+
+def test_report_reads_back_the_graph_the_series_encode(prometheus_server):
+    url, edges = prometheus_server
+    result = report(url, T0, T0 + STEPS * STEP_S)
+    assert _graph(result) == expected_graph(edges, 1, STEPS)
+    kinds = {n["name"]: n["kind"] for n in result["nodes"]}
+    assert kinds["user"] == "user"
+    assert kinds["postgresql"] == "database"
+    assert kinds["payments-api"] == "external"
+    assert kinds["checkout"] == kinds["shipping"] == "service"
+    assert result["window"]["seconds"] == STEPS * STEP_S
+    assert result["input"]["step_seconds"] == STEP_S  # the scrape interval, estimated from the samples
+    assert result["input"]["metric"] == "traces_service_graph_request_total"
+
+
+def test_latency_percentiles_fall_in_the_buckets_that_hold_them(prometheus_server):
+    url, edges = prometheus_server
+    result = report(url, T0, T0 + STEPS * STEP_S)
+    reported = {(e["source"], e["target"]): e for e in result["edges"]}
+    bounds = np.array([0.0, *BUCKETS_S, np.inf])
+    for edge in edges:
+        counts = edge.buckets[1:].sum(axis=0)
+        for percentile, key in ((50, "p50_ms"), (95, "p95_ms")):
+            rank = np.ceil(counts.sum() * percentile / 100)
+            bucket = int(np.searchsorted(np.cumsum(counts), rank))
+            low, high = bounds[bucket] * 1000, bounds[bucket + 1] * 1000
+            value = reported[(edge.client, edge.server)][key]
+            assert low * 0.9 <= value <= high * 1.1, (edge.client, edge.server, key, value, low, high)
+
+
+def test_a_window_counts_only_its_steps_and_handles_resets_and_new_series(prometheus_server):
+    url, edges = prometheus_server
+    start, end = T0 + 10 * STEP_S, T0 + 30 * STEP_S  # holds the reset (step 23) and the new series (step 12)
+    assert _graph(report(url, start, end)) == expected_graph(edges, 11, 30)
+
+
+def test_names_without_the_traces_prefix_are_read_too(prometheus_server):
+    url, edges = prometheus_server
+    result = report(url, UNPREFIXED_T0, UNPREFIXED_T0 + STEPS * STEP_S)
+    assert result["input"]["metric"] == "service_graph_request_total"
+    assert _graph(result) == expected_graph(edges, 1, STEPS)
+
+
+def test_a_range_without_graph_series_says_so(prometheus_server, capsys):
+    from flowviz.cli import main
+
+    url, _ = prometheus_server
+    assert main(["report", "--prometheus", url, "--from", "2001-01-01T00:00:00Z", "--to", "2001-01-01T01:00:00Z"]) == 1
+    assert "no traces_service_graph_request_total" in capsys.readouterr().err
+
+
+def test_a_step_finer_than_the_data_gives_the_same_counts(prometheus_server):
+    url, edges = prometheus_server
+    settings = PrometheusSettings(url, step_s=5.0)
+    reader = PrometheusReader(settings, problems=Problems())
+    chunks = list(reader.read(T0, T0 + STEPS * STEP_S))
+    assert sum(c.requests for c in chunks) == sum(int(e.requests[1:].sum()) for e in edges)
+    assert sum(c.failed for c in chunks) == sum(int(e.failed[1:].sum()) for e in edges)
+
+
+def test_unreachable_and_not_prometheus_are_errors_not_tracebacks(capsys):
+    from flowviz.cli import main
+
+    port = free_port()
+    assert main(["report", "--prometheus", f"http://127.0.0.1:{port}", "--from=-1h"]) == 1
+    assert "Connection refused" in capsys.readouterr().err
+    assert main(["report", "--prometheus", "ftp://x", "--from=-1h"]) == 2
+    assert main(["report", "--prometheus", "http://x", "--from", "+5m"]) == 2
+
+
+def test_counter_increases_reset_and_new_series():
+    result = [
+        {"metric": {"a": "1"}, "values": [[100, "5"], [115, "9"], [130, "2"], [145, "4"]]},  # reset at 130
+        {"metric": {"a": "2"}, "values": [[130, "3"], [145, "3"]]},  # appears at 130: counted from zero
+    ]
+    matrix = increases(result, 100, 15, 4, first_is_base=True)
+    assert matrix.increases.tolist() == [[4, 2, 2], [0, 3, 0]]
+    assert matrix.times_s.tolist() == [115, 130, 145]
+
+
+# -- auth, tenants, TLS ------------------------------------------------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A stand-in for Prometheus that keeps the request headers and answers with no names."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append({name.lower(): value for name, value in self.headers.items()})
+        body = json.dumps({"status": "success", "data": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def header_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    _Recorder.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_bearer_token_basic_auth_and_tenant_come_from_files(tmp_path, header_server):
+    url = f"http://127.0.0.1:{header_server.server_address[1]}"
+    (tmp_path / "token").write_text("s3cret-token\n")
+    (tmp_path / "basic").write_text("alice:pa:ss\n")
+    PrometheusClient(PrometheusSettings(url, bearer_token_file=str(tmp_path / "token"), tenant="team-a")).metric_names(
+        ".*", 0, 1
+    )
+    PrometheusClient(PrometheusSettings(url, basic_auth_file=str(tmp_path / "basic"))).metric_names(".*", 0, 1)
+    first, second = _Recorder.seen
+    assert first["authorization"] == "Bearer s3cret-token"
+    assert first["x-scope-orgid"] == "team-a"
+    assert "x-scope-orgid" not in second
+    assert second["authorization"] == "Basic YWxpY2U6cGE6c3M="  # alice:pa:ss
+    (tmp_path / "bad").write_text("no colon")
+    with pytest.raises(PrometheusError, match="USER:PASSWORD"):
+        PrometheusClient(PrometheusSettings(url, basic_auth_file=str(tmp_path / "bad")))
+    with pytest.raises(PrometheusError, match="no traces_service_graph_request_total"):
+        find_graph_metrics(PrometheusClient(PrometheusSettings(url)), 0, 1)
+
+
+def test_https_with_a_ca_file(header_server):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS_DIR / "cert.pem", TLS_DIR / "key.pem")
+    header_server.socket = context.wrap_socket(header_server.socket, server_side=True)
+    url = f"https://127.0.0.1:{header_server.server_address[1]}"
+    with pytest.raises(PrometheusError, match="CERTIFICATE_VERIFY_FAILED"):
+        PrometheusClient(PrometheusSettings(url)).metric_names(".*", 0, 1)
+    assert PrometheusClient(PrometheusSettings(url, ca_file=str(TLS_DIR / "cert.pem"))).metric_names(".*", 0, 1) == []

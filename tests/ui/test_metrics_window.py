@@ -1,0 +1,43 @@
+"""`flowviz open --prometheus`: the window on a past range of service-graph metrics from a real Prometheus."""
+
+from __future__ import annotations
+
+from flowviz.sources.prometheus import PrometheusSettings
+from flowviz.sources.prometheus_feed import PrometheusSpec
+from flowviz.ui.app import metrics_window
+from tests.sources.prometheus_series import STEP_S, STEPS, T0, expected_graph
+
+SECOND_NS = 1_000_000_000
+
+
+def test_a_past_range_of_metrics_opens_whole_in_the_window(qtbot, prometheus_server):
+    url, edges = prometheus_server
+    spec = PrometheusSpec(PrometheusSettings(url), T0 * SECOND_NS, (T0 + STEPS * STEP_S) * SECOND_NS)
+    window = metrics_window(spec)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: window.feed.status.finished, timeout=30_000)
+        expected = expected_graph(edges, 1, STEPS)
+        assert window.feed.status.calls == sum(requests for _, requests, _, _ in expected.values())
+        qtbot.waitUntil(lambda: window.model.chart is not None and bool(window.model.chart.node_names), timeout=10_000)
+        names = set(window.model.chart.node_names)
+        assert {client for client, _ in expected} | {server for _, server in expected} <= names
+        summary = window.statusBar().currentMessage() or window.feed.status.summary()
+        assert "step 15 s (the scrape interval: no finer)" in window.feed.status.summary(), summary
+        assert "resolution = the scrape interval" in window.windowTitle()
+    finally:
+        window.feed.stop()
+
+
+def test_a_prometheus_that_is_not_there_stops_the_feed_with_its_reason(qtbot):
+    from tests.sources.prometheus_series import free_port
+
+    spec = PrometheusSpec(PrometheusSettings(f"http://127.0.0.1:{free_port()}"), 0, 60 * SECOND_NS)
+    window = metrics_window(spec)
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: bool(window.feed.status.error), timeout=30_000)
+        assert "Connection refused" in window.feed.status.summary()
+    finally:
+        window.feed.stop()
