@@ -20,6 +20,7 @@ STEP_S = 15
 T0 = 1_700_000_000 // STEP_S * STEP_S  # the first sample (2023-11-14), far in the past: replay, not live
 STEPS = 40  # samples after the first: 10 minutes
 UNPREFIXED_T0 = T0 + 86_400  # a day later, the same system exported without the `traces_` prefix
+RECENT_T0 = (int(time.time()) - 20 * 60) // STEP_S * STEP_S  # and once more, ending 10 minutes before the tests
 BUCKETS_S = (0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15)  # connector default
 TLS_DIR = Path(__file__).parent / "otlp_tls"
 
@@ -133,13 +134,17 @@ def free_port() -> int:
 
 
 def start_prometheus(directory: Path) -> Iterator[tuple[str, list[Edge]]]:
-    """A real Prometheus on a free loopback port holding the connector's series of `system()` twice (with and
-    without the `traces_` prefix, a day apart); killed by its pid afterwards."""
+    """A real Prometheus on a free loopback port holding the connector's series of `system()` three times (with and
+    without the `traces_` prefix, a day apart, and recently, for following live); killed by its pid afterwards."""
     binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
     if binary is None or promtool is None:
         pytest.fail("these tests need Prometheus: apt-get install prometheus (.ci/run installs it)")
     edges = system(np.random.default_rng(7))
-    text = openmetrics(edges, T0, "traces_") + openmetrics(edges, UNPREFIXED_T0, "")
+    text = (
+        openmetrics(edges, T0, "traces_")
+        + openmetrics(edges, UNPREFIXED_T0, "")
+        + openmetrics(edges, RECENT_T0, "traces_")
+    )
     (directory / "series.om").write_text(_merge_families(text) + "# EOF\n")
     subprocess.run(
         [promtool, "tsdb", "create-blocks-from", "openmetrics", str(directory / "series.om"), str(directory / "data")],

@@ -41,3 +41,21 @@ def test_a_prometheus_that_is_not_there_stops_the_feed_with_its_reason(qtbot):
         assert "Connection refused" in window.feed.status.summary()
     finally:
         window.feed.stop()
+
+
+def test_live_metrics_read_the_recent_past_then_follow(qtbot, prometheus_server):
+    from tests.sources.prometheus_series import RECENT_T0
+
+    url, edges = prometheus_server
+    spec = PrometheusSpec(PrometheusSettings(url), (RECENT_T0 - 60) * SECOND_NS)  # live: no end
+    window = metrics_window(spec)
+    qtbot.addWidget(window)
+    try:
+        expected = expected_graph(edges, 1, STEPS)
+        total = sum(requests for _, requests, _, _ in expected.values())
+        qtbot.waitUntil(lambda: window.feed.status.source.get("state") == "following", timeout=30_000)
+        qtbot.waitUntil(lambda: window.feed.status.calls == total, timeout=10_000)
+        assert window.model.time.live
+        assert "following · Prometheus" in window.feed.status.summary()
+    finally:
+        window.feed.stop()
