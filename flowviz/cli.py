@@ -40,7 +40,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
-    bench.add_argument("suite", choices=("ingest", "render", "scrub", "live", "groups"), help="which benchmark")
+    bench.add_argument(
+        "suite", choices=("ingest", "render", "scrub", "live", "groups", "receive"), help="which benchmark"
+    )
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -279,6 +281,11 @@ def _run_bench(args: argparse.Namespace) -> int:
             print(f"flowviz bench groups: {error}", file=sys.stderr)
             return EXIT_NOTHING_USABLE
         text = format_groups_figures(figures)
+    elif args.suite == "receive":
+        from flowviz.bench.receive import format_receive_figures, run_receive_bench
+
+        figures = run_receive_bench(quick=args.quick)
+        text = format_receive_figures(figures)
     elif args.suite == "scrub":
         from flowviz.bench.render import run_scrub_bench
 

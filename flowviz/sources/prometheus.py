@@ -295,7 +295,7 @@ def _sum_by(matrix: SeriesMatrix, key_of) -> dict:
     return sums
 
 
-def _bucket_latencies_ns(bounds_s: np.ndarray) -> np.ndarray:
+def bucket_latencies_ns(bounds_s: np.ndarray) -> np.ndarray:
     """A latency for each histogram bucket (lower, upper]: the geometric middle; the first bucket half its
     bound; the +Inf bucket its lower bound (the best that is known: more than that)."""
     upper = bounds_s
@@ -411,7 +411,7 @@ def _edge_rows(
         cumulative = np.stack([np.nan_to_num(buckets[b]) for b in bounds]).round().astype(np.int64)  # buckets × steps
         cumulative = np.maximum.accumulate(np.maximum(cumulative, 0), axis=0)
         per_bucket = np.diff(cumulative, axis=0, prepend=0)
-        latencies = _bucket_latencies_ns(bounds)
+        latencies = bucket_latencies_ns(bounds)
         covered = cumulative[-1]
     else:
         per_bucket = np.zeros((0, steps), np.int64)
@@ -491,46 +491,46 @@ class PrometheusReader:
         self.status.step_s, self.status.metric = self.step_s, self.metrics.requests
 
     def read(self, start_s: float, end_s: float) -> Iterator[GraphStep]:
-        """Increases over [start, end) step by step (start aligned down to the step), in chunks of at most
-        `MAX_POINTS_PER_QUERY` steps."""
+        """Increases over [start, end) step by step (start aligned down to the step), chunk by chunk."""
         if self.metrics is None:
             self.prepare(start_s, end_s)
-        assert self.metrics is not None
+        for interval_start_s, steps in self.chunks(start_s, end_s):
+            yield self._read_chunk(interval_start_s, steps)
+
+    def chunks(self, start_s: float, end_s: float) -> Iterator[tuple[float, int]]:
+        """(first interval's start, steps) covering [start, end) on the step grid, at most
+        `MAX_POINTS_PER_QUERY` points a query."""
         step = self.step_s
         first = math.floor(start_s / step) * step
         steps_total = max(0, math.ceil((end_s - first) / step))
-        done = 0
-        while done < steps_total:
-            count = min(MAX_POINTS_PER_QUERY - 1, steps_total - done)
-            chunk_start = first + done * step  # the chunk's first interval starts here
-            yield self._read_chunk(chunk_start, count)
-            done += count
+        for done in range(0, steps_total, MAX_POINTS_PER_QUERY - 1):
+            yield first + done * step, min(MAX_POINTS_PER_QUERY - 1, steps_total - done)
+
+    def matrix(self, name: str | None, interval_start_s: float, steps: int) -> SeriesMatrix | None:
+        """The increases of every series of `name` in intervals [interval_start + k·step, +step), k < steps,
+        from the counters at the grid points bounding them (None for no name)."""
+        if name is None:
+            return None
+        step = self.step_s
+        result = self.client.query_range(name, interval_start_s, interval_start_s + steps * step, step)
+        return increases(result, interval_start_s, step, steps + 1, first_is_base=True)
 
     def _read_chunk(self, interval_start_s: float, steps: int) -> GraphStep:
-        """Intervals [interval_start + k·step, +step), k < steps: counters at the grid points bounding them."""
-        metrics, step = self.metrics, self.step_s
+        metrics = self.metrics
         assert metrics is not None
-        grid_start, grid_end = interval_start_s, interval_start_s + steps * step
-
-        def matrix(name: str | None) -> SeriesMatrix | None:
-            if name is None:
-                return None
-            result = self.client.query_range(name, grid_start, grid_end, step)
-            return increases(result, grid_start, step, steps + 1, first_is_base=True)
-
-        requests = matrix(metrics.requests)
+        requests = self.matrix(metrics.requests, interval_start_s, steps)
         assert requests is not None
         graph = graph_observations(
             requests,
-            matrix(metrics.failed),
-            matrix(metrics.server_buckets),
-            matrix(metrics.client_buckets),
-            step,
+            self.matrix(metrics.failed, interval_start_s, steps),
+            self.matrix(metrics.server_buckets, interval_start_s, steps),
+            self.matrix(metrics.client_buckets, interval_start_s, steps),
+            self.step_s,
             self.problems,
         )
         self.status.requests += graph.requests
         self.status.failed += graph.failed
-        self.status.newest_s = grid_end
+        self.status.newest_s = interval_start_s + steps * self.step_s
         return graph
 
 

@@ -128,6 +128,15 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
     step_ns = round(reader.step_s * SECOND_NS)
     first_ns = start_ns // step_ns * step_ns  # the steps covering [from, to): whole steps, from the one holding from
     report = build_report(store, ReportWindow.snapped(first_ns, end_ns), totals, problems)
+    from flowviz.sources.span_metrics import read_operations
+
+    try:
+        operations = read_operations(reader, first_ns / SECOND_NS, end_ns / SECOND_NS)
+    except PrometheusError as error:
+        print(f"flowviz: span metrics not read: {error}", file=sys.stderr)
+        operations = []
+    if operations:
+        report["operations"] = operations  # per service and operation, from span metrics
     report["input"] = {  # type: ignore[dict-item]
         **report["input"],  # type: ignore[dict-item]
         "prometheus": settings.url,
@@ -138,6 +147,14 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(format_report(report))
+        if operations:
+            print(f"\nOperations ({len(operations)}, from span metrics)")
+            for row in operations:
+                latency = " ".join(f"{k[:3]} {row[k]} ms" for k in ("p50_ms", "p95_ms", "p99_ms") if row[k] is not None)
+                print(
+                    f"  {row['service']}  {row['operation']} ({row['kind']}): {row['requests']:,} requests, "
+                    f"{row['errors']:,} errors  {latency}"
+                )
         print(f"\nfrom {settings.url}: {reader.status.metric}, step {reader.step_s:g} s (the scrape interval)")
     return EXIT_OK
 

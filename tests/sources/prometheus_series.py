@@ -76,8 +76,20 @@ def _labels(edge: Edge, instance: str, **more: str) -> str:
     return ",".join(f'{k}="{v}"' for k, v in labels.items())
 
 
-def openmetrics(edges: list[Edge], t0: int, prefix: str) -> str:
-    """The connector's families, every series sampled every STEP_S (cumulative, as exported)."""
+SPAN_METRICS = {  # shape -> (calls, histogram, its unit in seconds, service label)
+    "connector": ("traces_span_metrics_calls_total", "traces_span_metrics_duration_milliseconds", 1e-3, "service_name"),
+    "tempo": ("traces_spanmetrics_calls_total", "traces_spanmetrics_latency", 1.0, "service"),
+}
+
+
+def operations(edges: list[Edge]) -> list[Edge]:
+    """The server operations span metrics count: each instrumented server's `POST /NAME` (its calls of the graph)."""
+    return [e for e in edges if e.connection_type in ("", "messaging_system") or e.client == "user"]
+
+
+def openmetrics(edges: list[Edge], t0: int, prefix: str, span_metrics: str | None = None) -> str:
+    """The connector's families, every series sampled every STEP_S (cumulative, as exported); with `span_metrics`
+    also span metrics of that shape for `operations(edges)`."""
     families: dict[str, list[str]] = {}
 
     def series(family: str, kind: str, name: str, labels: str, increments: np.ndarray, start: int, reset: int | None):
@@ -116,6 +128,24 @@ def openmetrics(edges: list[Edge], t0: int, prefix: str) -> str:
                 middles = np.array([*BUCKETS_S, 20.0])
                 seconds = (buckets * middles[:, None]).sum(axis=0)
                 series(family, "histogram", f"{family}_sum", labels, seconds, edge.first_step, reset)
+    if span_metrics is not None:
+        calls, histogram, unit_s, service_label = SPAN_METRICS[span_metrics]
+        for edge in operations(edges):
+            own = {service_label: edge.server, "span_name": f"POST /{edge.server}", "span_kind": "SPAN_KIND_SERVER"}
+            labels = {**own, "job": "otel-collector"}
+            for status, counts in (
+                ("STATUS_CODE_ERROR", edge.failed),
+                ("STATUS_CODE_UNSET", edge.requests - edge.failed),
+            ):
+                text = ",".join(f'{k}="{v}"' for k, v in {**labels, "status_code": status}.items())
+                series(calls.removesuffix("_total"), "counter", calls, text, counts, edge.first_step, None)
+            text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            cumulative = np.cumsum(edge.buckets.T, axis=0)
+            for bound, counts in zip([*(f"{b / unit_s:g}" for b in BUCKETS_S), "+Inf"], cumulative, strict=True):
+                series(
+                    histogram, "histogram", f"{histogram}_bucket", f'{text},le="{bound}"', counts, edge.first_step, None
+                )
+            series(histogram, "histogram", f"{histogram}_count", text, edge.requests, edge.first_step, None)
     return "\n".join(line for header, lines in families.items() for line in (header, *lines)) + "\n"
 
 
@@ -141,8 +171,8 @@ def start_prometheus(directory: Path) -> Iterator[tuple[str, list[Edge]]]:
         pytest.fail("these tests need Prometheus: apt-get install prometheus (.ci/run installs it)")
     edges = system(np.random.default_rng(7))
     text = (
-        openmetrics(edges, T0, "traces_")
-        + openmetrics(edges, UNPREFIXED_T0, "")
+        openmetrics(edges, T0, "traces_", span_metrics="connector")
+        + openmetrics(edges, UNPREFIXED_T0, "", span_metrics="tempo")
         + openmetrics(edges, RECENT_T0, "traces_")
     )
     (directory / "series.om").write_text(_merge_families(text) + "# EOF\n")

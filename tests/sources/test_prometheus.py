@@ -34,6 +34,7 @@ from tests.sources.prometheus_series import (
     UNPREFIXED_T0,
     expected_graph,
     free_port,
+    operations,
 )
 
 
@@ -205,3 +206,28 @@ def test_https_with_a_ca_file(header_server):
     with pytest.raises(PrometheusError, match="CERTIFICATE_VERIFY_FAILED"):
         PrometheusClient(PrometheusSettings(url)).metric_names(".*", 0, 1)
     assert PrometheusClient(PrometheusSettings(url, ca_file=str(TLS_DIR / "cert.pem"))).metric_names(".*", 0, 1) == []
+
+
+@pytest.mark.parametrize(("start", "shape"), [(T0, "connector"), (UNPREFIXED_T0, "tempo")])
+def test_span_metrics_give_each_service_its_operations(prometheus_server, start, shape):
+    url, edges = prometheus_server
+    result = report(url, start, start + STEPS * STEP_S)
+    found = {(o["service"], o["operation"], o["kind"]): o for o in result["operations"]}
+    expected = {
+        (e.server, f"POST /{e.server}", "server"): (int(e.requests[1:].sum()), int(e.failed[1:].sum()))
+        for e in operations(edges)
+    }
+    assert {key: (o["requests"], o["errors"]) for key, o in found.items()} == expected, shape
+    bounds_ms = np.array([0.0, *BUCKETS_S, np.inf]) * 1000
+    for edge in operations(edges):
+        counts = edge.buckets[1:].sum(axis=0)
+        bucket = int(np.searchsorted(np.cumsum(counts), np.ceil(counts.sum() * 0.5)))
+        p50 = found[(edge.server, f"POST /{edge.server}", "server")]["p50_ms"]
+        assert bounds_ms[bucket] <= p50 <= bounds_ms[bucket + 1], (shape, edge.server, p50)
+
+
+def test_without_span_metrics_the_report_has_no_operations(prometheus_server):
+    from tests.sources.prometheus_series import RECENT_T0
+
+    url, _ = prometheus_server
+    assert "operations" not in report(url, RECENT_T0, RECENT_T0 + STEPS * STEP_S)

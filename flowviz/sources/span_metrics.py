@@ -1,0 +1,131 @@
+"""Span metrics from Prometheus, when present: each service's operations with their rates, errors and latency.
+
+Three shapes exist: the Collector's `spanmetrics` connector (`traces_span_metrics_calls_total` and
+`..._duration_{milliseconds,seconds}_bucket`, or without the namespace `calls_total`,
+`duration_milliseconds_bucket`; labels `service_name`, `span_name`, `span_kind`, `status_code`),
+and Tempo's metrics-generator (`traces_spanmetrics_calls_total`, `traces_spanmetrics_latency_bucket`
+in seconds; label `service`). Counts are exact increases over the range, as for the service graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flowviz.sources.prometheus import PrometheusReader, SeriesMatrix, bucket_latencies_ns
+
+_PREFIXES = ("traces_span_metrics_", "traces_spanmetrics_", "")
+_HISTOGRAMS = (  # (name after the prefix, seconds per unit)
+    ("duration_milliseconds_bucket", 1e-3),
+    ("duration_seconds_bucket", 1.0),
+    ("latency_bucket", None),  # Tempo: seconds; the old spanmetrics processor: milliseconds
+    ("duration_bucket", 1e-3),  # the connector's default unit, exported without a unit suffix
+)
+_ERROR = "STATUS_CODE_ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class SpanMetricNames:
+    calls: str
+    buckets: str | None
+    seconds_per_unit: float
+
+
+def find_span_metrics(reader: PrometheusReader, start_s: float, end_s: float) -> SpanMetricNames | None:
+    """The span-metric names this server has in [start, end], or None."""
+    names = set(
+        reader.client.metric_names(
+            "(traces_span_metrics_|traces_spanmetrics_)?(calls|duration|latency).*", start_s, end_s
+        )
+    )
+    for prefix in _PREFIXES:
+        if f"{prefix}calls_total" not in names:
+            continue
+        for suffix, unit in _HISTOGRAMS:
+            if f"{prefix}{suffix}" in names:
+                if unit is None:
+                    unit = 1.0 if prefix == "traces_spanmetrics_" else 1e-3
+                return SpanMetricNames(f"{prefix}calls_total", f"{prefix}{suffix}", unit)
+        return SpanMetricNames(f"{prefix}calls_total", None, 1.0)
+    return None
+
+
+def _operation(labels: dict[str, str]) -> tuple[str, str, str]:
+    service = labels.get("service_name") or labels.get("service") or labels.get("job", "")
+    operation = labels.get("span_name") or labels.get("operation", "")
+    kind = labels.get("span_kind", "").removeprefix("SPAN_KIND_").lower()
+    return service, operation, kind
+
+
+def _totals(matrix: SeriesMatrix, key_of) -> dict:
+    sums: dict = {}
+    for labels, row in zip(matrix.labels, matrix.increases, strict=True):
+        key = key_of(labels)
+        sums[key] = sums.get(key, 0.0) + float(np.nansum(row))
+    return sums
+
+
+def read_operations(reader: PrometheusReader, start_s: float, end_s: float) -> list[dict[str, object]]:
+    """Per service and operation over [start, end): requests, errors and p50/p95/p99 (ms, None without a
+    histogram); empty when the server has no span metrics. Sorted by service, then by requests."""
+    names = find_span_metrics(reader, start_s, end_s)
+    if names is None:
+        return []
+    calls: dict = {}
+    errors: dict = {}
+    buckets: dict = {}
+    for interval_start_s, steps in reader.chunks(start_s, end_s):
+        matrix = reader.matrix(names.calls, interval_start_s, steps)
+        assert matrix is not None
+        for key, value in _totals(matrix, _operation).items():
+            calls[key] = calls.get(key, 0.0) + value
+        for key, value in _totals(matrix, lambda labels: (_operation(labels), labels.get("status_code"))).items():
+            if key[1] == _ERROR:
+                errors[key[0]] = errors.get(key[0], 0.0) + value
+        histogram = reader.matrix(names.buckets, interval_start_s, steps)
+        if histogram is not None:
+            for key, value in _totals(histogram, lambda labels: (_operation(labels), labels.get("le", ""))).items():
+                buckets[key] = buckets.get(key, 0.0) + value
+    by_operation: dict = {}
+    for (operation, le), count in buckets.items():
+        try:
+            by_operation.setdefault(operation, {})[float(le)] = count
+        except ValueError:
+            reader.problems.add("prometheus: span-metrics bucket without a numeric le label (skipped)", str(operation))
+    rows = []
+    for key, count in calls.items():
+        service, operation, kind = key
+        p50, p95, p99 = _percentiles_ms(by_operation.get(key), names.seconds_per_unit)
+        rows.append(
+            {
+                "service": service,
+                "operation": operation,
+                "kind": kind,
+                "requests": round(count),
+                "errors": round(errors.get(key, 0.0)),
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "p99_ms": p99,
+            }
+        )
+    rows = [r for r in rows if r["requests"]]
+    rows.sort(key=lambda r: (r["service"], -r["requests"], r["operation"]))  # type: ignore[operator]
+    return rows
+
+
+def _percentiles_ms(cumulative: dict[float, float] | None, seconds_per_unit: float) -> tuple[float | None, ...]:
+    """Percentiles from cumulative bucket counts: the latency that stands for the bucket holding each rank."""
+    if not cumulative:
+        return None, None, None
+    bounds = np.array(sorted(cumulative))
+    counts = np.maximum.accumulate(np.array([cumulative[b] for b in bounds]))
+    total = counts[-1]
+    if total <= 0:
+        return None, None, None
+    latencies_ms = bucket_latencies_ns(bounds * seconds_per_unit) / 1e6
+    out = []
+    for percentile in (50, 95, 99):
+        rank = max(1.0, np.ceil(total * percentile / 100 - 1e-9))
+        out.append(round(float(latencies_ms[int(np.searchsorted(counts, rank))]), 3))
+    return tuple(out)
