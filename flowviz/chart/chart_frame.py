@@ -10,6 +10,8 @@ import numpy as np
 
 from flowviz.chart.geometry import edge_curves
 from flowviz.chart.themes import HealthThresholds
+from flowviz.derive.dead_letters import DeadLetterRules
+from flowviz.derive.observations import NodeKind
 from flowviz.store.graph_frame import GraphFrame
 
 CURVE_SAMPLES = 20
@@ -79,6 +81,7 @@ class ChartFrame:
     node_root_cause: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     # per node, the names of the nodes a group node stands for (empty tuple: an ordinary node)
     node_members: tuple[tuple[str, ...], ...] = ()
+    node_dead_letter: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # dead-letter/retry topics
 
     @property
     def node_count(self) -> int:
@@ -112,6 +115,7 @@ def build_chart_frame(
     node_notes: Mapping[str, str] | None = None,
     node_root_cause: np.ndarray | None = None,
     node_members: tuple[tuple[str, ...], ...] = (),
+    dead_letters: DeadLetterRules | None = None,
 ) -> ChartFrame:
     """Combine a store frame with layout positions (aligned with `frame.node_names`); `node_notes` adds a
     note to the nodes it names (see `ChartFrame.node_note`)."""
@@ -177,4 +181,14 @@ def build_chart_frame(
         if node_root_cause is None
         else np.asarray(node_root_cause, bool),
         node_members=node_members,
+        node_dead_letter=_dead_letter_topics(frame, dead_letters or DeadLetterRules()),
     )
+
+
+def _dead_letter_topics(frame: GraphFrame, rules: DeadLetterRules) -> np.ndarray:
+    """True for topic nodes named like dead-letter or retry topics (drawn as such)."""
+    mask = np.zeros(len(frame.node_names), bool)
+    topics = np.flatnonzero(np.asarray(frame.node_kind) == NodeKind.TOPIC)
+    if topics.size:
+        mask[topics] = rules.mask(frame.node_names[i] for i in topics.tolist())
+    return mask

@@ -12,6 +12,7 @@ from flowviz.chart.chart_frame import ChartFrame, build_chart_frame
 from flowviz.chart.particles import DEFAULT_BUDGET, ParticleSystem
 from flowviz.chart.reduction import ChartScope, ScopedFrame, Scoper
 from flowviz.chart.themes import DARK, HealthThresholds, Theme
+from flowviz.derive.dead_letters import DeadLetterRules
 from flowviz.derive.observations import ConnectionType
 from flowviz.layout import FlowLayout
 from flowviz.model.time_control import TimeControl, TimeRange
@@ -58,6 +59,7 @@ class FlowChartModel:
         self._settled_topology = -1
         # notes on nodes from a live source (a consumer group's lag), asked for at each refresh
         self.node_notes: Callable[[], Mapping[str, str]] | None = None
+        self.dead_letters = DeadLetterRules()  # which topics are drawn as dead-letter/retry topics
         self.scope = ChartScope()  # focus, filter and groups: what part of the graph is shown
         self.scoped: ScopedFrame | None = None  # the last frame as shown, with its map back to the store
         self._scoper = Scoper()
@@ -143,6 +145,7 @@ class FlowChartModel:
             else None,
             node_notes=notes,
             node_members=scoped.members,
+            dead_letters=self.dead_letters,
         )
         if scoped.members:  # a group is as healthy as its worst member
             worst = np.maximum(self.chart.node_health, scoped.group_health).astype(self.chart.node_health.dtype)

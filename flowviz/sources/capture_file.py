@@ -22,6 +22,7 @@ from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto import looks_like_otlp_proto
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.derive.consumption import GroupOffsets
+from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
@@ -98,7 +99,7 @@ class CaptureReader:
         self.format_name = format_name
         self.batch_spans = batch_spans
 
-    def __iter__(self) -> Iterator[SpanBatch | DependencyLinks | EventBatch | GroupOffsets]:
+    def __iter__(self) -> Iterator[SpanBatch | DependencyLinks | EventBatch | GroupOffsets | EdgeObservations]:
         data = load_bytes(self.path)
         label = str(self.path)
         if is_recording(data):  # `flowviz record` output: Kafka messages, decoded as live

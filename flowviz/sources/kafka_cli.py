@@ -57,6 +57,15 @@ def add_kafka_arguments(
             help="where business events name their producer: header:NAME or a JSON field path such as "
             "producer or data.service (default: CloudEvents source, else a source/producer field)",
         )
+    if with_format:
+        parser.add_argument(
+            "--dead-letter",
+            dest="dead_letters",
+            action="append",
+            metavar="PATTERN",
+            help="names of dead-letter/retry topics, shell patterns (repeatable; default *.DLT, *-dlq, *.retry, "
+            "*-retry-* and the like): their messages are failures on the flow they left",
+        )
     if with_format and with_groups:
         parser.add_argument(
             "--group",
@@ -77,6 +86,7 @@ def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
         config_path=args.kafka_config,
         event_producer=getattr(args, "event_producer", None),
         groups=tuple(getattr(args, "groups", None) or ()),
+        dead_letters=tuple(getattr(args, "dead_letters", None) or ()),
     )
     check_settings(settings)
     return settings
@@ -208,6 +218,7 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         "format_name": settings.format_name,
         "start": settings.start,
         "event_producer": settings.event_producer,
+        "dead_letters": list(settings.dead_letters),
     }
     try:
         writer = RecordingWriter(args.output, header=header)

@@ -31,7 +31,9 @@ from flowviz.decoders.events import (
 )
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
-from flowviz.model.event_batch import EventBatch
+from flowviz.derive.dead_letters import DeadLetterDeriver, DeadLetterRules
+from flowviz.derive.observations import EdgeObservations
+from flowviz.model.event_batch import UNKNOWN_NS, EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
 from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns, rfc3339_ns
@@ -87,6 +89,7 @@ class KafkaSettings:
     config_path: str | None = None
     event_producer: str | None = None  # where events name their producer: `header:NAME` or a JSON field path
     groups: tuple[str, ...] = ()  # consumer groups to watch on event topics (none: every group the broker lists)
+    dead_letters: tuple[str, ...] = ()  # name patterns of dead-letter/retry topics (none: DEFAULT_PATTERNS)
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -575,6 +578,7 @@ class MessageDecoder:
         problems: Problems,
         event_producer: str | None = None,
         label: str = "",
+        dead_letters: tuple[str, ...] = (),
     ) -> None:
         if format_name not in KAFKA_FORMATS:
             raise KafkaConfigError(f"unknown format {format_name!r} (one of {', '.join(KAFKA_FORMATS)})")
@@ -585,6 +589,12 @@ class MessageDecoder:
         self._last_json: Any = None  # the format of the last JSON message: tried first (the fast OTLP path once seen)
         # business events (`events`, or detected in auto mode): `take_events()` hands them out
         self.events = EventDecoder(problems=problems, producer_rule=_producer_rule(event_producer), label=label)
+        # messages of dead-letter/retry topics: failed calls on the flow they left (`take_dead_letters()`)
+        self.dead_letters = DeadLetterDeriver(DeadLetterRules.parse(dead_letters))
+
+    def take_dead_letters(self) -> EdgeObservations:
+        """The failed calls of the dead-letter/retry messages decoded since the last call."""
+        return self.dead_letters.take()
 
     def take_events(self) -> EventBatch:
         """The events decoded since the last call (spans go to the builder, events collect here)."""
@@ -610,6 +620,14 @@ class MessageDecoder:
         with gc_paused():
             for index, (value, where) in enumerate(zip(values, wheres, strict=True)):
                 meta = metas[index] if metas is not None else None
+                if meta is not None and self.dead_letters.is_dead_letter(meta.topic):
+                    # a copy of a message a consumer gave up on: a failure on its flow, not a new event
+                    stamp = meta.kafka_time_ns
+                    self.dead_letters.add(
+                        meta.topic, stamp if stamp != UNKNOWN_NS else time.time_ns(), header_map(meta.headers)
+                    )
+                    self._count("dead letters")
+                    continue
                 if forced in ("auto", "events") and meta is not None and meta.headers:
                     headers = header_map(meta.headers)
                     if is_cloudevents_binary(headers):
@@ -791,13 +809,17 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
     (the format `flowviz record` writes) and `("record", None)` to close it; anything else stops the worker.
     """
     from flowviz.derive.deriver import EdgeDeriver
-    from flowviz.derive.observations import EdgeObservations
     from flowviz.sources.kafka_events import LiveEvents
     from flowviz.sources.live_recording import LiveRecorder
 
     problems = Problems()
     reader = KafkaReader(settings, problems=problems)
-    decoder = MessageDecoder(settings.format_name, problems=problems, event_producer=settings.event_producer)
+    decoder = MessageDecoder(
+        settings.format_name,
+        problems=problems,
+        event_producer=settings.event_producer,
+        dead_letters=settings.dead_letters,
+    )
     deriver = EdgeDeriver(problems=problems)
     events = LiveEvents(settings, problems=problems)  # business events: producer → topic → consumer groups
     recorder = LiveRecorder(  # the header `flowviz record` writes
@@ -807,6 +829,7 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
             "format_name": settings.format_name,
             "start": settings.start,
             "event_producer": settings.event_producer,
+            "dead_letters": list(settings.dead_letters),
         }
     )
     raw = RawRing()  # the latest message values, searched again for a trace the window opens
@@ -833,7 +856,9 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
                     observations = deriver.process(batch)
                     if details is not None:
                         details.take(batch, observations)
-                observations = EdgeObservations.concat([observations, events.process(decoder.take_events())])
+                observations = EdgeObservations.concat(
+                    [observations, events.process(decoder.take_events()), decoder.take_dead_letters()]
+                )
                 connection.send(("data", observations, spans, problems.as_dict()))
             consumed = events.poll_groups(read_to=reader.positions)  # topic → consumer group, from commits
             if len(consumed):
@@ -847,6 +872,8 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
                 status = _status_for_parent(reader, decoder, problems)
                 if events.events:
                     status["events"] = events.status()
+                if decoder.dead_letters.figures:
+                    status["dead_letters"] = decoder.dead_letters.status()
                 connection.send(("source", {**status, "recording": recorder.status()}))
     finally:
         events.close()

@@ -60,9 +60,14 @@ class IngestPipeline:
         self._read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> after the last event read
         self.totals = IngestTotals()
 
-    def feed(self, item: SpanBatch | DependencyLinks | EventBatch | GroupOffsets) -> None:
+    def feed(self, item: SpanBatch | DependencyLinks | EventBatch | GroupOffsets | EdgeObservations) -> None:
         if isinstance(item, GroupOffsets):
             self._feed_look(item)
+            return
+        if isinstance(item, EdgeObservations):  # calls derived while reading (dead letters of a recording)
+            if len(item):
+                self._note_times(item.time_ns)
+                self._write(item)
             return
         if isinstance(item, DependencyLinks):
             self._write(dependency_observations(item))

@@ -24,6 +24,7 @@ import msgspec
 import orjson
 
 from flowviz.derive.consumption import GroupOffsets
+from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
@@ -248,7 +249,7 @@ def recording_batches(
     *,
     format_name: str = "auto",
     batch_spans: int = DEFAULT_BATCH_SPANS,
-) -> Iterator[SpanBatch | EventBatch | GroupOffsets]:
+) -> Iterator[SpanBatch | EventBatch | GroupOffsets | EdgeObservations]:
     """The spans (and business events, and looks at the consumer groups) of a recording's messages, decoded
     as live: the same decoder,
     format and event producer rule from the header unless `format_name` forces a format (a capture
@@ -264,12 +265,14 @@ def recording_batches(
     wheres: list[str] = []
     metas: list[MessageMeta] = []
     pending_bytes = 0
+    dead_letters: list[EdgeObservations] = []  # failed calls of dead-letter/retry messages, handed out as they come
 
     def decode_pending() -> EventBatch | None:
         nonlocal values, wheres, metas, pending_bytes
         assert decoder is not None
         decoder.add(values, wheres, builder, metas=metas)
         values, wheres, metas, pending_bytes = [], [], [], 0
+        dead_letters.append(decoder.take_dead_letters())
         events = decoder.take_events()
         return events if len(events) else None
 
@@ -277,16 +280,22 @@ def recording_batches(
         if isinstance(item, GroupOffsets):  # the events read before the look are known to it
             if values and decoder is not None and (events := decode_pending()) is not None:
                 yield events
+            yield from _drain(dead_letters)
             yield item
             continue
         if isinstance(item, dict):
             if values and decoder is not None and (events := decode_pending()) is not None:
                 yield events
+            yield from _drain(dead_letters)
             recorded_format = item.get("format_name", "auto")
             recorded = recorded_format if recorded_format in KAFKA_FORMATS else "auto"
             producer = item.get("event_producer") if isinstance(item.get("event_producer"), str) else None
+            patterns = item.get("dead_letters")
+            patterns = tuple(p for p in patterns if isinstance(p, str)) if isinstance(patterns, list) else ()
             try:
-                decoder = MessageDecoder(forced or recorded, problems=problems, event_producer=producer, label=label)
+                decoder = MessageDecoder(
+                    forced or recorded, problems=problems, event_producer=producer, label=label, dead_letters=patterns
+                )
             except KafkaConfigError:
                 problems.add("recording: header's event producer rule not understood (ignored)", label)
                 decoder = MessageDecoder(forced or recorded, problems=problems, label=label)
@@ -302,9 +311,18 @@ def recording_batches(
         if pending_bytes >= 4 << 20:
             if (events := decode_pending()) is not None:
                 yield events
+            yield from _drain(dead_letters)
             if len(builder) >= batch_spans:
                 yield builder.build()
     if values and decoder is not None and (events := decode_pending()) is not None:
         yield events
+    yield from _drain(dead_letters)
     if len(builder):
         yield builder.build()
+
+
+def _drain(parts: list[EdgeObservations]) -> Iterator[EdgeObservations]:
+    calls = EdgeObservations.concat(parts)
+    parts.clear()
+    if len(calls):
+        yield calls

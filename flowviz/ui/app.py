@@ -99,6 +99,7 @@ def live_window(settings, *, theme: str = "dark"):
     """A window on Kafka span topics, read by a worker process (no consumer group, no commits)."""
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
+    from flowviz.derive.dead_letters import DeadLetterRules
     from flowviz.sources.kafka_events import frame_notes, lag_notes
     from flowviz.sources.process_feed import ProcessFeed
     from flowviz.store.rolling_store import RollingStore
@@ -109,6 +110,7 @@ def live_window(settings, *, theme: str = "dark"):
     feed = ProcessFeed(store, settings)
     model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
     # consumer groups' lag on event topics: as it was at the cursor (the store keeps every look), else the latest
+    model.dead_letters = DeadLetterRules.parse(settings.dead_letters)  # drawn as dead-letter/retry topics
     model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns)) or lag_notes(feed.status.source)
     title = f"live: {', '.join(settings.topics)} @ {settings.bootstrap}"
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)

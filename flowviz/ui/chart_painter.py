@@ -239,6 +239,7 @@ class ChartPainter:
         colors = health_colors(theme)
         ring_px = self.ring_px(viewport)
         groups = is_group(chart)
+        dead_letter = chart.node_dead_letter
         for index in visible.tolist():
             x, y = screen[index]
             r = float(radius_px[index])
@@ -259,6 +260,9 @@ class ChartPainter:
             pen = QPen(ring, width)
             if kind == NodeKind.EXTERNAL:
                 pen.setStyle(Qt.PenStyle.DashLine)
+            if index < dead_letter.size and dead_letter[index]:  # a dead-letter/retry topic: failures collect here
+                pen.setStyle(Qt.PenStyle.DashDotLine)
+                fill = qcolor(theme.failing, min(alpha, 90))
             painter.setPen(pen)
             painter.setBrush(QBrush(fill))
             if groups[index]:
