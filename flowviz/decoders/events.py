@@ -37,6 +37,7 @@ class MessageMeta(NamedTuple):
     timestamp_type: int  # 0 none, 1 create time, 2 log-append time (librdkafka's numbering)
     timestamp_ms: int
     headers: Sequence[tuple[str, bytes | None]] | None
+    value_bytes: int = -1  # the value's size (payload sizes on producer → topic edges)
 
     @property
     def where(self) -> str:
@@ -50,7 +51,10 @@ class MessageMeta(NamedTuple):
 def message_meta(message) -> MessageMeta:
     """From a confluent_kafka Message."""
     kind, stamp = message.timestamp()
-    return MessageMeta(message.topic(), message.partition(), message.offset(), kind, stamp, message.headers())
+    value = message.value()
+    return MessageMeta(
+        message.topic(), message.partition(), message.offset(), kind, stamp, message.headers(), len(value or b"")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +266,7 @@ class EventDecoder:
             event_time_ns=event_time_ns,
             kafka_time_ns=meta.kafka_time_ns,
             event_id=event_id,
+            value_bytes=meta.value_bytes,
         )
         self.forms[form] = self.forms.get(form, 0) + 1
 

@@ -29,6 +29,7 @@ class EventBatch:
     kafka_time_ns: np.ndarray  # int64
     event_id: tuple[str | None, ...]
     label: str = ""
+    value_bytes: np.ndarray | None = None  # int64, the message value's size (-1: not known); None: none known
 
     def __len__(self) -> int:
         return int(self.topic.shape[0])
@@ -61,7 +62,7 @@ class EventBatchBuilder:
 
     label: str = ""
     _names: dict[str, int] = field(default_factory=lambda: {"": 0})
-    _rows: list[tuple[int, int, int, int, int, int, int]] = field(default_factory=list)
+    _rows: list[tuple[int, int, int, int, int, int, int, int]] = field(default_factory=list)
     _ids: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -78,6 +79,7 @@ class EventBatchBuilder:
         event_time_ns: int,
         kafka_time_ns: int,
         event_id: str | None,
+        value_bytes: int = -1,
     ) -> None:
         names = self._names
         self._rows.append(
@@ -89,13 +91,14 @@ class EventBatchBuilder:
                 names.setdefault(event_type, len(names)),
                 event_time_ns,
                 kafka_time_ns,
+                value_bytes,
             )
         )
         self._ids.append(event_id)
 
     def build(self) -> EventBatch:
         """The batch of every row appended since the last build (the builder starts over)."""
-        rows = np.array(self._rows, np.int64).reshape(-1, 7)
+        rows = np.array(self._rows, np.int64).reshape(-1, 8)
         batch = EventBatch(
             names=tuple(self._names),
             topic=rows[:, 0].astype(np.int32),
@@ -107,6 +110,7 @@ class EventBatchBuilder:
             kafka_time_ns=rows[:, 6].copy(),
             event_id=tuple(self._ids),
             label=self.label,
+            value_bytes=rows[:, 7].copy(),
         )
         self._names, self._rows, self._ids = {"": 0}, [], []
         return batch

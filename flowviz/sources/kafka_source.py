@@ -856,9 +856,11 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
                     observations = deriver.process(batch)
                     if details is not None:
                         details.take(batch, observations)
-                observations = EdgeObservations.concat(
-                    [observations, events.process(decoder.take_events()), decoder.take_dead_letters()]
-                )
+                event_batch = decoder.take_events()
+                event_calls = events.process(event_batch)
+                if details is not None:  # payload sizes on producer → topic, for the edge panel
+                    details.edges.add_payloads(event_calls, event_batch.value_bytes)
+                observations = EdgeObservations.concat([observations, event_calls, decoder.take_dead_letters()])
                 connection.send(("data", observations, spans, problems.as_dict()))
             consumed = events.poll_groups(read_to=reader.positions)  # topic → consumer group, from commits
             if len(consumed):

@@ -82,6 +82,8 @@ class IngestPipeline:
             self.consumption.note_events(item)
             self.lag.note_events(item)
             self._note_positions(item)
+            if self.details is not None:
+                self.details.edges.add_payloads(observations, item.value_bytes)
             self._note_times(observations.time_ns)
             self._write(observations)
             return

@@ -305,7 +305,15 @@ def recording_batches(
         values.append(item.value)
         wheres.append(f"{label}:{item.where}")
         metas.append(
-            MessageMeta(item.topic, item.partition, item.offset, item.timestamp_type, item.timestamp_ms, item.headers)
+            MessageMeta(
+                item.topic,
+                item.partition,
+                item.offset,
+                item.timestamp_type,
+                item.timestamp_ms,
+                item.headers,
+                len(item.value or b""),
+            )
         )
         pending_bytes += len(item.value or b"")
         if pending_bytes >= 4 << 20:

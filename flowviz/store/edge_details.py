@@ -13,7 +13,7 @@ from flowviz.store.operation_stats import OperationStats
 
 DEFAULT_EDGE_DETAIL_BUDGET_BYTES = 32 << 20
 OVERFLOW = 1  # what `OperationStats` counts (edge, code) pairs beyond its cap under
-CLIENT_SIDE, SERVER_SIDE = 2, 3
+CLIENT_SIDE, SERVER_SIDE, PAYLOAD = 2, 3, 5  # codes of the sides table (PAYLOAD: message sizes, bytes x 1000)
 NO_HTTP_FAILED, NO_HTTP_OK = 3, 4  # status codes for calls without an HTTP status (HTTP codes are >= 100)
 
 
@@ -86,6 +86,29 @@ class EdgeDetails:
             http = obs.http_status[rows].astype(np.int64)
             code = np.where(http >= 100, http, np.where(failed, NO_HTTP_FAILED, NO_HTTP_OK))
             self._statuses.add(time_ns, edges, code, np.maximum(obs.latency_ns[rows], 0), failed)
+
+    def add_payloads(self, observations: EdgeObservations, value_bytes: np.ndarray | None) -> None:
+        """Count the message sizes of a batch of calls (producer → topic: one row per message, aligned)."""
+        if value_bytes is None or not len(observations):
+            return
+        known = np.flatnonzero((np.asarray(value_bytes) >= 0) & (observations.count == 1))
+        if not known.size:
+            return
+        with self._lock:
+            edges = self._edges(observations, known)
+            # log-spaced latency bins read sizes too: a byte counts as a microsecond (1 B to ~1 GB, within 9 %)
+            size_units = np.asarray(value_bytes, np.int64)[known] * 1000
+            codes = np.full(known.size, PAYLOAD)
+            self._sides.add(observations.time_ns[known], edges, codes, size_units, np.zeros(known.size, bool))
+
+    def payload(self, source: str, target: str, start_ns: int, end_ns: int) -> SideFigures:
+        """Message sizes on source → target in the window: `calls` messages, p50/p95/p99 in **bytes**."""
+        with self._lock:
+            edge = self._edge_of.get((source, target))
+            codes, _, hist = self._sides.operations(edge, start_ns, end_ns) if edge is not None else ([], None, None)
+        histogram = hist[codes.index(PAYLOAD)] if PAYLOAD in codes else np.zeros(BIN_COUNT, np.int64)
+        p50, p95, p99 = (float(v) * 1000 for v in percentiles(histogram[None, :])[0])  # ms of "µs" -> bytes
+        return SideFigures(int(histogram.sum()), p50, p95, p99, histogram)
 
     def sides(self, source: str, target: str, start_ns: int, end_ns: int) -> dict[str, SideFigures]:
         """{"client": ..., "server": ...} for calls on source → target starting in [start_ns, end_ns)."""

@@ -29,6 +29,7 @@ class EdgeDetailFigures:
     statuses: list[StatusFigures]
     exemplars: dict[str, list[Exemplar]]
     skipped_spans: int  # spans left out of the exemplars while the worker was busy
+    payload: SideFigures | None = None  # message sizes in bytes (producer → topic edges of business events)
 
 
 def edge_detail_figures(details, source: str, target: str, start_ns: int, end_ns: int) -> EdgeDetailFigures:
@@ -41,7 +42,25 @@ def edge_detail_figures(details, source: str, target: str, start_ns: int, end_ns
             for kind in KINDS
         },
         skipped_spans=int(details.status()["skipped_spans"]),
+        payload=details.edges.payload(source, target, start_ns, end_ns),
     )
+
+
+def payload_text(payload: SideFigures | None) -> str:
+    """`Payload: p50 1.2 kB · p95 4.0 kB over 600 messages.` ("" when no sizes were counted)."""
+    if payload is None or not payload.calls:
+        return ""
+    return (
+        f"Payload: p50 {bytes_text(payload.p50_ms)} · p95 {bytes_text(payload.p95_ms)} over {payload.calls:,} messages."
+    )
+
+
+def bytes_text(size: float) -> str:
+    if size < 1000:
+        return f"{size:.0f} B"
+    if size < 1e6:
+        return f"{size / 1e3:.1f} kB"
+    return f"{size / 1e6:.1f} MB"
 
 
 def side_gap_text(sides: dict[str, SideFigures]) -> str:
@@ -167,7 +186,7 @@ class EdgePanel(DrillDownPanel):
                 for name, side in (("client (caller)", client), ("server (callee)", server))
             ],
         )
-        self.gap.setText(side_gap_text(figures.sides))
+        self.gap.setText(" ".join(t for t in (payload_text(figures.payload), side_gap_text(figures.sides)) if t))
         total = sum(status.calls for status in figures.statuses)
         fill_rows(
             self.statuses,

@@ -224,6 +224,7 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
     from flowviz.model.problems import Problems
     from flowviz.sources.kafka_source import run_kafka_worker
     from flowviz.sources.pipeline import IngestPipeline, load_captures
+    from flowviz.store.drill_down import DrillDownStore
     from flowviz.store.rolling_store import RollingStore
 
     topic = _topic(kafka_broker, "recorded-lag")
@@ -238,7 +239,8 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
     parent, child = Pipe()
     parent.send(("record", str(path)))  # before the first message is read
     settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,), start="earliest")
-    thread = threading.Thread(target=run_kafka_worker, args=(settings, child), daemon=True)
+    details = DrillDownStore()
+    thread = threading.Thread(target=run_kafka_worker, args=(settings, child), kwargs={"details": details}, daemon=True)
     thread.start()
     frames, status = [], {}
 
@@ -267,6 +269,10 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
         parent.send("stop")
         thread.join(10)
     assert not thread.is_alive()
+    payload = details.edges.payload("orders", topic, 0, 2**62)  # sizes on the producer → topic edge
+    sizes = [len(orjson.dumps({"type": "OrderPlaced", "id": str(i), "source": "orders"})) for i in range(20)]
+    assert payload.calls == 20
+    assert payload.p50_ms == pytest.approx(np.median(sizes), rel=0.09)  # bytes
     live = frames[-1].groups[0]
     assert live.lag_s is not None
     assert live.lag_s > 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from flowviz.derive.observations import NO_LATENCY, EdgeObservations
+from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
 from flowviz.sim.simulator import Simulator
 from flowviz.store.edge_details import NO_HTTP_FAILED, NO_HTTP_OK, EdgeDetails
 
@@ -136,3 +137,29 @@ def test_memory_stays_within_the_budget_on_a_busy_hour() -> None:
         )
         assert details.memory_bytes() <= budget + 200 * 120 + 4096
     assert details.sides("s1", "s21", 0, 3600 * S)["client"].calls > 0
+
+
+def test_payload_sizes_per_edge_in_bytes() -> None:
+
+    sizes = np.arange(1, 1001, dtype=np.int64) * 10  # 10 B .. 10 kB, evenly
+    calls = EdgeObservations.from_columns(
+        ("", "checkout", "orders"),
+        source=np.full(sizes.size, 1),
+        target=np.full(sizes.size, 2),
+        source_kind=NodeKind.SERVICE,
+        target_kind=NodeKind.TOPIC,
+        connection_type=ConnectionType.MESSAGING_SYSTEM,
+        via=2,
+        time_ns=np.full(sizes.size, 5_000_000_000),
+        latency_ns=-1,
+        failed=False,
+    )
+    details = EdgeDetails()
+    details.add_payloads(calls, np.where(np.arange(sizes.size) == 0, -1, sizes))  # one size not known
+    payload = details.payload("checkout", "orders", 0, 10_000_000_000)
+    assert payload.calls == 999
+    assert payload.p50_ms == pytest.approx(5_000, rel=0.09)  # bytes
+    assert payload.p95_ms == pytest.approx(9_500, rel=0.09)
+    assert details.payload("checkout", "orders", 6_000_000_000, 7_000_000_000).calls == 0
+    assert details.payload("nobody", "orders", 0, 10_000_000_000).calls == 0
+    assert details.sides("checkout", "orders", 0, 10_000_000_000)["client"].calls == 0  # sizes are no latency
