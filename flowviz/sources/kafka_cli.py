@@ -106,6 +106,20 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
     record.add_argument("--until-idle", type=float, metavar="S", help="stop after S seconds without a message")
     record.add_argument("--max-messages", type=int, metavar="N", help="stop after N messages")
     record.set_defaults(handler=run_record)
+    peek_command = commands.add_parser(
+        "peek",
+        help="show the last messages of a topic (of one producer, or before a group's commits), headless",
+        description="Read the newest messages of a topic by assign() (no group, no commits) and print them: time, "
+        "place, event producer/type/id, key, size and a preview of the value. Nothing is kept.",
+    )
+    peek_command.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s)")
+    peek_command.add_argument("--topic", required=True, metavar="T", help="the topic")
+    peek_command.add_argument("-n", "--count", type=int, default=20, metavar="N", help="messages (default 20)")
+    peek_command.add_argument("--producer", metavar="P", help="only business events of this producer")
+    peek_command.add_argument("--group", metavar="G", help="only what this consumer group had consumed (committed)")
+    peek_command.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
+    peek_command.add_argument("--json", action="store_true", help="one JSON list of the messages")
+    peek_command.set_defaults(handler=run_peek)
     simulate = commands.add_parser(
         "simulate",
         help="publish the built-in simulated platform to a Kafka topic (demos, load tests)",
@@ -257,6 +271,38 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         file=err,
     )
     return EXIT_OK if totals.messages else EXIT_NOTHING
+
+
+# -- peek ------------------------------------------------------------------------------------
+
+
+def run_peek(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    import orjson
+
+    from flowviz.sources.kafka_peek import committed_offsets, peek
+
+    out, err = out or sys.stdout, err or sys.stderr
+    settings = KafkaSettings(bootstrap=args.bootstrap, topics=(args.topic,), config_path=args.kafka_config)
+    if args.count < 1:
+        print("flowviz peek: -n must be at least 1", file=err)
+        return EXIT_USAGE
+    try:
+        check_settings(settings)
+        before = committed_offsets(settings, args.group, args.topic) if args.group else None
+        messages = peek(settings, args.topic, count=args.count, producer=args.producer, before=before)
+    except (KafkaConfigError, LookupError) as error:
+        print(f"flowviz peek: {error}", file=err)
+        return EXIT_USAGE
+    except Exception as error:  # a broker that does not answer: said, never a traceback
+        print(f"flowviz peek: {type(error).__name__}: {error}", file=err)
+        return EXIT_NOTHING
+    if args.json:
+        rows = [{**{f: getattr(m, f) for f in m.__slots__}, "time": m.time_text} for m in messages]
+        out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        for message in messages:
+            print(message.line(), file=out)
+    return EXIT_OK if messages else EXIT_NOTHING
 
 
 # -- simulate --------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ def live_window(settings, *, theme: str = "dark"):
     from flowviz.sources.process_feed import ProcessFeed
     from flowviz.store.rolling_store import RollingStore
     from flowviz.ui.main_window import MainWindow
+    from flowviz.ui.peek_dialog import install_peek
     from flowviz.ui.record_button import install_record_button
 
     store = RollingStore()
@@ -116,6 +117,7 @@ def live_window(settings, *, theme: str = "dark"):
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
     window.feed = feed
     install_record_button(window, feed, settings)  # the worker records what it reads
+    install_peek(window, settings)  # the last messages behind a topic or edge, on demand
     feed.start()
     return window
 

@@ -1,0 +1,188 @@
+"""Peek (live Kafka windows): the last N messages behind the selected topic or edge, read on demand off the UI
+thread and shown in a table; nothing is kept once the dialog closes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flowviz.derive.observations import NodeKind
+from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_offsets, peek
+from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.ui.background import BackgroundJob
+
+COLUMNS = ("time", "where", "producer", "type", "id", "key", "bytes", "value", "headers")
+POLL_MS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PeekTarget:
+    """What to peek at: a topic, optionally one producer's messages or what one group had consumed."""
+
+    topic: str = ""
+    producer: str = ""
+    group: str = ""
+
+
+def target_of(chart, *, edge: tuple[str, str] | None, node: str | None) -> PeekTarget:
+    """The peek target of a selection: producer → topic (that producer's messages), topic → group (what the
+    group consumed), a topic node (its messages); names are kinds looked up in the chart."""
+    kinds = {}
+    if chart is not None:
+        kinds = {name: int(kind) for name, kind in zip(chart.node_names, chart.node_kind, strict=False)}
+    if edge is not None:
+        source, target = edge
+        if kinds.get(target) == NodeKind.TOPIC and kinds.get(source) != NodeKind.TOPIC:
+            return PeekTarget(topic=target, producer=source)
+        if kinds.get(source) == NodeKind.TOPIC:
+            return PeekTarget(topic=source, group=target if kinds.get(target) != NodeKind.TOPIC else "")
+    if node is not None and kinds.get(node) == NodeKind.TOPIC:
+        return PeekTarget(topic=node)
+    return PeekTarget()
+
+
+def read_target(settings: KafkaSettings, target: PeekTarget, count: int) -> list[PeekedMessage]:
+    """Runs off the UI thread: the group's commits (when a group is named), then the messages."""
+    before = committed_offsets(settings, target.group, target.topic) if target.group else None
+    return peek(settings, target.topic, count=count, producer=target.producer or None, before=before)
+
+
+class PeekDialog(QDialog):
+    """Topic, producer, group and count (prefilled from the selection), a Read button, the messages' table."""
+
+    def __init__(self, settings: KafkaSettings, target: PeekTarget, topics: list[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Peek: the last messages")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # the messages go with it
+        self.settings = settings
+        self.topic = QComboBox(self)
+        self.topic.setEditable(True)
+        self.topic.addItems(topics)
+        self.topic.setCurrentText(target.topic or (topics[0] if topics else ""))
+        self.producer = QLineEdit(target.producer, self)
+        self.producer.setPlaceholderText("any (or a business event producer)")
+        self.group = QLineEdit(target.group, self)
+        self.group.setPlaceholderText("none (or a consumer group: what it had consumed)")
+        self.count = QSpinBox(self)
+        self.count.setRange(1, 1000)
+        self.count.setValue(DEFAULT_COUNT)
+        form = QFormLayout()
+        form.addRow("Topic", self.topic)
+        form.addRow("Producer", self.producer)
+        form.addRow("Group", self.group)
+        form.addRow("Messages", self.count)
+        self.read_button = QPushButton("Read", self)
+        self.read_button.clicked.connect(self.read)
+        self.note = QLabel("", self)
+        self.note.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.read_button)
+        buttons.addWidget(self.note, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        self.resize(1100, 520)
+        self._job = BackgroundJob("flowviz-peek")
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._take)
+        self.messages: list[PeekedMessage] = []
+
+    def target(self) -> PeekTarget:
+        return PeekTarget(self.topic.currentText().strip(), self.producer.text().strip(), self.group.text().strip())
+
+    def read(self) -> None:
+        target = self.target()
+        if not target.topic:
+            self.note.setText("Name a topic.")
+            return
+        if not self._job.start(target, read_target, self.settings, target, self.count.value()):
+            return
+        self.read_button.setEnabled(False)
+        self.note.setText(f"reading {target.topic} …")
+        self._timer.start(POLL_MS)
+
+    def _take(self) -> None:
+        done = self._job.take()
+        if done is None:
+            return
+        self._timer.stop()
+        self.read_button.setEnabled(True)
+        target, messages, error = done
+        if error:
+            self.note.setText(f"Could not read {target.topic}: {error}")
+            return
+        self.show_messages(messages, target)
+
+    def show_messages(self, messages: list[PeekedMessage], target: PeekTarget) -> None:
+        self.messages = messages
+        self.table.setRowCount(len(messages))
+        for row, message in enumerate(messages):
+            cells = (
+                message.time_text,
+                message.where,
+                message.producer or "",
+                message.event_type or "",
+                message.event_id or "",
+                message.key,
+                f"{message.value_bytes:,}",
+                message.preview,
+                " ".join(f"{name}={value}" for name, value in message.headers),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
+        scope = f" of {target.producer}" if target.producer else ""
+        scope += f" consumed by {target.group}" if target.group else ""
+        self.note.setText(f"{len(messages)} newest messages{scope} on {target.topic}, newest first (not kept).")
+
+
+def install_peek(window: QMainWindow, settings: KafkaSettings) -> QAction:
+    """A Peek… action on the window's toolbar: opens the dialog on the selected edge or topic."""
+
+    def open_dialog() -> None:
+        chart = window.model.chart if hasattr(window, "model") else None
+        edge_panel = getattr(window, "edge_panel", None)
+        service_panel = getattr(window, "service_panel", None)
+        edge_dock = getattr(window, "edge_dock", None)
+        edge = edge_panel.ends if edge_panel is not None and edge_dock is not None and edge_dock.isVisible() else None
+        node = service_panel.name if service_panel is not None else None
+        topics = list(settings.topics)
+        if chart is not None:
+            topics += [n for n, k in zip(chart.node_names, chart.node_kind, strict=False) if k == NodeKind.TOPIC]
+        dialog = PeekDialog(settings, target_of(chart, edge=edge, node=node), list(dict.fromkeys(topics)), window)
+        dialog.show()
+        dialog.read()
+
+    action = QAction("Peek…", window)
+    action.setToolTip("The last messages behind the selected topic or edge (read now, not kept)")
+    action.triggered.connect(open_dialog)
+    toolbar = next((t for t in window.findChildren(QToolBar) if t.windowTitle() == "Chart"), None)
+    if toolbar is not None:
+        toolbar.addAction(action)
+    window.peek_action = action
+    return action

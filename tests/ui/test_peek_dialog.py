@@ -1,0 +1,54 @@
+"""The Peek dialog: its target from the selection, and the newest messages read from a real broker."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+import orjson
+from confluent_kafka import Producer
+
+from flowviz.derive.observations import NodeKind
+from flowviz.sources.kafka_publish import create_topic
+from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.ui.peek_dialog import PeekDialog, PeekTarget, target_of
+
+CHART = SimpleNamespace(
+    node_names=("checkout", "orders", "billing"),
+    node_kind=(NodeKind.SERVICE, NodeKind.TOPIC, NodeKind.SERVICE),
+)
+
+
+def test_target_of_the_selection() -> None:
+    assert target_of(CHART, edge=("checkout", "orders"), node=None) == PeekTarget("orders", "checkout", "")
+    assert target_of(CHART, edge=("orders", "billing"), node="checkout") == PeekTarget("orders", "", "billing")
+    assert target_of(CHART, edge=None, node="orders") == PeekTarget("orders")
+    assert target_of(CHART, edge=None, node="checkout") == PeekTarget()
+    assert target_of(None, edge=None, node=None) == PeekTarget()
+
+
+def test_the_dialog_reads_and_shows_the_newest_messages(qtbot, kafka_broker, tmp_path) -> None:
+    topic = f"peek-ui-{uuid.uuid4().hex[:8]}"
+    settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,))
+    create_topic(settings, topic, partitions=1)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap})
+    for index in range(8):
+        event = {"type": "OrderPlaced", "id": f"o-{index}", "source": "checkout", "total": index * 10}
+        producer.produce(topic, orjson.dumps(event), key=f"customer-{index % 3}".encode())
+    assert producer.flush(10) == 0
+    dialog = PeekDialog(settings, PeekTarget(topic, "checkout"), [topic])
+    qtbot.addWidget(dialog)
+    dialog.count.setValue(5)
+    dialog.show()
+    dialog.read()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 5, timeout=10_000)
+    cells = [[dialog.table.item(row, column).text() for column in (1, 2, 4, 5)] for row in range(5)]
+    assert cells[0] == [f"{topic}[0]@7", "checkout", "o-7", "customer-1"]
+    assert [row[2] for row in cells] == ["o-7", "o-6", "o-5", "o-4", "o-3"]
+    assert dialog.table.item(0, 7).text() == '{"type":"OrderPlaced","id":"o-7","source":"checkout","total":70}'
+    assert "5 newest messages of checkout" in dialog.note.text()
+    dialog.resize(1280, 520)
+    assert dialog.grab().save(str(tmp_path / "peek.png"))
+    dialog.group.setText("nobody-ever")
+    dialog.read()  # a group that never committed: nothing it had consumed
+    qtbot.waitUntil(lambda: "newest messages" in dialog.note.text() and dialog.table.rowCount() == 0, timeout=10_000)
