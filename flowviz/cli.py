@@ -55,7 +55,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="open the window on the built-in simulated platform, live")
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.add_argument("--rate", type=float, default=1_500.0, help="mean spans per second (default 1500)")
-    demo.add_argument("--theme", choices=themes, default="dark")
+    demo.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
     demo.add_argument(
         "--history",
         default="60s",
@@ -66,13 +66,13 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     open_ = commands.add_parser("open", help="open captures in the window")
     open_.add_argument("captures", nargs="*", metavar="CAPTURE", help="capture files, or --prometheus URL")
     open_.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
-    open_.add_argument("--theme", choices=themes, default="dark")
+    open_.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
     add_prometheus_arguments(open_)
     add_range_arguments(open_)
     open_.set_defaults(handler=_run_open)
     live = commands.add_parser("live", help="open the window on span or business event topics in Kafka, live")
     add_kafka_arguments(live)
-    live.add_argument("--theme", choices=themes, default="dark")
+    live.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
     add_prometheus_arguments(live)
     live.set_defaults(handler=_run_live)
     render = commands.add_parser("render", help="draw the flow chart at a moment to a PNG, without a display")
@@ -317,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         from flowviz.ui.app import run_start_page
 
-        return run_start_page(theme="dark")
+        return run_start_page(theme=None)
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -84,3 +84,30 @@ def rfc3339_ns(text: str) -> int | None:
         instant = instant.replace(tzinfo=UTC)
     delta = instant - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + fraction_ns
+
+
+def format_duration_s(seconds: float) -> str:
+    """A window length or span of time for people: `45 s`, `2 min`, `9 min 59 s`, `1 h 30 min`, `2.5 s`."""
+    if seconds < 10:
+        return f"{seconds:.3g} s"
+    total = round(seconds)
+    if total < 120:
+        return f"{total} s"
+    if total < 7200:
+        minutes, rest = divmod(total, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(round(total / 60), 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def format_latency_ms(value_ms: float) -> str:
+    """A latency with its unit, three significant figures at most: `850 µs`, `4.2 ms`, `43 ms`, `1.25 s`;
+    `–` for none (NaN)."""
+    if value_ms != value_ms:  # NaN: no calls
+        return "–"
+    if value_ms < 1.0:
+        micros = value_ms * 1000.0
+        return f"{micros:.0f} µs" if micros >= 10 else f"{micros:.1f} µs"
+    if value_ms < 1000.0:
+        return f"{value_ms:.0f} ms" if value_ms >= 10 else f"{value_ms:.1f} ms"
+    return f"{value_ms / 1000.0:.3g} s"

@@ -64,7 +64,7 @@ def add_listen_command(commands: argparse._SubParsersAction, *, themes: tuple[st
         "--grpc/--http both default addresses are used; with either, only the ones given.",
     )
     add_receiver_arguments(listen, defaults_note="default ")
-    listen.add_argument("--theme", choices=themes, default="dark")
+    listen.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
     listen.set_defaults(handler=run_listen)
 
 

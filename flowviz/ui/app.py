@@ -18,7 +18,6 @@ XCB_LIBRARIES = {
     "xcb-render-util": "libxcb-render-util0",
     "xcb-image": "libxcb-image0",
 }
-RECENT_LIMIT = 10
 
 
 def display_problem() -> str | None:
@@ -44,10 +43,37 @@ def display_problem() -> str | None:
 def _application():
     from PySide6.QtWidgets import QApplication
 
+    from flowviz import __version__
+    from flowviz.ui.settings import APPLICATION, ORGANIZATION
+
+    QApplication.setApplicationName(APPLICATION)
+    QApplication.setOrganizationName(ORGANIZATION)
+    QApplication.setApplicationVersion(__version__)
+    QApplication.setApplicationDisplayName("flowviz")
+    QApplication.setDesktopFileName("flowviz")  # matches packaging/flowviz.desktop (Wayland: the window's icon)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("flowviz")
-    app.setOrganizationName("flowviz")
+    from flowviz.ui.app_log import install_log
+
+    install_log()
     return app
+
+
+def new_chart_model(store, *, live: bool, theme: str | None, window_s: float | None = None):
+    """A chart model on `store` with the remembered window length (unless the source needs its own),
+    speed and label size, in the theme asked for on the command line, else the one last chosen."""
+    from flowviz.chart.flow_model import FlowChartModel
+    from flowviz.ui.settings import load_preferences, themed
+
+    preferences = load_preferences()
+    model = FlowChartModel(
+        store,
+        window_s=window_s or preferences.window_s,
+        live=live,
+        theme=themed(theme or preferences.theme, preferences),
+    )
+    model.time.set_speed(preferences.speed)
+    model.particles.density = preferences.particle_density
+    return model
 
 
 def _fail_without_display() -> int | None:
@@ -58,32 +84,15 @@ def _fail_without_display() -> int | None:
     return None
 
 
-def remember_recent(paths: Sequence[str]) -> None:
-    from PySide6.QtCore import QSettings
-
-    settings = QSettings()
-    recent = [str(p) for p in (settings.value("recent_files") or []) if isinstance(p, str)]
-    joined = os.pathsep.join(os.path.abspath(p) for p in paths)
-    settings.setValue("recent_files", [joined, *[r for r in recent if r != joined]][:RECENT_LIMIT])
-
-
-def recent_files() -> list[str]:
-    from PySide6.QtCore import QSettings
-
-    return [str(p) for p in (QSettings().value("recent_files") or []) if isinstance(p, str)]
-
-
-def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dark", history_s: float = 60.0):
+def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str | None = None, history_s: float = 60.0):
     """The window on the built-in simulator, live (the caller shows it and runs the event loop)."""
-    from flowviz.chart.flow_model import FlowChartModel
-    from flowviz.chart.themes import THEMES
     from flowviz.sources.process_feed import ProcessFeed, SimulatorSpec
     from flowviz.store.rolling_store import RollingStore
     from flowviz.ui.main_window import MainWindow
 
     store = RollingStore()
     feed = ProcessFeed(store, SimulatorSpec(seed=seed, rate_per_s=rate_per_s, history_s=history_s))
-    model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
+    model = new_chart_model(store, live=True, theme=theme)
     window = MainWindow(
         model,
         title="demo: the e-commerce platform (simulated)",
@@ -95,10 +104,8 @@ def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str = "dar
     return window
 
 
-def live_window(settings, *, theme: str = "dark"):
+def live_window(settings, *, theme: str | None = None):
     """A window on Kafka span topics, read by a worker process (no consumer group, no commits)."""
-    from flowviz.chart.flow_model import FlowChartModel
-    from flowviz.chart.themes import THEMES
     from flowviz.derive.dead_letters import DeadLetterRules
     from flowviz.sources.kafka_events import frame_notes, lag_notes
     from flowviz.sources.process_feed import ProcessFeed
@@ -109,7 +116,7 @@ def live_window(settings, *, theme: str = "dark"):
 
     store = RollingStore()
     feed = ProcessFeed(store, settings)
-    model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
+    model = new_chart_model(store, live=True, theme=theme)
     # consumer groups' lag on event topics: as it was at the cursor (the store keeps every look), else the latest
     model.dead_letters = DeadLetterRules.parse(settings.dead_letters)  # drawn as dead-letter/retry topics
     model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns)) or lag_notes(feed.status.source)
@@ -122,7 +129,7 @@ def live_window(settings, *, theme: str = "dark"):
     return window
 
 
-def run_live(settings, *, theme: str) -> int:
+def run_live(settings, *, theme: str | None) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure
@@ -130,12 +137,10 @@ def run_live(settings, *, theme: str) -> int:
     return run_window(live_window(settings, theme=theme))
 
 
-def listen_window(settings=None, *, theme: str = "dark"):
+def listen_window(settings=None, *, theme: str | None = None):
     """A window on OTLP that SDKs and collectors send to flowviz (gRPC and/or HTTP), received by a worker process."""
     from types import SimpleNamespace
 
-    from flowviz.chart.flow_model import FlowChartModel
-    from flowviz.chart.themes import THEMES
     from flowviz.sources.otlp_receiver import ReceiverSettings
     from flowviz.sources.process_feed import ProcessFeed
     from flowviz.store.rolling_store import RollingStore
@@ -145,7 +150,7 @@ def listen_window(settings=None, *, theme: str = "dark"):
     settings = settings or ReceiverSettings()
     store = RollingStore()
     feed = ProcessFeed(store, settings)
-    model = FlowChartModel(store, window_s=60.0, live=True, theme=THEMES[theme])
+    model = new_chart_model(store, live=True, theme=theme)
     title = f"listening for OTLP: {settings.describe()}"
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
     window.feed = feed
@@ -154,7 +159,7 @@ def listen_window(settings=None, *, theme: str = "dark"):
     return window
 
 
-def run_listen(settings, *, theme: str) -> int:
+def run_listen(settings, *, theme: str | None) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure
@@ -162,11 +167,9 @@ def run_listen(settings, *, theme: str) -> int:
     return run_window(listen_window(settings, theme=theme))
 
 
-def metrics_window(spec, *, theme: str = "dark"):
+def metrics_window(spec, *, theme: str | None = None):
     """A window on service-graph metrics from Prometheus: a past range (shown whole once read) or, without an
     end, following the present. The resolution is the query step (the scrape interval); the title says so."""
-    from flowviz.chart.flow_model import FlowChartModel
-    from flowviz.chart.themes import THEMES
     from flowviz.model.time_spec import format_time_ns
     from flowviz.sources.process_feed import ProcessFeed
     from flowviz.store.rolling_store import RollingStore
@@ -175,7 +178,7 @@ def metrics_window(spec, *, theme: str = "dark"):
     store = RollingStore()
     feed = ProcessFeed(store, spec, details=False)  # metrics have no traces to drill into
     live = spec.end_ns is None
-    model = FlowChartModel(store, window_s=300.0, live=live, theme=THEMES[theme])
+    model = new_chart_model(store, live=live, theme=theme, window_s=300.0)  # a few scrape intervals
     span = "live" if live else f"{format_time_ns(spec.start_ns)} .. {format_time_ns(spec.end_ns)}"
     loaded = []
 
@@ -194,7 +197,7 @@ def metrics_window(spec, *, theme: str = "dark"):
     return window
 
 
-def run_metrics(spec, *, theme: str) -> int:
+def run_metrics(spec, *, theme: str | None) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure
@@ -202,10 +205,8 @@ def run_metrics(spec, *, theme: str) -> int:
     return run_window(metrics_window(spec, theme=theme))
 
 
-def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: str = "dark"):
+def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: str | None = None):
     """A window on capture files, loaded in a worker process; the chart shows the whole capture."""
-    from flowviz.chart.flow_model import FlowChartModel
-    from flowviz.chart.themes import THEMES
     from flowviz.sources.kafka_events import frame_notes
     from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
     from flowviz.store.rolling_store import RollingStore
@@ -213,7 +214,7 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
 
     store = RollingStore()
     feed = ProcessFeed(store, CaptureSpec(tuple(str(p) for p in paths), format_name))
-    model = FlowChartModel(store, live=False, theme=THEMES[theme])
+    model = new_chart_model(store, live=False, theme=theme)
     model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns))  # a recording of events
     names = ", ".join(os.path.basename(p) for p in paths)
 
@@ -244,7 +245,7 @@ def run_window(window) -> int:
     return code
 
 
-def run_demo(*, seed: int, rate_per_s: float, theme: str, history_s: float = 60.0) -> int:
+def run_demo(*, seed: int, rate_per_s: float, theme: str | None, history_s: float = 60.0) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure
@@ -252,7 +253,7 @@ def run_demo(*, seed: int, rate_per_s: float, theme: str, history_s: float = 60.
     return run_window(demo_window(seed=seed, rate_per_s=rate_per_s, theme=theme, history_s=history_s))
 
 
-def run_open(paths: Sequence[str], *, format_name: str, theme: str) -> int:
+def run_open(paths: Sequence[str], *, format_name: str, theme: str | None) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure
@@ -261,11 +262,13 @@ def run_open(paths: Sequence[str], *, format_name: str, theme: str) -> int:
         print(f"flowviz open: no such file: {', '.join(missing)}", file=sys.stderr)
         return 1
     _application()
+    from flowviz.ui.settings import remember_recent
+
     remember_recent(paths)
     return run_window(capture_window(paths, format_name=format_name, theme=theme))
 
 
-def run_start_page(*, theme: str) -> int:
+def run_start_page(*, theme: str | None) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QStringListModel, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QSettings, QStringListModel, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -14,15 +14,27 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QToolBar,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from flowviz.chart.flow_model import FlowChartModel
-from flowviz.chart.themes import THEMES
+from flowviz.chart.themes import THEMES, Theme
+from flowviz.model.time_control import WINDOWS_S
+from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.drill_down_docks import DrillDownDocks
 from flowviz.ui.flow_view import FlowChartView
 from flowviz.ui.help_overlay import HelpOverlay
+from flowviz.ui.settings import (
+    WINDOW_STATE_VERSION,
+    Preferences,
+    load_bookmark_entries,
+    load_preferences,
+    save_bookmark_entries,
+    themed,
+    update_preferences,
+)
 from flowviz.ui.timeline_strip import Bookmark, TimelineStrip
 from flowviz.ui.transport_bar import TransportBar
 from flowviz.ui.window_menus import install_menus
@@ -32,24 +44,20 @@ STATUS_INTERVAL_MS = 250
 
 def load_bookmarks(key: str | None) -> list[Bookmark]:
     """Bookmarks saved for a capture (its recent-files entry); none for live sessions."""
-    if not key:
-        return []
-    from PySide6.QtCore import QSettings
-
-    saved = QSettings().value(f"bookmarks/{key}") or []
-    bookmarks = []
-    for entry in saved if isinstance(saved, list) else []:
-        time_text, _, name = str(entry).partition(" ")
-        if time_text.isdigit() and name:
-            bookmarks.append(Bookmark(int(time_text), name))
-    return bookmarks
+    return [Bookmark(time_ns, name) for time_ns, name in load_bookmark_entries(key)] if key else []
 
 
 def save_bookmarks(key: str | None, bookmarks: list[Bookmark]) -> None:
     if key:
-        from PySide6.QtCore import QSettings
+        save_bookmark_entries(key, [(b.time_ns, b.name) for b in bookmarks])
 
-        QSettings().setValue(f"bookmarks/{key}", [f"{b.time_ns} {b.name}" for b in bookmarks])
+
+def apply_tooltip_theme(theme: Theme) -> None:
+    """Tooltips in the theme's colours (one palette for all tooltips of the app: the last theme chosen)."""
+    palette = QToolTip.palette()
+    palette.setColor(QPalette.ColorRole.ToolTipBase, qcolor(theme.label_background, 255))
+    palette.setColor(QPalette.ColorRole.ToolTipText, qcolor(theme.text))
+    QToolTip.setPalette(palette)
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +106,41 @@ class MainWindow(QMainWindow):
         self._status_timer.start(STATUS_INTERVAL_MS)
         install_menus(self)  # menu bar (File, View) and the Problems panel
         self.resize(1400, 860)
+        self.apply_preferences(load_preferences(), startup=True)
+        self._restore_window_state()
+
+    # -- remembered between runs -------------------------------------------------------------
+
+    def apply_preferences(self, preferences: Preferences, *, startup: bool = False) -> None:
+        """Theme (with the preferred label size) and particle density; the window length and speed are the
+        model's (`new_chart_model` starts one with the remembered ones)."""
+        self.model.particles.density = preferences.particle_density
+        self.set_theme_everywhere(self.model.theme.name if startup else preferences.theme)
+        if self.theme_box.currentText() != self.model.theme.name:
+            self.theme_box.setCurrentText(self.model.theme.name)
+
+    def _restore_window_state(self) -> None:
+        """Geometry and dock layout of the last window closed; the drill-down docks stay closed until
+        something is chosen (their content belongs to a selection)."""
+        stored = QSettings()
+        geometry, state = stored.value("window/geometry"), stored.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state, WINDOW_STATE_VERSION)
+        for dock in (self.service_dock, self.edge_dock, self.trace_dock):
+            dock.hide()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        stored = QSettings()
+        stored.setValue("window/geometry", self.saveGeometry())
+        stored.setValue("window/state", self.saveState(WINDOW_STATE_VERSION))
+        time = self.model.time
+        changes: dict[str, float] = {"speed": time.speed}
+        if time.window_s in WINDOWS_S:  # one the user chose, not a capture's whole length
+            changes["window_s"] = time.window_s
+        update_preferences(**changes)
+        super().closeEvent(event)
 
     def _build_docks(self, details: object | None) -> None:
         """Service and edge panels (right), the trace waterfall (bottom): hidden until something is chosen."""
@@ -108,6 +151,7 @@ class MainWindow(QMainWindow):
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Chart", self)
+        toolbar.setObjectName("chart_toolbar")  # saveState() keeps it by this name
         toolbar.setMovable(False)
         self.addToolBar(toolbar)
         self.search = QLineEdit(self)
@@ -138,7 +182,7 @@ class MainWindow(QMainWindow):
         self.theme_box = QComboBox(self)
         self.theme_box.addItems(list(THEMES))
         self.theme_box.setCurrentText(self.model.theme.name)
-        self.theme_box.currentTextChanged.connect(self.set_theme_everywhere)
+        self.theme_box.currentTextChanged.connect(self._theme_chosen)
         toolbar.addWidget(self.theme_box)
         full_screen = QAction("Full screen (F11)", self)
         full_screen.setShortcut(QKeySequence(Qt.Key.Key_F11))
@@ -211,9 +255,17 @@ class MainWindow(QMainWindow):
         self.view.setFocus()
 
     def set_theme_everywhere(self, name: str) -> None:
-        self.view.set_theme(THEMES[name])
-        self.strip.set_theme(THEMES[name])
-        self.docks.set_theme(THEMES[name])
+        theme = themed(name, load_preferences()) if name in THEMES else THEMES["dark"]
+        self.view.set_theme(theme)
+        self.strip.set_theme(theme)
+        self.docks.set_theme(theme)
+        apply_tooltip_theme(theme)
+
+    def _theme_chosen(self, name: str) -> None:
+        """The toolbar's theme box: applied and remembered."""
+        if name != self.model.theme.name:
+            self.set_theme_everywhere(name)
+        update_preferences(theme=name)
 
     def _update_status(self) -> None:
         self.transport.update_labels()

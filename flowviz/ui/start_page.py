@@ -16,13 +16,15 @@ from PySide6.QtWidgets import (
 )
 
 from flowviz.sources.otlp_receiver import DEFAULT_GRPC, DEFAULT_HTTP
-from flowviz.ui.app import capture_window, demo_window, listen_window, live_window, recent_files, remember_recent
+from flowviz.ui.app import capture_window, demo_window, listen_window, live_window
+from flowviz.ui.settings import recent_files, remember_recent
+from flowviz.ui.window_menus import CAPTURE_FILE_FILTER
 
 
 class StartPage(QWidget):
     """Five ways in. Choosing one opens the main window on it and closes this page."""
 
-    def __init__(self, *, theme: str = "dark", parent: QWidget | None = None) -> None:
+    def __init__(self, *, theme: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.theme = theme
         self.opened = None
@@ -68,7 +70,7 @@ class StartPage(QWidget):
             self,
             "Open trace captures",
             "",
-            "Trace captures (*.json *.jsonl *.gz *.pb *.bin *.otlp *.fvrec);;All files (*)",
+            CAPTURE_FILE_FILTER,
         )
         if paths:
             self.open_captures(paths)

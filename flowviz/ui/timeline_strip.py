@@ -127,6 +127,8 @@ class TimelineStrip(QWidget):
             self.plot.getAxis(axis).setPen(qcolor(theme.text_dim))
         self._theme = theme
         self._seen_version = None
+        if self._bookmark_items:
+            self.set_bookmarks(self.bookmarks)  # their lines and names in the new theme's text colour
 
     # -- updates ---------------------------------------------------------------------------------
 

@@ -7,8 +7,11 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMenu
 
+from flowviz.ui.help_menu import install_help_menu
 from flowviz.ui.problems_panel import install_problems_dock
 
+# the format is read from the content, so every file is offered first; the second filter narrows it down
+CAPTURE_FILE_FILTER = "All files (*);;Trace captures (*.json *.jsonl *.ndjson *.gz *.pb *.bin *.otlp *.fvrec *.flowviz)"
 _OPENED: list[QMainWindow] = []  # windows opened from a menu, referenced until they are destroyed
 
 
@@ -53,6 +56,7 @@ def install_menus(window: QMainWindow) -> None:
     window.file_menu, window.view_menu = file_menu, view_menu
     window._stop_feed_on_close = _StopFeedOnClose(window)
     window.installEventFilter(window._stop_feed_on_close)
+    install_help_menu(window)  # File ▸ Preferences…, Help
 
 
 def fill_view_menu(window: QMainWindow, menu: QMenu) -> None:
@@ -63,10 +67,19 @@ def fill_view_menu(window: QMainWindow, menu: QMenu) -> None:
             action.deleteLater()
     menu.addAction(window.problems_action)
     others = [d for d in window.findChildren(QDockWidget) if d is not window.problems_dock and d.parent() is window]
+    others.sort(key=_dock_order)  # the same order every time, however Qt reorders its children
     if others:
         menu.addSeparator()
     for dock in others:
         menu.addAction(dock.toggleViewAction())
+
+
+DOCK_ORDER = ("service_dock", "edge_dock", "trace_dock")
+
+
+def _dock_order(dock: QDockWidget) -> tuple[int, str]:
+    name = dock.objectName()
+    return (DOCK_ORDER.index(name) if name in DOCK_ORDER else len(DOCK_ORDER), name or dock.windowTitle())
 
 
 def _theme(window: QMainWindow) -> str:
@@ -85,13 +98,14 @@ def _show_new(new_window: QMainWindow | None) -> None:
 
 def open_capture(window: QMainWindow) -> None:
     """Ask for capture files and open them in a new window."""
-    from flowviz.ui.app import capture_window, remember_recent
+    from flowviz.ui.app import capture_window
+    from flowviz.ui.settings import remember_recent
 
     paths, _ = QFileDialog.getOpenFileNames(
         window,
         "Open trace captures",
         "",
-        "Trace captures (*.json *.jsonl *.gz *.pb *.bin *.otlp *.fvrec);;All files (*)",
+        CAPTURE_FILE_FILTER,
     )
     if paths:
         remember_recent(paths)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flowviz.model.time_spec import TimeSpecError, format_time_ns, parse_time_ns
+from flowviz.model.time_spec import TimeSpecError, format_duration_s, format_latency_ms, format_time_ns, parse_time_ns
 
 ORIGIN = 1_701_779_876_579_664_000  # a capture's first span (Kiali Bookinfo)
 S = 1_000_000_000
@@ -100,3 +100,38 @@ def test_format_time_ns(time_ns: int, text: str) -> None:
 def test_format_then_parse_round_trips_to_the_millisecond() -> None:
     for time_ns in (ORIGIN, 1_500_000_000_123_000_000, 0):
         assert parse_time_ns(format_time_ns(time_ns), origin_ns=0) == time_ns // 1_000_000 * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (2.5, "2.5 s"),
+        (10, "10 s"),
+        (60, "60 s"),
+        (120, "2 min"),
+        (598.999, "9 min 59 s"),
+        (600, "10 min"),
+        (3600, "60 min"),
+        (5400, "90 min"),
+        (7200, "2 h"),
+        (9000, "2 h 30 min"),
+    ],
+)
+def test_format_duration_s(seconds: float, text: str) -> None:
+    assert format_duration_s(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("value_ms", "text"),
+    [
+        (0.0042, "4.2 µs"),
+        (0.85, "850 µs"),
+        (0.05, "50 µs"),
+        (4.21, "4.2 ms"),
+        (43.4, "43 ms"),
+        (1250.0, "1.25 s"),
+        (float("nan"), "–"),
+    ],
+)
+def test_format_latency_ms_uses_microseconds_below_a_millisecond(value_ms: float, text: str) -> None:
+    assert format_latency_ms(value_ms) == text
