@@ -19,8 +19,8 @@ class ChartScope:
     """The user's cut of the graph: a focus, a filter, how to group and which groups are open.
 
     Groups are collapsed unless named in `expanded`; `group_mode` is one of `grouping.GROUP_MODES`
-    (`auto`: namespaces where names carry them, else communities above ~80 nodes). While a focus is
-    set, nothing is grouped: a focus is small by nature.
+    (`auto`: only graphs of more than ~80 nodes, by namespace where names carry one, else by
+    community). While a focus is set, nothing is grouped: a focus is small by nature.
     """
 
     group_mode: str = "auto"
@@ -44,7 +44,7 @@ class ScopedFrame:
     store_node: np.ndarray  # per node: its index in the store's frame, -1 for a group
     store_edge: np.ndarray  # per edge: its index in the store's frame, -1 for an edge between groups
     group_health: np.ndarray  # per node: the worst health among a group's members, -1 for ordinary nodes
-    group_of: dict[str, str] = field(default_factory=dict)  # member name -> group label, for every grouped node
+    group_of: dict[str, str] = field(default_factory=dict)  # node name -> its group's label, open or collapsed
 
 
 def node_figures(frame: GraphFrame, thresholds: HealthThresholds) -> NodeFigures:
@@ -92,22 +92,22 @@ class Scoper:
             store_edge = edges
             labels = [labels[i] for i in store_node.tolist()] if labels else []
         grouped = any(labels)
-        if scope.node_filter is not None and scope.group_mode == "auto" and not scope.pattern:
-            grouped = grouped and len(frame.node_names) > AUTO_COMMUNITY_ABOVE  # a filter left few: show them
+        if scope.group_mode == "auto" and not scope.pattern:  # a small graph (or what a filter left) reads whole
+            grouped = grouped and len(frame.node_names) > AUTO_COMMUNITY_ABOVE
         collapsed = set(labels) - {""} - set(scope.expanded) if grouped else set()
+        group_of = dict(zip(frame.node_names, labels, strict=True)) if grouped else {}
+        group_of = {name: label for name, label in group_of.items() if label}
         if not collapsed:
             none = np.full(len(frame.node_names), -1, np.int64)
-            return ScopedFrame(frame, (), store_node, store_edge, none)
+            return ScopedFrame(frame, (), store_node, store_edge, none, group_of)
         member_health = classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds)
         scoped, members, origin = collapse(frame, labels, collapsed)
         new_store_node = np.where(origin >= 0, store_node[np.maximum(origin, 0)], -1)
         group_health = np.full(len(scoped.node_names), -1, np.int64)
         index_of = {name: i for i, name in enumerate(frame.node_names)}
-        group_of: dict[str, str] = {}
         for index, names in enumerate(members):
             if names:
                 group_health[index] = int(member_health[[index_of[n] for n in names]].max())
-                group_of.update(dict.fromkeys(names, scoped.node_names[index][1:-1]))
         # an edge between two ordinary nodes keeps its store index; edges touching a group have none
         pair_index = {
             (int(s), int(t)): int(e)

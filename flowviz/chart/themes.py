@@ -107,7 +107,7 @@ PROJECTOR = Theme(
     failing=_hex("#ff2d2d"),
     idle=_hex("#777777"),
     edge=_hex("#9aa0a6"),
-    selection=_hex("#ff66ff"),
+    selection=_hex("#ffffff"),
     particle=_hex("#ffffff"),
     failed_particle=_hex("#ff2d2d"),
     kind_fill=_kinds("#0b2233", "#24123a", "#06302a", "#33240a", "#202020"),
@@ -119,7 +119,7 @@ PROJECTOR = Theme(
     dim_alpha=70,
     label_min_px=17.0,
     figure_min_px=16.0,
-    ui_scale=1.5,
+    ui_scale=1.2,
 )
 
 THEMES: dict[str, Theme] = {theme.name: theme for theme in (DARK, LIGHT, PROJECTOR)}

@@ -226,6 +226,7 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
             model.show_whole_range()
             model.relayout()  # the union over the whole capture: nothing moves afterwards
             window.view.fit()
+            window.controls.restore_view()  # where the user left this capture last time
         return feed.status.summary()
 
     key = os.pathsep.join(os.path.abspath(p) for p in paths)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QToolTip, QWidget
 
@@ -138,6 +139,12 @@ class FlowChartView(QWidget):
         if self.width() > 0 and self.height() > 0:
             self.model.set_aspect(self.width() / self.height())
 
+    def show_view(self, scale: float, offset_x: float, offset_y: float) -> None:
+        """Put the view where the user had it (no automatic refits until the next fit)."""
+        self.viewport.scale, self.viewport.offset_x, self.viewport.offset_y = scale, offset_x, offset_y
+        self._user_moved = True
+        self.update()
+
     @property
     def user_moved(self) -> bool:
         """Whether the user zoomed or panned since the last fit (automatic refits are off then)."""
@@ -176,12 +183,90 @@ class FlowChartView(QWidget):
         self.update()
 
     def select_name(self, text: str) -> bool:
-        """Select (and centre on) the best match for a search text; False when nothing matches."""
+        """Select the best match for a search text (opening the group it is in) and zoom to it and its
+        neighbours; False when nothing matches."""
         hits = self.model.find(text)
+        if not hits and self.model.scoped is not None:
+            needle = text.lower()
+            inside = sorted(
+                (name for name in self.model.scoped.group_of if needle in name.lower()),
+                key=lambda name: (name.lower() != needle, len(name)),
+            )
+            if inside and self.expand_group_named(self.model.scoped.group_of[inside[0]]):
+                hits = [self.model.chart.node_names.index(inside[0])]
         if not hits:
             return False
-        self.select(hits[0], center=True)
+        self.select(hits[0])
+        self.zoom_to_nodes([hits[0], *self.emphasis.neighbours])
         return True
+
+    def zoom_to_nodes(self, nodes: list[int]) -> None:
+        """Centre the first node and zoom so that the others show around it (at most 1.5x the layout's
+        size); the view is the user's from then on (no automatic refits)."""
+        chart = self.model.chart
+        if chart is None or not nodes:
+            return
+        centre = chart.node_xy[nodes[0]]
+        reach = np.abs(chart.node_xy[nodes] - centre).max(axis=0) + float(chart.node_radius[nodes].max()) * 2.5
+        low, high = centre - reach, centre + reach
+        self.viewport.fit((low[0], low[1], high[0], high[1]), margin_px=self._fit_margin_px())
+        self.viewport.zoom_at(min(1.0, 1.5 / self.viewport.scale), self.width() / 2, self.height() / 2)
+        self.viewport.center_on(*centre)
+        self._user_moved = True
+        self.update()
+
+    # -- groups ----------------------------------------------------------------------------------
+
+    def expand_group(self, node: int) -> bool:
+        """Open the group drawn as `node` (its members take its place); False when it is no group."""
+        chart = self.model.chart
+        if chart is None or not self.model.members(node):
+            return False
+        return self.expand_group_named(chart.node_names[node][1:-1])
+
+    def expand_group_named(self, label: str) -> bool:
+        scope = self.model.scope
+        if label in scope.expanded:
+            return False
+        self.select(None)
+        self.model.set_scope(dataclasses.replace(scope, expanded=scope.expanded | {label}))
+        self.refresh()
+        self.update()
+        return True
+
+    def collapse_group_of(self, node: int) -> bool:
+        """Close the open group `node` belongs to; False when it belongs to none."""
+        chart, scoped = self.model.chart, self.model.scoped
+        if chart is None or scoped is None or node >= chart.node_count:
+            return False
+        label = scoped.group_of.get(chart.node_names[node])
+        scope = self.model.scope
+        if label is None or label not in scope.expanded:
+            return False
+        self.select(None)
+        self.model.set_scope(dataclasses.replace(scope, expanded=scope.expanded - {label}))
+        self.refresh()
+        self.update()
+        return True
+
+    # -- hit testing (widget pixels) ---------------------------------------------------------------
+
+    def node_at_point(self, position: QPointF) -> int | None:
+        """The node (or group) under a widget position, if any."""
+        world = self.viewport.to_world(position.x(), position.y())
+        return self.model.node_at(*world, slop=4.0 / self.viewport.scale)
+
+    def edge_at_point(self, position: QPointF) -> int | None:
+        """The edge passing under a widget position, if any."""
+        world = self.viewport.to_world(position.x(), position.y())
+        return self.model.edge_at(*world, slop=6.0 / self.viewport.scale)
+
+    def label_at_point(self, position: QPointF) -> int | None:
+        """The node whose drawn label is under a widget position, if any."""
+        for label in self.painter.labels:
+            if label.x <= position.x() <= label.x + label.width and label.y <= position.y() <= label.y + label.height:
+                return label.node
+        return None
 
     # -- painting --------------------------------------------------------------------------------
 
@@ -327,8 +412,7 @@ class FlowChartView(QWidget):
         if event.button() != Qt.MouseButton.LeftButton:
             return
         self._press = event.position()
-        world = self.viewport.to_world(event.position().x(), event.position().y())
-        self._dragging_node = self.model.node_at(*world, slop=4.0 / self.viewport.scale)
+        self._dragging_node = self.node_at_point(event.position())
         self._panning = False
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -353,10 +437,7 @@ class FlowChartView(QWidget):
             return
         moved = event.position() - self._press
         if not self._panning and abs(moved.x()) + abs(moved.y()) <= _DRAG_THRESHOLD_PX:
-            edge = None
-            if self._dragging_node is None:
-                world = self.viewport.to_world(event.position().x(), event.position().y())
-                edge = self.model.edge_at(*world, slop=6.0 / self.viewport.scale)
+            edge = None if self._dragging_node is not None else self.edge_at_point(event.position())
             if edge is not None:
                 self.select_edge(edge)
             else:
@@ -366,10 +447,40 @@ class FlowChartView(QWidget):
         self._press, self._dragging_node, self._panning = None, None, False
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        self.fit()
+        """On a group: open it; elsewhere: fit."""
+        node = self.node_at_point(event.position())
+        if node is None or not self.expand_group(node):
+            self.fit()
+
+    def _group_key_target(self, key: int) -> int | None:
+        """The node `+` (open a group) or `-` (close the open group of a node) would act on: the hovered
+        node, else the selected one; None when the key means nothing there."""
+        for node in (self.emphasis.hovered, self.emphasis.selected):
+            if node is None or self.model.chart is None or node >= self.model.chart.node_count:
+                continue
+            if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal) and self.model.members(node):
+                return node
+            scoped, name = self.model.scoped, self.model.chart.node_names[node]
+            group = scoped.group_of.get(name) if scoped is not None else None
+            if key == Qt.Key.Key_Minus and group in self.model.scope.expanded:
+                return node
+        return None
+
+    def event(self, event: QEvent) -> bool:
+        # `+` and `-` change the replay speed elsewhere; over a group they open and close it
+        if event.type() == QEvent.Type.ShortcutOverride and self._group_key_target(event.key()) is not None:
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_F:
+        target = self._group_key_target(event.key())
+        if target is not None:
+            if event.key() == Qt.Key.Key_Minus:
+                self.collapse_group_of(target)
+            else:
+                self.expand_group(target)
+        elif event.key() == Qt.Key.Key_F:
             self.fit()
         elif event.key() == Qt.Key.Key_Escape:
             self.show_path(frozenset(), frozenset())
@@ -379,8 +490,7 @@ class FlowChartView(QWidget):
             super().keyPressEvent(event)
 
     def _hover(self, position: QPointF) -> None:
-        world = self.viewport.to_world(position.x(), position.y())
-        node = self.model.node_at(*world, slop=4.0 / self.viewport.scale)
+        node = self.node_at_point(position)
         if node != self.emphasis.hovered:
             self.emphasis.hovered = node
             self.update()
@@ -389,8 +499,10 @@ class FlowChartView(QWidget):
             QToolTip.hideText()
             return
         errors = chart.node_error_ratio[node] * 100
+        members = self.model.members(node)
+        inside = f"<br>{len(members)} services — double-click or + to open" if members else ""
         text = (
-            f"<b>{chart.node_names[node]}</b><br>{figure_line(chart, node)}"
+            f"<b>{chart.node_names[node]}</b>{inside}<br>{figure_line(chart, node)}"
             f"<br>p50 {chart.node_p50_ms[node]:.1f} ms · p99 {chart.node_p99_ms[node]:.1f} ms"
             f"<br>failures {errors:.2f}% over the last {chart.window_s:.0f} s"
         )

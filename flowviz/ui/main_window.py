@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import THEMES, Theme
 from flowviz.model.time_control import WINDOWS_S
+from flowviz.ui.chart_controls import ChartControls
 from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.drill_down_docks import DrillDownDocks
 from flowviz.ui.flow_view import FlowChartView
@@ -105,6 +106,8 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self._update_status)
         self._status_timer.start(STATUS_INTERVAL_MS)
         install_menus(self)  # menu bar (File, View) and the Problems panel
+        # filter, focus, groups, presentation mode, type size by theme, and what is kept per capture
+        self.controls = ChartControls(self, model, self.view, memory_key=bookmark_key)
         self.resize(1400, 860)
         self.apply_preferences(load_preferences(), startup=True)
         self._restore_window_state()

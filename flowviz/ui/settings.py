@@ -121,7 +121,14 @@ def themed(name: str, preferences: Preferences) -> Theme:
     theme = THEMES[name]
     if preferences.label_scale == 1.0:
         return theme
-    return replace(theme, label_pt=round(theme.label_pt * preferences.label_scale, 1))
+    scale = preferences.label_scale
+    return replace(
+        theme,
+        label_pt=round(theme.label_pt * scale, 1),
+        figure_pt=round(theme.figure_pt * scale, 1),
+        label_min_px=round(theme.label_min_px * scale, 1),  # the smallest names grow (or shrink) too
+        figure_min_px=round(theme.figure_min_px * scale, 1),
+    )
 
 
 def settings_path() -> str:

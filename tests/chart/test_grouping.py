@@ -77,10 +77,18 @@ def test_collapsed_groups_sum_their_members_and_keep_only_crossing_edges() -> No
     assert grouped.node_requests.tolist() == [100, 100]
     assert grouped.node_p95_ms.tolist() == [20.0, 900.0]  # a group's latency is its worst member's
     # one group open: its members and the other group's box
-    scoped = Scoper().apply(frame, ChartScope(expanded=frozenset({"front"})), HealthThresholds())
+    scoped = Scoper().apply(frame, ChartScope("namespace", expanded=frozenset({"front"})), HealthThresholds())
     assert scoped.frame.node_names == ("web.front", "api.front", "[back]")
     assert scoped.store_node.tolist() == [0, 1, -1]
     pairs = {(scoped.frame.node_names[s], scoped.frame.node_names[t]) for s, t in zip(
         scoped.frame.edge_source.tolist(), scoped.frame.edge_target.tolist(), strict=True)}  # fmt: skip
     assert pairs == {("web.front", "api.front"), ("api.front", "[back]"), ("web.front", "[back]")}
     assert scoped.group_health.tolist()[2] == 2  # degraded: orders.back's p95 is 900 ms
+
+
+def test_auto_grouping_leaves_small_graphs_whole() -> None:
+    names = ["web.front", "api.front", "orders.back", "db.back"]
+    frame = _frame(names, [(0, 1, 100, 0), (1, 2, 50, 5), (2, 3, 40, 0)])
+    scoped = Scoper().apply(frame, ChartScope("auto"), HealthThresholds())
+    assert scoped.frame.node_names == tuple(names)
+    assert scoped.group_of == {"web.front": "front", "api.front": "front", "orders.back": "back", "db.back": "back"}

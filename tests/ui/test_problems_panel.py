@@ -73,7 +73,7 @@ def test_the_window_has_a_file_and_view_menu(qtbot, bad_capture):
     qtbot.addWidget(window)
     try:
         titles = [action.text() for action in window.menuBar().actions()]
-        assert titles == ["&File", "&View", "&Help"]
+        assert titles == ["&File", "&View", "&Chart", "&Help"]
         entries = [action.text() for action in window.file_menu.actions() if not action.isSeparator()]
         assert entries == [
             "&Open capture…",

@@ -158,6 +158,7 @@ def test_preferences_dialog_stores_the_choice_and_cancel_changes_nothing(qtbot) 
     model = new_chart_model(RollingStore(), live=True, theme=None)
     assert model.theme.name == "projector"
     assert model.theme.label_pt == pytest.approx(15.0 * 1.5)  # the projector theme's labels, half as large again
+    assert model.theme.label_min_px == pytest.approx(17.0 * 1.5)  # its smallest names too
     assert model.particles.density == 2.0
     assert model.time.window_s == 300.0
 
