@@ -9,7 +9,7 @@ from flowviz.chart.chart_frame import ChartFrame
 DEFAULT_BUDGET = 20_000
 MAX_PER_EDGE = 40
 CLEAR_EDGES = 120  # up to this many visible edges particles flow at full density; beyond, they thin out
-HAZE_BUDGET = 3_000  # at most this many particles once edges thin out: dots, not a haze
+HAZE_BUDGET = 1_500  # at most this many particles once edges thin out: dots, not a haze
 
 
 def particles_per_edge(

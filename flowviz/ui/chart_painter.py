@@ -351,7 +351,7 @@ class ChartPainter:
         )
         self.label_font_px = (fonts.name_px, fonts.figure_px)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(QPen(qcolor(theme.text_dim, 200), 1.2))
+        painter.setPen(QPen(qcolor(theme.text, 170), 1.2 * theme.node_scale))  # leaders: plain to see
         for label in self.labels:
             if label.leader is not None:
                 x0, y0, x1, y1 = label.leader
