@@ -203,6 +203,11 @@ class OtlpIntake:
             self._pending_bytes -= sum(len(r.message.value or b"") for r in taken)
             return taken
 
+    def problems_dict(self) -> dict[str, dict[str, object]]:
+        """`Problems.as_dict()` of what the requests had, read safely while servers add to it."""
+        with self._lock:
+            return self.problems.as_dict()
+
     def snapshot(self) -> dict[str, object]:
         """The status as plain values, with the span rate over the last seconds and the problems so far."""
         now = time.monotonic()

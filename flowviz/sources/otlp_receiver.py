@@ -201,8 +201,8 @@ def run_otlp_worker(
     from flowviz.sources.live_recording import LiveRecorder
     from flowviz.sources.raw_inputs import RawRing
 
-    problems = Problems()
-    receiver = OtlpReceiver(settings, problems=problems)
+    problems = Problems()  # the deriver's, in this thread; the intake keeps its own (server threads, under its lock)
+    receiver = OtlpReceiver(settings)
     deriver = EdgeDeriver(problems=problems)
     recorder = LiveRecorder(recording_header(settings, receiver))
     raw = RawRing()  # the latest request bodies, searched again for a trace the window opens
@@ -230,7 +230,8 @@ def run_otlp_worker(
                     observations = deriver.process(batch)
                     if details is not None:
                         details.take(batch, observations)
-                connection.send(("data", observations, spans, problems.as_dict()))
+                all_problems = {**problems.as_dict(), **receiver.intake.problems_dict()}
+                connection.send(("data", observations, spans, dict(sorted(all_problems.items()))))
             now = time.monotonic()
             if now >= next_status_s:
                 next_status_s = now + STATUS_EVERY_S
