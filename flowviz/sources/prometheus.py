@@ -36,6 +36,7 @@ from flowviz.model.problems import Problems
 SECOND_NS = 1_000_000_000
 DEFAULT_STEP_S = 15.0  # when the scrape interval cannot be estimated (no samples yet)
 MAX_POINTS_PER_QUERY = 10_000  # Prometheus refuses more than 11 000 points per series
+POINTS_PER_ANSWER = 2_000_000  # series × steps in one answer (about 40 MB of JSON): long ranges come in chunks
 GRAPH = "service_graph_request"
 _CONNECTION_TYPES = {
     "": ConnectionType.DIRECT,
@@ -482,6 +483,7 @@ class PrometheusReader:
         self.status = PrometheusStatus(url=settings.describe())
         self.metrics: GraphMetrics | None = None
         self.step_s = settings.step_s or 0.0
+        self.chunk_steps = MAX_POINTS_PER_QUERY - 1
 
     def prepare(self, start_s: float, end_s: float) -> None:
         """Find the metric names and the step (the scrape interval unless given) for [start, end]."""
@@ -489,6 +491,10 @@ class PrometheusReader:
         if not self.step_s:
             self.step_s = estimate_step_s(self.client, self.metrics.requests, end_s)
         self.status.step_s, self.status.metric = self.step_s, self.metrics.requests
+        names = [n for n in (self.metrics.requests, self.metrics.server_buckets, self.metrics.client_buckets) if n]
+        counted = self.client.query(f'count({{__name__=~"{"|".join(names)}"}})', end_s)
+        series = max((int(float(r["value"][1])) for r in counted if r.get("value")), default=1)
+        self.chunk_steps = max(10, min(MAX_POINTS_PER_QUERY - 1, POINTS_PER_ANSWER // max(series, 1)))
 
     def read(self, start_s: float, end_s: float) -> Iterator[GraphStep]:
         """Increases over [start, end) step by step (start aligned down to the step), chunk by chunk."""
@@ -499,12 +505,12 @@ class PrometheusReader:
 
     def chunks(self, start_s: float, end_s: float) -> Iterator[tuple[float, int]]:
         """(first interval's start, steps) covering [start, end) on the step grid, at most
-        `MAX_POINTS_PER_QUERY` points a query."""
+        `chunk_steps` points a query (fewer where there are many series: answers stay about `POINTS_PER_ANSWER`)."""
         step = self.step_s
         first = math.floor(start_s / step) * step
         steps_total = max(0, math.ceil((end_s - first) / step))
-        for done in range(0, steps_total, MAX_POINTS_PER_QUERY - 1):
-            yield first + done * step, min(MAX_POINTS_PER_QUERY - 1, steps_total - done)
+        for done in range(0, steps_total, self.chunk_steps):
+            yield first + done * step, min(self.chunk_steps, steps_total - done)
 
     def matrix(self, name: str | None, interval_start_s: float, steps: int) -> SeriesMatrix | None:
         """The increases of every series of `name` in intervals [interval_start + k·step, +step), k < steps,

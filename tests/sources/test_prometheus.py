@@ -18,6 +18,7 @@ import pytest
 from flowviz.model.problems import Problems
 from flowviz.model.time_spec import format_time_ns
 from flowviz.sources.prometheus import (
+    MAX_POINTS_PER_QUERY,
     PrometheusClient,
     PrometheusError,
     PrometheusReader,
@@ -231,3 +232,15 @@ def test_without_span_metrics_the_report_has_no_operations(prometheus_server):
 
     url, _ = prometheus_server
     assert "operations" not in report(url, RECENT_T0, RECENT_T0 + STEPS * STEP_S)
+
+
+def test_reading_in_small_chunks_gives_the_same_counts(prometheus_server):
+    url, edges = prometheus_server
+    reader = PrometheusReader(PrometheusSettings(url), problems=Problems())
+    reader.prepare(T0, T0 + STEPS * STEP_S)
+    assert STEPS < reader.chunk_steps <= MAX_POINTS_PER_QUERY - 1  # few series: one answer holds the range
+    reader.chunk_steps = 7  # boundaries at steps 7, 14, 21, 28, 35: across the new series (12) and the reset (23)
+    chunks = list(reader.read(T0, T0 + STEPS * STEP_S))
+    assert len(chunks) == 6
+    assert sum(c.requests for c in chunks) == sum(int(e.requests[1:].sum()) for e in edges)
+    assert sum(c.failed for c in chunks) == sum(int(e.failed[1:].sum()) for e in edges)
