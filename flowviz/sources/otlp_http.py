@@ -54,6 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        content_type = PROTOBUF if content_type == "application/protobuf" else content_type  # (some clients say so)
         encoding = JSON if content_type == JSON else PROTOBUF
         if self.path.split("?", 1)[0] != TRACES_PATH:
             self._discard_body()

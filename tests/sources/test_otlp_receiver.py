@@ -263,6 +263,7 @@ def test_bodies_that_are_not_otlp_are_refused_and_counted():
         assert post(address, b'{"unknownField": 1}', {"Content-Type": "application/json"})[0] == 200  # ignored: spec
         assert post(address, b"x", {**proto, "Content-Encoding": "gzip"})[0] == 400
         assert post(address, b"x", {"Content-Type": "text/plain"})[0] == 415
+        assert post(address, _request([("a", 1)]), {"Content-Type": "application/protobuf"})[0] == 200
         assert post(address, _request([("a", 1)]), proto, path="/v1/metrics")[0] == 404
         assert post(address, b"", proto, method="GET")[0] == 405
         with grpc.insecure_channel(receiver.intake.status.grpc) as channel:
@@ -273,7 +274,7 @@ def test_bodies_that_are_not_otlp_are_refused_and_counted():
         snapshot = receiver.intake.snapshot()
         assert snapshot["refused_invalid"] == 6  # 2 protobuf, 3 JSON, 1 gzip (415/404/405 are not requests)
         assert receiver.intake.problems.count("otlp receiver: request is not OTLP (refused, not retried)") == 6
-        assert receiver.intake.take(0) == []
+        assert [len(r.batch) for r in receiver.intake.take(0)] == [1]  # only the application/protobuf one
 
 
 def test_over_the_size_limit_is_413_and_resource_exhausted():
