@@ -14,7 +14,6 @@ from flowviz.sources.otlp_receiver import (
     ReceiverSettings,
     check_receiver_settings,
     record_otlp,
-    recording_header,
     status_text,
 )
 
@@ -107,7 +106,7 @@ def run_record_otlp(args: argparse.Namespace, *, err: TextIO | None = None) -> i
         print(f"flowviz record: {error}", file=err)
         return EXIT_NOTHING
     try:
-        writer = RecordingWriter(args.output, header=recording_header(settings, receiver))
+        writer = RecordingWriter(args.output, header=receiver.recording_header())
     except RecordingError as error:
         receiver.stop()
         print(f"flowviz record: {error}", file=err)

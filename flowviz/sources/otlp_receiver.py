@@ -146,21 +146,21 @@ class OtlpReceiver:
             self.http_server.stop()
         self.intake.status.state = "stopped"
 
+    def recording_header(self) -> dict[str, Any]:
+        """What a recording of the received requests says about its source (the bound addresses; never secrets)."""
+        return {
+            "source": "otlp receiver",
+            "grpc": self.intake.status.grpc or None,
+            "http": self.intake.status.http or None,
+            "tls": bool(self.settings.tls_cert),
+            "format_name": "auto",
+        }
+
     def __enter__(self) -> OtlpReceiver:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def recording_header(settings: ReceiverSettings, receiver: OtlpReceiver) -> dict[str, Any]:
-    """What a recording of received requests says about its source (never secrets: no key file contents)."""
-    return {
-        "source": "otlp receiver",
-        "grpc": receiver.intake.status.grpc or None,
-        "http": receiver.intake.status.http or None,
-        "format_name": "auto",
-    }
 
 
 def status_text(status: dict[str, Any]) -> str:
@@ -204,7 +204,7 @@ def run_otlp_worker(
     problems = Problems()  # the deriver's, in this thread; the intake keeps its own (server threads, under its lock)
     receiver = OtlpReceiver(settings)
     deriver = EdgeDeriver(problems=problems)
-    recorder = LiveRecorder(recording_header(settings, receiver))
+    recorder = LiveRecorder(receiver.recording_header())
     raw = RawRing()  # the latest request bodies, searched again for a trace the window opens
     if details is not None:
         details.raw_spans = raw.span_details

@@ -29,7 +29,6 @@ from flowviz.sources.otlp_receiver import (
     ReceiverSettings,
     check_receiver_settings,
     record_otlp,
-    recording_header,
     split_address,
 )
 from flowviz.sources.pipeline import IngestPipeline, load_captures
@@ -73,7 +72,7 @@ class Recorder:
 
     def __init__(self, receiver: OtlpReceiver, path: Path) -> None:
         self.stop = threading.Event()
-        self.writer = RecordingWriter(path, header=recording_header(receiver.settings, receiver))
+        self.writer = RecordingWriter(path, header=receiver.recording_header())
         self.thread = threading.Thread(
             target=lambda: setattr(self, "totals", record_otlp(receiver, self.writer, should_stop=self.stop.is_set))
         )
