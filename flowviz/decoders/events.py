@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
@@ -227,6 +228,14 @@ class EventDecoder:
         self._append("plain", meta, headers, document, fallback, event_type, _first(document, TIME_FIELDS), event_id)
         return True
 
+    def add_record(self, record: dict, type_name: str, headers: dict[str, bytes], meta: MessageMeta) -> bool:
+        """A record decoded with its schema (Avro, Protobuf): read as a plain event (or a CloudEvent when it is
+        one), typed by its own type field, else by the schema's record name."""
+        document = {key: value.isoformat() if isinstance(value, datetime) else value for key, value in record.items()}
+        if not looks_like_event(document):
+            document["type"] = type_name or "record"
+        return self.add_document(document, headers, meta)
+
     def add_value(self, value: bytes, headers: dict[str, bytes], meta: MessageMeta) -> bool:
         """A JSON value not parsed yet (forced `events` format, or a CloudEvents content type)."""
         try:
@@ -278,6 +287,10 @@ class EventDecoder:
         if not found:
             self.problems.add(NO_PRODUCER_FIELD, f"{self._where(meta)} ({rule.describe()})")
         return found
+
+    def location(self, meta: MessageMeta) -> str:
+        """Where a message is, for problems: `topic[partition]@offset` after the label (a recording's name)."""
+        return self._where(meta)
 
     def _where(self, meta: MessageMeta) -> str:
         return self._prefix + meta.where

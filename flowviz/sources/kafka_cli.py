@@ -66,6 +66,20 @@ def add_kafka_arguments(
             help="names of dead-letter/retry topics, shell patterns (repeatable; default *.DLT, *-dlq, *.retry, "
             "*-retry-* and the like): their messages are failures on the flow they left",
         )
+    if with_format:
+        parser.add_argument(
+            "--schema-registry",
+            metavar="URL",
+            help="schema registry for Avro/Protobuf events in the Confluent wire format (its HTTP API)",
+        )
+        parser.add_argument(
+            "--schemas", metavar="DIR", help="folder of schemas named by id: 17.avsc, 18-orders-value.proto, ..."
+        )
+        parser.add_argument(
+            "--schema-registry-config",
+            metavar="FILE",
+            help="properties file with the registry's basic.auth.user.info=USER:PASSWORD (stays in that file)",
+        )
     if with_format and with_groups:
         parser.add_argument(
             "--group",
@@ -87,6 +101,9 @@ def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
         event_producer=getattr(args, "event_producer", None),
         groups=tuple(getattr(args, "groups", None) or ()),
         dead_letters=tuple(getattr(args, "dead_letters", None) or ()),
+        schema_registry=getattr(args, "schema_registry", None),
+        schemas=getattr(args, "schemas", None),
+        schema_registry_config=getattr(args, "schema_registry_config", None),
     )
     check_settings(settings)
     return settings
@@ -233,6 +250,8 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         "start": settings.start,
         "event_producer": settings.event_producer,
         "dead_letters": list(settings.dead_letters),
+        "schema_registry": settings.schema_registry,
+        "schemas": settings.schemas,
     }
     try:
         writer = RecordingWriter(args.output, header=header)

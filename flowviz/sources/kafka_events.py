@@ -176,3 +176,21 @@ def _state_note(state) -> str:
             lag += f" ETA {duration_text(state.eta_s)}"
         parts.append(lag)
     return " · ".join(parts)
+
+
+def schema_notes(source_status: dict[str, Any] | None) -> dict[str, str]:
+    """Topic -> `Avro orders-value v3` (the schema of its latest record in the Confluent wire format)."""
+    notes = {}
+    for topic, schema in ((source_status or {}).get("schemas") or {}).items():
+        version = f" v{schema['version']}" if schema.get("version") is not None else f" (id {schema['id']})"
+        notes[topic] = f"{schema['kind'].title()} {schema['subject']}{version}"
+    return notes
+
+
+def merged_notes(*parts: Mapping[str, str]) -> dict[str, str]:
+    """Notes of several kinds on the same nodes, joined with ` · `."""
+    merged: dict[str, str] = {}
+    for notes in parts:
+        for name, note in notes.items():
+            merged[name] = f"{merged[name]} · {note}" if name in merged else note
+    return merged

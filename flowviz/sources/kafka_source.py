@@ -31,6 +31,8 @@ from flowviz.decoders.events import (
 )
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.wire_format import SchemaError, schema_source, split_wire
+from flowviz.derive.consumer_lag import LagMark
 from flowviz.derive.dead_letters import DeadLetterDeriver, DeadLetterRules
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatch
@@ -61,6 +63,8 @@ _CONSUMER_DEFAULTS = {
     "statistics.interval.ms": 1_000,  # broker states and partition ends for the status, no extra requests
     "socket.keepalive.enable": True,
 }
+UNKNOWN_SCHEMA = "events: schema id not known (Confluent wire format; the record is skipped)"
+BAD_RECORD = "events: record does not decode with its schema (skipped)"
 _CONSUMER_FORCED = {"enable.auto.commit": False, "enable.auto.offset.store": False}
 _METADATA_TIMEOUT_S = 2.0
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 10.0
@@ -90,6 +94,9 @@ class KafkaSettings:
     event_producer: str | None = None  # where events name their producer: `header:NAME` or a JSON field path
     groups: tuple[str, ...] = ()  # consumer groups to watch on event topics (none: every group the broker lists)
     dead_letters: tuple[str, ...] = ()  # name patterns of dead-letter/retry topics (none: DEFAULT_PATTERNS)
+    schema_registry: str | None = None  # a schema registry's URL (Avro/Protobuf events in the Confluent wire format)
+    schemas: str | None = None  # a folder of ID[-SUBJECT].avsc / .proto files
+    schema_registry_config: str | None = None  # properties file with basic.auth.user.info (a secret: only named)
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -159,7 +166,22 @@ def check_settings(settings: KafkaSettings) -> None:
         raise KafkaConfigError("no topic given")
     start_time_ms(settings.start)
     _producer_rule(settings.event_producer)
+    settings_schemas(settings)
     client_config(settings)
+
+
+def settings_schemas(settings: KafkaSettings):
+    """The schema source the settings name (folder, registry), or None; KafkaConfigError when it cannot be."""
+    if not settings.schema_registry and not settings.schemas:
+        return None
+    user_info = None
+    if settings.schema_registry_config:
+        properties = read_properties(settings.schema_registry_config)
+        user_info = properties.get("basic.auth.user.info") or properties.get("schema.registry.basic.auth.user.info")
+    try:
+        return schema_source(registry=settings.schema_registry, folder=settings.schemas, user_info=user_info)
+    except SchemaError as error:
+        raise KafkaConfigError(str(error)) from error
 
 
 def _producer_rule(text: str | None) -> ProducerRule | None:
@@ -579,6 +601,7 @@ class MessageDecoder:
         event_producer: str | None = None,
         label: str = "",
         dead_letters: tuple[str, ...] = (),
+        schemas: Any = None,
     ) -> None:
         if format_name not in KAFKA_FORMATS:
             raise KafkaConfigError(f"unknown format {format_name!r} (one of {', '.join(KAFKA_FORMATS)})")
@@ -591,6 +614,42 @@ class MessageDecoder:
         self.events = EventDecoder(problems=problems, producer_rule=_producer_rule(event_producer), label=label)
         # messages of dead-letter/retry topics: failed calls on the flow they left (`take_dead_letters()`)
         self.dead_letters = DeadLetterDeriver(DeadLetterRules.parse(dead_letters))
+        # events in the Confluent wire format: schemas by id from a folder or a registry (`wire_format`)
+        self.schemas = schemas
+        self.topic_schemas: dict[str, dict[str, Any]] = {}  # topic -> the schema of its latest record
+        self._schema_changes: list[LagMark] = []
+
+    def take_schema_changes(self) -> list[LagMark]:
+        """Marks for the timeline: a topic whose records came with a new schema id since the last call."""
+        changes, self._schema_changes = self._schema_changes, []
+        return changes
+
+    def _add_wire(self, schema_id: int, payload: memoryview, meta: MessageMeta) -> bool:
+        """One value in the Confluent wire format: its schema by id, the record decoded, read as an event."""
+        where = self.events.location(meta)
+        if self.schemas is None:
+            self.problems.add(UNKNOWN_SCHEMA, f"{where} (schema id {schema_id}: no --schema-registry or --schemas)")
+            return False
+        try:
+            schema = self.schemas.get(schema_id)
+        except SchemaError as error:
+            self.problems.add(UNKNOWN_SCHEMA, f"{where} ({error})")
+            return False
+        try:
+            record = schema.decode(payload)
+        except Exception as error:  # fastavro and protobuf raise many kinds on bad bytes: counted, never fatal
+            self.problems.add(BAD_RECORD, f"{where} (schema id {schema_id}: {type(error).__name__}: {error})")
+            return False
+        before = self.topic_schemas.get(meta.topic)
+        if before is None or before["id"] != schema_id:
+            now = {"id": schema_id, "kind": schema.kind, "subject": schema.subject, "version": schema.version}
+            self.topic_schemas[meta.topic] = now
+            if before is not None:
+                version = f" v{schema.version}" if schema.version is not None else ""
+                text = f"schema {before['id']} → {schema_id} ({schema.subject}{version})"
+                stamp = meta.kafka_time_ns
+                self._schema_changes.append(LagMark(stamp if stamp != UNKNOWN_NS else time.time_ns(), meta.topic, text))
+        return self.events.add_record(record, schema.name, header_map(meta.headers), meta)
 
     def take_dead_letters(self) -> EdgeObservations:
         """The failed calls of the dead-letter/retry messages decoded since the last call."""
@@ -640,6 +699,11 @@ class MessageDecoder:
                         continue
                 if not value:
                     self.problems.add("kafka: message without a value (skipped)", where)
+                    continue
+                wire = split_wire(value) if forced in ("auto", "events") and meta is not None else None
+                if wire is not None:  # magic byte 0: never OTLP protobuf (its first byte is a field tag)
+                    if self._add_wire(*wire, meta):
+                        self._count("events")
                     continue
                 if forced == "events":
                     if meta is None:
@@ -819,6 +883,7 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
         problems=problems,
         event_producer=settings.event_producer,
         dead_letters=settings.dead_letters,
+        schemas=settings_schemas(settings),
     )
     deriver = EdgeDeriver(problems=problems)
     events = LiveEvents(settings, problems=problems)  # business events: producer → topic → consumer groups
@@ -830,6 +895,8 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
             "start": settings.start,
             "event_producer": settings.event_producer,
             "dead_letters": list(settings.dead_letters),
+            "schema_registry": settings.schema_registry,
+            "schemas": settings.schemas,
         }
     )
     raw = RawRing()  # the latest message values, searched again for a trace the window opens
@@ -876,6 +943,11 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
                     status["events"] = events.status()
                 if decoder.dead_letters.figures:
                     status["dead_letters"] = decoder.dead_letters.status()
+                if decoder.topic_schemas:
+                    status["schemas"] = dict(decoder.topic_schemas)
+                changes = decoder.take_schema_changes()
+                if changes:  # a topic's records came with a new schema: marks on the timeline
+                    connection.send(("marks", changes))
                 connection.send(("source", {**status, "recording": recorder.status()}))
     finally:
         events.close()

@@ -259,6 +259,8 @@ class ProcessFeed:
                 self.status.source = message[1]
             elif kind == "lag":  # consumer groups' lag at a look (live Kafka events, or a recording of them)
                 self.store.consumer_lag.add(message[1])
+            elif kind == "marks":  # Kafka happenings for the timeline (a topic's new schema)
+                self.store.consumer_lag.add_marks(message[1])
             elif kind == "error":
                 self.status.error, self.status.running = message[1], False
                 break

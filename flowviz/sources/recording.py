@@ -292,9 +292,15 @@ def recording_batches(
             producer = item.get("event_producer") if isinstance(item.get("event_producer"), str) else None
             patterns = item.get("dead_letters")
             patterns = tuple(p for p in patterns if isinstance(p, str)) if isinstance(patterns, list) else ()
+            schemas = _recorded_schemas(item, problems, label)
             try:
                 decoder = MessageDecoder(
-                    forced or recorded, problems=problems, event_producer=producer, label=label, dead_letters=patterns
+                    forced or recorded,
+                    problems=problems,
+                    event_producer=producer,
+                    label=label,
+                    dead_letters=patterns,
+                    schemas=schemas,
                 )
             except KafkaConfigError:
                 problems.add("recording: header's event producer rule not understood (ignored)", label)
@@ -327,6 +333,20 @@ def recording_batches(
     yield from _drain(dead_letters)
     if len(builder):
         yield builder.build()
+
+
+def _recorded_schemas(header: dict, problems: Problems, label: str):
+    """The schema folder/registry the recording was made with, when it can still be had (else counted)."""
+    from flowviz.decoders.wire_format import SchemaError, schema_source
+
+    registry, folder = header.get("schema_registry"), header.get("schemas")
+    registry = registry if isinstance(registry, str) else None
+    folder = folder if isinstance(folder, str) else None
+    try:
+        return schema_source(registry=registry, folder=folder)
+    except SchemaError as error:
+        problems.add("recording: the schemas it was recorded with cannot be had", f"{label} ({error})")
+        return None
 
 
 def _drain(parts: list[EdgeObservations]) -> Iterator[EdgeObservations]:

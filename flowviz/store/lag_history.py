@@ -52,6 +52,14 @@ class LagHistory:
                 self._thin()
             self.version += 1
 
+    def add_marks(self, marks: list[LagMark]) -> None:
+        """Marks that come without a frame (a topic's records changed schema)."""
+        with self._lock:
+            self._marks.extend(marks)
+            self._marks.sort(key=lambda mark: mark.time_ns)
+            del self._marks[: max(0, len(self._marks) - MARKS_KEPT)]
+            self.version += 1
+
     def _thin(self) -> None:
         half = len(self._frames) // 2
         kept = [i for i in range(len(self._frames)) if i >= half or i % 2 == 0]

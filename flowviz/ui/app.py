@@ -107,7 +107,7 @@ def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str | None
 def live_window(settings, *, theme: str | None = None):
     """A window on Kafka span topics, read by a worker process (no consumer group, no commits)."""
     from flowviz.derive.dead_letters import DeadLetterRules
-    from flowviz.sources.kafka_events import frame_notes, lag_notes
+    from flowviz.sources.kafka_events import frame_notes, lag_notes, merged_notes, schema_notes
     from flowviz.sources.process_feed import ProcessFeed
     from flowviz.store.rolling_store import RollingStore
     from flowviz.ui.main_window import MainWindow
@@ -117,9 +117,12 @@ def live_window(settings, *, theme: str | None = None):
     store = RollingStore()
     feed = ProcessFeed(store, settings)
     model = new_chart_model(store, live=True, theme=theme)
-    # consumer groups' lag on event topics: as it was at the cursor (the store keeps every look), else the latest
     model.dead_letters = DeadLetterRules.parse(settings.dead_letters)  # drawn as dead-letter/retry topics
-    model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns)) or lag_notes(feed.status.source)
+    # consumer groups' lag on event topics: as it was at the cursor (the store keeps every look), else the latest
+    model.node_notes = lambda: merged_notes(
+        frame_notes(store.consumer_lag.at(model.time.cursor_ns)) or lag_notes(feed.status.source),
+        schema_notes(feed.status.source),  # a topic's schema subject and version (Avro/Protobuf events)
+    )
     title = f"live: {', '.join(settings.topics)} @ {settings.bootstrap}"
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
     window.feed = feed

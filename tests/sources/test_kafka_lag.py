@@ -328,3 +328,20 @@ def test_the_groups_benchmark_runs_against_the_broker(kafka_broker) -> None:
     figures = run_groups_bench(groups=4, partitions=3, looks=2, bootstrap=kafka_broker.bootstrap)
     assert figures["groups_x_partitions"]["group_partitions_seen"] == 12
     assert "4 groups x 3 partitions" in format_groups_figures(figures)
+
+
+def test_schema_notes_on_topics_merge_with_lag_notes() -> None:
+    from flowviz.sources.kafka_events import merged_notes, schema_notes
+
+    status = {
+        "schemas": {
+            "orders": {"id": 18, "kind": "AVRO", "subject": "orders-value", "version": 3},
+            "payments": {"id": 21, "kind": "PROTOBUF", "subject": "payments-value", "version": None},
+        }
+    }
+    notes = schema_notes(status)
+    assert notes == {"orders": "Avro orders-value v3", "payments": "Protobuf payments-value (id 21)"}
+    assert (
+        merged_notes({"orders": "max lag 5 (billing)"}, notes)["orders"] == "max lag 5 (billing) · Avro orders-value v3"
+    )
+    assert schema_notes(None) == {}
