@@ -700,8 +700,11 @@ class MessageDecoder:
                 if not value:
                     self.problems.add("kafka: message without a value (skipped)", where)
                     continue
-                wire = split_wire(value) if forced in ("auto", "events") and meta is not None else None
-                if wire is not None:  # magic byte 0: never OTLP protobuf (its first byte is a field tag)
+                # magic byte 0 (never OTLP protobuf's first byte, a field tag): read as the Confluent wire format
+                # when schemas are given (or every message is an event), else left to the trace decoders
+                wired = forced == "events" or (forced == "auto" and self.schemas is not None)
+                wire = split_wire(value) if wired and meta is not None else None
+                if wire is not None:
                     if self._add_wire(*wire, meta):
                         self._count("events")
                     continue
