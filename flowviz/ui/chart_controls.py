@@ -270,6 +270,7 @@ class ChartControls(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window:
             if event.type() == QEvent.Type.Close:
+                self.presentation.action.setChecked(False)  # the window's layout is saved as it was before
                 self.save()
             elif event.type() == QEvent.Type.Resize:
                 fit_timeline(self.window, self.model.theme)

@@ -8,7 +8,6 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QToolTip
 from flowviz.chart.themes import Theme
 
 TIMELINE_SHARE = 0.16  # of the window's height, at most, for the timeline strip
-TRANSPORT_SCALE_MAX = 1.1  # the transport bar's one row of buttons must still fit a 1280 px wide window
 _BASE_POINT_SIZE: list[float] = []  # the application's own font size, remembered before any scaling
 
 
@@ -27,11 +26,6 @@ def apply_ui_scale(window: QMainWindow, theme: Theme) -> None:
     font.setPointSizeF(base_point_size() * theme.ui_scale)
     window.setFont(font)
     QToolTip.setFont(font)
-    transport = getattr(window, "transport", None)
-    if transport is not None:
-        row = QFont(font)
-        row.setPointSizeF(base_point_size() * min(theme.ui_scale, TRANSPORT_SCALE_MAX))
-        transport.setFont(row)
     strip = getattr(window, "strip", None)
     if strip is not None:
         for axis in ("left", "bottom"):
