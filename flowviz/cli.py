@@ -41,7 +41,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
 def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
     bench.add_argument(
-        "suite", choices=("ingest", "render", "scrub", "live", "groups", "receive"), help="which benchmark"
+        "suite",
+        choices=("ingest", "render", "scrub", "live", "groups", "receive", "layout"),
+        help="which benchmark",
     )
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
@@ -286,6 +288,11 @@ def _run_bench(args: argparse.Namespace) -> int:
 
         figures = run_receive_bench(quick=args.quick)
         text = format_receive_figures(figures)
+    elif args.suite == "layout":
+        from flowviz.bench.layout import format_layout_figures, run_layout_bench
+
+        figures = run_layout_bench(quick=args.quick)
+        text = format_layout_figures(figures)
     elif args.suite == "scrub":
         from flowviz.bench.render import run_scrub_bench
 

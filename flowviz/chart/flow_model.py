@@ -124,7 +124,7 @@ class FlowChartModel:
             self._settled_topology = frame.topology_version
             self.y_stretch = None
         if self.y_stretch is None and len(frame.node_names) > 1:
-            self.x_stretch, self.y_stretch = _stretch_for(result.positions, self.aspect)
+            self.x_stretch, self.y_stretch = stretch_for(result.positions, self.aspect)
         geometry = (
             self.layout.result.version,
             self.x_stretch,
@@ -274,7 +274,7 @@ class FlowChartModel:
         )
 
 
-def _stretch_for(positions: np.ndarray, aspect: float) -> tuple[float, float]:
+def stretch_for(positions: np.ndarray, aspect: float) -> tuple[float, float]:
     """(x, y) factors that bring a layout's width:height towards `aspect`: up to 4 wider, up to 30
     taller (a long chain of few nodes per column would otherwise fill a thin strip of the screen)."""
     span = positions.max(axis=0) - positions.min(axis=0)

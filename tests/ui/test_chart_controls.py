@@ -121,6 +121,10 @@ def test_presentation_mode_hides_everything_but_chart_and_timeline_and_esc_leave
     qtbot.waitUntil(lambda: window.menuBar().isVisible())
     assert all(widget.isVisible() for widget in toolbars)
     assert not window.isFullScreen()
+    window.controls.presentation.action.trigger()
+    window.close()  # closing in a presentation: the window's layout is saved as it was before
+    assert not window.controls.presentation.active
+    assert not any(widget.isHidden() for widget in toolbars)
 
 
 def test_pins_groups_filter_and_view_survive_a_reopen(qtbot, settings) -> None:
