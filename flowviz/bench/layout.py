@@ -96,15 +96,19 @@ def hidden_edges(polylines: list[np.ndarray], tolerance: float = 3.0) -> int:
     return count
 
 
+COUNTED_UP_TO = 600  # edges up to which crossings, edges through nodes and hidden edges are counted
+
+
 def _figures(polylines, ends, xy, radius, backward: int, seconds: float) -> dict:
     points = np.concatenate([xy - radius[:, None], xy + radius[:, None], *polylines])
     span = np.maximum(points.max(axis=0) - points.min(axis=0), 1.0)
     scale = min(SCREEN[0] / span[0], SCREEN[1] / span[1])
+    counted = len(polylines) <= COUNTED_UP_TO  # the pairwise counts take minutes on thousands of edges
     return {
-        "crossings": crossings(polylines, ends),
+        "crossings": crossings(polylines, ends) if counted else None,
         "backward_edges": backward,
-        "edges_through_nodes": through_nodes(polylines, ends, xy, radius),
-        "hidden_edges": hidden_edges(polylines) if len(polylines) <= 600 else None,
+        "edges_through_nodes": through_nodes(polylines, ends, xy, radius) if counted else None,
+        "hidden_edges": hidden_edges(polylines) if counted else None,
         "fill_16_9": round(float(span[0] * span[1] * scale**2 / (SCREEN[0] * SCREEN[1])), 3),
         "time_ms": round(seconds * 1e3, 1),
     }
@@ -115,9 +119,15 @@ def flowviz_figures(graph: Graph, *, repeats: int = 3) -> dict:
     names, source, target, weight = graph
     seconds = median_ms(lambda: FlowLayout().update(names, source, target, edge_weight=weight), repeats) / 1e3
     result = FlowLayout().update(names, source, target, edge_weight=weight)
-    xy = result.positions * np.array(stretch_for(result.positions, SCREEN[0] / SCREEN[1]))
+    stretch = np.array(stretch_for(result.positions, SCREEN[0] / SCREEN[1]))
+    xy = result.positions * stretch
     radius = np.full(len(names), GEOMETRY_RADIUS)
-    curves = edge_curves(xy[source], xy[target], radius[source], radius[target], samples=CURVE_SAMPLES)
+    routes = {
+        edge: result.routes[(names[s], names[t])] * stretch
+        for edge, (s, t) in enumerate(zip(source.tolist(), target.tolist(), strict=True))
+        if (names[s], names[t]) in result.routes
+    }
+    curves = edge_curves(xy[source], xy[target], radius[source], radius[target], samples=CURVE_SAMPLES, routes=routes)
     keep = source != target
     polylines = [curves[e] for e in np.flatnonzero(keep).tolist()]
     ends = [(int(s), int(t)) for s, t in zip(source[keep].tolist(), target[keep].tolist(), strict=True)]
@@ -259,7 +269,8 @@ def format_layout_figures(figures: dict) -> str:
         rows.append(
             f"{name} ({entry['nodes']} nodes, {entry['edges']} edges): crossings {ours['crossings']}"
             f" (dot {dot.get('crossings', '-')}), backward {ours['backward_edges']}, through nodes "
-            f"{ours['edges_through_nodes']} (dot {dot.get('edges_through_nodes', '-')}), hidden {ours['hidden_edges']}, "
-            f"fill {ours['fill_16_9']:.0%}, {ours['time_ms']} ms (dot {dot.get('time_ms', '-')} ms)"
+            f"{ours['edges_through_nodes']} (dot {dot.get('edges_through_nodes', '-')}), "
+            f"hidden {ours['hidden_edges']}, fill {ours['fill_16_9']:.0%}, {ours['time_ms']} ms "
+            f"(dot {dot.get('time_ms', '-')} ms)"
         )
     return "\n".join(rows)

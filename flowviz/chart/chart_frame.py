@@ -14,7 +14,7 @@ from flowviz.derive.dead_letters import DeadLetterRules
 from flowviz.derive.observations import NodeKind
 from flowviz.store.graph_frame import GraphFrame
 
-CURVE_SAMPLES = 20
+CURVE_SAMPLES = 32  # enough for a long edge routed through several columns
 GEOMETRY_RADIUS = 22.0  # edges leave and reach nodes at this radius (the smallest node's)
 
 
@@ -116,6 +116,7 @@ def build_chart_frame(
     node_root_cause: np.ndarray | None = None,
     node_members: tuple[tuple[str, ...], ...] = (),
     dead_letters: DeadLetterRules | None = None,
+    edge_routes: dict[int, np.ndarray] | None = None,
 ) -> ChartFrame:
     """Combine a store frame with layout positions (aligned with `frame.node_names`); `node_notes` adds a
     note to the nodes it names (see `ChartFrame.node_note`)."""
@@ -148,6 +149,7 @@ def build_chart_frame(
             geometry_radius,
             geometry_radius,
             samples=CURVE_SAMPLES,
+            routes=edge_routes,  # long edges through the columns they pass (edge index -> way points)
         )
     return ChartFrame(
         window_s=window_s,

@@ -145,6 +145,7 @@ class FlowChartModel:
             else None,
             node_notes=notes,
             node_members=scoped.members,
+            edge_routes=self._edge_routes(frame, result.routes),
             dead_letters=self.dead_letters,
         )
         if scoped.members:  # a group is as healthy as its worst member
@@ -155,6 +156,18 @@ class FlowChartModel:
         self.chart_version += 1
         self._seen = (*state[:-1], self.layout.result.version)
         return True
+
+    def _edge_routes(self, frame, routes: dict[tuple[str, str], np.ndarray]) -> dict[int, np.ndarray]:
+        """The layout's routes of long edges, by the frame's edge index, in chart coordinates."""
+        if not routes:
+            return {}
+        names = frame.node_names
+        found = {}
+        for edge, (s, t) in enumerate(zip(frame.edge_source.tolist(), frame.edge_target.tolist(), strict=True)):
+            route = routes.get((names[s], names[t]))
+            if route is not None:
+                found[edge] = route * self.stretch
+        return found
 
     def set_aspect(self, aspect: float) -> bool:
         """Fit the layout's spread to a screen of this width:height; True (and the chart rebuilt) when
@@ -266,12 +279,12 @@ class FlowChartModel:
             return None
         xy = chart.node_xy[chart.node_visible]
         pad = float(chart.node_radius.max()) * 2
-        return (
-            float(xy[:, 0].min()) - pad,
-            float(xy[:, 1].min()) - pad,
-            float(xy[:, 0].max()) + pad,
-            float(xy[:, 1].max()) + pad,
-        )
+        low, high = xy.min(axis=0) - pad, xy.max(axis=0) + pad
+        routed = chart.edge_curve[chart.edge_visible]  # long edges may swing beyond the outermost nodes
+        if routed.size:
+            low = np.minimum(low, routed.reshape(-1, 2).min(axis=0))
+            high = np.maximum(high, routed.reshape(-1, 2).max(axis=0))
+        return (float(low[0]), float(low[1]), float(high[0]), float(high[1]))
 
 
 def stretch_for(positions: np.ndarray, aspect: float) -> tuple[float, float]:

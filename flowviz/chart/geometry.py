@@ -34,11 +34,13 @@ def edge_curves(
     target_radius: np.ndarray,
     *,
     samples: int = 20,
+    routes: dict[int, np.ndarray] | None = None,
 ) -> np.ndarray:
     """E×samples×2 points per edge, from the source's right side to the target's left side.
 
     Forward edges are S-curves; edges that go backwards (cycles) loop above both nodes; self-loops
-    are a small loop over the node.
+    are a small loop over the node. An edge with a route (edge index -> K×2 way points, left to
+    right) passes through its way points, level at each of them.
     """
     count = source_xy.shape[0]
     if count == 0:
@@ -65,4 +67,23 @@ def edge_curves(
         end = np.where(self_loop[:, None], np.hstack([x - 0.7 * r, y - 0.7 * r]), end)
         c1 = np.where(self_loop[:, None], np.hstack([x + 2.6 * r, y - 3.2 * r]), c1)
         c2 = np.where(self_loop[:, None], np.hstack([x - 2.6 * r, y - 3.2 * r]), c2)
-    return _resample_by_length(_bezier(start, c1, c2, end, _DENSE), samples)
+    curves = _resample_by_length(_bezier(start, c1, c2, end, _DENSE), samples)
+    for edge, way in (routes or {}).items():
+        if edge < count and not backward[edge] and way.size:
+            curves[edge] = _routed(np.vstack([start[edge], way, end[edge]]), samples)
+    return curves
+
+
+def _routed(points: np.ndarray, samples: int) -> np.ndarray:
+    """A smooth curve through `points` (left to right; Catmull-Rom tangents, level where it leaves the
+    source and reaches the target), sampled evenly by length."""
+    tangent = np.empty_like(points)
+    tangent[1:-1] = (points[2:] - points[:-2]) / 2
+    tangent[0] = (max(points[1, 0] - points[0, 0], 10.0), 0.0)
+    tangent[-1] = (max(points[-1, 0] - points[-2, 0], 10.0), 0.0)
+    p0, p3 = points[:-1], points[1:]
+    c1 = p0 + tangent[:-1] / 3
+    c2 = p3 - tangent[1:] / 3
+    pieces = _bezier(p0, c1, c2, p3, 16)  # one cubic per stretch between way points
+    dense = np.concatenate([pieces[0], *(piece[1:] for piece in pieces[1:])])
+    return _resample_by_length(dense[None], samples)[0]

@@ -7,15 +7,23 @@ import bisect
 import numpy as np
 
 
-def spread_with_gap(desired: np.ndarray, gap: float) -> np.ndarray:
-    """The y closest (least squares) to `desired` that keeps the given order with at least `gap` between neighbours.
+def _offsets(count: int, gap: float, half: np.ndarray | None) -> np.ndarray:
+    """Cumulative spacing: `gap` between neighbours, or half[i] + half[i + 1] when sizes are given."""
+    if half is None:
+        return np.arange(count) * gap
+    return np.concatenate([[0.0], np.cumsum(half[:-1] + half[1:])])
 
-    With z_i = y_i - i × gap the constraint is "z non-decreasing": isotonic regression by pool-adjacent-violators.
+
+def spread_with_gap(desired: np.ndarray, gap: float, half: np.ndarray | None = None) -> np.ndarray:
+    """The y closest (least squares) to `desired` that keeps the given order with at least `gap` between
+    neighbours (or, with `half`, half[i] + half[i + 1] between neighbours i and i + 1).
+
+    With z_i = y_i - offset_i the constraint is "z non-decreasing": isotonic regression by pool-adjacent-violators.
     """
     count = desired.size
     if count == 0:
         return desired.astype(np.float64)
-    offset = np.arange(count) * gap
+    offset = _offsets(count, gap, half)
     shifted = (desired - offset).tolist()
     block_sum: list[float] = []
     block_size: list[int] = []
@@ -44,8 +52,10 @@ def assign_y(
     *,
     node_gap: float,
     passes: int = 2,
+    half: np.ndarray | None = None,
 ) -> np.ndarray:
-    """y per node: each column in its `rank` order, node_gap apart, each node pulled to its neighbours' mean y.
+    """y per node: each column in its `rank` order, node_gap apart (or half[i] + half[j] between
+    neighbours i and j), each node pulled to its neighbours' mean y.
 
     Sweeps left to right (toward callers) and right to left (toward callees) `passes` times, then
     once toward both sides; a node with no neighbour on the pulling side keeps its y.
@@ -59,7 +69,8 @@ def assign_y(
     for index, nodes in enumerate(columns):
         nodes = nodes[np.argsort(rank[nodes], kind="stable")]
         columns[index] = nodes
-        y[nodes] = (np.arange(nodes.size) - (nodes.size - 1) / 2) * node_gap
+        offset = _offsets(nodes.size, node_gap, None if half is None else half[nodes])
+        y[nodes] = offset - offset[-1] / 2
     both_source = np.concatenate([down_source, down_target])
     both_target = np.concatenate([down_target, down_source])
     incoming = _group(layer[down_target], layer_count)
@@ -79,7 +90,7 @@ def assign_y(
             total = np.bincount(where, weights=y[there[chosen]], minlength=nodes.size)
             count = np.bincount(where, minlength=nodes.size)
             desired = np.where(count > 0, total / np.maximum(count, 1), y[nodes])
-            y[nodes] = spread_with_gap(desired, node_gap)
+            y[nodes] = spread_with_gap(desired, node_gap, None if half is None else half[nodes])
 
     for _ in range(passes):
         pull(range(1, layer_count), incoming, down_target, down_source)

@@ -46,6 +46,7 @@ class FlowLayout:
         self._result = empty_result()
         self._stale = False  # pins changed since `_result` was built
         self.last_placement: LayeredPlacement | None = None  # the latest full layout (ordering stats)
+        self._routes: dict[tuple[str, str], np.ndarray] = {}  # long edges' way points from the latest full layout
 
     @property
     def layer_gap(self) -> float:
@@ -118,6 +119,7 @@ class FlowLayout:
     def pin(self, name: str, x: float, y: float) -> None:
         """Keep `name` at (x, y) from now on (also through `relayout`); a name not seen yet is pinned on arrival."""
         self._pins[name] = (float(x), float(y))
+        self._routes = {ends: route for ends, route in self._routes.items() if name not in ends}
         if name in self._placed:
             self._placed[name] = (float(x), float(y), column_of(float(x), self._layer_gap))
         self._stale = True
@@ -172,6 +174,7 @@ class FlowLayout:
 
     def _lay_out_everything(self) -> None:
         self._placed = {}
+        self._routes = {}
         if not self._names:
             return
         layering = self._current_layering()
@@ -189,6 +192,13 @@ class FlowLayout:
         for index in np.flatnonzero(pinned).tolist():
             positions[index] = self._pins[self._names[index]]
         positions = settle_around_fixed(positions, pinned, layer_gap=self._layer_gap, node_gap=self._node_gap)
+        moved = np.any(positions != placement.positions, axis=1)  # routes of moved nodes no longer fit
+        names, simple_source, simple_target = self._names, layering.source, layering.target
+        self._routes = {
+            (names[simple_source[edge]], names[simple_target[edge]]): route
+            for edge, route in placement.routes.items()
+            if not (moved[simple_source[edge]] or moved[simple_target[edge]])
+        }
         columns = np.where(pinned, np.rint(positions[:, 0] / self._layer_gap), layering.layer).astype(np.int64)
         for name, (x, y), column in zip(self._names, positions.tolist(), columns.tolist(), strict=True):
             self._placed[name] = (x, y, column)
@@ -243,5 +253,5 @@ class FlowLayout:
         version = previous.version if unchanged else previous.version + 1
         if unchanged and np.array_equal(previous.layer, layer):
             return previous
-        self._result = make_result(self._names, positions, layer, pinned, version)
+        self._result = make_result(self._names, positions, layer, pinned, version, self._routes)
         return self._result

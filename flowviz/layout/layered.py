@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -10,13 +10,19 @@ from flowviz.layout.coordinates import assign_y
 from flowviz.layout.layering import Layering
 from flowviz.layout.ordering import Ordering, dfs_order, order_layers, proper_graph
 
+ROUTED_UP_TO = 6_000  # nodes of the proper graph (real and dummy) up to which long edges are routed
+DUMMY_SHARE = 0.3  # room a long edge takes where it passes a column, as a share of the node gap
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class LayeredPlacement:
-    """Positions (N×2) of a layered layout and the ordering that produced them."""
+    """Positions (N×2) of a layered layout, the ordering that produced them, and the way points of
+    each long forward edge through the columns it passes (simple edge index -> K×2, with room
+    reserved for it there)."""
 
     positions: np.ndarray  # float64 (N, 2)
     ordering: Ordering
+    routes: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def priority_rank(node_count: int, node_weight: np.ndarray | None) -> np.ndarray:
@@ -43,13 +49,30 @@ def layered_positions(
     initial_key = dfs_order(layering.node_count, down_source, down_target, priority)
     proper = proper_graph(layering.layer, down_source, down_target)
     ordering = order_layers(proper, initial_key, passes=sweep_passes)
-    y = assign_y(
-        layering.layer,
-        ordering.rank[: layering.node_count],
-        down_source,
-        down_target,
+    count = layering.node_count
+    if proper.node_count > ROUTED_UP_TO or proper.node_count == count:
+        y = assign_y(
+            layering.layer, ordering.rank[:count], down_source, down_target, node_gap=node_gap, passes=coordinate_passes
+        )
+        return LayeredPlacement(np.column_stack([layering.layer * float(layer_gap), y]), ordering)
+    # long edges pass their columns through dummy nodes with room of their own: nodes keep off them
+    half = np.full(proper.node_count, node_gap / 2)
+    half[count:] = node_gap * DUMMY_SHARE / 2
+    y_all = assign_y(
+        proper.layer,
+        ordering.rank,
+        proper.source,
+        proper.target,
         node_gap=node_gap,
         passes=coordinate_passes,
+        half=half,
     )
-    positions = np.column_stack([layering.layer * float(layer_gap), y])
-    return LayeredPlacement(positions, ordering)
+    positions = np.column_stack([layering.layer * float(layer_gap), y_all[:count]])
+    span = layering.layer[down_target] - layering.layer[down_source]
+    dummies = span - 1
+    first = count + np.cumsum(dummies) - dummies
+    routes = {}
+    for edge in np.flatnonzero((dummies > 0) & ~layering.reversed).tolist():
+        nodes = np.arange(first[edge], first[edge] + dummies[edge])
+        routes[edge] = np.column_stack([proper.layer[nodes] * float(layer_gap), y_all[nodes]])
+    return LayeredPlacement(positions, ordering, routes)

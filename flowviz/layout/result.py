@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,8 @@ class LayoutResult:
     pinned: np.ndarray  # bool (N,)
     version: int
     bounds: Bounds
+    # way points of long edges through the columns they pass, by (source, target) name (see LayeredPlacement)
+    routes: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     @property
     def node_count(self) -> int:
@@ -47,9 +49,14 @@ def empty_result(version: int = 0) -> LayoutResult:
 
 
 def make_result(
-    node_names: tuple[str, ...], positions: np.ndarray, layer: np.ndarray, pinned: np.ndarray, version: int
+    node_names: tuple[str, ...],
+    positions: np.ndarray,
+    layer: np.ndarray,
+    pinned: np.ndarray,
+    version: int,
+    routes: dict[tuple[str, str], np.ndarray] | None = None,
 ) -> LayoutResult:
     """A read-only LayoutResult with its bounds filled in."""
     for array in (positions, layer, pinned):
         array.setflags(write=False)
-    return LayoutResult(node_names, positions, layer, pinned, version, layout_bounds(positions))
+    return LayoutResult(node_names, positions, layer, pinned, version, layout_bounds(positions), dict(routes or {}))
