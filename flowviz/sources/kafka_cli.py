@@ -137,6 +137,18 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
     peek_command.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
     peek_command.add_argument("--json", action="store_true", help="one JSON list of the messages")
     peek_command.set_defaults(handler=run_peek)
+    journey = commands.add_parser(
+        "journey",
+        help="one event's journey: producer, trace context, topic/partition/offset, each group's commit",
+        description="Find the event with this id among the topics' newest messages and show where it went.",
+    )
+    journey.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s)")
+    journey.add_argument("--topic", dest="topics", action="append", required=True, metavar="T", help="(repeatable)")
+    journey.add_argument("--id", dest="event_id", required=True, metavar="ID", help="the event id (CloudEvents id)")
+    journey.add_argument("--group", dest="groups", action="append", metavar="G", help="only these groups")
+    journey.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
+    journey.add_argument("--json", action="store_true", help="one JSON object")
+    journey.set_defaults(handler=run_journey)
     simulate = commands.add_parser(
         "simulate",
         help="publish the built-in simulated platform to a Kafka topic (demos, load tests)",
@@ -322,6 +334,56 @@ def run_peek(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
         for message in messages:
             print(message.line(), file=out)
     return EXIT_OK if messages else EXIT_NOTHING
+
+
+def run_journey(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    import orjson
+
+    from flowviz.sources.kafka_journey import event_journey
+
+    out, err = out or sys.stdout, err or sys.stderr
+    settings = KafkaSettings(
+        bootstrap=args.bootstrap,
+        topics=tuple(args.topics),
+        config_path=args.kafka_config,
+        groups=tuple(args.groups or ()),
+    )
+    try:
+        check_settings(settings)
+        journey = event_journey(settings, args.event_id, topics=settings.topics)
+    except KafkaConfigError as error:
+        print(f"flowviz journey: {error}", file=err)
+        return EXIT_USAGE
+    except Exception as error:  # a broker that does not answer: said, never a traceback
+        print(f"flowviz journey: {type(error).__name__}: {error}", file=err)
+        return EXIT_NOTHING
+    if journey is None:
+        print(
+            f"flowviz journey: no event {args.event_id!r} among the newest messages of {', '.join(args.topics)}",
+            file=err,
+        )
+        return EXIT_NOTHING
+    if args.json:
+        message = journey.message
+        document = {
+            "event_id": journey.event_id,
+            "producer": message.producer,
+            "type": message.event_type,
+            "time": message.time_text,
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "trace_id": journey.trace_id,
+            "span_id": journey.span_id,
+            "groups": [
+                {"group": c.group, "committed": c.committed, "consumed": c.covered, "delay_ms": c.delay_ms}
+                for c in journey.groups
+            ],
+        }
+        out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print("\n".join(journey.lines()), file=out)
+    return EXIT_OK
 
 
 # -- simulate --------------------------------------------------------------------------------

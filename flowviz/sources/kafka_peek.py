@@ -35,6 +35,7 @@ class PeekedMessage:
     producer: str | None = None  # when it is a business event
     event_type: str | None = None
     event_id: str | None = None
+    traceparent: str | None = None  # W3C trace context of the producer's span (header, CloudEvents extension)
 
     @property
     def time_text(self) -> str:
@@ -82,6 +83,24 @@ def peek(
     """The newest `count` messages of `topic` (newest first): of `producer` only when given (events whose
     producer is that), and only offsets before `before[partition]` when given (what a group had consumed).
     Reads by assign() without committing; returns within about `timeout_s`."""
+    span = count if producer is None else MAX_SCAN
+    described = describe_messages(newest_messages(settings, topic, span=span, before=before, timeout_s=timeout_s))
+    if producer is not None:
+        described = [m for m in described if m.producer == producer]
+    described.sort(key=lambda m: (m.timestamp_ms, m.offset), reverse=True)
+    return described[:count]
+
+
+def newest_messages(
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    span: int,
+    before: Mapping[int, int] | None = None,
+    timeout_s: float = 5.0,
+) -> list:
+    """The newest `span` messages of each partition of `topic` (confluent_kafka Messages), before
+    `before[partition]` when given; LookupError when the topic does not exist."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     config = {
@@ -98,7 +117,6 @@ def peek(
         entry = metadata.topics.get(topic)
         if entry is None or entry.error is not None:
             raise LookupError(f"topic {topic!r} not found")
-        span = count if producer is None else MAX_SCAN
         assignment, stops = [], {}
         for partition in sorted(entry.partitions):
             low, high = consumer.get_watermark_offsets(
@@ -108,9 +126,8 @@ def peek(
             limit = high if stop is None else stop  # a reported end can be low (Tansu): read on to the stop
             if stop is not None and stop <= low:
                 continue
-            start = max(low, limit - span)
-            stops[partition] = stop  # None: read to the end (a partition's reported end can be low)
-            assignment.append(TopicPartition(topic, partition, start))
+            stops[partition] = stop  # None: read to the end
+            assignment.append(TopicPartition(topic, partition, max(low, limit - span)))
         if not assignment:
             return []
         consumer.assign(assignment)
@@ -128,14 +145,9 @@ def peek(
                     open_partitions.discard(message.partition())
                     continue
                 found[message.partition()].append(message)
-        messages = [m for partition in found.values() for m in partition[-span:]]
+        return [m for partition in found.values() for m in partition[-span:]]
     finally:
         consumer.close()
-    described = _describe(messages)
-    if producer is not None:
-        described = [m for m in described if m.producer == producer]
-    described.sort(key=lambda m: (m.timestamp_ms, m.offset), reverse=True)
-    return described[:count]
 
 
 def committed_offsets(settings: KafkaSettings, group: str, topic: str) -> dict[int, int]:
@@ -148,7 +160,7 @@ def committed_offsets(settings: KafkaSettings, group: str, topic: str) -> dict[i
     return {p: offset for (g, t, p), offset in look.committed.items() if g == group and t == topic and offset >= 0}
 
 
-def _describe(messages: Sequence) -> list[PeekedMessage]:
+def describe_messages(messages: Sequence) -> list[PeekedMessage]:
     """confluent_kafka Messages -> PeekedMessages, reading business events as the live path does."""
     decoder = EventDecoder(problems=Problems())
     for message in messages:
@@ -191,6 +203,25 @@ def _describe(messages: Sequence) -> list[PeekedMessage]:
                 producer,
                 event_type,
                 event_id,
+                _traceparent(message),
             )
         )
     return out
+
+
+def _traceparent(message) -> str | None:
+    """The W3C `traceparent` a message carries: header, CloudEvents binary `ce_traceparent`, or a structured
+    CloudEvent's `traceparent` attribute."""
+    headers = header_map(message.headers())
+    for name in ("traceparent", "ce_traceparent"):
+        if headers.get(name):
+            return headers[name].decode("ascii", "replace").strip()
+    value = message.value()
+    if value and b"traceparent" in value[:4096]:
+        try:
+            document = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+        found = document.get("traceparent") if isinstance(document, dict) else None
+        return found if isinstance(found, str) else None
+    return None

@@ -77,6 +77,11 @@ class LagHistory:
             index = bisect.bisect_right(self._times, time_ns)
             return self._frames[index - 1] if index else None
 
+    def frames_after(self, time_ns: int) -> list[LagFrame]:
+        """The frames of looks after `time_ns`, oldest first."""
+        with self._lock:
+            return self._frames[bisect.bisect_right(self._times, time_ns) :]
+
     def marks(self, start_ns: int, end_ns: int) -> list[LagMark]:
         """Rebalances and changes of state in [start_ns, end_ns)."""
         with self._lock:

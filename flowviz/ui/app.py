@@ -127,7 +127,7 @@ def live_window(settings, *, theme: str | None = None):
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
     window.feed = feed
     install_record_button(window, feed, settings)  # the worker records what it reads
-    install_peek(window, settings)  # the last messages behind a topic or edge, on demand
+    install_peek(window, settings, history=store.consumer_lag)  # the last messages; one event's journey
     feed.start()
     return window
 

@@ -38,7 +38,7 @@ class DrillDownDocks:
         self.edge_panel.service_clicked.connect(lambda node: view.select(node, center=True))
         for panel in (self.service_panel, self.edge_panel):
             panel.trace_chosen.connect(self.show_trace)
-        self.trace_view.path_changed.connect(self._light_path)
+        self.trace_view.path_changed.connect(self.light_path)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -78,7 +78,7 @@ class DrillDownDocks:
     def set_theme(self, theme) -> None:
         self.trace_view.set_theme(theme)
 
-    def _light_path(self, names: frozenset[str], calls: frozenset[tuple[str, str]]) -> None:
+    def light_path(self, names: frozenset[str], calls: frozenset[tuple[str, str]]) -> None:
         """The trace's services and calls as chart nodes and edges (those the chart has)."""
         chart = self.model.chart
         if chart is None or not names:

@@ -1,8 +1,9 @@
-"""Peek (live Kafka windows): the last N messages behind the selected topic or edge, read on demand off the UI
-thread and shown in a table; nothing is kept once the dialog closes."""
+"""Peek and Journey (live Kafka windows): the last N messages behind the selected topic or edge, and one event's
+journey lit on the chart — read on demand off the UI thread; nothing is kept once a dialog closes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QMainWindow,
     QPushButton,
     QSpinBox,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from flowviz.derive.observations import NodeKind
+from flowviz.sources.kafka_journey import Journey, event_journey
 from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_offsets, peek
 from flowviz.sources.kafka_source import KafkaSettings
 from flowviz.ui.background import BackgroundJob
@@ -97,8 +100,12 @@ class PeekDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.journey_button = QPushButton("Journey of the selected event", self)
+        self.journey_button.clicked.connect(self._journey)
+        self.open_journey: Callable[[str], None] | None = None  # set by the window: opens the Journey dialog
         buttons = QHBoxLayout()
         buttons.addWidget(self.read_button)
+        buttons.addWidget(self.journey_button)
         buttons.addWidget(self.note, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -109,6 +116,13 @@ class PeekDialog(QDialog):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._take)
         self.messages: list[PeekedMessage] = []
+
+    def _journey(self) -> None:
+        row = self.table.currentRow()
+        if self.open_journey is None or not 0 <= row < len(self.messages) or not self.messages[row].event_id:
+            self.note.setText("Select a row with an event id first.")
+            return
+        self.open_journey(self.messages[row].event_id)
 
     def target(self) -> PeekTarget:
         return PeekTarget(self.topic.currentText().strip(), self.producer.text().strip(), self.group.text().strip())
@@ -161,28 +175,137 @@ class PeekDialog(QDialog):
         self.note.setText(f"{len(messages)} newest messages{scope} on {target.topic}, newest first (not kept).")
 
 
-def install_peek(window: QMainWindow, settings: KafkaSettings) -> QAction:
-    """A Peek… action on the window's toolbar: opens the dialog on the selected edge or topic."""
+def find_journey(settings: KafkaSettings, event_id: str, topics: tuple[str, ...], history) -> Journey | None:
+    """Runs off the UI thread: the event found among the topics' newest messages, and where it went."""
+    return event_journey(settings, event_id, topics=topics, history=history)
 
-    def open_dialog() -> None:
+
+class JourneyDialog(QDialog):
+    """An event id, Find, and the event's journey listed in order; its path lit on the chart while it is open."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: list[str],
+        *,
+        history=None,
+        light_path: Callable[[frozenset, frozenset], None] | None = None,
+        event_id: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Journey of an event")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.settings, self.topics, self.history, self.light_path = settings, topics, history, light_path
+        self.event_id = QLineEdit(event_id, self)
+        self.event_id.setPlaceholderText("an event id (CloudEvents id, or the id field of a JSON/Avro event)")
+        self.event_id.returnPressed.connect(self.find)
+        self.find_button = QPushButton("Find", self)
+        self.find_button.clicked.connect(self.find)
+        self.note = QLabel("", self)
+        self.note.setWordWrap(True)
+        self.steps = QListWidget(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Event id", self))
+        row.addWidget(self.event_id, 1)
+        row.addWidget(self.find_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.note)
+        layout.addWidget(self.steps, 1)
+        self.resize(760, 360)
+        self.journey: Journey | None = None
+        self._job = BackgroundJob("flowviz-journey")
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._take)
+        self.finished.connect(lambda _: self._light(None))
+
+    def find(self) -> None:
+        event_id = self.event_id.text().strip()
+        if not event_id:
+            self.note.setText("Give an event id.")
+            return
+        topics = tuple(self.topics)
+        if not self._job.start(event_id, find_journey, self.settings, event_id, topics, self.history):
+            return
+        self.find_button.setEnabled(False)
+        self.note.setText(f"looking for {event_id} in the newest messages of {', '.join(topics)} …")
+        self._timer.start(POLL_MS)
+
+    def _take(self) -> None:
+        done = self._job.take()
+        if done is None:
+            return
+        self._timer.stop()
+        self.find_button.setEnabled(True)
+        event_id, journey, error = done
+        self.steps.clear()
+        if error:
+            self.note.setText(f"Could not look for {event_id}: {error}")
+            return
+        self.show_journey(journey, event_id)
+
+    def show_journey(self, journey: Journey | None, event_id: str) -> None:
+        self.journey = journey
+        if journey is None:
+            self.note.setText(f"No event {event_id} among the newest messages of {', '.join(self.topics)}.")
+            self._light(None)
+            return
+        self.steps.addItems(journey.lines())
+        consumed = sum(1 for c in journey.groups if c.covered)
+        self.note.setText(f"{event_id}: consumed by {consumed} of {len(journey.groups)} groups; its path is lit.")
+        self._light(journey)
+
+    def _light(self, journey: Journey | None) -> None:
+        if self.light_path is not None:
+            self.light_path(*(journey.path() if journey is not None else (frozenset(), frozenset())))
+
+
+def install_peek(window: QMainWindow, settings: KafkaSettings, *, history=None) -> QAction:
+    """Peek… and Journey… actions on the window's toolbar: the dialogs open on the selected edge or topic."""
+
+    def topics_of(chart) -> list[str]:
+        topics = list(settings.topics)
+        if chart is not None:
+            topics += [n for n, k in zip(chart.node_names, chart.node_kind, strict=False) if k == NodeKind.TOPIC]
+        return list(dict.fromkeys(topics))
+
+    def open_journey(event_id: str = "") -> None:
+        chart = window.model.chart if hasattr(window, "model") else None
+        docks = getattr(window, "docks", None)
+        dialog = JourneyDialog(
+            settings,
+            topics_of(chart),
+            history=history,
+            light_path=docks.light_path if docks is not None else None,
+            event_id=event_id,
+            parent=window,
+        )
+        dialog.show()
+        if event_id:
+            dialog.find()
+
+    def open_peek() -> None:
         chart = window.model.chart if hasattr(window, "model") else None
         edge_panel = getattr(window, "edge_panel", None)
         service_panel = getattr(window, "service_panel", None)
         edge_dock = getattr(window, "edge_dock", None)
         edge = edge_panel.ends if edge_panel is not None and edge_dock is not None and edge_dock.isVisible() else None
         node = service_panel.name if service_panel is not None else None
-        topics = list(settings.topics)
-        if chart is not None:
-            topics += [n for n, k in zip(chart.node_names, chart.node_kind, strict=False) if k == NodeKind.TOPIC]
-        dialog = PeekDialog(settings, target_of(chart, edge=edge, node=node), list(dict.fromkeys(topics)), window)
+        dialog = PeekDialog(settings, target_of(chart, edge=edge, node=node), topics_of(chart), window)
+        dialog.open_journey = open_journey
         dialog.show()
         dialog.read()
 
     action = QAction("Peek…", window)
     action.setToolTip("The last messages behind the selected topic or edge (read now, not kept)")
-    action.triggered.connect(open_dialog)
+    action.triggered.connect(open_peek)
+    journey = QAction("Journey…", window)
+    journey.setToolTip("One event's journey: producer, trace, topic/offset, each group's commit (lit on the chart)")
+    journey.triggered.connect(lambda: open_journey())
     toolbar = next((t for t in window.findChildren(QToolBar) if t.windowTitle() == "Chart"), None)
     if toolbar is not None:
         toolbar.addAction(action)
-    window.peek_action = action
+        toolbar.addAction(journey)
+    window.peek_action, window.journey_action = action, journey
     return action

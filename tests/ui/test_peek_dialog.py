@@ -52,3 +52,38 @@ def test_the_dialog_reads_and_shows_the_newest_messages(qtbot, kafka_broker, tmp
     dialog.group.setText("nobody-ever")
     dialog.read()  # a group that never committed: nothing it had consumed
     qtbot.waitUntil(lambda: "newest messages" in dialog.note.text() and dialog.table.rowCount() == 0, timeout=10_000)
+
+
+def test_the_journey_dialog_lists_the_event_and_lights_its_path(qtbot, kafka_broker, tmp_path) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    from flowviz.ui.peek_dialog import JourneyDialog
+
+    topic = f"journey-ui-{uuid.uuid4().hex[:8]}"
+    settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,))
+    create_topic(settings, topic, partitions=1)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap})
+    for index in range(5):
+        producer.produce(topic, orjson.dumps({"type": "OrderPlaced", "id": f"o-{index}", "source": "checkout"}))
+    assert producer.flush(10) == 0
+    group = f"billing-{topic}"
+    client = Consumer({"bootstrap.servers": kafka_broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+    client.commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
+    client.close()
+    lit: list[tuple[frozenset, frozenset]] = []
+    dialog = JourneyDialog(
+        settings, [topic], light_path=lambda nodes, calls: lit.append((nodes, calls)), event_id="o-2"
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.find()
+    qtbot.waitUntil(lambda: dialog.steps.count() > 0, timeout=15_000)
+    lines = [dialog.steps.item(row).text() for row in range(dialog.steps.count())]
+    assert "produced by checkout (OrderPlaced, id o-2)" in lines[0]
+    size = len(orjson.dumps({"type": "OrderPlaced", "id": "o-2", "source": "checkout"}))
+    assert f"  in {topic}[0]@2, {size} B" in lines
+    assert f"  {group}: consumed (committed 4)" in lines
+    assert lit[-1] == (frozenset({"checkout", topic, group}), frozenset({("checkout", topic), (topic, group)}))
+    assert dialog.grab().save(str(tmp_path / "journey.png"))
+    dialog.close()
+    assert lit[-1] == (frozenset(), frozenset())  # closed: the chart is no longer lit
