@@ -244,6 +244,11 @@ def _run_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         window = ReportWindow.snapped(start, end)
     report = build_report(store, window, totals, problems)
+    if len(store.consumer_lag):  # a recording of events with its looks at the consumer groups
+        from flowviz.analysis.consumer_groups import consumer_groups
+
+        bounds = (window.start_ns, window.end_ns) if window is not None else (None, None)
+        report["consumer_groups"] = consumer_groups(store.consumer_lag, *bounds)
     if args.service:
         from flowviz.analysis.service_report import format_service_summary, service_summary
 

@@ -213,7 +213,7 @@ def test_each_burrow_state_from_scripted_consumers(kafka_broker) -> None:
     assert marks == [f"{topic}: rewound"]
 
 
-def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_broker, tmp_path) -> None:
+def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_broker, tmp_path, capsys) -> None:
     """The worker sends lag frames; what it records carries its looks, so `open` of the file shows the
     group, its topic → group calls and its lag as they were."""
     import threading
@@ -293,6 +293,14 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
         for e in range(len(frame.edge_source))
     }
     assert edges == {("orders", topic): 20, (topic, group): 7}
+    from flowviz.cli import main
+
+    capsys.readouterr()
+    assert main(["report", str(path), "--json"]) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    [entry] = report["consumer_groups"]["groups"]
+    assert (entry["group"], entry["lag"], entry["partitions"][0]["committed"]) == (group, 8, 12)
+    assert entry["text"].startswith("ok · lag 8 (")
 
 
 def test_frame_notes_name_state_lag_age_and_trend() -> None:
