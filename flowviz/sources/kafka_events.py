@@ -175,6 +175,8 @@ def _state_note(state) -> str:
         elif state.eta_s is not None:
             lag += f" ETA {duration_text(state.eta_s)}"
         parts.append(lag)
+    if state.hot_partitions:  # written much faster than the topic's other partitions
+        parts.append("hot " + ",".join(f"p{p}" for p in state.hot_partitions))
     return " · ".join(parts)
 
 

@@ -315,7 +315,7 @@ def test_frame_notes_name_state_lag_age_and_trend() -> None:
         0,
         (
             state("audit", "orders", "no consumers", 1554, 29.0),
-            state("analytics", "orders", "warning", 636, 14.2, behind=18.0),
+            GroupState("analytics", "orders", "warning", 0, 636, 14.2, 1.0, 1.0, None, 18.0, 3, (0, 2)),
             state("billing", "orders", "ok", 24, 3.7, eta_s=2.0),
             state("billing", "refunds", "ok", 0, 0.0),
         ),
@@ -323,7 +323,7 @@ def test_frame_notes_name_state_lag_age_and_trend() -> None:
     )
     assert frame_notes(frame) == {
         "audit": "no consumers · lag 1 554 (29 s)",
-        "analytics": "warning · lag 636 (14 s) ↑18/s",
+        "analytics": "warning · lag 636 (14 s) ↑18/s · hot p0,p2",
         "billing": "lag 24 (3.7 s) ETA 2.0 s +1 topics",
         "orders": "max lag 1 554 (audit: no consumers)",
     }
