@@ -85,6 +85,40 @@ class ProducerRule:
         return f"header {self.header}" if self.header else ".".join(self.path)
 
 
+@dataclass(frozen=True, slots=True)
+class EventFields:
+    """Where plain events (JSON, Avro, Protobuf records) keep their type, id and time when not in the usual
+    fields: dotted paths (`--event-field type=meta.kind`), tried before `type`/`id`/`time` and the like."""
+
+    type: tuple[str, ...] = ()
+    id: tuple[str, ...] = ()
+    time: tuple[str, ...] = ()
+
+    @staticmethod
+    def parse(texts: Sequence[str] | None) -> EventFields | None:
+        """From `NAME=PATH` options (NAME: type, id or time); None for none; ValueError for a bad one."""
+        found: dict[str, tuple[str, ...]] = {}
+        for text in texts or ():
+            name, _, path = text.partition("=")
+            parts = tuple(path.strip().split("."))
+            if name.strip() not in ("type", "id", "time") or not all(parts):
+                raise ValueError(f"--event-field {text!r}: NAME=PATH with NAME type, id or time (e.g. type=meta.kind)")
+            found[name.strip()] = parts
+        return EventFields(**found) if found else None
+
+    def apply(self, document: dict) -> dict:
+        """The document with the configured fields copied to `type`, `id` and `time` where they are present."""
+        updates = {}
+        for name in ("type", "id", "time"):
+            path = getattr(self, name)
+            value = _at_path(document, path) if path else None
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            if value is not None and not isinstance(value, dict | list):
+                updates[name] = value if name == "time" else str(value)
+        return {**document, **updates} if updates else document
+
+
 def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
     """Headers by lower-case name (the last one wins), values as bytes."""
     if not headers:
@@ -176,9 +210,17 @@ class EventDecoder:
     where (`topic[partition]@offset`) and why.
     """
 
-    def __init__(self, *, problems: Problems, producer_rule: ProducerRule | None = None, label: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        problems: Problems,
+        producer_rule: ProducerRule | None = None,
+        label: str = "",
+        fields: EventFields | None = None,
+    ) -> None:
         self.problems = problems
         self.producer_rule = producer_rule
+        self.fields = fields  # where plain events keep type, id and time, when configured
         self.forms: dict[str, int] = {}  # events per form: cloudevents_binary, cloudevents_structured, plain
         self._builder = EventBatchBuilder(label=label)
         self._prefix = f"{label}:" if label else ""
@@ -218,6 +260,8 @@ class EventDecoder:
                 "cloudevents_structured", meta, headers, document, source, event_type, document.get("time"), event_id
             )
             return True
+        if self.fields is not None and isinstance(document, dict):
+            document = self.fields.apply(document)
         if not looks_like_event(document):
             self.problems.add(NOT_AN_EVENT, self._where(meta))
             return False
@@ -232,6 +276,8 @@ class EventDecoder:
         """A record decoded with its schema (Avro, Protobuf): read as a plain event (or a CloudEvent when it is
         one), typed by its own type field, else by the schema's record name."""
         document = {key: value.isoformat() if isinstance(value, datetime) else value for key, value in record.items()}
+        if self.fields is not None:
+            document = self.fields.apply(document)
         if not looks_like_event(document):
             document["type"] = type_name or "record"
         return self.add_document(document, headers, meta)

@@ -59,6 +59,14 @@ def add_kafka_arguments(
         )
     if with_format:
         parser.add_argument(
+            "--event-field",
+            dest="event_fields",
+            action="append",
+            metavar="NAME=PATH",
+            help="where plain events (JSON, Avro, Protobuf) keep their type, id or time: type=meta.kind, "
+            "id=meta.uuid, time=occurred_at (repeatable)",
+        )
+        parser.add_argument(
             "--dead-letter",
             dest="dead_letters",
             action="append",
@@ -104,6 +112,7 @@ def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
         schema_registry=getattr(args, "schema_registry", None),
         schemas=getattr(args, "schemas", None),
         schema_registry_config=getattr(args, "schema_registry_config", None),
+        event_fields=tuple(getattr(args, "event_fields", None) or ()),
     )
     check_settings(settings)
     return settings
@@ -264,6 +273,7 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         "dead_letters": list(settings.dead_letters),
         "schema_registry": settings.schema_registry,
         "schemas": settings.schemas,
+        "event_fields": list(settings.event_fields),
     }
     try:
         writer = RecordingWriter(args.output, header=header)

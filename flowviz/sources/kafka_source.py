@@ -21,6 +21,7 @@ import orjson
 
 from flowviz.decoders.events import (
     EventDecoder,
+    EventFields,
     MessageMeta,
     ProducerRule,
     header_map,
@@ -97,6 +98,7 @@ class KafkaSettings:
     schema_registry: str | None = None  # a schema registry's URL (Avro/Protobuf events in the Confluent wire format)
     schemas: str | None = None  # a folder of ID[-SUBJECT].avsc / .proto files
     schema_registry_config: str | None = None  # properties file with basic.auth.user.info (a secret: only named)
+    event_fields: tuple[str, ...] = ()  # `type=PATH`, `id=PATH`, `time=PATH`: where plain events keep them
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -166,6 +168,7 @@ def check_settings(settings: KafkaSettings) -> None:
         raise KafkaConfigError("no topic given")
     start_time_ms(settings.start)
     _producer_rule(settings.event_producer)
+    _fields(settings.event_fields)
     settings_schemas(settings)
     client_config(settings)
 
@@ -181,6 +184,13 @@ def settings_schemas(settings: KafkaSettings):
     try:
         return schema_source(registry=settings.schema_registry, folder=settings.schemas, user_info=user_info)
     except SchemaError as error:
+        raise KafkaConfigError(str(error)) from error
+
+
+def _fields(texts: tuple[str, ...]) -> EventFields | None:
+    try:
+        return EventFields.parse(texts)
+    except ValueError as error:
         raise KafkaConfigError(str(error)) from error
 
 
@@ -602,6 +612,7 @@ class MessageDecoder:
         label: str = "",
         dead_letters: tuple[str, ...] = (),
         schemas: Any = None,
+        event_fields: tuple[str, ...] = (),
     ) -> None:
         if format_name not in KAFKA_FORMATS:
             raise KafkaConfigError(f"unknown format {format_name!r} (one of {', '.join(KAFKA_FORMATS)})")
@@ -611,7 +622,9 @@ class MessageDecoder:
         self._json = {f.name: f for f in JSON_FORMATS}
         self._last_json: Any = None  # the format of the last JSON message: tried first (the fast OTLP path once seen)
         # business events (`events`, or detected in auto mode): `take_events()` hands them out
-        self.events = EventDecoder(problems=problems, producer_rule=_producer_rule(event_producer), label=label)
+        self.events = EventDecoder(
+            problems=problems, producer_rule=_producer_rule(event_producer), label=label, fields=_fields(event_fields)
+        )
         # messages of dead-letter/retry topics: failed calls on the flow they left (`take_dead_letters()`)
         self.dead_letters = DeadLetterDeriver(DeadLetterRules.parse(dead_letters))
         # events in the Confluent wire format: schemas by id from a folder or a registry (`wire_format`)
@@ -887,6 +900,7 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
         event_producer=settings.event_producer,
         dead_letters=settings.dead_letters,
         schemas=settings_schemas(settings),
+        event_fields=settings.event_fields,
     )
     deriver = EdgeDeriver(problems=problems)
     events = LiveEvents(settings, problems=problems)  # business events: producer → topic → consumer groups
@@ -900,6 +914,7 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
             "dead_letters": list(settings.dead_letters),
             "schema_registry": settings.schema_registry,
             "schemas": settings.schemas,
+            "event_fields": list(settings.event_fields),
         }
     )
     raw = RawRing()  # the latest message values, searched again for a trace the window opens

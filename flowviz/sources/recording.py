@@ -293,6 +293,8 @@ def recording_batches(
             patterns = item.get("dead_letters")
             patterns = tuple(p for p in patterns if isinstance(p, str)) if isinstance(patterns, list) else ()
             schemas = _recorded_schemas(item, problems, label)
+            fields = item.get("event_fields")
+            fields = tuple(f for f in fields if isinstance(f, str)) if isinstance(fields, list) else ()
             try:
                 decoder = MessageDecoder(
                     forced or recorded,
@@ -301,9 +303,10 @@ def recording_batches(
                     label=label,
                     dead_letters=patterns,
                     schemas=schemas,
+                    event_fields=fields,
                 )
             except KafkaConfigError:
-                problems.add("recording: header's event producer rule not understood (ignored)", label)
+                problems.add("recording: header's event producer rule or event fields not understood (ignored)", label)
                 decoder = MessageDecoder(forced or recorded, problems=problems, label=label)
             continue
         if decoder is None:

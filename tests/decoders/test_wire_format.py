@@ -150,3 +150,29 @@ def test_a_registry_over_http_each_id_asked_once(registry) -> None:
     chained = schema_source(folder=str(SCHEMAS), registry=registry.url)
     assert chained.get(17).subject == "orders-value"  # from the folder: not asked
     assert "/schemas/ids/17" not in registry.asked
+
+
+def test_event_fields_name_type_id_and_time_of_records() -> None:
+    from flowviz.decoders.events import EventDecoder, EventFields, MessageMeta
+    from flowviz.model.problems import Problems
+
+    fields = EventFields.parse(["type=meta.kind", "id=meta.uuid", "time=meta.at"])
+    assert fields == EventFields(("meta", "kind"), ("meta", "uuid"), ("meta", "at"))
+    with pytest.raises(ValueError, match="NAME=PATH"):
+        EventFields.parse(["colour=x"])
+    assert EventFields.parse([]) is None
+    decoder = EventDecoder(problems=Problems(), fields=fields)
+    meta = MessageMeta("t", 0, 5, 1, 1_700_000_000_000, None, 40)
+    stamp = datetime(2023, 11, 14, 22, 13, 18, tzinfo=UTC)
+    record = {"meta": {"kind": "OrderShipped", "uuid": 42, "at": stamp}, "source": "shipping"}
+    assert decoder.add_record(record, "shop.Envelope", {}, meta)
+    assert decoder.add_document({"meta": {"uuid": "x"}}, {}, meta) is False  # no type anywhere: no event
+    batch = decoder.take()
+    names = batch.names
+    assert (names[batch.event_type[0]], batch.event_id[0], names[batch.producer[0]]) == (
+        "OrderShipped",
+        "42",
+        "shipping",
+    )
+    assert int(batch.event_time_ns[0]) == int(stamp.timestamp()) * 1_000_000_000
+    assert int(batch.value_bytes[0]) == 40
