@@ -133,11 +133,13 @@ def test_skipped_problems_are_announced_on_stderr(tmp_path: Path, capsys: pytest
     assert orjson.loads(out)["problems"]["json: line is not valid JSON"]["count"] == 1
 
 
-def test_nothing_usable_in_a_capture(captures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, captures_dir / ENVOY)
+def test_nothing_usable_in_a_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "anonymous.json"
+    capture.write_bytes(orjson.dumps([{"traceId": "0a", "id": "0a", "timestamp": 1, "duration": 1}]))
+    code, out, err = _run(capsys, capture)
     assert code == EXIT_NOTHING_USABLE
     assert out == ""
-    assert "skipped: zipkin: span without localEndpoint.serviceName" in err
+    assert "skipped: zipkin: span without localEndpoint serviceName or address" in err
     assert err.rstrip().endswith("flowviz: nothing usable in the given captures")
 
 
@@ -189,7 +191,7 @@ def test_usage_errors(captures_dir: Path, capsys: pytest.CaptureFixture[str], ar
 def test_a_bad_time_is_a_usage_error_whatever_the_captures(
     captures_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for capture in (ENVOY, SMALL_DEPS):  # nothing usable; topology only (no times to relate to)
+    for capture in (ENVOY, SMALL_DEPS):  # one span; topology only (no times to relate to)
         code, _, err = _run(capsys, captures_dir / capture, "--from", "soon")
         assert code == EXIT_USAGE
         assert "'soon' is not a time" in err

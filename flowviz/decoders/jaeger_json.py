@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flowviz.decoders.attributes import ATTRIBUTE_CODES, status_from_tags
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.json_values import MICROSECOND_NS, is_id_text, to_ns
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder, StatusCode
+from flowviz.model.span_batch import StatusCode
 
 # start and duration each stay below 2**62 ns, so start_ns + duration_ns always fits an int64
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flowviz.decoders.attributes import ATTRIBUTE_CODES
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.model.ids import base64_id_to_hex
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 
 _KIND_NAMES = {
     "SPAN_KIND_UNSPECIFIED": 0,

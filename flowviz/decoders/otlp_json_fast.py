@@ -6,7 +6,7 @@ import msgspec
 from msgspec import Struct
 
 from flowviz.decoders.attributes import ATTRIBUTE_CODES
-from flowviz.model.span_batch import SpanBatchBuilder
+from flowviz.decoders.builder import SpanBatchBuilder
 
 # Only the fields flowviz reads; msgspec skips everything else (events, scope, trace state...)
 # without building Python objects for it.

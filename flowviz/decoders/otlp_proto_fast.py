@@ -18,8 +18,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from flowviz.decoders.attributes import ATTRIBUTE_CODES
+from flowviz.decoders.builder import ColumnBlock, SpanBatchBuilder
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import ColumnBlock, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import SpanKind, StatusCode
 
 RESOURCE_KEYS = frozenset(("db.name", "db.namespace", "db.system", "db.system.name", "peer.service"))
 """Resource attributes that also count as attributes of each of the resource's spans."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.json_values import MAX_ID_DIGITS, MILLISECOND_NS, is_id_text, to_ns
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import SpanKind, StatusCode
 
 _KINDS = {
     "client": SpanKind.CLIENT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from flowviz.decoders.shared_spans import CLIENT_SIDE, SERVER_SIDE, separate_shared_spans
 from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
 from flowviz.derive.span_table import ColumnTable, SortedKeyIndex, span_keys
 from flowviz.model.ids import u64_pair_to_hex
@@ -20,6 +21,9 @@ USER_NODE = "user"
 
 _CLIENT_KINDS = np.array([SpanKind.CLIENT, SpanKind.PRODUCER])
 _SERVER_KINDS = np.array([SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.UNSPECIFIED])
+# no kind, or INTERNAL (the OpenTelemetry default when an SDK never set one): parent -> child across services
+_KINDLESS = np.array([SpanKind.UNSPECIFIED, SpanKind.INTERNAL])
+_NO_TRACE_HI = np.uint64(0)  # pairing compares trace ids by their low 64 bits, as Zipkin links them
 _PEER_NODE_KIND = np.array(
     [NodeKind.EXTERNAL, NodeKind.SERVICE, NodeKind.DATABASE, NodeKind.EXTERNAL], np.int8
 )  # indexed by PeerKind: NONE ("unknown") is drawn as an external node
@@ -43,7 +47,6 @@ _SPAN_COLUMNS = {
 }
 _REQUEST_COLUMNS = {
     "want_key": np.uint64,
-    "want_trace_hi": np.uint64,
     "want_trace_lo": np.uint64,
     "want_span_id": np.uint64,
     "trace_hi": np.uint64,
@@ -70,7 +73,13 @@ class EdgeDeriver:
       server.service` (`messaging_system` when either side is PRODUCER/CONSUMER, `via` the
       destination); every consumer of a fanned-out message counts.
     * Any other partner in a *different* service makes a direct call parent -> child (Jaeger's
-      rule; real Jaeger captures carry no span kinds). Same service: no call.
+      rule; real Jaeger captures carry no span kinds). Same service: no call. An INTERNAL span is
+      treated as one without a kind here (OpenTelemetry's default kind when an SDK never set
+      one), except that a root INTERNAL span is work begun inside its service, not a call.
+    * A server half sharing its client half's span id (Zipkin's shared spans, in any format) is
+      given its own id when the batch is built (`flowviz.decoders.shared_spans`), so it pairs like any other.
+    * Trace ids are compared by their low 64 bits, as Zipkin links them: a trace whose spans carry
+      a 64-bit id in one service and a 128-bit id in another (a migration) is still one trace.
     * A root server half is called by the virtual client `user`; a root CONSUMER by the topic
       it consumed from (or its broker) instead, drawn as a topic node.
     * A CLIENT span naming a database (`db.*`) is a complete call to that database at once.
@@ -127,7 +136,7 @@ class EdgeDeriver:
         return self._names.setdefault(text, len(self._names))
 
     def _drop_duplicates(self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray) -> np.ndarray:
-        """Rows that are not a repeat (same trace, span id and service) of a span seen within the TTL.
+        """Rows that are not a repeat (same trace, span id, service and kind) of a span seen within the TTL.
 
         At-least-once delivery (Kafka redelivery, a capture loaded twice) must not count calls twice.
         """
@@ -141,7 +150,7 @@ class EdgeDeriver:
             in_run[1:] |= shares_key
             in_run[:-1] |= shares_key
             rows = order[in_run]
-            columns = (batch.trace_hi, batch.trace_lo, batch.span_id, service)
+            columns = (batch.trace_lo, batch.span_id, service, batch.kind)
             # by the four columns, then by row: of equal rows the first in the batch is kept
             rows = rows[np.lexsort((rows, *(column[rows] for column in reversed(columns))))]
             repeat = np.logical_and.reduce([column[rows][1:] == column[rows][:-1] for column in columns])
@@ -157,8 +166,8 @@ class EdgeDeriver:
                     ~spans["dead"][pending]
                     & (spans["span_id"][pending] == batch.span_id[rows])
                     & (spans["trace_lo"][pending] == batch.trace_lo[rows])
-                    & (spans["trace_hi"][pending] == batch.trace_hi[rows])
                     & (spans["service"][pending] == service[rows])
+                    & (spans["kind"][pending] == batch.kind[rows])
                 )
                 fresh[rows[same]] = False
         duplicates = np.flatnonzero(~fresh)
@@ -166,12 +175,50 @@ class EdgeDeriver:
             self._count_rows(batch, duplicates, "derive: duplicate span (ignored)")
         return fresh
 
+    def _pending_partner(self, batch: SpanBatch, keys: np.ndarray, rows: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+        """Which of `rows` have a live pending span of one of `kinds` with the same trace (low 64 bits) and span id."""
+        found = np.zeros(len(batch), bool)
+        spans = self._spans
+        if not len(spans) or not rows.size:
+            return found
+        first, last = self._index.ranges(keys[rows])
+        for offset in range(int((last - first).max(initial=0))):
+            some = np.flatnonzero(first + offset < last)
+            pending = self._index.rows[first[some] + offset]
+            same = (
+                ~spans["dead"][pending]
+                & np.isin(spans["kind"][pending], kinds)
+                & (spans["span_id"][pending] == batch.span_id[rows[some]])
+                & (spans["trace_lo"][pending] == batch.trace_lo[rows[some]])
+            )
+            found[rows[some[same]]] = True
+        return found
+
+    def _separate_late_halves(self, batch: SpanBatch, keys: np.ndarray) -> tuple[SpanBatch, np.ndarray, np.ndarray]:
+        """Shared spans whose halves came in different batches.
+
+        A server half whose client half is already pending is separated as the batch builder would
+        have done (the same new id: a repeat of an already separated half is then a duplicate).
+        A client half whose server half came first (unseparated: it was called by its parent or
+        `user`) is claimed at once instead of being drawn to `unknown`. Returns the batch, its keys
+        and the client rows so claimed.
+        """
+        kinds = batch.kind
+        server_rows = np.flatnonzero(np.isin(kinds, SERVER_SIDE))
+        late_server = self._pending_partner(batch, keys, server_rows, CLIENT_SIDE)
+        if late_server.any():
+            batch = separate_shared_spans(batch, shared_elsewhere=late_server)
+            keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
+        client_rows = np.flatnonzero(np.isin(kinds, CLIENT_SIDE))
+        return batch, keys, self._pending_partner(batch, keys, client_rows, SERVER_SIDE)
+
     def _take_batch(self, batch: SpanBatch, out: list[dict[str, np.ndarray]]) -> None:
         remap = np.fromiter((self._name(s) for s in batch.strings), np.int32, len(batch.strings))
-        keys = span_keys(batch.trace_hi, batch.trace_lo, batch.span_id)
+        keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
+        batch, keys, claimed = self._separate_late_halves(batch, keys)
         fresh = self._drop_duplicates(batch, keys, remap[batch.service])
         if not fresh.all():
-            batch, keys = batch.take(fresh), keys[fresh]
+            batch, keys, claimed = batch.take(fresh), keys[fresh], claimed[fresh]
         service, peer, destination = remap[batch.service], remap[batch.peer], remap[batch.destination]
         kind = batch.kind
         is_client = np.isin(kind, _CLIENT_KINDS)
@@ -191,7 +238,7 @@ class EdgeDeriver:
             peer=peer,
             peer_kind=batch.peer_kind,
             destination=destination,
-            matched=is_database_call | ~is_client,
+            matched=is_database_call | ~is_client | claimed,
             dead=False,
         )
         if is_database_call.any():
@@ -226,13 +273,13 @@ class EdgeDeriver:
         root = is_server & (batch.parent_id == 0) & ~has_link
         if root.any():
             self._root_calls(batch, np.flatnonzero(root), service, peer, destination, out)
-        # server halves look for their caller; client spans look for an outer client span to claim
+        # server halves (INTERNAL spans too) look for their caller; client spans for an outer client span to claim
         is_client = np.isin(batch.kind, _CLIENT_KINDS)
-        by_parent = np.flatnonzero((is_server | is_client) & (batch.parent_id != 0) & ~has_link)
+        is_internal = batch.kind == SpanKind.INTERNAL
+        by_parent = np.flatnonzero((is_server | is_client | is_internal) & (batch.parent_id != 0) & ~has_link)
         self._add_requests(
             batch,
             by_parent,
-            batch.trace_hi[by_parent],
             batch.trace_lo[by_parent],
             batch.parent_id[by_parent],
             service,
@@ -242,19 +289,17 @@ class EdgeDeriver:
             self._add_requests(
                 batch,
                 link_rows,
-                batch.link_trace_hi[consumer_links],
                 batch.link_trace_lo[consumer_links],
                 batch.link_span_id[consumer_links],
                 service,
                 destination,
             )
 
-    def _add_requests(self, batch, rows, want_hi, want_lo, want_span, service, destination) -> None:
+    def _add_requests(self, batch, rows, want_lo, want_span, service, destination) -> None:
         if len(rows) == 0:
             return
         self._requests.append(
-            want_key=span_keys(want_hi, want_lo, want_span),
-            want_trace_hi=want_hi,
+            want_key=span_keys(_NO_TRACE_HI, want_lo, want_span),
             want_trace_lo=want_lo,
             want_span_id=want_span,
             trace_hi=batch.trace_hi[rows],
@@ -309,7 +354,6 @@ class EdgeDeriver:
             & (sorted_keys[position] == requests["want_key"])
             & (spans["span_id"][partner] == requests["want_span_id"])
             & (spans["trace_lo"][partner] == requests["want_trace_lo"])
-            & (spans["trace_hi"][partner] == requests["want_trace_hi"])
         )
         if not found.any():
             return
@@ -319,9 +363,10 @@ class EdgeDeriver:
         own_kind = requests["kind"][matched]
         own_is_client = np.isin(own_kind, _CLIENT_KINDS)
         partner_is_client = np.isin(partner_kind, _CLIENT_KINDS)
+        own_kindless = np.isin(own_kind, _KINDLESS)
         different = spans["service"][partner] != requests["service"][matched]
-        server_of_client = partner_is_client & ~own_is_client & (own_kind != SpanKind.UNSPECIFIED)
-        kindless_client = partner_is_client & (own_kind == SpanKind.UNSPECIFIED) & different
+        server_of_client = partner_is_client & ~own_is_client & ~own_kindless
+        kindless_client = partner_is_client & own_kindless & different
         nested_client = partner_is_client & own_is_client & ~different
         is_call = ~own_is_client & (server_of_client | different)
         claims_partner = server_of_client | kindless_client | nested_client

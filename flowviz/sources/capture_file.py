@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 
 from flowviz.decoders import jaeger_deps, jaeger_json, otlp_json, simple_json, zipkin_json
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.json_split import split_document
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto import looks_like_otlp_proto
@@ -25,7 +26,7 @@ from flowviz.derive.consumption import GroupOffsets
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.recording import is_recording, recording_batches
 
 DEFAULT_BATCH_SPANS = 50_000

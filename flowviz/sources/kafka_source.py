@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.events import (
     EventDecoder,
     EventFields,
@@ -38,7 +39,7 @@ from flowviz.derive.dead_letters import DeadLetterDeriver, DeadLetterRules
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatch
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+from flowviz.model.span_batch import SpanBatch
 from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns, rfc3339_ns
 from flowviz.sources.capture_file import JSON_FORMATS, gc_paused
 from flowviz.sources.raw_inputs import RawRing

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.derive.deriver import EdgeDeriver
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.sources.otlp_receiver import ReceiverSettings as ReceiverSpec  # OTLP received live
 from flowviz.sources.prometheus_feed import PrometheusSpec  # service-graph metrics, a range or live

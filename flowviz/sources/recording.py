@@ -254,8 +254,8 @@ def recording_batches(
     as live: the same decoder,
     format and event producer rule from the header unless `format_name` forces a format (a capture
     format name other than Kafka's means auto)."""
+    from flowviz.decoders.builder import SpanBatchBuilder
     from flowviz.decoders.events import MessageMeta
-    from flowviz.model.span_batch import SpanBatchBuilder
     from flowviz.sources.kafka_source import KAFKA_FORMATS, KafkaConfigError, MessageDecoder
 
     forced = format_name if format_name in KAFKA_FORMATS and format_name != "auto" else None

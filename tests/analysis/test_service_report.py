@@ -12,9 +12,10 @@ import pytest
 
 from flowviz.analysis.report import default_window
 from flowviz.analysis.service_report import format_service_summary, service_summary
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+from flowviz.model.span_batch import SpanBatch
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.capture_file import CaptureReader
 from flowviz.sources.pipeline import IngestPipeline

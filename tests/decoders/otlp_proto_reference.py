@@ -10,9 +10,9 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from flowviz.decoders.attributes import ATTRIBUTE_CODES
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import RESOURCE_KEYS
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 
 
 def scalar(any_value: object) -> object:

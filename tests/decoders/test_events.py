@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.events import (
     BAD_TIME,
     BINARY_INCOMPLETE,
@@ -20,7 +21,6 @@ from flowviz.decoders.events import (
 )
 from flowviz.model.event_batch import UNKNOWN_NS
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sources.kafka_source import KafkaConfigError, MessageDecoder
 
 KAFKA_MS = 1_700_000_000_000  # the messages' Kafka timestamp

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.jaeger_json import add_jaeger, looks_like_jaeger
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import PeerKind, SpanBatch, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
 
 DEATHSTAR = "jaeger-json/deathstarbench-socialnetwork-jaeger-ui-20traces.json"
 GENAI = "jaeger-json/jaeger-ui-genai-agent-trace.json"

@@ -13,10 +13,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from flowviz.bench.encode import otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json, attribute_value, looks_like_otlp_json
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import PeerKind, SpanBatch, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
 from flowviz.sources.capture_file import CaptureReader
 
 T = "5b8efff798038103d269b633813fc60c"

@@ -15,9 +15,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 import flowviz.decoders.otlp_proto_fast as fast
 from flowviz.bench.encode import otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+from flowviz.model.span_batch import SpanBatch
 from tests.decoders.otlp_proto_reference import add_otlp_proto
 
 STRING_COLUMNS = ("service", "name", "peer", "destination")

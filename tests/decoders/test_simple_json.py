@@ -7,9 +7,10 @@ from pathlib import Path
 
 import orjson
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.simple_json import add_simple, looks_like_simple
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import PeerKind, SpanBatch, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
 
 MS = 1_000_000  # ns per ms
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.decoders.span_details import details_in_chunk, trace_id_forms
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.capture_file import CaptureReader
 from flowviz.sources.raw_inputs import CaptureFiles, RawRing

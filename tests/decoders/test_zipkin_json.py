@@ -10,9 +10,10 @@ import numpy as np
 import orjson
 import pytest
 
-from flowviz.decoders.zipkin_json import add_zipkin, looks_like_zipkin
+from flowviz.decoders.builder import SpanBatchBuilder
+from flowviz.decoders.zipkin_json import add_zipkin, endpoint_name, looks_like_zipkin
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SPAN_FLAG_SHARED, PeerKind, SpanBatch, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import SPAN_FLAG_SHARED, PeerKind, SpanBatch, SpanKind, StatusCode
 
 SMARTTHINGS = "zipkin-v2/zipkin-lens-smartthings-mobile-web-install.json"
 YELP = "zipkin-v2/zipkin-lens-yelp.json"
@@ -53,7 +54,7 @@ def _span(span_id: str, service: str = "a", **extra: object) -> dict:
     ("name", "spans", "services", "problem_count"),
     [
         ("zipkin-lens-ascend.json", 8, 3, 0),
-        ("zipkin-lens-envoy.json", 0, 0, 1),  # its only span has no localEndpoint.serviceName
+        ("zipkin-lens-envoy.json", 1, 1, 0),  # its only span names no service: named by its address
         ("zipkin-lens-messaging-kafka.json", 28, 2, 0),
         ("zipkin-lens-messaging.json", 4, 2, 0),
         ("zipkin-lens-messaging2.json", 11, 4, 0),
@@ -72,11 +73,42 @@ def test_capture_counts(captures_dir: Path, name: str, spans: int, services: int
     assert problems.total == problem_count
 
 
-def test_envoy_span_without_service_is_counted(captures_dir: Path) -> None:
-    _, problems, _ = _decode(_load(captures_dir / "zipkin-v2/zipkin-lens-envoy.json"), where="envoy.json")
-    assert problems.as_dict() == {
-        "zipkin: span without localEndpoint.serviceName": {"count": 1, "first": ["envoy.json:span 0"]}
-    }
+def test_envoy_span_without_service_name_is_named_by_its_address(captures_dir: Path) -> None:
+    batch, problems, _ = _decode(_load(captures_dir / "zipkin-v2/zipkin-lens-envoy.json"), where="envoy.json")
+    assert not problems
+    assert batch.string_column("service") == ["169.254.65.45"]
+    assert batch.kind.tolist() == [SpanKind.SERVER]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "name"),
+    [
+        ({"serviceName": "web", "ipv4": "10.0.0.1", "port": 80}, "web"),
+        ({"serviceName": "", "ipv4": "10.0.0.1", "port": 8080}, "10.0.0.1:8080"),
+        ({"ipv4": "10.0.0.1"}, "10.0.0.1"),
+        ({"ipv6": "2001:db8::1", "port": 443}, "[2001:db8::1]:443"),
+        ({"ipv6": "2001:db8::1"}, "2001:db8::1"),
+        ({"ipv4": "10.0.0.1", "ipv6": "2001:db8::1", "port": 0}, "10.0.0.1"),
+        ({"port": 80}, ""),
+        ({}, ""),
+        ("web", ""),
+    ],
+)
+def test_endpoint_name(endpoint: object, name: str) -> None:
+    assert endpoint_name(endpoint) == name
+
+
+def test_spans_of_an_unnamed_service_keep_their_calls() -> None:
+    proxy = {"ipv4": "10.1.2.3", "port": 15001}
+    doc = [
+        _span("0a", "front", kind="CLIENT"),
+        {**_span("0b", kind="SERVER", parentId="0a"), "localEndpoint": proxy},
+        {**_span("0c", kind="CLIENT", parentId="0b"), "localEndpoint": proxy},
+        _span("0d", "back", kind="SERVER", parentId="0c"),
+    ]
+    batch, problems, _ = _decode(doc)
+    assert not problems
+    assert batch.string_column("service") == ["front", "10.1.2.3:15001", "10.1.2.3:15001", "back"]
 
 
 def test_smartthings_shared_spans_are_rekeyed_under_their_client(captures_dir: Path) -> None:
@@ -144,11 +176,9 @@ def test_yelp_peers_and_shared_roots(captures_dir: Path) -> None:
     mysql = _row(batch, "50b57281525a99d8")
     assert (batch.string_column("peer")[mysql], batch.peer_kind[mysql]) == ("mysql", PeerKind.SERVICE)
     assert batch.kind[mysql] == SpanKind.CLIENT
-    # a shared server with no client in the file still gets its own id, parented on the shared id
-    routing = _rows(batch, "2e8cfb154b59a41f")
-    assert routing.size == 0  # its span id is replaced ...
-    rekeyed = np.flatnonzero((batch.parent_id == np.uint64(int("2e8cfb154b59a41f", 16))) & (batch.flags == 1))
-    assert [batch.string_column("service")[r] for r in rekeyed.tolist()] == ["routing"]
+    # a shared server with no client in the file keeps its id: no other span of the file uses it
+    routing = _row(batch, "2e8cfb154b59a41f", "routing")
+    assert batch.flags[routing] == 0
     # children whose service differs from the shared server's (yelp-main vs yelp_main/api_proxy)
     # stay under the id they named, as Zipkin's SpanNode does
     assert batch.parent_id[_row(batch, "241cea1aa4cb2884")] == int("668ed78ad94b35a1", 16)
@@ -210,9 +240,12 @@ def test_nested_traces_are_kept_apart_and_located() -> None:
     assert problems.as_dict() == {
         "zipkin: timestamp is not a number in range": {"count": 1, "first": ["traces.json:trace 1 span 1"]}
     }
+    # the first trace's server half shares its client's id: separated; the second's client is not there
     shared = np.flatnonzero(batch.flags == SPAN_FLAG_SHARED)
-    assert batch.parent_id[shared].tolist() == [0x0A, 0x0A]
-    assert batch.trace_lo[shared].tolist() == [int(T[16:], 16), int(other[16:], 16)]
+    assert batch.parent_id[shared].tolist() == [0x0A]
+    assert batch.trace_lo[shared].tolist() == [int(T[16:], 16)]
+    alone = _row(batch, "0a", "back")
+    assert batch.trace_lo[alone] == int(other[16:], 16)
 
 
 def test_fragments_merge_tags_or_count_as_missing_timestamp() -> None:
@@ -254,7 +287,7 @@ def test_bad_spans_are_counted_with_location_and_the_rest_is_read() -> None:
         "zipkin: id is not a hex id": {"count": 2, "first": ["bad.json:span 4", "bad.json:span 11"]},
         "zipkin: parentId is not a hex id": {"count": 1, "first": ["bad.json:span 8"]},
         "zipkin: span is not an object": {"count": 1, "first": ["bad.json:span 1"]},
-        "zipkin: span without localEndpoint.serviceName": {"count": 1, "first": ["bad.json:span 5"]},
+        "zipkin: span without localEndpoint serviceName or address": {"count": 1, "first": ["bad.json:span 5"]},
         "zipkin: span without traceId": {"count": 1, "first": ["bad.json:span 2"]},
         "zipkin: tags is not an object": {"count": 1, "first": ["bad.json:span 9"]},
         "zipkin: timestamp is not a number in range": {

@@ -8,11 +8,12 @@ import orjson
 import pytest
 import yaml
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json
 from flowviz.derive.deriver import ORPHAN_SERVER, UNCONSUMED_PRODUCER, UNNAMED_CLIENT, EdgeDeriver
 from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import SpanKind, StatusCode
 
 SECOND = 1_000_000_000
 T0 = 1_700_000_000 * SECOND

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import PeerKind, SpanBatch, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
 
 T1 = "5b8efff798038103d269b633813fc60c"
 T2 = "00000000000000000000000000000abc"

@@ -181,11 +181,22 @@ def test_an_unreadable_file_is_recorded_and_the_rest_read(captures_dir: Path, tm
     assert len(_edges(store.query(*EVERYTHING))) == 4
 
 
-def test_nothing_usable(captures_dir: Path) -> None:
-    _, pipeline, problems = _load(captures_dir / ENVOY)
+def test_nothing_usable(tmp_path: Path) -> None:
+    capture = tmp_path / "anonymous.json"
+    capture.write_bytes(orjson.dumps([{"traceId": "0a", "id": "0a", "timestamp": 1, "duration": 1}]))
+    _, pipeline, problems = _load(capture)
     assert not pipeline.totals.usable
-    assert pipeline.totals.formats == {str(captures_dir / ENVOY): "zipkin_json"}
-    assert problems.count("zipkin: span without localEndpoint.serviceName") == 1
+    assert pipeline.totals.formats == {str(capture): "zipkin_json"}
+    assert problems.count("zipkin: span without localEndpoint serviceName or address") == 1
+
+
+def test_envoy_span_named_by_its_address_gives_an_edge(captures_dir: Path) -> None:
+    # Envoy's span names no service and says it shares its id with a client nobody recorded
+    store, pipeline, problems = _load(captures_dir / ENVOY)
+    assert pipeline.totals.usable
+    edges = _edges(store.query(*EVERYTHING))
+    assert list(edges) == [("user", "169.254.65.45")]
+    assert problems.total == 0
 
 
 def test_several_captures_add_up(captures_dir: Path) -> None:

@@ -7,9 +7,10 @@ import random
 import numpy as np
 import pytest
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder, SpanKind, StatusCode
+from flowviz.model.span_batch import SpanBatch, SpanKind, StatusCode
 from flowviz.sim.simulator import Simulator
 from flowviz.store.exemplars import LATE_SPANS, ExemplarStore
 from flowviz.store.latency_bins import bin_of

@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.capture_file import CaptureReader
 from flowviz.sources.pipeline import IngestPipeline
