@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowviz.derive.observations import ConnectionType, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.problems import Problems
 from flowviz.model.time_spec import format_time_ns
 from flowviz.sources.pipeline import IngestTotals

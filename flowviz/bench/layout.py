@@ -9,13 +9,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from flowviz.bench.timing import median_ms
 from flowviz.chart.chart_frame import CURVE_SAMPLES, GEOMETRY_RADIUS
 from flowviz.chart.flow_model import stretch_for
 from flowviz.chart.geometry import edge_curves
-from flowviz.layout.bench import load_dependency_graph
+from flowviz.decoders.jaeger_deps import read_dependencies
 from flowviz.layout.flow_layout import FlowLayout
+from flowviz.model.problems import Problems
 
 REPO = Path(__file__).resolve().parents[2]
 CAPTURES = REPO.parent / "shared" / "captures"
@@ -23,6 +25,19 @@ SCREEN = (1920, 1080)
 DOT_TIMEOUT_S = 60.0
 
 Graph = tuple[list[str], np.ndarray, np.ndarray, np.ndarray]  # names, source, target, layout edge weight
+
+
+def load_dependency_graph(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(node names in order of appearance, edge source, edge target, call count) of a Jaeger dependencies file."""
+    links = read_dependencies(orjson.loads(Path(path).read_bytes()), Problems(), str(path))
+    index: dict[str, int] = {}
+    for parent, child, _ in links:
+        index.setdefault(parent, len(index))
+        index.setdefault(child, len(index))
+    source = np.fromiter((index[parent] for parent, _, _ in links), dtype=np.int64, count=len(links))
+    target = np.fromiter((index[child] for _, child, _ in links), dtype=np.int64, count=len(links))
+    calls = np.fromiter((count for _, _, count in links), dtype=np.float64, count=len(links))
+    return list(index), source, target, calls
 
 
 def crossings(polylines: list[np.ndarray], ends: list[tuple[int, int]]) -> int:

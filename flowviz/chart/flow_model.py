@@ -13,8 +13,8 @@ from flowviz.chart.particles import DEFAULT_BUDGET, ParticleSystem
 from flowviz.chart.reduction import ChartScope, ScopedFrame, Scoper
 from flowviz.chart.themes import DARK, HealthThresholds, Theme
 from flowviz.derive.dead_letters import DeadLetterRules
-from flowviz.derive.observations import ConnectionType
 from flowviz.layout import FlowLayout
+from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.time_control import TimeControl, TimeRange
 from flowviz.store.rolling_store import RollingStore
 

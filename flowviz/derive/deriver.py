@@ -135,12 +135,15 @@ class EdgeDeriver:
     def _name(self, text: str) -> int:
         return self._names.setdefault(text, len(self._names))
 
-    def _drop_duplicates(self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray) -> np.ndarray:
+    def _drop_duplicates(
+        self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray, pending: np.ndarray
+    ) -> np.ndarray:
         """Rows that are not a repeat (same trace, span id, service and kind) of a span seen within the TTL.
 
-        At-least-once delivery (Kafka redelivery, a capture loaded twice) must not count calls twice.
+        `pending` marks the rows repeating a pending span (see `_against_pending`). At-least-once
+        delivery (Kafka redelivery, a capture loaded twice) must not count calls twice.
         """
-        fresh = np.ones(len(batch), bool)
+        fresh = ~pending
         # one sort of the 64-bit span keys (20x cheaper than sorting the four columns); only the rows that
         # share a key with another row of the batch are compared in full
         order = np.argsort(keys)
@@ -155,68 +158,55 @@ class EdgeDeriver:
             rows = rows[np.lexsort((rows, *(column[rows] for column in reversed(columns))))]
             repeat = np.logical_and.reduce([column[rows][1:] == column[rows][:-1] for column in columns])
             fresh[rows[1:][repeat]] = False
-        spans = self._spans
-        if len(spans):
-            first, last = self._index.ranges(keys)
-            # a key may stand for a few pending spans (same id in several services): check each
-            for offset in range(int((last - first).max(initial=0))):
-                rows = np.flatnonzero(first + offset < last)
-                pending = self._index.rows[first[rows] + offset]
-                same = (
-                    ~spans["dead"][pending]
-                    & (spans["span_id"][pending] == batch.span_id[rows])
-                    & (spans["trace_lo"][pending] == batch.trace_lo[rows])
-                    & (spans["service"][pending] == service[rows])
-                    & (spans["kind"][pending] == batch.kind[rows])
-                )
-                fresh[rows[same]] = False
         duplicates = np.flatnonzero(~fresh)
         if duplicates.size:
             self._count_rows(batch, duplicates, "derive: duplicate span (ignored)")
         return fresh
 
-    def _pending_partner(self, batch: SpanBatch, keys: np.ndarray, rows: np.ndarray, kinds: np.ndarray) -> np.ndarray:
-        """Which of `rows` have a live pending span of one of `kinds` with the same trace (low 64 bits) and span id."""
-        found = np.zeros(len(batch), bool)
-        spans = self._spans
-        if not len(spans) or not rows.size:
-            return found
-        first, last = self._index.ranges(keys[rows])
-        for offset in range(int((last - first).max(initial=0))):
-            some = np.flatnonzero(first + offset < last)
-            pending = self._index.rows[first[some] + offset]
-            same = (
-                ~spans["dead"][pending]
-                & np.isin(spans["kind"][pending], kinds)
-                & (spans["span_id"][pending] == batch.span_id[rows[some]])
-                & (spans["trace_lo"][pending] == batch.trace_lo[rows[some]])
-            )
-            found[rows[some[same]]] = True
-        return found
+    def _against_pending(
+        self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One look-up of the batch's span ids among the pending spans (same trace by its low 64 bits).
 
-    def _separate_late_halves(self, batch: SpanBatch, keys: np.ndarray) -> tuple[SpanBatch, np.ndarray, np.ndarray]:
-        """Shared spans whose halves came in different batches.
-
-        A server half whose client half is already pending is separated as the batch builder would
-        have done (the same new id: a repeat of an already separated half is then a duplicate).
-        A client half whose server half came first (unseparated: it was called by its parent or
-        `user`) is claimed at once instead of being drawn to `unknown`. Returns the batch, its keys
-        and the client rows so claimed.
+        Returns three row masks: repeats of a pending span (same service and kind); server halves
+        whose shared client half is pending (an earlier batch); client halves whose shared server
+        half is pending (it came first, unseparated, and was called by its parent or `user`).
         """
-        kinds = batch.kind
-        server_rows = np.flatnonzero(np.isin(kinds, SERVER_SIDE))
-        late_server = self._pending_partner(batch, keys, server_rows, CLIENT_SIDE)
-        if late_server.any():
-            batch = separate_shared_spans(batch, shared_elsewhere=late_server)
-            keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
-        client_rows = np.flatnonzero(np.isin(kinds, CLIENT_SIDE))
-        return batch, keys, self._pending_partner(batch, keys, client_rows, SERVER_SIDE)
+        size = len(batch)
+        repeat, late_server, claimed = np.zeros(size, bool), np.zeros(size, bool), np.zeros(size, bool)
+        spans = self._spans
+        if not len(spans):
+            return repeat, late_server, claimed
+        first, last = self._index.ranges(keys)
+        is_server, is_client = np.isin(batch.kind, SERVER_SIDE), np.isin(batch.kind, CLIENT_SIDE)
+        # a key may stand for a few pending spans (same id in several services): check each
+        for offset in range(int((last - first).max(initial=0))):
+            rows = np.flatnonzero(first + offset < last)
+            pending = self._index.rows[first[rows] + offset]
+            same_id = (
+                ~spans["dead"][pending]
+                & (spans["span_id"][pending] == batch.span_id[rows])
+                & (spans["trace_lo"][pending] == batch.trace_lo[rows])
+            )
+            pending_kind = spans["kind"][pending]
+            repeat[
+                rows[same_id & (spans["service"][pending] == service[rows]) & (pending_kind == batch.kind[rows])]
+            ] = True
+            late_server[rows[same_id & is_server[rows] & np.isin(pending_kind, CLIENT_SIDE)]] = True
+            claimed[rows[same_id & is_client[rows] & np.isin(pending_kind, SERVER_SIDE)]] = True
+        return repeat, late_server, claimed
 
     def _take_batch(self, batch: SpanBatch, out: list[dict[str, np.ndarray]]) -> None:
         remap = np.fromiter((self._name(s) for s in batch.strings), np.int32, len(batch.strings))
         keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
-        batch, keys, claimed = self._separate_late_halves(batch, keys)
-        fresh = self._drop_duplicates(batch, keys, remap[batch.service])
+        repeat, late_server, claimed = self._against_pending(batch, keys, remap[batch.service])
+        if late_server.any():
+            # shared halves in different batches: the server half is separated as the batch builder would
+            # have done, so a repeat of an already separated half is still a repeat
+            batch = separate_shared_spans(batch, shared_elsewhere=late_server & ~repeat)
+            keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
+            repeat, _, claimed = self._against_pending(batch, keys, remap[batch.service])
+        fresh = self._drop_duplicates(batch, keys, remap[batch.service], repeat)
         if not fresh.all():
             batch, keys, claimed = batch.take(fresh), keys[fresh], claimed[fresh]
         service, peer, destination = remap[batch.service], remap[batch.peer], remap[batch.destination]

@@ -22,7 +22,7 @@ from flowviz.chart.labels import (
 )
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 
 _CENTERED = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextDontClip)
 _WIDE_EDGE_PX = 2.0  # thinner edges are drawn as cosmetic 1 px lines

@@ -9,7 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flowviz.chart.flow_model import FlowChartModel
-from flowviz.derive.observations import ConnectionType
+from flowviz.model.graph_kinds import ConnectionType
 from flowviz.store.edge_details import SideFigures, StatusFigures
 from flowviz.store.exemplars import KINDS, Exemplar
 from flowviz.ui.chart_painter import qcolor

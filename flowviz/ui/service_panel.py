@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 from flowviz.store.exemplars import KINDS, Exemplar
 from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS
 from flowviz.store.operation_stats import OperationFigures

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowviz.layout.bench import load_dependency_graph
+from flowviz.bench.layout import load_dependency_graph
 
 
 def random_dag(rng: np.random.Generator, nodes: int, edges: int) -> tuple[np.ndarray, np.ndarray]:

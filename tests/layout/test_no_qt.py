@@ -14,7 +14,7 @@ def test_layout_imports_without_pyside6() -> None:
         sys.modules["PySide6"] = None  # any `import PySide6...` now fails
         import numpy as np
         import flowviz.layout
-        import flowviz.layout.bench
+        import flowviz.bench.layout
         from flowviz.layout import FlowLayout
         result = FlowLayout().update(["a", "b"], np.array([0]), np.array([1]))
         assert result.positions[1, 0] > result.positions[0, 0]
