@@ -9,7 +9,7 @@ from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservat
 from flowviz.derive.span_table import ColumnTable, SortedKeyIndex, span_keys
 from flowviz.model.ids import u64_pair_to_hex
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
+from flowviz.model.span_batch import SPAN_FLAG_SHARED, PeerKind, SpanBatch, SpanKind, StatusCode
 
 DEFAULT_TTL_NS = 30 * 1_000_000_000
 UNNAMED_CLIENT = "derive: client span with no server span and no peer name (drawn to 'unknown')"
@@ -43,6 +43,8 @@ _SPAN_COLUMNS = {
     "peer_kind": np.int8,
     "destination": np.int32,
     "matched": np.bool_,
+    "shared_id": np.uint64,  # a separated server half: the span id it shares with its client half, else 0
+    "claimed_by": np.int32,  # the service of a kind-less span that claimed this client span as its caller, else 0
     "dead": np.bool_,  # expired: ignored by matching, removed when enough have piled up
 }
 _REQUEST_COLUMNS = {
@@ -59,6 +61,7 @@ _REQUEST_COLUMNS = {
     "end_ns": np.int64,
     "service": np.int32,
     "destination": np.int32,
+    "from_half": np.bool_,  # the request of a separated server half: it looks for its client half
 }
 
 
@@ -102,6 +105,7 @@ class EdgeDeriver:
         self._names: dict[str, int] = {"": 0}
         self._spans = ColumnTable(_SPAN_COLUMNS)
         self._index = SortedKeyIndex()  # the pending spans by key: pairing looks partners up here
+        self._halves = SortedKeyIndex()  # the pending separated server halves by the key of the id they shared
         self._dead = 0  # expired rows not yet removed
         self._requests = ColumnTable(_REQUEST_COLUMNS)
         self._watermark_ns = np.iinfo(np.int64).min
@@ -213,7 +217,10 @@ class EdgeDeriver:
         kind = batch.kind
         is_client = np.isin(kind, _CLIENT_KINDS)
         is_database_call = (kind == SpanKind.CLIENT) & (batch.peer_kind == PeerKind.DATABASE)
-        self._index.add(keys, len(self._spans))
+        first_row = len(self._spans)
+        is_half = (batch.flags & SPAN_FLAG_SHARED) != 0
+        shared_id = np.where(is_half, batch.parent_id, 0).astype(np.uint64)
+        self._index.add(keys, first_row)
         self._spans.append(
             key=keys,
             trace_hi=batch.trace_hi,
@@ -229,8 +236,15 @@ class EdgeDeriver:
             peer_kind=batch.peer_kind,
             destination=destination,
             matched=is_database_call | ~is_client | claimed,
+            shared_id=shared_id,
+            claimed_by=0,
             dead=False,
         )
+        if is_half.any():
+            halves = np.flatnonzero(is_half)
+            half_keys = span_keys(_NO_TRACE_HI, batch.trace_lo[halves], shared_id[halves])
+            self._halves.add_rows(half_keys, first_row + halves)
+            self._retarget_requests(half_keys)
         if is_database_call.any():
             rows = np.flatnonzero(is_database_call)
             duration = batch.duration_ns[rows]
@@ -267,14 +281,15 @@ class EdgeDeriver:
         is_client = np.isin(batch.kind, _CLIENT_KINDS)
         is_internal = batch.kind == SpanKind.INTERNAL
         by_parent = np.flatnonzero((is_server | is_client | is_internal) & (batch.parent_id != 0) & ~has_link)
-        self._add_requests(
-            batch,
-            by_parent,
-            batch.trace_lo[by_parent],
-            batch.parent_id[by_parent],
-            service,
-            destination,
-        )
+        want = batch.parent_id[by_parent]
+        if len(self._halves.keys):
+            # a child of a shared id, in the service of a server half separated in an earlier batch, is its child
+            is_half = (batch.flags[by_parent] & SPAN_FLAG_SHARED) != 0
+            moved = self._separated_half(
+                batch.trace_lo[by_parent], want, service[by_parent], batch.start_ns[by_parent], skip=is_half
+            )
+            want = np.where(moved != 0, moved, want)
+        self._add_requests(batch, by_parent, batch.trace_lo[by_parent], want, service, destination)
         if len(consumer_links):
             self._add_requests(
                 batch,
@@ -302,7 +317,63 @@ class EdgeDeriver:
             end_ns=batch.end_ns[rows],
             service=service[rows],
             destination=destination[rows],
+            from_half=(batch.flags[rows] & SPAN_FLAG_SHARED) != 0,
         )
+
+    def _separated_half(
+        self, trace_lo: np.ndarray, want: np.ndarray, service: np.ndarray, start_ns: np.ndarray, *, skip: np.ndarray
+    ) -> np.ndarray:
+        """The own id of the pending separated server half a child of a shared id belongs to, else 0.
+
+        The half must answer that shared id in the same trace and run in the child's service; of
+        several, the one whose time holds the child's start (the latest such), else the first —
+        the rule `flowviz.decoders.shared_spans` applies within a batch. `skip` rows get 0.
+        """
+        found = np.zeros(len(want), np.uint64)
+        rows = np.flatnonzero(~skip)
+        if not rows.size or not len(self._halves.keys):
+            return found
+        spans = self._spans
+        holds = np.zeros(len(want), bool)
+        best_start = np.zeros(len(want), np.int64)
+        first, last = self._halves.ranges(span_keys(_NO_TRACE_HI, trace_lo[rows], want[rows]))
+        for offset in range(int((last - first).max(initial=0))):
+            some = np.flatnonzero(first + offset < last)
+            half = self._halves.rows[first[some] + offset]
+            at = rows[some]
+            half_start = spans["start_ns"][half]
+            valid = (
+                ~spans["dead"][half]
+                & (spans["shared_id"][half] == want[at])
+                & (spans["trace_lo"][half] == trace_lo[at])
+                & (spans["service"][half] == service[at])
+            )
+            contains = (half_start <= start_ns[at]) & (start_ns[at] <= spans["end_ns"][half])
+            take = valid & ((found[at] == 0) | (contains & (~holds[at] | (half_start > best_start[at]))))
+            at, half = at[take], half[take]
+            found[at] = spans["span_id"][half]
+            holds[at] = contains[take]
+            best_start[at] = half_start[take]
+        return found
+
+    def _retarget_requests(self, half_keys: np.ndarray) -> None:
+        """Waiting children of shared ids whose server half has just arrived now wait for that half instead."""
+        requests = self._requests
+        if not len(requests):
+            return
+        rows = np.flatnonzero(np.isin(requests["want_key"], half_keys) & ~requests["from_half"])
+        if not rows.size:
+            return
+        moved = self._separated_half(
+            requests["want_trace_lo"][rows],
+            requests["want_span_id"][rows],
+            requests["service"][rows],
+            requests["start_ns"][rows],
+            skip=np.zeros(rows.size, bool),
+        )
+        rows, moved = rows[moved != 0], moved[moved != 0]
+        requests["want_span_id"][rows] = moved
+        requests["want_key"][rows] = span_keys(_NO_TRACE_HI, requests["want_trace_lo"][rows], moved)
 
     def _root_calls(self, batch, rows, service, peer, destination, out) -> None:
         """Root server halves: a CONSUMER is fed by its topic (or broker), anything else by `user`."""
@@ -358,9 +429,14 @@ class EdgeDeriver:
         server_of_client = partner_is_client & ~own_is_client & ~own_kindless
         kindless_client = partner_is_client & own_kindless & different
         nested_client = partner_is_client & own_is_client & ~different
-        is_call = ~own_is_client & (server_of_client | different)
+        own_service = requests["service"][matched]
+        # a kind-less child of a shared id that came before its server half took the client half as its caller:
+        # that call is counted already when the half arrives (counts do not depend on the order)
+        counted = requests["from_half"][matched] & server_of_client & (spans["claimed_by"][partner] == own_service)
+        is_call = ~own_is_client & (server_of_client | different) & ~counted
         claims_partner = server_of_client | kindless_client | nested_client
         spans["matched"][partner[claims_partner]] = True
+        spans["claimed_by"][partner[kindless_client]] = own_service[kindless_client]
         calls, partner = matched[is_call], partner[is_call]
         if calls.size:
             out.append(self._paired_calls(calls, partner, claims_partner[is_call]))
@@ -430,6 +506,7 @@ class EdgeDeriver:
             size_before = len(spans)
             spans.remove(dead)
             self._index.remove(dead, size_before)
+            self._halves.remove(dead, size_before)
             self._dead = 0
 
     def _virtual_calls(self, rows: np.ndarray) -> dict:

@@ -31,6 +31,16 @@ class SortedKeyIndex:
         self.keys = np.insert(self.keys, at, sorted_new)
         self.rows = np.insert(self.rows, at, first_row + order)
 
+    def add_rows(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Index some rows of the table (any rows, any order) under `keys`."""
+        if keys.size == 0:
+            return
+        order = np.argsort(keys, kind="stable")
+        sorted_new = keys[order]
+        at = np.searchsorted(self.keys, sorted_new, side="right")
+        self.keys = np.insert(self.keys, at, sorted_new)
+        self.rows = np.insert(self.rows, at, rows[order])
+
     def remove(self, removed_rows: np.ndarray, size_before: int) -> None:
         """Forget `removed_rows` and renumber the others as `ColumnTable.remove` compacts them."""
         if len(removed_rows) == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import orjson
@@ -307,3 +308,55 @@ def test_same_span_id_in_two_services_is_not_a_duplicate():
     )
     assert sum(calls(observations).values()) == 2
     assert problems.count("derive: duplicate span (ignored)") == 0
+
+
+def test_internal_span_whose_parent_is_in_another_service_is_a_call_like_a_kindless_one():
+    observations, problems = derive(
+        span("a1", "r1", None, "gateway", SpanKind.SERVER, 0, 50),
+        span("a1", "i1", "r1", "worker", SpanKind.INTERNAL, 0.001, 20),  # the SDK never set a kind
+        span("a1", "i2", "i1", "worker", SpanKind.INTERNAL, 0.002, 5),  # same service: no call
+        span("a1", "i3", None, "cron", SpanKind.INTERNAL, 0, 5),  # a root INTERNAL span: work begun inside
+    )
+    assert calls(observations) == {("user", "gateway", "virtual_node", ""): 1, ("gateway", "worker", "", ""): 1}
+    row = next(i for i in range(len(observations)) if observations.names[observations.target[i]] == "worker")
+    assert observations.latency_ns[row] == 20_000_000
+    assert problems.total == 0
+
+
+def test_internal_child_of_a_client_span_in_another_service_is_its_server_half():
+    observations, _ = derive(
+        span("a1", "c1", None, "web", SpanKind.CLIENT, 0, 30),
+        span("a1", "i1", "c1", "api", SpanKind.INTERNAL, 0.001, 20),
+    )
+    assert calls(observations) == {("web", "api", "", ""): 1}  # not also web -> unknown
+
+
+def test_a_span_repeated_with_a_64_and_a_128_bit_trace_id_counts_once():
+    wide = "0000000000000001" + "a1".encode().hex().rjust(16, "0")
+    pair = (
+        span("a1", "c1", None, "frontend", SpanKind.CLIENT, 0, 30),
+        span("a1", "s1", "c1", "checkout", SpanKind.SERVER, 0.001, 20),
+    )
+    repeat = {**pair[1], "trace_id": wide}  # the server reported again by a collector that widened the id
+    observations, problems = derive(*pair, repeat, split=2)
+    assert calls(observations) == {("frontend", "checkout", "", ""): 1}
+    assert problems.count("derive: duplicate span (ignored)") == 1
+
+
+def test_client_and_server_halves_with_one_span_id_are_one_call_in_any_batch_split():
+    spans = (
+        span("a1", "r1", None, "frontend", SpanKind.SERVER, 0, 50),
+        span("a1", "c1", "r1", "frontend", SpanKind.CLIENT, 0.001, 30, status=StatusCode.ERROR),
+        span("a1", "c1", "r1", "backend", SpanKind.SERVER, 0.002, 20),
+        span("a1", "k1", "c1", "backend", SpanKind.UNSPECIFIED, 0.003, 5),  # the server's local work
+    )
+    whole, _ = derive(*spans)
+    expected = {("user", "frontend", "virtual_node", ""): 1, ("frontend", "backend", "", ""): 1}
+    assert calls(whole) == expected
+    failed = {(whole.names[s], whole.names[t]): bool(f) for s, t, f in zip(whole.source, whole.target, whole.failed)}
+    assert failed[("frontend", "backend")]  # the client half's ERROR fails the call
+    # every arrival order, one span per batch: the halves and the server's child in any order
+    for order in itertools.permutations(range(len(spans))):
+        observations, problems = derive(*(spans[i] for i in order), split=1)
+        assert calls(observations) == expected, order
+        assert problems.total == 0, order
