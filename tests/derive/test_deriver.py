@@ -332,7 +332,7 @@ def test_internal_child_of_a_client_span_in_another_service_is_its_server_half()
 
 
 def test_a_span_repeated_with_a_64_and_a_128_bit_trace_id_counts_once():
-    wide = "0000000000000001" + "a1".encode().hex().rjust(16, "0")
+    wide = "0000000000000001" + b"a1".hex().rjust(16, "0")
     pair = (
         span("a1", "c1", None, "frontend", SpanKind.CLIENT, 0, 30),
         span("a1", "s1", "c1", "checkout", SpanKind.SERVER, 0.001, 20),
@@ -353,7 +353,10 @@ def test_client_and_server_halves_with_one_span_id_are_one_call_in_any_batch_spl
     whole, _ = derive(*spans)
     expected = {("user", "frontend", "virtual_node", ""): 1, ("frontend", "backend", "", ""): 1}
     assert calls(whole) == expected
-    failed = {(whole.names[s], whole.names[t]): bool(f) for s, t, f in zip(whole.source, whole.target, whole.failed)}
+    failed = {
+        (whole.names[s], whole.names[t]): bool(f)
+        for s, t, f in zip(whole.source, whole.target, whole.failed, strict=True)
+    }
     assert failed[("frontend", "backend")]  # the client half's ERROR fails the call
     # every arrival order, one span per batch: the halves and the server's child in any order
     for order in itertools.permutations(range(len(spans))):
