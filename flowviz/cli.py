@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from flowviz.sources.capture_file import FORMAT_NAMES
+from flowviz.decoders.formats import FORMAT_NAMES
 from flowviz.sources.kafka_cli import add_kafka_arguments, add_kafka_commands
 from flowviz.sources.otlp_cli import add_listen_command, wrap_record_handler
 from flowviz.sources.prometheus_cli import add_prometheus_arguments, add_range_arguments

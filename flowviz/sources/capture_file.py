@@ -9,17 +9,19 @@ import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from flowviz.decoders import jaeger_deps, jaeger_json, otlp_json, simple_json, zipkin_json
+from flowviz.decoders import jaeger_deps
 from flowviz.decoders.builder import SpanBatchBuilder
+from flowviz.decoders.formats import FORMAT_NAMES as FORMAT_NAMES  # the table moved; its names stay importable here
+from flowviz.decoders.formats import JSON_FORMATS as JSON_FORMATS
+from flowviz.decoders.formats import OTLP_PROTO, TRIED, JsonFormat, detect_json_format, json_format
 from flowviz.decoders.json_split import split_document
-from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto import looks_like_otlp_proto
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.derive.consumption import GroupOffsets
@@ -60,25 +62,6 @@ class DependencyLinks:
     links: list[tuple[str, str, int]]
 
 
-@dataclass(frozen=True, slots=True)
-class _JsonFormat:
-    name: str
-    looks_like: Callable[[object], bool]
-    add: Callable[[object, SpanBatchBuilder, Problems, str], int] | None
-    add_bytes: Callable[[bytes, SpanBatchBuilder, str], int | None] | None = None  # a faster path for lines
-
-
-JSON_FORMATS = (
-    _JsonFormat("otlp_json", otlp_json.looks_like_otlp_json, otlp_json.add_otlp_json, try_add_otlp_json_bytes),
-    _JsonFormat("jaeger_json", jaeger_json.looks_like_jaeger, jaeger_json.add_jaeger),
-    _JsonFormat("zipkin_json", zipkin_json.looks_like_zipkin, zipkin_json.add_zipkin),
-    _JsonFormat("simple_json", simple_json.looks_like_simple, simple_json.add_simple),
-    _JsonFormat("jaeger_dependencies", jaeger_deps.looks_like_dependencies, None),
-)
-FORMAT_NAMES = ("auto", *(f.name for f in JSON_FORMATS), "otlp_proto")
-_TRIED = "OTLP JSON (lines or document), OTLP protobuf (message or length-prefixed frames), Jaeger JSON, Zipkin v2 JSON, the simple {traceId, spans} form, Jaeger dependency lists, flowviz Kafka recordings"  # noqa: E501
-
-
 class CaptureReader:
     """One capture file streamed as span batches (or dependency links, or a recording's business events);
     bad parts counted in `problems`.
@@ -107,10 +90,10 @@ class CaptureReader:
             forced, self.format_name = self.format_name, "kafka_recording"
             yield from recording_batches(data, label, self.problems, format_name=forced, batch_spans=self.batch_spans)
             return
-        if self.format_name == "otlp_proto" or (self.format_name == "auto" and _looks_binary(data)):
+        if self.format_name == OTLP_PROTO or (self.format_name == "auto" and _looks_binary(data)):
             if self.format_name == "auto" and not _is_protobuf(data):
-                raise CaptureError(f"{label}: not a trace file (tried {_TRIED})")
-            self.format_name = "otlp_proto"
+                raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
+            self.format_name = OTLP_PROTO
             yield from _read_protobuf(data, label, self.problems, self.batch_spans)
             return
         yield from self._read_json(data, label)
@@ -123,7 +106,7 @@ class CaptureReader:
             documents = _documents_from_lines(lines, data, label, self.problems, builder, fast)
         else:
             documents = _documents_from_document(data, label, self.problems)
-        chosen: _JsonFormat | None = None
+        chosen: JsonFormat | None = None
         while True:
             with gc_paused():  # decoding creates no reference cycles: refcounting frees every document
                 item = None
@@ -146,7 +129,7 @@ class CaptureReader:
                 break
             yield item
         if chosen is None:
-            raise CaptureError(f"{label}: no trace data in the file (tried {_TRIED})")
+            raise CaptureError(f"{label}: no trace data in the file (tried {TRIED})")
         if len(builder):
             yield builder.build()
 
@@ -160,7 +143,7 @@ def load_bytes(path: Path) -> bytes | mmap.mmap:
                 file.seek(0)
                 return _gunzip_to_map(file, path)
             if not head:
-                raise CaptureError(f"{path}: the file is empty (tried {_TRIED})")
+                raise CaptureError(f"{path}: the file is empty (tried {TRIED})")
             return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as error:
         raise CaptureError(f"{path}: {error.strerror or error}") from error
@@ -174,7 +157,7 @@ def _gunzip_to_map(file, path: Path) -> mmap.mmap | bytes:
         except (OSError, EOFError, zlib.error) as error:
             raise CaptureError(f"{path}: damaged gzip data ({error})") from error
         if plain.tell() == 0:
-            raise CaptureError(f"{path}: the file is empty (tried {_TRIED})")
+            raise CaptureError(f"{path}: the file is empty (tried {TRIED})")
         plain.flush()
         return mmap.mmap(plain.fileno(), 0, access=mmap.ACCESS_READ)
 
@@ -260,13 +243,13 @@ def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> It
 # -- JSON -----------------------------------------------------------------------------------
 
 
-def _choose_format(document: object, format_name: str, label: str) -> _JsonFormat:
+def _choose_format(document: object, format_name: str, label: str) -> JsonFormat:
     if format_name != "auto":
-        return next(f for f in JSON_FORMATS if f.name == format_name)
-    for candidate in JSON_FORMATS:
-        if candidate.looks_like(document):
-            return candidate
-    raise CaptureError(f"{label}: not a trace file (tried {_TRIED})")
+        return json_format(format_name)
+    chosen = detect_json_format(document)
+    if chosen is None:
+        raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
+    return chosen
 
 
 def _json_lines(data) -> Iterator[tuple[int, bytes, bool]] | None:

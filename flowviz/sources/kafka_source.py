@@ -31,6 +31,8 @@ from flowviz.decoders.events import (
     looks_like_event,
     message_meta,
 )
+from flowviz.decoders.formats import KAFKA_FORMATS as KAFKA_FORMATS  # the table moved; the name stays importable here
+from flowviz.decoders.formats import OTLP_PROTO, JsonFormat, detect_json_format, json_format
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.decoders.wire_format import SchemaError, schema_source, split_wire
@@ -41,14 +43,13 @@ from flowviz.model.event_batch import UNKNOWN_NS, EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns, rfc3339_ns
-from flowviz.sources.capture_file import JSON_FORMATS, gc_paused
+from flowviz.sources.capture_file import gc_paused
 from flowviz.sources.raw_inputs import RawRing
 
 if TYPE_CHECKING:
     from flowviz.store.drill_down import DrillDownStore
 
 DEFAULT_TOPIC = "otlp_spans"  # what the OpenTelemetry Collector's kafka exporter writes to
-KAFKA_FORMATS = ("auto", "otlp_proto", "otlp_json", "jaeger_json", "zipkin_json", "simple_json", "events")
 START_CHOICES_HELP = "latest, earliest, -15m (a duration before now) or an ISO-8601 instant"
 
 # librdkafka settings the viewer needs; a user's properties file cannot turn commits back on
@@ -620,8 +621,8 @@ class MessageDecoder:
         self.format_name = format_name
         self.problems = problems
         self.formats: dict[str, int] = {}  # messages read per format
-        self._json = {f.name: f for f in JSON_FORMATS}
-        self._last_json: Any = None  # the format of the last JSON message: tried first (the fast OTLP path once seen)
+        self._otlp_json = json_format("otlp_json")
+        self._last_json: JsonFormat | None = None  # the format of the last JSON message: tried first (fast OTLP path)
         # business events (`events`, or detected in auto mode): `take_events()` hands them out
         self.events = EventDecoder(
             problems=problems, producer_rule=_producer_rule(event_producer), label=label, fields=_fields(event_fields)
@@ -728,14 +729,14 @@ class MessageDecoder:
                     elif self.events.add_value(value, header_map(meta.headers), meta):
                         self._count("events")
                     continue
-                if forced == "otlp_proto" or (forced == "auto" and not _looks_like_json(value)):
+                if forced == OTLP_PROTO or (forced == "auto" and not _looks_like_json(value)):
                     protobuf.append(value)
                     protobuf_wheres.append(where)
                     continue
                 added += self._add_json(value, where, builder, meta)
             if protobuf:
                 added += decode_otlp_proto(protobuf, builder, self.problems, protobuf_wheres)
-                self.formats["otlp_proto"] = self.formats.get("otlp_proto", 0) + len(protobuf)
+                self.formats[OTLP_PROTO] = self.formats.get(OTLP_PROTO, 0) + len(protobuf)
         return added
 
     def decode(self, messages: Sequence) -> SpanBatch:
@@ -748,7 +749,7 @@ class MessageDecoder:
 
     def _add_json(self, value: bytes, where: str, builder: SpanBatchBuilder, meta: MessageMeta | None) -> int:
         forced = self.format_name
-        if forced == "otlp_json" or (forced == "auto" and self._last_json is self._json["otlp_json"]):
+        if forced == "otlp_json" or (forced == "auto" and self._last_json is self._otlp_json):
             added = try_add_otlp_json_bytes(value, builder, where)  # any JSON object passes: 0 spans is no proof
             if added:
                 self._count("otlp_json")
@@ -773,16 +774,15 @@ class MessageDecoder:
         self._count(chosen.name)
         return chosen.add(document, builder, self.problems, where)
 
-    def _choose(self, document: object):
+    def _choose(self, document: object) -> JsonFormat | None:
         if self.format_name != "auto":
-            return self._json[self.format_name]
+            return json_format(self.format_name)
         if self._last_json is not None and self._last_json.looks_like(document):
             return self._last_json
-        for candidate in JSON_FORMATS:
-            if candidate.add is not None and candidate.looks_like(document):
-                self._last_json = candidate
-                return candidate
-        return None
+        chosen = detect_json_format(document, spans_only=True)
+        if chosen is not None:
+            self._last_json = chosen
+        return chosen
 
     def _count(self, name: str) -> None:
         self.formats[name] = self.formats.get(name, 0) + 1

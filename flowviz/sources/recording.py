@@ -23,6 +23,7 @@ from pathlib import Path
 import msgspec
 import orjson
 
+from flowviz.decoders.formats import KAFKA_FORMATS
 from flowviz.derive.consumption import GroupOffsets
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
@@ -256,7 +257,7 @@ def recording_batches(
     format name other than Kafka's means auto)."""
     from flowviz.decoders.builder import SpanBatchBuilder
     from flowviz.decoders.events import MessageMeta
-    from flowviz.sources.kafka_source import KAFKA_FORMATS, KafkaConfigError, MessageDecoder
+    from flowviz.sources.kafka_source import KafkaConfigError, MessageDecoder
 
     forced = format_name if format_name in KAFKA_FORMATS and format_name != "auto" else None
     decoder: MessageDecoder | None = None
