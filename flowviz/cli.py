@@ -27,7 +27,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--from", dest="start", metavar="T", help="window start: +SECONDS after the first span, or ISO")
     report.add_argument("--to", dest="end", metavar="T", help="window end (exclusive), same forms")
-    report.add_argument("--json", action="store_true", help="print one JSON object (GUIDE §4 schema)")
+    output = report.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object (GUIDE §4 schema)")
+    output.add_argument("--csv", action="store_true", help="print the edges table as CSV (one header line)")
     report.add_argument(
         "--service",
         metavar="NAME",
@@ -80,7 +82,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     render = commands.add_parser("render", help="draw the flow chart at a moment to a PNG, without a display")
     render.add_argument("captures", nargs="+", metavar="CAPTURE")
     render.add_argument("--at", metavar="T", help="the moment: +SECONDS after the first span or ISO (default: the end)")
-    render.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    render.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.svg", help="PNG, or SVG (vector)")
     render.add_argument("--window", default="60s", help="how much time before T the chart aggregates (default 60s)")
     render.add_argument("--size", default="1920x1080", metavar="WxH")
     render.add_argument("--theme", choices=themes, default="dark")
@@ -95,6 +97,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
         default="auto",
         help="collapse nodes into groups (auto: namespaces, else communities above ~80 nodes)",
     )
+    render.add_argument("--no-legend", action="store_true", help="leave out the title, time range and legend")
     render.set_defaults(handler=_run_render)
 
 
@@ -188,6 +191,7 @@ def _run_render(args: argparse.Namespace) -> int:
         format_name=args.format,
         scope=scope,
         describe_path=args.describe,
+        legend=not args.no_legend,
     )
     for error in totals.failed_files.values():
         print(f"flowviz: {error}", file=sys.stderr)
@@ -260,6 +264,10 @@ def _run_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.csv:
+        from flowviz.analysis.table_export import EDGE_COLUMNS, rows_csv
+
+        sys.stdout.write(rows_csv(report["edges"], EDGE_COLUMNS))  # type: ignore[arg-type]
     else:
         print(format_report(report))
         if args.service:

@@ -59,8 +59,8 @@ def build_report(
         }
     return {
         "window": window_json,
-        "nodes": _nodes(frame),
-        "edges": _edges(frame),
+        "nodes": node_rows(frame),
+        "edges": edge_rows(frame),
         "problems": problems.as_dict(),
         "input": {
             "files": totals.formats,
@@ -73,7 +73,8 @@ def build_report(
     }
 
 
-def _nodes(frame: GraphFrame) -> list[dict[str, object]]:
+def node_rows(frame: GraphFrame) -> list[dict[str, object]]:
+    """The nodes with traffic in the frame, busiest first, as the report's JSON rows."""
     active = np.zeros(frame.node_count, bool)
     has_traffic = (frame.edge_requests > 0) | (frame.edge_errors > 0)
     active[frame.edge_source[has_traffic]] = True
@@ -93,7 +94,8 @@ def _nodes(frame: GraphFrame) -> list[dict[str, object]]:
     ]
 
 
-def _edges(frame: GraphFrame) -> list[dict[str, object]]:
+def edge_rows(frame: GraphFrame) -> list[dict[str, object]]:
+    """The edges with calls in the frame, busiest first, as the report's JSON rows."""
     names = frame.node_names
     active = np.flatnonzero(frame.edge_requests > 0).tolist()
     active.sort(key=lambda e: (-int(frame.edge_requests[e]), names[frame.edge_source[e]], names[frame.edge_target[e]]))

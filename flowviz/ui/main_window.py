@@ -23,8 +23,10 @@ from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import THEMES, Theme
 from flowviz.model.time_control import WINDOWS_S
 from flowviz.ui.chart_controls import ChartControls
+from flowviz.ui.chart_menus import install_chart_menus
 from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.drill_down_docks import DrillDownDocks
+from flowviz.ui.export_menu import install_export_menu
 from flowviz.ui.flow_view import FlowChartView
 from flowviz.ui.help_overlay import HelpOverlay
 from flowviz.ui.settings import (
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.model = model
+        self.source_title = title
         self.setWindowTitle(f"flowviz — {title}")
         self.view = FlowChartView(model, self)
         self.transport = TransportBar(model.time, self)
@@ -108,6 +111,8 @@ class MainWindow(QMainWindow):
         install_menus(self)  # menu bar (File, View) and the Problems panel
         # filter, focus, groups, presentation mode, type size by theme, and what is kept per capture
         self.controls = ChartControls(self, model, self.view, memory_key=bookmark_key)
+        install_export_menu(self)  # File ▸ Export
+        install_chart_menus(self)  # right-click on the chart
         self.resize(1400, 860)
         self.apply_preferences(load_preferences(), startup=True)
         self._restore_window_state()

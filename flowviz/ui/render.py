@@ -1,4 +1,5 @@
-"""`flowviz render`: the flow chart as it stood at a moment, drawn offscreen to a PNG (same code as the window)."""
+"""`flowviz render`: the flow chart as it stood at a moment, drawn offscreen to a PNG or SVG (same code as the
+window), with a title, the time range and a legend."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ PARTICLE_WARMUP_S = 1.5  # particles flow this long before the picture is taken,
 
 @dataclass(frozen=True, slots=True)
 class RenderRequest:
-    """What to draw: the window [at_ns - window_s, at_ns) of the store, at `size` pixels."""
+    """What to draw: the window [at_ns - window_s, at_ns) of the store, at `size` pixels (the whole picture:
+    title and legend included); `source` names the data in the title; `legend` False leaves title and legend out."""
 
     at_ns: int
     window_s: float
@@ -19,6 +21,8 @@ class RenderRequest:
     height: int
     theme: str
     scope: object | None = None  # a `ChartScope`: focus, filter and grouping (None: the defaults)
+    source: str = ""
+    legend: bool = True
 
 
 def offscreen_application():
@@ -43,6 +47,7 @@ def render_store(
     from flowviz.chart.flow_model import FlowChartModel
     from flowviz.chart.themes import THEMES
     from flowviz.sources.kafka_events import frame_notes
+    from flowviz.ui.chart_export import picture_margins, view_caption, view_legend, write_picture
     from flowviz.ui.flow_view import FlowChartView
 
     model = FlowChartModel(store, window_s=request.window_s, live=False, theme=THEMES[request.theme])
@@ -50,10 +55,14 @@ def render_store(
     model.time.seek(request.at_ns)
     if request.scope is not None:
         model.set_scope(request.scope)
-    model.aspect = request.width / request.height
     view = FlowChartView(model, animate=False)
-    view.resize(request.width, request.height)
-    view.viewport.width, view.viewport.height = request.width, request.height
+    caption = view_caption(view, request.source or "flowviz") if request.legend else None
+    legend = view_legend(view) if request.legend else []
+    header, legend_h = picture_margins(view, caption, legend, request.width)
+    chart_height = max(64, round(request.height - header - legend_h))
+    model.aspect = request.width / chart_height
+    view.resize(request.width, chart_height)
+    view.viewport.width, view.viewport.height = request.width, chart_height
     model.refresh()
     view.fit()
     if selected:
@@ -61,9 +70,7 @@ def render_store(
     frames = int(PARTICLE_WARMUP_S * 60)
     for _ in range(frames):
         model.tick(1 / 60)
-    image = view.render_image()
-    if not image.save(output_path):
-        raise OSError(f"could not write {output_path}")
+    write_picture(view, output_path, caption, legend)
     chart = model.chart
     if describe_path is not None:
         write_description(view, describe_path)
@@ -124,6 +131,7 @@ def render_captures(
     format_name: str,
     scope: object | None = None,
     describe_path: str | None = None,
+    legend: bool = True,
 ) -> tuple[dict, object]:
     """Load captures, then draw the window ending at `at` (default: the end of the capture)."""
     from flowviz.model.problems import Problems
@@ -140,6 +148,7 @@ def render_captures(
         return {"nodes": 0, "edges": 0, "particles": 0}, totals
     origin = totals.first_start_ns if totals.first_start_ns is not None else retained[0]
     at_ns = parse_time_ns(at, origin_ns=origin) if at else retained[1]
-    request = RenderRequest(at_ns, window_s, width, height, theme, scope)
+    source = ", ".join(os.path.basename(p) for p in paths)
+    request = RenderRequest(at_ns, window_s, width, height, theme, scope, source=source, legend=legend)
     drawn = render_store(store, request, output_path, describe_path=describe_path)
     return drawn, totals
