@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import orjson
 
 from flowviz.decoders.formats import FORMAT_NAMES
+from flowviz.sources.incident_cli import add_pack_command
 from flowviz.sources.kafka_cli import add_kafka_arguments, add_kafka_commands
 from flowviz.sources.otlp_cli import add_listen_command, wrap_record_handler
 from flowviz.sources.prometheus_cli import add_prometheus_arguments, add_range_arguments
@@ -83,7 +84,9 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     render.add_argument("captures", nargs="+", metavar="CAPTURE")
     render.add_argument("--at", metavar="T", help="the moment: +SECONDS after the first span or ISO (default: the end)")
     render.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.svg", help="PNG, or SVG (vector)")
-    render.add_argument("--window", default="60s", help="how much time before T the chart aggregates (default 60s)")
+    render.add_argument(
+        "--window", help="how much time before T the chart aggregates (default 60s, or an incident file's window)"
+    )
     render.add_argument("--size", default="1920x1080", metavar="WxH")
     render.add_argument("--theme", choices=themes, default="dark")
     render.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_report(commands)
     _add_window_commands(commands)
+    add_pack_command(commands)
     add_kafka_commands(commands)
     add_listen_command(commands, themes=("dark", "light", "projector"))
     wrap_record_handler(commands.choices["record"])  # record --grpc/--http: OTLP sent to flowviz
@@ -144,6 +148,7 @@ def _run_live(args: argparse.Namespace) -> int:
 
 
 def _run_open(args: argparse.Namespace) -> int:
+    from flowviz.sources.incident_package import is_package
     from flowviz.ui.app import run_open
 
     if args.prometheus:
@@ -156,6 +161,10 @@ def _run_open(args: argparse.Namespace) -> int:
     if args.start or args.end:
         print("flowviz open: --from/--to go with --prometheus (captures open whole)", file=sys.stderr)
         return EXIT_USAGE
+    if len(args.captures) == 1 and is_package(args.captures[0]):
+        from flowviz.ui.incident_window import run_incident
+
+        return run_incident(args.captures[0], theme=args.theme)
     return run_open(args.captures, format_name=args.format, theme=args.theme)
 
 
@@ -163,11 +172,13 @@ def _run_render(args: argparse.Namespace) -> int:
     from flowviz.chart.filter_expr import NodeFilter
     from flowviz.chart.focus import MAX_HOPS, Focus
     from flowviz.chart.reduction import ChartScope
-    from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
+    from flowviz.model.time_spec import TimeSpecError, format_time_ns, parse_duration_s, parse_time_ns
+    from flowviz.sources.incident_cli import open_inputs
+    from flowviz.sources.incident_package import PackageError
     from flowviz.ui.render import parse_size, render_captures
 
     try:
-        window_s = parse_duration_s(args.window)
+        window_s = parse_duration_s(args.window) if args.window else 60.0
         parse_size(args.size)
         if args.at:
             parse_time_ns(args.at, origin_ns=0)
@@ -181,14 +192,24 @@ def _run_render(args: argparse.Namespace) -> int:
     except (TimeSpecError, ValueError) as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        inputs = open_inputs(args.captures)
+    except PackageError as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_NOTHING_USABLE
+    at = args.at
+    packed = inputs.view.window if inputs.view is not None else None
+    if packed is not None and not args.at and not args.window:  # the incident file's window
+        at, window_s = format_time_ns(packed[1]), (packed[1] - packed[0]) / 1e9
     drawn, totals = render_captures(
-        args.captures,
-        at=args.at,
+        inputs.paths,
+        at=at,
+        source=inputs.source(),
         window_s=window_s,
         size=args.size,
         theme=args.theme,
         output_path=args.output,
-        format_name=args.format,
+        format_name=inputs.format_name(args.format),
         scope=scope,
         describe_path=args.describe,
         legend=not args.no_legend,
@@ -206,6 +227,8 @@ def _run_report(args: argparse.Namespace) -> int:
     from flowviz.analysis.report import ReportWindow, build_report, default_window, format_report
     from flowviz.model.problems import Problems
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
+    from flowviz.sources.incident_cli import open_inputs
+    from flowviz.sources.incident_package import PackageError
     from flowviz.sources.pipeline import IngestPipeline, load_captures
     from flowviz.store.drill_down import DrillDownStore
     from flowviz.store.rolling_store import RollingStore
@@ -224,17 +247,26 @@ def _run_report(args: argparse.Namespace) -> int:
         except TimeSpecError as error:
             print(f"flowviz report: {error}", file=sys.stderr)
             return EXIT_USAGE
+    try:
+        inputs = open_inputs(args.captures)
+    except PackageError as error:
+        print(f"flowviz report: {error}", file=sys.stderr)
+        return EXIT_NOTHING_USABLE
     problems = Problems(echo=sys.stderr)
     store = RollingStore(problems=problems)
     details = DrillDownStore() if args.service else None
     pipeline = IngestPipeline(store, problems=problems, details=details)
-    totals = load_captures(args.captures, pipeline, format_name=args.format)
+    totals = load_captures(inputs.paths, pipeline, format_name=inputs.format_name(args.format))
+    totals.formats, totals.failed_files = inputs.names(totals.formats), inputs.names(totals.failed_files)
     for error in totals.failed_files.values():
         print(f"flowviz: {error}", file=sys.stderr)
     if not totals.usable:
         print("flowviz: nothing usable in the given captures", file=sys.stderr)
         return EXIT_NOTHING_USABLE
     window = default_window(store, totals)
+    packed = inputs.view.window if inputs.view is not None else None
+    if window is not None and packed is not None and not (args.start or args.end):
+        window = ReportWindow.snapped(*packed)  # the incident file's window
     if window is not None and (args.start or args.end):
         origin_ns = totals.first_start_ns  # +T is relative to the capture's first span
         try:

@@ -208,8 +208,17 @@ def run_metrics(spec, *, theme: str | None) -> int:
     return run_window(metrics_window(spec, theme=theme))
 
 
-def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: str | None = None):
-    """A window on capture files, loaded in a worker process; the chart shows the whole capture."""
+def capture_window(
+    paths: Sequence[str],
+    *,
+    format_name: str = "auto",
+    theme: str | None = None,
+    title: str | None = None,
+    bookmark_key: str | None = "",
+    on_loaded=None,
+):
+    """A window on capture files, loaded in a worker process; the chart shows the whole capture, or what
+    `on_loaded(window)` sets once loading finished. `bookmark_key` None keeps bookmarks with nothing."""
     from flowviz.sources.kafka_events import frame_notes
     from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
     from flowviz.store.rolling_store import RollingStore
@@ -230,11 +239,14 @@ def capture_window(paths: Sequence[str], *, format_name: str = "auto", theme: st
             model.relayout()  # the union over the whole capture: nothing moves afterwards
             window.view.fit()
             window.controls.restore_view()  # where the user left this capture last time
+            if on_loaded is not None:
+                on_loaded(window)
         return feed.status.summary()
 
-    key = os.pathsep.join(os.path.abspath(p) for p in paths)
-    window = MainWindow(model, title=names, status_text=status, bookmark_key=key, details=feed.details)
+    key = os.pathsep.join(os.path.abspath(p) for p in paths) if bookmark_key == "" else bookmark_key
+    window = MainWindow(model, title=title or names, status_text=status, bookmark_key=key, details=feed.details)
     window.feed = feed
+    window.capture_paths, window.capture_format = tuple(str(p) for p in paths), format_name  # for Save incident
     feed.start()
     return window
 

@@ -29,6 +29,7 @@ from flowviz.ui.drill_down_docks import DrillDownDocks
 from flowviz.ui.export_menu import install_export_menu
 from flowviz.ui.flow_view import FlowChartView
 from flowviz.ui.help_overlay import HelpOverlay
+from flowviz.ui.incident_window import install_incident_menu
 from flowviz.ui.settings import (
     WINDOW_STATE_VERSION,
     Preferences,
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         # filter, focus, groups, presentation mode, type size by theme, and what is kept per capture
         self.controls = ChartControls(self, model, self.view, memory_key=bookmark_key)
         install_export_menu(self)  # File ▸ Export
+        install_incident_menu(self)  # File ▸ Save incident…
         install_chart_menus(self)  # right-click on the chart
         self.resize(1400, 860)
         self.apply_preferences(load_preferences(), startup=True)

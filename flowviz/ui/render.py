@@ -132,6 +132,7 @@ def render_captures(
     scope: object | None = None,
     describe_path: str | None = None,
     legend: bool = True,
+    source: str | None = None,
 ) -> tuple[dict, object]:
     """Load captures, then draw the window ending at `at` (default: the end of the capture)."""
     from flowviz.model.problems import Problems
@@ -148,7 +149,7 @@ def render_captures(
         return {"nodes": 0, "edges": 0, "particles": 0}, totals
     origin = totals.first_start_ns if totals.first_start_ns is not None else retained[0]
     at_ns = parse_time_ns(at, origin_ns=origin) if at else retained[1]
-    source = ", ".join(os.path.basename(p) for p in paths)
+    source = source or ", ".join(os.path.basename(p) for p in paths)
     request = RenderRequest(at_ns, window_s, width, height, theme, scope, source=source, legend=legend)
     drawn = render_store(store, request, output_path, describe_path=describe_path)
     return drawn, totals

@@ -107,7 +107,13 @@ def open_capture(window: QMainWindow) -> None:
         "",
         CAPTURE_FILE_FILTER,
     )
-    if paths:
+    from flowviz.sources.incident_package import is_package
+
+    if len(paths) == 1 and is_package(paths[0]):  # an incident file: its own read-only window
+        from flowviz.ui.incident_window import open_incident_file
+
+        _show_new(open_incident_file(window, paths[0]))
+    elif paths:
         remember_recent(paths)
         _show_new(capture_window(paths, theme=_theme(window)))
 

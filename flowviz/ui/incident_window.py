@@ -1,0 +1,213 @@
+"""Incident files in the window: File ▸ Save incident… (captures or recording, window, baseline, bookmarks,
+pins and positions, notes, theme, zoom, selection) and opening one read-only, its view restored."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+)
+
+from flowviz.sources.incident_package import PACKAGE_SUFFIX, IncidentView, PackageError, open_package, write_package
+from flowviz.ui.timeline_strip import Bookmark
+
+SECOND_NS = 1_000_000_000
+
+
+def window_sources(window: QMainWindow) -> tuple[list[str], str]:
+    """The files behind the window (captures, or a live window's recording) and their format; OSError
+    saying what to do when there are none."""
+    paths = list(getattr(window, "capture_paths", ()) or ())
+    if paths:
+        return paths, getattr(window, "capture_format", "auto")
+    recorder = getattr(window, "recorder", None)
+    if recorder is not None and recorder.path:
+        return [recorder.path], "auto"
+    raise OSError(
+        "this window has no capture file or recording to save: for a live source, press Record first "
+        "(the incident file holds what was recorded)"
+    )
+
+
+def current_view(window: QMainWindow, *, notes: str = "") -> IncidentView:
+    """The window's view as an incident file keeps it."""
+    model, view = window.model, window.view
+    chart = model.chart
+    layout = model.layout.result
+    center_x, center_y = view.viewport.to_world(view.width() / 2, view.height() / 2)
+    compare = getattr(window, "compare", None)
+    extra_state = getattr(window, "incident_extra", None)
+    extra = dict(extra_state()) if callable(extra_state) else {}
+    named = zip(layout.node_names, layout.positions, strict=True)
+    extra["positions"] = {name: [float(x), float(y)] for name, (x, y) in named}
+    return IncidentView(
+        window=model.time.window_ns(),
+        baseline=compare.baseline if compare is not None else None,
+        bookmarks=[(b.time_ns, b.name) for b in window.strip.bookmarks],
+        pins=model.layout.pins,
+        notes=notes,
+        theme=model.theme.name,
+        selected=chart.node_names[view.emphasis.selected]
+        if chart is not None and view.emphasis.selected is not None
+        else None,
+        viewport={
+            "scale": view.viewport.scale,
+            "center_x": center_x,
+            "center_y": center_y,
+            "x_stretch": model.x_stretch,
+            "y_stretch": model.y_stretch or 1.0,
+        },
+        extra=extra,
+    )
+
+
+def save_incident(window: QMainWindow, path: str, *, notes: str = "") -> dict:
+    """Write the window's incident file to `path` (OSError with the reason when it cannot)."""
+    paths, format_name = window_sources(window)
+    source = getattr(window, "source_title", None)
+    return write_package(path, paths, current_view(window, notes=notes), format_name=format_name, source=source)
+
+
+def apply_view(window: QMainWindow, state: IncidentView) -> None:
+    """Put the window's view where the incident file says: layout, window, zoom, bookmarks, selection."""
+    model, view = window.model, window.view
+    if state.theme and hasattr(window, "theme_box"):
+        window.theme_box.setCurrentText(state.theme)
+    viewport = state.viewport or {}
+    if viewport:
+        model.x_stretch, model.y_stretch = viewport.get("x_stretch", 1.0), viewport.get("y_stretch", 1.0)
+    positions = state.extra.get("positions") or {}
+    for name, (x, y) in {**positions, **{n: list(p) for n, p in state.pins.items()}}.items():
+        model.layout.pin(name, x, y)  # every node where it was ...
+    if state.window is not None:
+        start_ns, end_ns = state.window
+        model.time.set_window((end_ns - start_ns) / SECOND_NS)
+        model.time.seek(end_ns)
+    view.refresh()
+    for name in positions:
+        if name not in state.pins:
+            model.layout.unpin(name)  # ... and only the pinned ones pinned
+    window.strip.set_bookmarks([Bookmark(t, n) for t, n in state.bookmarks])
+    if viewport:
+        scale = viewport["scale"]
+        view.viewport.scale = scale
+        view.viewport.offset_x = view.width() / 2 - viewport["center_x"] * scale
+        view.viewport.offset_y = view.height() / 2 - viewport["center_y"] * scale
+    compare = getattr(window, "compare", None)
+    if compare is not None and state.baseline is not None:
+        compare.set_baseline(*state.baseline)
+    if state.selected:
+        hits = [i for i, name in enumerate(model.chart.node_names) if name == state.selected] if model.chart else []
+        if hits:
+            view.select(hits[0])
+    if state.notes:
+        show_notes(window, state.notes)
+    view.update()
+
+
+def show_notes(window: QMainWindow, notes: str) -> None:
+    """The incident's notes in a read-only panel on the right."""
+    dock = QDockWidget("Incident notes", window)
+    dock.setObjectName("incident_notes")
+    text = QPlainTextEdit(notes, dock)
+    text.setReadOnly(True)
+    dock.setWidget(text)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.notes_dock = dock
+
+
+def incident_window(path: str, *, theme: str = "dark") -> QMainWindow:
+    """A read-only window on an incident file: its captures loaded, then its view restored. PackageError
+    when the file cannot be read."""
+    from flowviz.ui.app import capture_window
+
+    incident = open_package(path)
+    package = incident.package
+    title = f"incident {os.path.basename(path)} (read-only): {package.source}"
+    window = capture_window(
+        incident.paths,
+        format_name=package.format_name,
+        theme=package.view.theme or theme,
+        title=title,
+        bookmark_key=None,  # read-only: nothing is written back
+        on_loaded=lambda w: apply_view(w, package.view),
+    )
+    window.incident = incident  # keeps the unpacked captures while the window lives
+    window.destroyed.connect(lambda *_: incident.close())
+    return window
+
+
+def run_incident(path: str, *, theme: str) -> int:
+    """`flowviz open INCIDENT.flowviz`."""
+    from flowviz.ui.app import _application, _fail_without_display, remember_recent, run_window
+
+    failure = _fail_without_display()
+    if failure is not None:
+        return failure
+    _application()
+    try:
+        window = incident_window(path, theme=theme)
+    except PackageError as error:
+        print(f"flowviz open: {error}", file=sys.stderr)
+        return 1
+    remember_recent([path])
+    return run_window(window)
+
+
+def _ask_save(window: QMainWindow) -> None:
+    try:
+        window_sources(window)
+    except OSError as error:
+        QMessageBox.information(window, "Save incident", str(error))
+        return
+    default = os.path.join(os.path.expanduser("~"), "incident" + PACKAGE_SUFFIX)
+    path, _ = QFileDialog.getSaveFileName(window, "Save incident", default, f"flowviz incident (*{PACKAGE_SUFFIX})")
+    if not path:
+        return
+    if not path.endswith(PACKAGE_SUFFIX):
+        path += PACKAGE_SUFFIX
+    notes, accepted = QInputDialog.getMultiLineText(
+        window, "Save incident", "Notes kept with the incident (what happened, what to look at):"
+    )
+    if not accepted:
+        return
+    try:
+        manifest = save_incident(window, path, notes=notes)
+    except OSError as error:
+        QMessageBox.warning(window, "Save incident", f"Could not write {path}: {error}")
+        return
+    left = [c for c in manifest["captures"] if not c["member"]]
+    message = f"Saved {path}"
+    if left:
+        message += " — " + "; ".join(f"{c['name']} {c['note']}" for c in left)
+    window.statusBar().showMessage(message, 10_000)
+
+
+def open_incident_file(window: QMainWindow, path: str) -> QMainWindow | None:
+    """Open an incident file in a new window beside `window` (a message instead when it cannot be read)."""
+    try:
+        return incident_window(path, theme=window.model.theme.name if hasattr(window, "model") else "dark")
+    except PackageError as error:
+        QMessageBox.warning(window, "Open incident", str(error))
+        return None
+
+
+def install_incident_menu(window: QMainWindow) -> None:
+    """File ▸ Save incident… (before Export)."""
+    action = QAction("Save &incident…", window)
+    action.triggered.connect(lambda: _ask_save(window))
+    file_menu: QMenu = window.file_menu
+    export = getattr(window, "export_menu", None)
+    anchor = export.menuAction() if export is not None else None
+    file_menu.insertAction(anchor, action) if anchor is not None else file_menu.addAction(action)
+    window.save_incident_action = action
