@@ -101,6 +101,12 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
         help="collapse nodes into groups (auto: namespaces, else communities above ~80 nodes)",
     )
     render.add_argument("--no-legend", action="store_true", help="leave out the title, time range and legend")
+    video = render.add_argument_group("video (-o OUT.mp4 or OUT.gif)")
+    video.add_argument("--from", dest="start", metavar="T", help="where the replay starts (default: the beginning)")
+    video.add_argument("--to", dest="end", metavar="T", help="where it ends (default: the end)")
+    video.add_argument("--speed", type=float, default=1.0, help="data seconds per video second (default 1)")
+    video.add_argument("--fps", type=int, default=15, help="frames per second (default 15)")
+    video.add_argument("--bookmark", action="append", default=[], metavar="NAME@T", help="a caption at T (repeatable)")
     render.set_defaults(handler=_run_render)
 
 
@@ -197,6 +203,8 @@ def _run_render(args: argparse.Namespace) -> int:
     except PackageError as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_NOTHING_USABLE
+    if args.output.lower().endswith((".mp4", ".gif")):
+        return _run_render_video(args, inputs, window_s)
     at = args.at
     packed = inputs.view.window if inputs.view is not None else None
     if packed is not None and not args.at and not args.window:  # the incident file's window
@@ -220,6 +228,57 @@ def _run_render(args: argparse.Namespace) -> int:
         print("flowviz: nothing usable in the given captures", file=sys.stderr)
         return EXIT_NOTHING_USABLE
     print(f"wrote {args.output}: {drawn['nodes']} nodes, {drawn['edges']} edges, {drawn['particles']} particles")
+    return EXIT_OK
+
+
+def _run_render_video(args: argparse.Namespace, inputs, window_s: float) -> int:
+    from flowviz.chart.video_plan import VideoPlanError
+    from flowviz.model.time_spec import TimeSpecError, parse_time_ns
+    from flowviz.sources.incident_cli import parse_bookmark
+    from flowviz.ui.render_video import VideoRequest, render_video_captures
+
+    try:
+        for text in (args.start, args.end):
+            if text:
+                parse_time_ns(text, origin_ns=0)
+        bookmarks = tuple(parse_bookmark(b) for b in args.bookmark)
+    except TimeSpecError as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    view = inputs.view
+    request = VideoRequest(
+        start=args.start,
+        end=args.end,
+        speed=args.speed,
+        fps=args.fps,
+        window_s=window_s,
+        size=args.size,
+        theme=args.theme,
+        legend=not args.no_legend,
+        source=inputs.source(),
+        bookmarks=bookmarks,
+        packed_range=view.window if view is not None else None,
+        packed_bookmarks=tuple(view.bookmarks) if view is not None else (),
+    )
+    try:
+        figures, totals = render_video_captures(
+            inputs.paths, request, args.output, format_name=inputs.format_name(args.format)
+        )
+    except (TimeSpecError, VideoPlanError) as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_NOTHING_USABLE
+    for error in totals.failed_files.values():
+        print(f"flowviz: {error}", file=sys.stderr)
+    if not totals.usable:
+        print("flowviz: nothing usable in the given captures", file=sys.stderr)
+        return EXIT_NOTHING_USABLE
+    print(
+        f"wrote {args.output}: {figures['frames']} frames at {figures['fps']} fps ({figures['seconds']:.1f} s), "
+        f"in {figures['encode_s']} s"
+    )
     return EXIT_OK
 
 

@@ -37,7 +37,8 @@ class LegendEntry:
     colors: tuple[RGBA, ...] = ()
 
 
-def _clock(time_ns: int, *, with_date: bool) -> str:
+def clock_text(time_ns: int, *, with_date: bool = False) -> str:
+    """`12:37:56` (with the date: `2023-12-05 12:37:56`), UTC."""
     moment = datetime.fromtimestamp(time_ns / SECOND_NS, UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
@@ -55,7 +56,7 @@ def range_text(start_ns: int, end_ns: int) -> str:
     same_day = start_ns // (86_400 * SECOND_NS) == (end_ns - 1) // (86_400 * SECOND_NS)
     seconds = (end_ns - start_ns) / SECOND_NS
     return (
-        f"{_clock(start_ns, with_date=True)} – {_clock(end_ns, with_date=not same_day)} UTC "
+        f"{clock_text(start_ns, with_date=True)} – {clock_text(end_ns, with_date=not same_day)} UTC "
         f"({_seconds_text(round(seconds, 3))})"
     )
 

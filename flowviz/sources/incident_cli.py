@@ -83,7 +83,8 @@ def add_pack_command(commands: argparse._SubParsersAction) -> None:
     pack.set_defaults(handler=run_pack)
 
 
-def _bookmark(text: str) -> tuple[str, str]:
+def parse_bookmark(text: str) -> tuple[str, str]:
+    """`NAME@T` -> (NAME, T); TimeSpecError when malformed (T is checked by the caller)."""
     name, at, time_text = text.rpartition("@")
     if not at or not name.strip() or not time_text.strip():
         raise TimeSpecError(f'bookmark {text!r} is not NAME@T (e.g. "payments fail@+5m")')
@@ -111,7 +112,7 @@ def run_pack(args: argparse.Namespace) -> int:
         for text in (args.start, args.end, args.baseline_from, args.baseline_to):
             if text:
                 parse_time_ns(text, origin_ns=0)
-        bookmarks = [_bookmark(b) for b in args.bookmark]
+        bookmarks = [parse_bookmark(b) for b in args.bookmark]
         for _, time_text in bookmarks:
             parse_time_ns(time_text, origin_ns=0)
         if bool(args.baseline_from) != bool(args.baseline_to):

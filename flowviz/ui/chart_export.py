@@ -16,6 +16,11 @@ from flowviz.ui.flow_view import FlowChartView
 PICTURE_SUFFIXES = (".png", ".svg")
 
 
+def source_title(window) -> str:
+    """What a window shows, for titles and file names (its `source_title`, else its title less the app's name)."""
+    return getattr(window, "source_title", None) or window.windowTitle().removeprefix("flowviz — ")
+
+
 def view_caption(view: FlowChartView, source: str, *, baseline: tuple[int, int] | None = None) -> Caption | None:
     """The caption of what `view` shows now: `source` and the model's window (None before there is one)."""
     window = view.model.time.window_ns()

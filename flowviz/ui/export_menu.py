@@ -12,14 +12,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMenu, QMe
 from flowviz.analysis.report import edge_rows, node_rows
 from flowviz.analysis.table_export import EDGE_COLUMNS, NODE_COLUMNS, columns_of, rows_csv
 from flowviz.model.time_spec import format_time_ns
-from flowviz.ui.chart_export import picture_image, view_caption, view_legend, write_picture
+from flowviz.ui.chart_export import picture_image, source_title, view_caption, view_legend, write_picture
+from flowviz.ui.video_dialog import ask_export_loop_video
 
 SECOND_NS = 1_000_000_000
-
-
-def source_title(window: QMainWindow) -> str:
-    """What the window shows, for titles and file names (the window title less the app's name)."""
-    return getattr(window, "source_title", None) or window.windowTitle().removeprefix("flowviz — ")
 
 
 def _baseline(window: QMainWindow) -> tuple[int, int] | None:
@@ -130,6 +126,10 @@ def install_export_menu(window: QMainWindow) -> QMenu:
             menu.addAction(copy)
             window.addAction(copy)
             menu.addSeparator()
+    menu.addSeparator()
+    video = QAction("&Video of the loop range…", window)
+    video.triggered.connect(lambda: ask_export_loop_video(window))
+    menu.addAction(video)
     file_menu: QMenu = window.file_menu
     quit_action = next((a for a in file_menu.actions() if a.text() == "&Quit"), None)
     anchor = quit_action

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 PARTICLE_WARMUP_S = 1.5  # particles flow this long before the picture is taken, so they spread out
+MIN_CHART_SHARE = 0.55  # the legend is left out where it would leave the chart less of the picture than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ def render_store(
     caption = view_caption(view, request.source or "flowviz") if request.legend else None
     legend = view_legend(view) if request.legend else []
     header, legend_h = picture_margins(view, caption, legend, request.width)
+    if legend and request.height - header - legend_h < request.height * MIN_CHART_SHARE:
+        legend, legend_h = [], 0.0  # small pictures: the chart before the legend
     chart_height = max(64, round(request.height - header - legend_h))
     model.aspect = request.width / chart_height
     view.resize(request.width, chart_height)
