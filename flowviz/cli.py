@@ -28,6 +28,8 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--from", dest="start", metavar="T", help="window start: +SECONDS after the first span, or ISO")
     report.add_argument("--to", dest="end", metavar="T", help="window end (exclusive), same forms")
+    report.add_argument("--baseline-from", metavar="T", help="compare with the window starting here: adds changes")
+    report.add_argument("--baseline-to", metavar="T", help="the baseline's end (exclusive)")
     output = report.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object (GUIDE §4 schema)")
     output.add_argument("--csv", action="store_true", help="print the edges table as CSV (one header line)")
@@ -101,6 +103,8 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
         help="collapse nodes into groups (auto: namespaces, else communities above ~80 nodes)",
     )
     render.add_argument("--no-legend", action="store_true", help="leave out the title, time range and legend")
+    render.add_argument("--baseline-from", metavar="T", help="draw the comparison with the window starting here")
+    render.add_argument("--baseline-to", metavar="T", help="the baseline's end (exclusive)")
     video = render.add_argument_group("video (-o OUT.mp4 or OUT.gif)")
     video.add_argument("--from", dest="start", metavar="T", help="where the replay starts (default: the beginning)")
     video.add_argument("--to", dest="end", metavar="T", help="where it ends (default: the end)")
@@ -186,8 +190,11 @@ def _run_render(args: argparse.Namespace) -> int:
     try:
         window_s = parse_duration_s(args.window) if args.window else 60.0
         parse_size(args.size)
-        if args.at:
-            parse_time_ns(args.at, origin_ns=0)
+        for text in (args.at, args.baseline_from, args.baseline_to):
+            if text:
+                parse_time_ns(text, origin_ns=0)
+        if bool(args.baseline_from) != bool(args.baseline_to):
+            raise TimeSpecError("a baseline needs both --baseline-from and --baseline-to")
         if not 1 <= args.hops <= MAX_HOPS:
             raise ValueError(f"--hops must be 1 to {MAX_HOPS}")
         scope = ChartScope(
@@ -209,9 +216,13 @@ def _run_render(args: argparse.Namespace) -> int:
     packed = inputs.view.window if inputs.view is not None else None
     if packed is not None and not args.at and not args.window:  # the incident file's window
         at, window_s = format_time_ns(packed[1]), (packed[1] - packed[0]) / 1e9
+    baseline = (args.baseline_from, args.baseline_to) if args.baseline_from else None
+    if baseline is None and inputs.view is not None:
+        baseline = inputs.view.baseline  # the incident file's
     drawn, totals = render_captures(
         inputs.paths,
         at=at,
+        baseline=baseline,
         source=inputs.source(),
         window_s=window_s,
         size=args.size,
@@ -299,13 +310,16 @@ def _run_report(args: argparse.Namespace) -> int:
     if not args.captures:
         print("flowviz report: give capture files (or --prometheus URL)", file=sys.stderr)
         return EXIT_USAGE
-    for text in (args.start, args.end):  # a malformed time is a usage error whatever the captures hold
+    for text in (args.start, args.end, args.baseline_from, args.baseline_to):  # a usage error whatever the captures
         try:
             if text:
                 parse_time_ns(text, origin_ns=0)
         except TimeSpecError as error:
             print(f"flowviz report: {error}", file=sys.stderr)
             return EXIT_USAGE
+    if bool(args.baseline_from) != bool(args.baseline_to):
+        print("flowviz report: a baseline needs both --baseline-from and --baseline-to", file=sys.stderr)
+        return EXIT_USAGE
     try:
         inputs = open_inputs(args.captures)
     except PackageError as error:
@@ -344,6 +358,23 @@ def _run_report(args: argparse.Namespace) -> int:
 
         bounds = (window.start_ns, window.end_ns) if window is not None else (None, None)
         report["consumer_groups"] = consumer_groups(store.consumer_lag, *bounds)
+    baseline = packed_baseline = inputs.view.baseline if inputs.view is not None else None
+    if args.baseline_from:
+        origin_ns = totals.first_start_ns if totals.first_start_ns is not None else 0
+        baseline = (
+            parse_time_ns(args.baseline_from, origin_ns=origin_ns),
+            parse_time_ns(args.baseline_to, origin_ns=origin_ns),
+        )
+        if baseline[1] <= baseline[0]:
+            print("flowviz report: --baseline-to must be after --baseline-from", file=sys.stderr)
+            return EXIT_USAGE
+    if baseline is not None and window is not None:
+        from flowviz.analysis.compare import add_comparison
+
+        add_comparison(report, store, ReportWindow.snapped(*baseline), window)
+    elif baseline is not None and baseline is not packed_baseline:
+        print("flowviz report: a baseline needs timed spans (this capture has topology only)", file=sys.stderr)
+        return EXIT_USAGE
     if args.service:
         from flowviz.analysis.service_report import format_service_summary, service_summary
 
@@ -361,6 +392,10 @@ def _run_report(args: argparse.Namespace) -> int:
         sys.stdout.write(rows_csv(report["edges"], EDGE_COLUMNS))  # type: ignore[arg-type]
     else:
         print(format_report(report))
+        if "changes" in report:
+            from flowviz.analysis.compare import format_changes
+
+            print("\n" + format_changes(report))
         if args.service:
             print("\n" + format_service_summary(report["service"]))  # type: ignore[arg-type]
     return EXIT_OK

@@ -51,3 +51,13 @@ def test_report_csv_adds_up_to_the_json(captures_dir: Path, capsys, window):
     assert [(r["source"], r["target"], float(r["p95_ms"])) for r in rows] == [
         (e["source"], e["target"], e["p95_ms"]) for e in report["edges"]
     ]
+
+
+def test_render_draws_a_comparison_and_says_what_with(tmp_path: Path, capsys):
+    sample = Path(__file__).resolve().parents[1] / "resources" / "sample-shop.otlp.jsonl.gz"
+    out = tmp_path / "compare.svg"
+    args = ["render", str(sample), "--at", "+120", "--window", "60s", "-o", str(out), "--size", "1280x720"]
+    assert main([*args, "--baseline-from", "+0", "--baseline-to", "+60"]) == EXIT_OK
+    texts = {"".join(t.itertext()) for t in ET.parse(out).getroot().iter(f"{SVG}text")}
+    assert "compared with 2023-11-14 22:13:20 – 22:14:20 UTC (60 s)" in texts
+    assert any(t.startswith("change vs baseline") for t in texts)

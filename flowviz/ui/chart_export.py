@@ -32,7 +32,7 @@ def view_caption(view: FlowChartView, source: str, *, baseline: tuple[int, int] 
 def view_legend(view: FlowChartView) -> list[LegendEntry]:
     """The legend for the view's theme and health thresholds (and its comparison palette when comparing)."""
     entries = legend_entries(view.model.theme, view.model.thresholds)
-    extra = getattr(view, "legend_extra", None)
+    extra = getattr(view.overlay, "legend_entries", None)
     return [*entries, *extra()] if callable(extra) else entries
 
 
@@ -64,9 +64,8 @@ def paint_picture(
     if chart is not None:
         view.painter.paint_skeleton(painter, chart, viewport, view.emphasis)
         view.painter.paint_static(painter, chart, viewport, view.emphasis)
-        overlay = getattr(view, "paint_overlay", None)
-        if callable(overlay):
-            overlay(painter, viewport)
+        if view.overlay is not None:
+            view.overlay.paint(painter, viewport)
         particles = view.model.particles
         if len(particles):
             xy = viewport.to_screen(particles.positions(chart.edge_curve))

@@ -40,9 +40,9 @@ def window_tables(window: QMainWindow) -> dict[str, object] | None:
         "nodes": node_rows(frame),
         "edges": edge_rows(frame),
     }
-    extra = getattr(window, "export_extra_tables", None)
-    if callable(extra):
-        tables.update(extra())
+    compare = getattr(window, "compare", None)
+    if compare is not None:
+        tables.update(compare.export_tables())  # changes and node_changes, when comparing
     return tables
 
 
@@ -131,13 +131,8 @@ def install_export_menu(window: QMainWindow) -> QMenu:
     video.triggered.connect(lambda: ask_export_loop_video(window))
     menu.addAction(video)
     file_menu: QMenu = window.file_menu
-    quit_action = next((a for a in file_menu.actions() if a.text() == "&Quit"), None)
-    anchor = quit_action
-    actions = file_menu.actions()
-    if quit_action is not None:
-        index = actions.index(quit_action)
-        if index > 0 and actions[index - 1].isSeparator():
-            anchor = actions[index - 1]
+    separators = [a for a in file_menu.actions() if a.isSeparator()]
+    anchor = separators[-1] if separators else None  # with the openers, above Preferences and Quit
     file_menu.insertMenu(anchor, menu) if anchor is not None else file_menu.addMenu(menu)
     window.export_menu = menu
     return menu

@@ -59,6 +59,8 @@ class FlowChartView(QWidget):
         self._last_refresh = 0.0
         self._refreshed_window: tuple[int, int] | None = None
         self.frames_painted = 0
+        # drawn over edges and nodes, under the particles: an object with `paint(painter, viewport)` (a comparison)
+        self.overlay = None
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(320, 240)
@@ -371,6 +373,8 @@ class FlowChartView(QWidget):
         else:
             base, labels = self._static_layers()
             painter.drawPixmap(0, 0, base)
+            if self.overlay is not None:
+                self.overlay.paint(painter, self.viewport)
             transformed = False
         chart = self.model.chart
         if chart is not None and len(self.model.particles):

@@ -25,6 +25,7 @@ from flowviz.model.time_control import WINDOWS_S
 from flowviz.ui.chart_controls import ChartControls
 from flowviz.ui.chart_menus import install_chart_menus
 from flowviz.ui.chart_painter import qcolor
+from flowviz.ui.compare_panel import CompareController
 from flowviz.ui.drill_down_docks import DrillDownDocks
 from flowviz.ui.export_menu import install_export_menu
 from flowviz.ui.flow_view import FlowChartView
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.controls = ChartControls(self, model, self.view, memory_key=bookmark_key)
         install_export_menu(self)  # File ▸ Export
         install_incident_menu(self)  # File ▸ Save incident…
+        self.compare = CompareController(self)  # Compare menu, baseline band, Changes panel
         install_chart_menus(self)  # right-click on the chart
         self.resize(1400, 860)
         self.apply_preferences(load_preferences(), startup=True)

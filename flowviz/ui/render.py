@@ -24,6 +24,7 @@ class RenderRequest:
     scope: object | None = None  # a `ChartScope`: focus, filter and grouping (None: the defaults)
     source: str = ""
     legend: bool = True
+    baseline: tuple[int, int] | None = None  # [start_ns, end_ns): draw the comparison with this window
 
 
 def offscreen_application():
@@ -57,7 +58,13 @@ def render_store(
     if request.scope is not None:
         model.set_scope(request.scope)
     view = FlowChartView(model, animate=False)
-    caption = view_caption(view, request.source or "flowviz") if request.legend else None
+    if request.baseline is not None:
+        from flowviz.analysis.compare import compare_windows
+        from flowviz.ui.compare_overlay import ComparisonOverlay
+
+        view.overlay = ComparisonOverlay(model)
+        view.overlay.comparison = compare_windows(store, request.baseline, model.time.window_ns())
+    caption = view_caption(view, request.source or "flowviz", baseline=request.baseline) if request.legend else None
     legend = view_legend(view) if request.legend else []
     header, legend_h = picture_margins(view, caption, legend, request.width)
     if legend and request.height - header - legend_h < request.height * MIN_CHART_SHARE:
@@ -136,6 +143,7 @@ def render_captures(
     describe_path: str | None = None,
     legend: bool = True,
     source: str | None = None,
+    baseline: tuple[str, str] | tuple[int, int] | None = None,
 ) -> tuple[dict, object]:
     """Load captures, then draw the window ending at `at` (default: the end of the capture)."""
     from flowviz.model.problems import Problems
@@ -153,6 +161,10 @@ def render_captures(
     origin = totals.first_start_ns if totals.first_start_ns is not None else retained[0]
     at_ns = parse_time_ns(at, origin_ns=origin) if at else retained[1]
     source = source or ", ".join(os.path.basename(p) for p in paths)
-    request = RenderRequest(at_ns, window_s, width, height, theme, scope, source=source, legend=legend)
+    if baseline is not None and isinstance(baseline[0], str):  # time specs: +T after the first span, or ISO
+        baseline = (parse_time_ns(baseline[0], origin_ns=origin), parse_time_ns(baseline[1], origin_ns=origin))
+    request = RenderRequest(
+        at_ns, window_s, width, height, theme, scope, source=source, legend=legend, baseline=baseline
+    )
     drawn = render_store(store, request, output_path, describe_path=describe_path)
     return drawn, totals

@@ -73,13 +73,15 @@ def test_the_window_has_a_file_and_view_menu(qtbot, bad_capture):
     qtbot.addWidget(window)
     try:
         titles = [action.text() for action in window.menuBar().actions()]
-        assert titles == ["&File", "&View", "&Chart", "&Help"]
+        assert titles == ["&File", "&View", "&Chart", "&Compare", "&Help"]
         entries = [action.text() for action in window.file_menu.actions() if not action.isSeparator()]
         assert entries == [
             "&Open capture…",
             "&Connect to Kafka…",
             "&Receive OTLP (gRPC 4317, HTTP 4318)",
             "Open the &demo",
+            "Save &incident…",
+            "&Export",
             "&Preferences…",
             "&Quit",
         ]
