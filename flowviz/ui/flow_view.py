@@ -152,6 +152,10 @@ class FlowChartView(QWidget):
         """Whether the user zoomed or panned since the last fit (automatic refits are off then)."""
         return self._user_moved
 
+    def hold_view(self) -> None:
+        """Keep the current zoom and pan as if the user had set them (no automatic refits): a restored view."""
+        self._user_moved = True
+
     def _user_moves_view(self) -> None:
         self._user_moved = True
         self._note_interaction()

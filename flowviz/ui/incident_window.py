@@ -98,11 +98,6 @@ def apply_view(window: QMainWindow, state: IncidentView) -> None:
         if name not in state.pins:
             model.layout.unpin(name)  # ... and only the pinned ones pinned
     window.strip.set_bookmarks([Bookmark(t, n) for t, n in state.bookmarks])
-    if viewport:
-        scale = viewport["scale"]
-        view.viewport.scale = scale
-        view.viewport.offset_x = view.width() / 2 - viewport["center_x"] * scale
-        view.viewport.offset_y = view.height() / 2 - viewport["center_y"] * scale
     compare = getattr(window, "compare", None)
     if compare is not None and state.baseline is not None:
         compare.set_baseline(*state.baseline)
@@ -112,6 +107,12 @@ def apply_view(window: QMainWindow, state: IncidentView) -> None:
             view.select(hits[0])
     if state.notes:
         show_notes(window, state.notes)
+    if viewport:  # last: panels opening above resize the chart, which then keeps this centre and zoom
+        scale = viewport["scale"]
+        view.viewport.scale = scale
+        view.viewport.offset_x = view.width() / 2 - viewport["center_x"] * scale
+        view.viewport.offset_y = view.height() / 2 - viewport["center_y"] * scale
+        view.hold_view()
     view.update()
 
 

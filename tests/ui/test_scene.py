@@ -17,7 +17,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample-shop.otlp.j
 
 def _render(tmp_path: Path, *args: str, captures: tuple[str, ...] = (str(SAMPLE),)) -> dict:
     out, scene = tmp_path / "chart.png", tmp_path / "scene.json"
-    assert main(["render", *captures, "-o", str(out), "--describe", str(scene), *args]) == 0
+    # the scene describes the chart area: without the title and legend it is the whole picture
+    assert main(["render", *captures, "-o", str(out), "--describe", str(scene), "--no-legend", *args]) == 0
     return orjson.loads(scene.read_bytes())
 
 
