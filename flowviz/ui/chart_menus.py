@@ -1,11 +1,15 @@
-"""Right-click menus on the chart: on a node (open panel, pin/unpin, copy name, export), on an edge (open panel,
-copy, export) and on the background (fit, re-layout, export, copy image)."""
+"""Right-click menus on the chart: on a node (open panel, focus, hide, pin/unpin, copy name, export), on an edge
+(open panel, copy, export) and on the background (fit, re-layout, show everything, export, copy image)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
+from flowviz.chart.filter_expr import NodeFilter
+from flowviz.chart.focus import Focus
 from flowviz.ui.export_menu import copy_picture
 
 
@@ -28,12 +32,36 @@ def _add_export(menu: QMenu, window: QMainWindow) -> None:
     _add(menu, "Copy chart image", lambda: copy_picture(window))
 
 
+def _rescope(window: QMainWindow, **changes) -> None:
+    model = window.model
+    model.set_scope(replace(model.scope, **changes))
+    window.view.refresh()
+    window.view.update()
+
+
+def hide_filter(current: NodeFilter | None, name: str) -> NodeFilter:
+    """The filter that hides `name` besides what `current` already hides (or within what it shows)."""
+    clause = f'name = "{name}"'
+    if current is None:
+        return NodeFilter.parse(f"hide {clause}")
+    body = current.text.strip()
+    if current.hide:
+        return NodeFilter.parse(f"hide ({body[5:]}) OR {clause}")
+    if body.lower().startswith("show "):
+        body = body[5:]
+    return NodeFilter.parse(f"({body}) AND NOT {clause}")
+
+
 def node_menu(window: QMainWindow, node: int) -> QMenu:
     view, model = window.view, window.model
     name = model.chart.node_names[node]
     menu = QMenu(window)
     menu.setTitle(name)
     _add(menu, f"Open panel: {name}", lambda: view.select(node))
+    if not model.members(node):  # an ordinary node (not a group)
+        _add(menu, "Focus: it, its callers and callees", lambda: _rescope(window, focus=Focus(name, 1, 1)))
+        if '"' not in name:
+            _add(menu, "Hide", lambda: _rescope(window, node_filter=hide_filter(model.scope.node_filter, name)))
     pinned = name in model.layout.pins
     if pinned:
         _add(menu, "Unpin (re-layout may move it)", lambda: (model.layout.unpin(name), view.update()))
@@ -67,6 +95,8 @@ def background_menu(window: QMainWindow) -> QMenu:
     menu = QMenu(window)
     _add(menu, "Fit (F)", view.fit)
     _add(menu, "Re-layout (R)", lambda: (model.relayout(), view.fit()))
+    if model.scope.is_cut:
+        _add(menu, "Show everything (no focus, no filter)", lambda: _rescope(window, focus=None, node_filter=None))
     for text, handler in getattr(window, "background_menu_extras", lambda: [])():
         _add(menu, text, handler)
     _add_export(menu, window)

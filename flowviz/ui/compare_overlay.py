@@ -23,6 +23,29 @@ def signed(changes: Changes) -> np.ndarray:
     return signed_change(changes.score, changes.error_z, changes.latency_z, changes.rate_z)
 
 
+def store_rows(model: FlowChartModel, *, edges: bool) -> np.ndarray:
+    """Per chart edge (or node), its index in the store's tables; -1 for groups and edges between them."""
+    chart, scoped = model.chart, model.scoped
+    count = 0 if chart is None else (chart.edge_count if edges else chart.node_count)
+    if scoped is None:
+        return np.arange(count)
+    return np.asarray(scoped.store_edge if edges else scoped.store_node, np.int64)[:count]
+
+
+def chart_row(model: FlowChartModel, store_index: int, *, edges: bool) -> int | None:
+    """The chart's edge (or node) showing store edge (or node) `store_index`, if it is shown on its own."""
+    rows = np.flatnonzero(store_rows(model, edges=edges) == store_index)
+    return int(rows[0]) if rows.size else None
+
+
+def _per_chart_row(values: np.ndarray, rows: np.ndarray, fill) -> np.ndarray:
+    """`values` (by store index) for each chart row; `fill` where a row has no store entity."""
+    if values.size == 0:
+        return np.full(rows.shape, fill)
+    valid = (rows >= 0) & (rows < values.shape[0])
+    return np.where(valid, values[np.clip(rows, 0, values.shape[0] - 1)], fill)
+
+
 class ComparisonOverlay:
     """Paints `comparison` (set by its owner) over `model`'s chart; indices are the store's, as the chart's."""
 
@@ -52,13 +75,12 @@ class ComparisonOverlay:
         painter.fillRect(QRectF(0, 0, viewport.width, viewport.height), qcolor(theme.background, WASH_ALPHA))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         edges = comparison.edges
-        count = min(chart.edge_count, edges.score.shape[0])
-        values = signed(edges)[:count]
-        change = edges.change[:count]
+        rows = store_rows(self.model, edges=True)
+        values = _per_chart_row(signed(edges), rows, 0.0)
+        change = _per_chart_row(edges.change, rows, Change.SAME)
+        active = _per_chart_row(edges.active, rows, False)
         shown = np.flatnonzero(
-            edges.active[:count]
-            & ((np.abs(values) >= SHOWN_SCORE) | (change >= Change.NEW))
-            & chart.edge_visible[:count]
+            active & ((np.abs(values) >= SHOWN_SCORE) | (change >= Change.NEW)) & chart.edge_visible[: rows.shape[0]]
         )
         shown = shown[np.argsort(-np.abs(values[shown]))][:MAX_DRAWN]
         colours = diverging_rgba(values[shown], theme)
@@ -89,9 +111,10 @@ class ComparisonOverlay:
 
     def _paint_nodes(self, painter: QPainter, viewport: Viewport, nodes: Changes) -> None:
         chart, theme = self.model.chart, self.model.theme
-        count = min(chart.node_count, nodes.score.shape[0])
-        values = signed(nodes)[:count]
-        shown = np.flatnonzero(nodes.active[:count] & (np.abs(values) >= SHOWN_SCORE) & chart.node_visible[:count])
+        rows = store_rows(self.model, edges=False)
+        values = _per_chart_row(signed(nodes), rows, 0.0)
+        active = _per_chart_row(nodes.active, rows, False)
+        shown = np.flatnonzero(active & (np.abs(values) >= SHOWN_SCORE) & chart.node_visible[: rows.shape[0]])
         colours = diverging_rgba(values[shown], theme)
         screen = viewport.to_screen(chart.node_xy)
         ring_px = max(2.5, 4.0 * viewport.scale * theme.node_scale)

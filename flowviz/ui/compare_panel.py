@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from flowviz.analysis.compare import Change, Comparison, change_rows, compare_windows, node_change_rows
 from flowviz.chart.caption import range_text
 from flowviz.ui.chart_painter import qcolor
-from flowviz.ui.compare_overlay import ComparisonOverlay
+from flowviz.ui.compare_overlay import ComparisonOverlay, chart_row
 
 SECOND_NS = 1_000_000_000
 FOLLOW_INTERVAL_MS = 150  # the comparison follows a moving cursor this often
@@ -219,11 +219,13 @@ class CompareController(QObject):
 
     def _row_clicked(self, row: int, _column: int) -> None:
         kind, index = self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)
-        chart = self.model.chart
-        if kind == "edge" and chart is not None and index < chart.edge_count:
-            self.view.select_edge(index)
-        elif kind == "node" and chart is not None and index < chart.node_count:
-            self.view.select(index, center=True)
+        shown = chart_row(self.model, index, edges=kind == "edge")  # grouped or filtered away: None
+        if shown is None:
+            self.window.statusBar().showMessage("Not shown on its own in the chart (grouped or filtered)", 4000)
+        elif kind == "edge":
+            self.view.select_edge(shown)
+        else:
+            self.view.select(shown, center=True)
 
     # -- menu handlers ---------------------------------------------------------------------------
 

@@ -128,3 +128,21 @@ def test_file_menu_has_export_before_quit(window):
         "Chart as &SVG…",
         "C&opy chart image",
     ]
+
+
+def test_node_menu_focuses_and_hides_and_the_background_shows_everything_again(window):
+    view = window.view
+    _action(menu_at(window, node_center(view, "payments")), "Focus").trigger()
+    assert window.model.scope.focus.node == "payments"
+    assert set(window.model.chart.node_names) == {"checkout", "payments"}
+    _action(menu_at(window, QPoint(3, 3)), "Show everything").trigger()
+    assert window.model.scope.focus is None
+    view.fit()
+    _action(menu_at(window, node_center(view, "catalog")), "Hide").trigger()
+    assert "catalog" not in window.model.chart.node_names
+    assert "payments" in window.model.chart.node_names
+    view.fit()
+    _action(menu_at(window, node_center(view, "payments")), "Hide").trigger()
+    assert set(window.model.chart.node_names) == {"checkout"}
+    _action(menu_at(window, QPoint(3, 3)), "Show everything").trigger()
+    assert set(window.model.chart.node_names) == {"checkout", "payments", "catalog"}

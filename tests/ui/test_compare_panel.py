@@ -4,7 +4,7 @@ the comparison follows the cursor while the baseline stays, the palette shows im
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
 
 from flowviz.chart.diverging import diverging_rgba, palette
 from flowviz.ui.compare_overlay import signed
@@ -79,3 +79,26 @@ def test_an_improvement_is_drawn_in_the_better_colour(qtbot, incident_store):  #
         colour = image.pixelColor(QPoint(round(x), round(y)))
         found.append(np.abs(np.array([colour.red(), colour.green(), colour.blue()]) - better).sum())
     assert min(found) < 25
+
+
+def test_with_part_of_the_graph_filtered_away_rows_still_select_the_right_edge(qtbot, incident_store):  # noqa: F811
+    from flowviz.chart.filter_expr import NodeFilter
+    from flowviz.chart.reduction import ChartScope
+    from flowviz.ui.compare_overlay import chart_row, store_rows
+
+    window = make_window(qtbot, incident_store)
+    window.model.set_scope(ChartScope(node_filter=NodeFilter.parse("hide name ~ payments")))
+    window.view.scrub_to(T0 + (INCIDENT_START_S + 40) * SECOND)
+    window.compare.baseline_before(2)
+    chart = window.model.chart
+    assert "payments" not in chart.node_names
+    rows = _row_texts(window.compare)
+    catalog_row = rows.index(("same", "checkout → catalog"))
+    window.compare._row_clicked(catalog_row, 2)
+    selected = window.view.emphasis.selected_edge
+    assert chart.node_names[chart.edge_target[selected]] == "catalog"
+    store_edge = window.compare.table.item(catalog_row, 0).data(Qt.ItemDataRole.UserRole)[1]
+    assert store_rows(window.model, edges=True)[selected] == store_edge != selected  # the chart's index differs
+    payments_row = rows.index(("changed", "checkout → payments"))
+    payments_edge = window.compare.table.item(payments_row, 0).data(Qt.ItemDataRole.UserRole)[1]
+    assert chart_row(window.model, payments_edge, edges=True) is None  # filtered away: nothing to select
