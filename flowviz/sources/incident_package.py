@@ -63,7 +63,7 @@ class IncidentView:
     notes: str = ""
     theme: str | None = None
     selected: str | None = None
-    viewport: dict[str, float] | None = None  # scale, center_x, center_y (chart coordinates)
+    viewport: dict[str, float] | None = None  # scale, center_x, center_y (layout units)
     extra: dict[str, object] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -44,7 +45,7 @@ def current_view(window: QMainWindow, *, notes: str = "") -> IncidentView:
     model, view = window.model, window.view
     chart = model.chart
     layout = model.layout.result
-    center_x, center_y = view.viewport.to_world(view.width() / 2, view.height() / 2)
+    center_x, center_y = np.array(view.viewport.to_world(view.width() / 2, view.height() / 2)) / model.stretch
     compare = getattr(window, "compare", None)
     extra_state = getattr(window, "incident_extra", None)
     extra = dict(extra_state()) if callable(extra_state) else {}
@@ -60,13 +61,7 @@ def current_view(window: QMainWindow, *, notes: str = "") -> IncidentView:
         selected=chart.node_names[view.emphasis.selected]
         if chart is not None and view.emphasis.selected is not None
         else None,
-        viewport={
-            "scale": view.viewport.scale,
-            "center_x": center_x,
-            "center_y": center_y,
-            "x_stretch": model.x_stretch,
-            "y_stretch": model.y_stretch or 1.0,
-        },
+        viewport={"scale": view.viewport.scale, "center_x": float(center_x), "center_y": float(center_y)},
         extra=extra,
     )
 
@@ -84,8 +79,6 @@ def apply_view(window: QMainWindow, state: IncidentView) -> None:
     if state.theme and hasattr(window, "theme_box"):
         window.theme_box.setCurrentText(state.theme)
     viewport = state.viewport or {}
-    if viewport:
-        model.x_stretch, model.y_stretch = viewport.get("x_stretch", 1.0), viewport.get("y_stretch", 1.0)
     positions = state.extra.get("positions") or {}
     for name, (x, y) in {**positions, **{n: list(p) for n, p in state.pins.items()}}.items():
         model.layout.pin(name, x, y)  # every node where it was ...
@@ -109,9 +102,10 @@ def apply_view(window: QMainWindow, state: IncidentView) -> None:
         show_notes(window, state.notes)
     if viewport:  # last: panels opening above resize the chart, which then keeps this centre and zoom
         scale = viewport["scale"]
+        center_x, center_y = np.array([viewport["center_x"], viewport["center_y"]]) * model.stretch
         view.viewport.scale = scale
-        view.viewport.offset_x = view.width() / 2 - viewport["center_x"] * scale
-        view.viewport.offset_y = view.height() / 2 - viewport["center_y"] * scale
+        view.viewport.offset_x = view.width() / 2 - center_x * scale
+        view.viewport.offset_y = view.height() / 2 - center_y * scale
         view.hold_view()
     view.update()
 

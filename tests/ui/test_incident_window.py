@@ -36,8 +36,14 @@ def _edges(window) -> dict[tuple[str, str], float]:
 
 
 def _positions(window) -> dict[str, tuple[float, float]]:
-    chart = window.model.chart
-    return {name: tuple(np.round(chart.node_xy[i], 6)) for i, name in enumerate(chart.node_names)}
+    """Where the layout put each node (the chart stretches that to the view's width:height)."""
+    layout = window.model.layout.result
+    return {name: tuple(np.round(layout.positions[i], 6)) for i, name in enumerate(layout.node_names)}
+
+
+def _center(window) -> np.ndarray:
+    view = window.view
+    return np.array(view.viewport.to_world(view.width() / 2, view.height() / 2)) / window.model.stretch
 
 
 def test_an_incident_file_round_trips_edges_bookmarks_and_view(qtbot, tmp_path):
@@ -60,7 +66,7 @@ def test_an_incident_file_round_trips_edges_bookmarks_and_view(qtbot, tmp_path):
         out = tmp_path / "incident.flowviz"
         save_incident(window, str(out), notes="payments db pool")
         before = (_edges(window), _positions(window), model.time.window_ns(), view.viewport.scale)
-        center_before = view.viewport.to_world(view.width() / 2, view.height() / 2)
+        center_before = _center(window)
     finally:
         window.feed.stop()
 
@@ -74,8 +80,7 @@ def test_an_incident_file_round_trips_edges_bookmarks_and_view(qtbot, tmp_path):
         assert _positions(opened) == before[1]
         assert model.time.window_ns() == before[2]
         assert view.viewport.scale == before[3]
-        center = view.viewport.to_world(view.width() / 2, view.height() / 2)
-        assert np.allclose(center, center_before)
+        assert np.allclose(_center(opened), center_before)
         assert [(b.time_ns, b.name) for b in opened.strip.bookmarks] == [
             ((FIRST_S + 60) * S, "card errors"),
             ((FIRST_S + 70) * S, "ok"),
