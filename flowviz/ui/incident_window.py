@@ -121,7 +121,7 @@ def show_notes(window: QMainWindow, notes: str) -> None:
     window.notes_dock = dock
 
 
-def incident_window(path: str, *, theme: str = "dark") -> QMainWindow:
+def incident_window(path: str, *, theme: str | None = None) -> QMainWindow:
     """A read-only window on an incident file: its captures loaded, then its view restored. PackageError
     when the file cannot be read."""
     from flowviz.ui.app import capture_window
@@ -142,9 +142,10 @@ def incident_window(path: str, *, theme: str = "dark") -> QMainWindow:
     return window
 
 
-def run_incident(path: str, *, theme: str) -> int:
+def run_incident(path: str, *, theme: str | None) -> int:
     """`flowviz open INCIDENT.flowviz`."""
-    from flowviz.ui.app import _application, _fail_without_display, remember_recent, run_window
+    from flowviz.ui.app import _application, _fail_without_display, run_window
+    from flowviz.ui.settings import remember_recent
 
     failure = _fail_without_display()
     if failure is not None:
