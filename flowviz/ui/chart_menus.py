@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
-from flowviz.chart.filter_expr import NodeFilter
-from flowviz.chart.focus import Focus
 from flowviz.ui.export_menu import copy_picture
 
 
@@ -32,24 +28,37 @@ def _add_export(menu: QMenu, window: QMainWindow) -> None:
     _add(menu, "Copy chart image", lambda: copy_picture(window))
 
 
-def _rescope(window: QMainWindow, **changes) -> None:
-    model = window.model
-    model.set_scope(replace(model.scope, **changes))
-    window.view.refresh()
-    window.view.update()
-
-
-def hide_filter(current: NodeFilter | None, name: str) -> NodeFilter:
-    """The filter that hides `name` besides what `current` already hides (or within what it shows)."""
+def hide_text(current: str, name: str) -> str:
+    """The filter text that also hides `name`: added to what a `hide` filter hides, or cut out of what a
+    filter shows."""
     clause = f'name = "{name}"'
-    if current is None:
-        return NodeFilter.parse(f"hide {clause}")
-    body = current.text.strip()
-    if current.hide:
-        return NodeFilter.parse(f"hide ({body[5:]}) OR {clause}")
+    body = current.strip()
+    if not body:
+        return f"hide {clause}"
+    if body.lower().startswith("hide "):
+        return f"hide ({body[5:]}) OR {clause}"
     if body.lower().startswith("show "):
         body = body[5:]
-    return NodeFilter.parse(f"({body}) AND NOT {clause}")
+    return f"({body}) AND NOT {clause}"
+
+
+def _focus(window: QMainWindow, node: int) -> None:
+    window.view.select(node)
+    window.controls.focus_selection()  # the Chart menu's focus, with its depths
+
+
+def _hide(window: QMainWindow, name: str) -> None:
+    controls = window.controls
+    controls.filter_field.setText(hide_text(controls.filter_field.text(), name))
+    controls.apply_filter()
+
+
+def _show_everything(window: QMainWindow) -> None:
+    controls = window.controls
+    controls.clear_focus()
+    controls.filter_field.clear()
+    controls.problems_action.setChecked(False)
+    controls.apply_filter()
 
 
 def node_menu(window: QMainWindow, node: int) -> QMenu:
@@ -59,9 +68,9 @@ def node_menu(window: QMainWindow, node: int) -> QMenu:
     menu.setTitle(name)
     _add(menu, f"Open panel: {name}", lambda: view.select(node))
     if not model.members(node):  # an ordinary node (not a group)
-        _add(menu, "Focus: it, its callers and callees", lambda: _rescope(window, focus=Focus(name, 1, 1)))
+        _add(menu, "Focus: it, its callers and callees", lambda: _focus(window, node))
         if '"' not in name:
-            _add(menu, "Hide", lambda: _rescope(window, node_filter=hide_filter(model.scope.node_filter, name)))
+            _add(menu, "Hide", lambda: _hide(window, name))
     pinned = name in model.layout.pins
     if pinned:
         _add(menu, "Unpin (re-layout may move it)", lambda: (model.layout.unpin(name), view.update()))
@@ -96,7 +105,7 @@ def background_menu(window: QMainWindow) -> QMenu:
     _add(menu, "Fit (F)", view.fit)
     _add(menu, "Re-layout (R)", lambda: (model.relayout(), view.fit()))
     if model.scope.is_cut:
-        _add(menu, "Show everything (no focus, no filter)", lambda: _rescope(window, focus=None, node_filter=None))
+        _add(menu, "Show everything (no focus, no filter)", lambda: _show_everything(window))
     for text, handler in getattr(window, "background_menu_extras", lambda: [])():
         _add(menu, text, handler)
     _add_export(menu, window)

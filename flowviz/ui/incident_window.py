@@ -3,6 +3,7 @@ pins and positions, notes, theme, zoom, selection) and opening one read-only, it
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
 )
 
+from flowviz.chart.focus import Focus
+from flowviz.chart.grouping import GROUP_MODES
 from flowviz.sources.incident_package import PACKAGE_SUFFIX, IncidentView, PackageError, open_package, write_package
 from flowviz.ui.timeline_strip import Bookmark
 
@@ -47,8 +50,7 @@ def current_view(window: QMainWindow, *, notes: str = "") -> IncidentView:
     layout = model.layout.result
     center_x, center_y = np.array(view.viewport.to_world(view.width() / 2, view.height() / 2)) / model.stretch
     compare = getattr(window, "compare", None)
-    extra_state = getattr(window, "incident_extra", None)
-    extra = dict(extra_state()) if callable(extra_state) else {}
+    extra: dict[str, object] = {"chart": _chart_cut(window)}
     named = zip(layout.node_names, layout.positions, strict=True)
     extra["positions"] = {name: [float(x), float(y)] for name, (x, y) in named}
     return IncidentView(
@@ -66,6 +68,36 @@ def current_view(window: QMainWindow, *, notes: str = "") -> IncidentView:
     )
 
 
+def _chart_cut(window: QMainWindow) -> dict[str, object]:
+    """The Chart menu's cut of the graph: filter text, only-problems, grouping, open groups, focus."""
+    controls, scope = window.controls, window.model.scope
+    focus = scope.focus
+    return {
+        "filter": controls.filter_field.text(),
+        "only_problems": controls.problems_action.isChecked(),
+        "group_mode": scope.group_mode,
+        "expanded": sorted(scope.expanded),
+        "focus": None if focus is None else [focus.node, focus.upstream, focus.downstream, focus.until],
+    }
+
+
+def _apply_chart_cut(window: QMainWindow, cut: dict) -> None:
+    controls, model = window.controls, window.model
+    focus = cut.get("focus")
+    changes = {
+        "expanded": frozenset(str(e) for e in cut.get("expanded") or ()),
+        "focus": None if not focus else Focus(str(focus[0]), int(focus[1]), int(focus[2]), focus[3]),
+    }
+    if cut.get("group_mode") in GROUP_MODES:
+        changes["group_mode"] = cut["group_mode"]
+        for action in controls.group_actions.actions():
+            action.setChecked(action.text() == cut["group_mode"])
+    model.set_scope(dataclasses.replace(model.scope, **changes))
+    controls.filter_field.setText(str(cut.get("filter") or ""))
+    controls.problems_action.setChecked(bool(cut.get("only_problems")))
+    controls.apply_filter()
+
+
 def save_incident(window: QMainWindow, path: str, *, notes: str = "") -> dict:
     """Write the window's incident file to `path` (OSError with the reason when it cannot)."""
     paths, format_name = window_sources(window)
@@ -79,6 +111,8 @@ def apply_view(window: QMainWindow, state: IncidentView) -> None:
     if state.theme and hasattr(window, "theme_box"):
         window.theme_box.setCurrentText(state.theme)
     viewport = state.viewport or {}
+    if isinstance(state.extra.get("chart"), dict):
+        _apply_chart_cut(window, state.extra["chart"])
     positions = state.extra.get("positions") or {}
     for name, (x, y) in {**positions, **{n: list(p) for n, p in state.pins.items()}}.items():
         model.layout.pin(name, x, y)  # every node where it was ...

@@ -83,7 +83,9 @@ def render_store(
     write_picture(view, output_path, caption, legend)
     chart = model.chart
     if describe_path is not None:
-        write_description(view, describe_path)
+        write_description(
+            view, describe_path, top_px=header, size=(request.width, round(header + chart_height + legend_h))
+        )
     return {
         "nodes": int(chart.node_visible.sum()) if chart else 0,
         "edges": int(chart.edge_visible.sum()) if chart else 0,
@@ -93,8 +95,9 @@ def render_store(
     }
 
 
-def write_description(view, path: str) -> None:
-    """The scene `view` drew last (its painter's label placement, node boxes and edge routes) as JSON."""
+def write_description(view, path: str, *, top_px: float = 0.0, size: tuple[int, int] | None = None) -> None:
+    """The scene `view` drew last (its painter's label placement, node boxes and edge routes) as JSON; in a
+    picture of `size` whose chart starts `top_px` down (under its title), in pixels of that picture."""
     import orjson
 
     from flowviz.chart.scene import describe_scene
@@ -114,8 +117,28 @@ def write_description(view, path: str) -> None:
             theme=view.painter.theme.name,
             particles=len(view.model.particles),
         )
+    if size is not None:
+        scene = _in_picture(scene, top_px, size)
     with open(path, "wb") as file:
         file.write(orjson.dumps(scene, option=orjson.OPT_INDENT_2))
+
+
+def _in_picture(scene: dict, top_px: float, size: tuple[int, int]) -> dict:
+    """The scene moved down by `top_px` into a picture of `size`; `chart_rect` says where the chart is."""
+
+    def down(values: list, ys: tuple[int, ...] = (1,)) -> list:
+        return [round(v + top_px, 1) if i in ys else v for i, v in enumerate(values)]
+
+    for item in scene["items"]:
+        item["rect"] = down(item["rect"])
+        label = item["label"]
+        if label is not None:
+            label["rect"] = down(label["rect"])
+            label["leader"] = None if label["leader"] is None else down(label["leader"], (1, 3))
+    for edge in scene["edges"]:
+        edge["points"] = [down(point) for point in edge["points"]]
+    width, height = scene["size"]
+    return {**scene, "size": list(size), "chart_rect": [0, round(top_px), width, height]}
 
 
 def parse_size(text: str) -> tuple[int, int]:

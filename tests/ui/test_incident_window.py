@@ -63,6 +63,10 @@ def test_an_incident_file_round_trips_edges_bookmarks_and_view(qtbot, tmp_path):
         view.viewport.zoom_at(1.7, 300, 200)
         window.strip.set_bookmarks([Bookmark((FIRST_S + 60) * S, "card errors"), Bookmark((FIRST_S + 70) * S, "ok")])
         window.compare.set_baseline((FIRST_S + 10) * S, (FIRST_S + 40) * S)
+        window.controls.filter_field.setText("hide name ~ reporting")
+        window.controls.apply_filter()
+        view.refresh()
+        assert "reporting" not in model.chart.node_names
         out = tmp_path / "incident.flowviz"
         save_incident(window, str(out), notes="payments db pool")
         before = (_edges(window), _positions(window), model.time.window_ns(), view.viewport.scale)
@@ -87,6 +91,8 @@ def test_an_incident_file_round_trips_edges_bookmarks_and_view(qtbot, tmp_path):
         ]
         assert model.layout.pins.keys() == {"tax"}
         assert model.theme.name == "light"
+        assert opened.controls.filter_field.text() == "hide name ~ reporting"
+        assert "reporting" not in model.chart.node_names
         assert opened.compare.baseline == ((FIRST_S + 10) * S, (FIRST_S + 40) * S)
         assert opened.view.overlay is opened.compare.overlay
         assert model.chart.node_names[view.emphasis.selected] == "cart"

@@ -17,8 +17,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample-shop.otlp.j
 
 def _render(tmp_path: Path, *args: str, captures: tuple[str, ...] = (str(SAMPLE),)) -> dict:
     out, scene = tmp_path / "chart.png", tmp_path / "scene.json"
-    # the scene describes the chart area: without the title and legend it is the whole picture
-    assert main(["render", *captures, "-o", str(out), "--describe", str(scene), "--no-legend", *args]) == 0
+    assert main(["render", *captures, "-o", str(out), "--describe", str(scene), *args]) == 0
     return orjson.loads(scene.read_bytes())
 
 
@@ -38,7 +37,8 @@ def _assert_readable(scene: dict) -> None:
 
 @pytest.mark.parametrize("theme", ["dark", "light", "projector"])
 def test_every_node_of_the_shop_is_named_without_overlaps_at_1280x720(tmp_path, theme) -> None:
-    scene = _render(tmp_path, "--size", "1280x720", "--theme", theme)
+    # the whole 1280x720 for the chart: no title and legend taking a fifth of it
+    scene = _render(tmp_path, "--size", "1280x720", "--theme", theme, "--no-legend")
     assert scene["size"] == [1280, 720]
     assert scene["theme"] == theme
     items = scene["items"]
@@ -94,3 +94,16 @@ def test_the_large_jaeger_graph_opens_grouped_and_readable(tmp_path, captures_di
     assert len(members) + sum(1 for item in items if item["kind"] == "node") == 1238
     _assert_readable(scene)
     assert all(group["label"] is not None for group in groups)
+
+
+def test_the_scene_is_in_pixels_of_the_picture_under_its_title(tmp_path) -> None:
+    with_title = _render(tmp_path, "--size", "1280x720")
+    bare = _render(tmp_path, "--size", "1280x720", "--no-legend")
+    assert with_title["size"] == bare["size"] == [1280, 720]
+    left, top, width, height = with_title["chart_rect"]
+    assert (left, width) == (0, 1280)
+    assert top > 30
+    assert top + height < 720  # the legend is below
+    assert bare["chart_rect"] == [0, 0, 1280, 720]
+    for item in with_title["items"]:
+        assert top <= item["rect"][1] <= top + height
