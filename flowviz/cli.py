@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +28,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--from", dest="start", metavar="T", help="window start: +SECONDS after the first span, or ISO")
     report.add_argument("--to", dest="end", metavar="T", help="window end (exclusive), same forms")
-    report.add_argument("--json", action="store_true", help="print one JSON object (GUIDE §4 schema)")
+    report.add_argument(
+        "--json", action="store_true", help="print one JSON object (its fields: the README's `flowviz report`)"
+    )
     report.add_argument(
         "--service",
         metavar="NAME",
@@ -161,7 +164,7 @@ def _run_render(args: argparse.Namespace) -> int:
     from flowviz.chart.focus import MAX_HOPS, Focus
     from flowviz.chart.reduction import ChartScope
     from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
-    from flowviz.ui.render import parse_size, render_captures
+    from flowviz.ui.render import OutsideCapture, output_problem, parse_size, render_captures
 
     try:
         window_s = parse_duration_s(args.window)
@@ -178,17 +181,28 @@ def _run_render(args: argparse.Namespace) -> int:
     except (TimeSpecError, ValueError) as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_USAGE
-    drawn, totals = render_captures(
-        args.captures,
-        at=args.at,
-        window_s=window_s,
-        size=args.size,
-        theme=args.theme,
-        output_path=args.output,
-        format_name=args.format,
-        scope=scope,
-        describe_path=args.describe,
-    )
+    problem = output_problem(args.output)
+    if problem:
+        print(f"flowviz render: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        drawn, totals = render_captures(
+            args.captures,
+            at=args.at,
+            window_s=window_s,
+            size=args.size,
+            theme=args.theme,
+            output_path=args.output,
+            format_name=args.format,
+            scope=scope,
+            describe_path=args.describe,
+        )
+    except OutsideCapture as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_NOTHING_USABLE
     for error in totals.failed_files.values():
         print(f"flowviz: {error}", file=sys.stderr)
     if not totals.usable:
@@ -239,8 +253,8 @@ def _run_report(args: argparse.Namespace) -> int:
         except TimeSpecError as error:
             print(f"flowviz report: {error}", file=sys.stderr)
             return EXIT_USAGE
-        if end <= start:
-            print("flowviz report: --to must be after --from", file=sys.stderr)
+        if end <= start or start >= window.end_ns or end <= window.start_ns:
+            print(f"flowviz report: {_empty_range_message(args, start, end, window)}", file=sys.stderr)
             return EXIT_USAGE
         window = ReportWindow.snapped(start, end)
     report = build_report(store, window, totals, problems)
@@ -265,6 +279,21 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.service:
             print("\n" + format_service_summary(report["service"]))  # type: ignore[arg-type]
     return EXIT_OK
+
+
+def _empty_range_message(args: argparse.Namespace, start_ns: int, end_ns: int, capture) -> str:
+    """Why [--from, --to) is empty, naming only the options given and the capture's own range."""
+    from flowviz.model.time_spec import format_time_ns
+
+    runs = f"the capture runs from {format_time_ns(capture.start_ns)} to {format_time_ns(capture.end_ns)}"
+    length = f"+0 s to +{(capture.end_ns - capture.start_ns) / 1e9:.0f} s"
+    if args.start and not args.end:
+        return f"--from {args.start} is at or after the end of the capture ({runs}, {length})"
+    if args.end and not args.start:
+        return f"--to {args.end} is at or before the start of the capture ({runs}, {length})"
+    if end_ns <= start_ns:
+        return f"--to {args.end} must be after --from {args.start} ({runs}, {length})"
+    return f"--from {args.start} --to {args.end} is outside the capture ({runs}, {length})"
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -323,9 +352,24 @@ def _run_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; an unknown option is reported by the command it was given to (its usage, a close match)."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command = parser
+        if args.command is not None:
+            subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            command = subparsers.choices[args.command]
+        known = [option for action in command._actions for option in action.option_strings]
+        hints = [difflib.get_close_matches(extra.split("=")[0], known, n=1) for extra in extras]
+        hint = next((f" (did you mean {match[0]}?)" for match in hints if match), "")
+        command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.command is None:
         from flowviz.ui.app import run_start_page
 

@@ -54,7 +54,10 @@ def parse_duration_s(text: str) -> float:
     spec = text.strip()
     if spec.startswith(("+", "-")):
         raise TimeSpecError(f"{text!r} is not a duration: use 60s, 5m, 1h")
-    seconds = parse_time_ns("+" + spec, origin_ns=0) / 1e9
+    try:
+        seconds = parse_time_ns("+" + spec, origin_ns=0) / 1e9
+    except TimeSpecError:
+        raise TimeSpecError(f"{text!r} is not a duration: use 60s, 5m, 1h (or 250ms)") from None
     if seconds <= 0:
         raise TimeSpecError(f"{text!r} is not a positive duration")
     return seconds

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -156,6 +157,21 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
         connection.recv()  # stay to answer the panels' queries until the window stops the feed
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ctrl+C in the terminal reaches the whole process group; the window decides what happens and stops its
+    workers itself. SIGINT is blocked while a worker starts: the worker inherits the blocked signal (it never
+    sees a Ctrl+C, even while it imports), and one that arrives meanwhile waits for the window."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: console Ctrl+C goes to the window's process only
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _worker_main(
     spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec | PrometheusSpec,
     connection: Connection,
@@ -222,7 +238,8 @@ class ProcessFeed:
         self._process = context.Process(
             target=_worker_main, args=(self.spec, child_end, self._detail_child), daemon=True
         )
-        self._process.start()
+        with _sigint_ignored():  # inherited: the worker starts with Ctrl+C ignored, even while it imports
+            self._process.start()
         child_end.close()
         if self._detail_child is not None:
             self._detail_child.close()

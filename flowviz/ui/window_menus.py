@@ -99,7 +99,6 @@ def _show_new(new_window: QMainWindow | None) -> None:
 def open_capture(window: QMainWindow) -> None:
     """Ask for capture files and open them in a new window."""
     from flowviz.ui.app import capture_window
-    from flowviz.ui.settings import remember_recent
 
     paths, _ = QFileDialog.getOpenFileNames(
         window,
@@ -108,7 +107,6 @@ def open_capture(window: QMainWindow) -> None:
         CAPTURE_FILE_FILTER,
     )
     if paths:
-        remember_recent(paths)
         _show_new(capture_window(paths, theme=_theme(window)))
 
 
