@@ -31,6 +31,9 @@ class DrillDownDocks:
         window.tabifyDockWidget(self.service_dock, self.edge_dock)
         self.trace_dock = self._dock("Trace", "trace_dock", self.trace_view, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.trace_dock.visibilityChanged.connect(self._trace_dock_toggled)
+        # closing a panel (not tabbing away from it) ends its selection: the chart is no longer dimmed
+        self.service_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.service_dock))
+        self.edge_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.edge_dock))
         view.selection_changed.connect(self.show_service)
         view.edge_selected.connect(self.show_edge)
         self.service_panel.service_clicked.connect(lambda node: view.select(node, center=True))
@@ -93,6 +96,14 @@ class DrillDownDocks:
             if pair in pairs
         )
         self.view.show_path(nodes, edges)
+
+    def _panel_closed(self, dock: QDockWidget) -> None:
+        if not dock.isHidden():  # still open, behind the other panel's tab
+            return
+        if dock is self.service_dock and self.view.emphasis.selected is not None:
+            self.view.select(None)
+        elif dock is self.edge_dock and self.view.emphasis.selected_edge is not None:
+            self.view.select_edge(None)
 
     def _trace_dock_toggled(self, visible: bool) -> None:
         if not visible:

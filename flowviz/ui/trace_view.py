@@ -14,11 +14,11 @@ from flowviz.analysis.critical_path import CriticalPath, trace_critical_path
 from flowviz.chart.themes import Theme
 from flowviz.decoders.span_details import SpanDetail
 from flowviz.model.span_batch import SpanKind, StatusCode
+from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.exemplars import TraceSpans
 from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.drill_down_panel import panel_style_sheet
-from flowviz.ui.tables import ms_text
 
 ROW_PX = 22
 NAME_COLUMN_PX = 300
@@ -124,11 +124,11 @@ def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None,
         ("kind", kind),
         ("status", status + (f" · HTTP {http}" if http else "")),
         ("peer", spans.strings[int(spans.peer[row])] or "–"),
-        ("starts at", f"+{ms_text((int(spans.start_ns[row]) - fall.start_ns) / 1e6)} ms"),
-        ("duration", f"{ms_text((int(spans.end_ns[row]) - int(spans.start_ns[row])) / 1e6)} ms"),
+        ("starts at", f"+{format_latency_ms((int(spans.start_ns[row]) - fall.start_ns) / 1e6)}"),
+        ("duration", f"{format_latency_ms((int(spans.end_ns[row]) - int(spans.start_ns[row])) / 1e6)}"),
         (
             "critical path",
-            f"{ms_text(int(fall.path.self_ns[row]) / 1e6)} ms of its own time"
+            f"{format_latency_ms(int(fall.path.self_ns[row]) / 1e6)} of its own time"
             if fall.path.critical[row]
             else "not on it",
         ),
@@ -146,7 +146,7 @@ def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None,
         body += f"<tr><td colspan=2><br><b>Events</b> ({len(more.events)})</td></tr>"
         start = int(spans.start_ns[row])
         for time_ns, name, attributes in more.events:
-            offset = f"+{ms_text((time_ns - start) / 1e6)} ms" if time_ns else ""
+            offset = f"+{format_latency_ms((time_ns - start) / 1e6)}" if time_ns else ""
             body += f"<tr><td style='padding-right:10px'>{offset}</td><td><b>{escape(name)}</b></td></tr>"
             body += _pairs_html(attributes, indent=True)
     scope = f" · scope {escape(more.scope)}" if more.scope else ""
@@ -207,7 +207,7 @@ class WaterfallCanvas(QWidget):
         for k in range(5):  # time ticks
             x = left + width * k / 4
             painter.drawLine(int(x), ROW_PX - 4, int(x), self.height())
-            painter.drawText(int(x) + 3, ROW_PX - 8, f"{ms_text(fall.duration_ns * k / 4 / 1e6)} ms")
+            painter.drawText(int(x) + 3, ROW_PX - 8, f"{format_latency_ms(fall.duration_ns * k / 4 / 1e6)}")
         top = event.rect().top() // ROW_PX - 1
         bottom = event.rect().bottom() // ROW_PX + 1
         critical = qcolor(theme.text)
@@ -236,7 +236,7 @@ class WaterfallCanvas(QWidget):
             if fall.path.critical[row]:  # a bright line through the bar, as Jaeger marks the critical path
                 painter.fillRect(QRectF(bar.left(), bar.center().y() - 1.5, bar.width(), 3), critical)
             painter.setPen(dim)
-            painter.drawText(int(bar.right()) + 4, y + ROW_PX - 6, f"{ms_text((end - start) / 1e6)} ms")
+            painter.drawText(int(bar.right()) + 4, y + ROW_PX - 6, f"{format_latency_ms((end - start) / 1e6)}")
         painter.setPen(QPen(grid, 1))
         painter.drawLine(left - 4, 0, left - 4, self.height())
         painter.end()
@@ -349,7 +349,7 @@ class TraceView(QWidget):
         )
         failed = int((spans.status == StatusCode.ERROR).sum())
         self.header.setText(
-            f"Trace <b>{spans.trace_id}</b> · {ms_text(fall.duration_ns / 1e6)} ms · {len(spans)} spans · "
+            f"Trace <b>{spans.trace_id}</b> · {format_latency_ms(fall.duration_ns / 1e6)} · {len(spans)} spans · "
             f"{len(fall.services())} services"
             + (f" · <b>{failed} failed spans</b>" if failed else "")
             + f"<br>critical path (the line through the bars): {share_text}"
