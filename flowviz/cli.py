@@ -81,7 +81,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     add_prometheus_arguments(live)
     live.set_defaults(handler=_run_live)
     render = commands.add_parser("render", help="draw the flow chart at a moment to a PNG, without a display")
-    render.add_argument("captures", nargs="+", metavar="CAPTURE")
+    render.add_argument("captures", nargs="*", metavar="CAPTURE")
     render.add_argument("--at", metavar="T", help="the moment: +SECONDS after the first span or ISO (default: the end)")
     render.add_argument("-o", "--output", required=True, metavar="OUT.png")
     render.add_argument("--window", default="60s", help="how much time before T the chart aggregates (default 60s)")
@@ -101,8 +101,37 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     render.set_defaults(handler=_run_render)
 
 
+SAMPLE_HELP = "the sample capture shipped with flowviz (a synthetic shop, two minutes, payments failing)"
+
+
+def _add_sample_options(commands: argparse._SubParsersAction) -> None:
+    """`--sample` where captures are read: the bundled capture, in place of (or besides) CAPTURE files."""
+    for name in ("report", "open", "render"):
+        commands.choices[name].add_argument("--sample", action="store_true", help=SAMPLE_HELP)
+    commands.choices["demo"].add_argument(
+        "--sample", action="store_true", help="open the sample capture instead of the live simulator"
+    )
+
+
+def _with_sample(args: argparse.Namespace) -> argparse.Namespace:
+    if getattr(args, "sample", False) and args.command in ("report", "open", "render"):
+        from flowviz.resources import sample_capture_path
+
+        args.captures = [*args.captures, str(sample_capture_path())]
+    return args
+
+
+def _version_text() -> str:
+    import platform
+
+    from flowviz import __version__
+
+    return f"flowviz {__version__} (Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowviz", description="See how data flows between microservices.")
+    parser.add_argument("--version", action="version", version=_version_text())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_report(commands)
     _add_window_commands(commands)
@@ -110,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_listen_command(commands, themes=("dark", "light", "projector"))
     wrap_record_handler(commands.choices["record"])  # record --grpc/--http: OTLP sent to flowviz
     _add_bench(commands)
+    _add_sample_options(commands)
     return parser
 
 
@@ -117,6 +147,11 @@ def _run_demo(args: argparse.Namespace) -> int:
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.ui.app import run_demo
 
+    if args.sample:
+        from flowviz.resources import sample_capture_path
+        from flowviz.ui.app import run_open
+
+        return run_open([str(sample_capture_path())], format_name="auto", theme=args.theme)
     try:
         history_s = parse_time_ns("+" + args.history.lstrip("+"), origin_ns=0) / 1e9
     except TimeSpecError as error:
@@ -165,6 +200,10 @@ def _run_render(args: argparse.Namespace) -> int:
     from flowviz.chart.reduction import ChartScope
     from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
     from flowviz.ui.render import OutsideCapture, output_problem, parse_size, render_captures
+
+    if not args.captures:
+        print("flowviz render: give capture files (or --sample)", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         window_s = parse_duration_s(args.window)
@@ -369,7 +408,7 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = _parse(parser, argv)
+    args = _with_sample(_parse(parser, argv))
     if args.command is None:
         from flowviz.ui.app import run_start_page
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from flowviz.cli import EXIT_NOTHING_USABLE, EXIT_USAGE, main
+from flowviz.resources import sample_capture_path
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "resources" / "sample-shop.otlp.jsonl.gz"  # 2023-11-14T22:13:20Z .. 22:15:20Z
+SAMPLE = sample_capture_path()  # 2023-11-14T22:13:20Z .. 22:15:20Z
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -9,10 +9,11 @@ from PySide6.QtWidgets import QMessageBox
 
 from flowviz.model.time_control import PlayMode
 from flowviz.model.time_spec import parse_time_ns
+from flowviz.resources import sample_capture_path
 from flowviz.ui.app import capture_window
 from flowviz.ui.settings import recent_files
 
-SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample-shop.otlp.jsonl.gz"
+SAMPLE = sample_capture_path()
 SECOND = 1_000_000_000
 
 
