@@ -82,6 +82,11 @@ def _application():
     if app is None:
         app = QApplication(sys.argv[:1])
         close_on_interrupt(app)
+    from PySide6.QtGui import QIcon
+
+    from flowviz.resources import icon_path
+
+    app.setWindowIcon(QIcon(str(icon_path())))
     from flowviz.ui.app_log import install_log
 
     install_log()

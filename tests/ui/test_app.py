@@ -123,3 +123,16 @@ def test_display_without_an_x_server_is_named(monkeypatch):
     problem = display_problem()
     assert problem is not None
     assert "cannot open the display ':87'" in problem
+
+
+def test_the_application_has_name_version_and_icon(qtbot, monkeypatch):
+    from flowviz import __version__
+    from flowviz.ui.app import _application
+
+    monkeypatch.setattr("flowviz.ui.app_log.install_log", lambda: None)  # no log file in the user's home
+    app = _application()
+    assert app.applicationName() == "flowviz"
+    assert app.applicationVersion() == __version__
+    assert app.desktopFileName() == "flowviz"
+    assert not app.windowIcon().isNull()
+    assert app.windowIcon().pixmap(64, 64).toImage().pixelColor(32, 32).alpha() == 255
