@@ -160,16 +160,22 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
 @contextlib.contextmanager
 def _sigint_ignored():
     """Ctrl+C in the terminal reaches the whole process group; the window decides what happens and stops its
-    workers itself. SIGINT is blocked while a worker starts: the worker inherits the blocked signal (it never
-    sees a Ctrl+C, even while it imports), and one that arrives meanwhile waits for the window."""
+    workers itself. While a worker starts, SIGINT is ignored and blocked: the worker inherits the ignored
+    disposition through exec (Python then installs no KeyboardInterrupt handler, so an import in progress
+    is never interrupted), and a Ctrl+C meant for the window stays pending (blocked signals are kept on
+    Linux even when ignored) until the window's handler is back."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows: console Ctrl+C goes to the window's process only
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    main = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if main:
+            signal.signal(signal.SIGINT, previous_handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 def _worker_main(
