@@ -1,8 +1,16 @@
-"""`python -m flowviz`: the same as the `flowviz` command."""
+"""`python -m flowviz` and the `flowviz` command (a Ctrl+C while it is still importing ends it quietly)."""
 
 import sys
 
-from flowviz.cli import main
+
+def entry() -> int:
+    try:
+        from flowviz.cli import main
+
+        return main()
+    except KeyboardInterrupt:
+        return 130
+
 
 if __name__ == "__main__":  # worker processes (spawn) import this module again: do not rerun
-    sys.exit(main())
+    sys.exit(entry())

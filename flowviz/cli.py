@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 
@@ -31,7 +32,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--baseline-from", metavar="T", help="compare with the window starting here: adds changes")
     report.add_argument("--baseline-to", metavar="T", help="the baseline's end (exclusive)")
     output = report.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print one JSON object (GUIDE §4 schema)")
+    output.add_argument(
+        "--json", action="store_true", help="print one JSON object (its fields: the README's `flowviz report`)"
+    )
     output.add_argument("--csv", action="store_true", help="print the edges table as CSV (one header line)")
     report.add_argument(
         "--service",
@@ -83,7 +86,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     add_prometheus_arguments(live)
     live.set_defaults(handler=_run_live)
     render = commands.add_parser("render", help="draw the flow chart at a moment to a PNG, without a display")
-    render.add_argument("captures", nargs="+", metavar="CAPTURE")
+    render.add_argument("captures", nargs="*", metavar="CAPTURE")
     render.add_argument("--at", metavar="T", help="the moment: +SECONDS after the first span or ISO (default: the end)")
     render.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.svg", help="PNG, or SVG (vector)")
     render.add_argument(
@@ -114,8 +117,37 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     render.set_defaults(handler=_run_render)
 
 
+SAMPLE_HELP = "the sample capture shipped with flowviz (a synthetic shop, two minutes, payments failing)"
+
+
+def _add_sample_options(commands: argparse._SubParsersAction) -> None:
+    """`--sample` where captures are read: the bundled capture, in place of (or besides) CAPTURE files."""
+    for name in ("report", "open", "render"):
+        commands.choices[name].add_argument("--sample", action="store_true", help=SAMPLE_HELP)
+    commands.choices["demo"].add_argument(
+        "--sample", action="store_true", help="open the sample capture instead of the live simulator"
+    )
+
+
+def _with_sample(args: argparse.Namespace) -> argparse.Namespace:
+    if getattr(args, "sample", False) and args.command in ("report", "open", "render"):
+        from flowviz.resources import sample_capture_path
+
+        args.captures = [*args.captures, str(sample_capture_path())]
+    return args
+
+
+def _version_text() -> str:
+    import platform
+
+    from flowviz import __version__
+
+    return f"flowviz {__version__} (Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowviz", description="See how data flows between microservices.")
+    parser.add_argument("--version", action="version", version=_version_text())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_report(commands)
     _add_window_commands(commands)
@@ -124,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_listen_command(commands, themes=("dark", "light", "projector"))
     wrap_record_handler(commands.choices["record"])  # record --grpc/--http: OTLP sent to flowviz
     _add_bench(commands)
+    _add_sample_options(commands)
     return parser
 
 
@@ -131,6 +164,11 @@ def _run_demo(args: argparse.Namespace) -> int:
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.ui.app import run_demo
 
+    if args.sample:
+        from flowviz.resources import sample_capture_path
+        from flowviz.ui.app import run_open
+
+        return run_open([str(sample_capture_path())], format_name="auto", theme=args.theme)
     try:
         history_s = parse_time_ns("+" + args.history.lstrip("+"), origin_ns=0) / 1e9
     except TimeSpecError as error:
@@ -185,7 +223,11 @@ def _run_render(args: argparse.Namespace) -> int:
     from flowviz.model.time_spec import TimeSpecError, format_time_ns, parse_duration_s, parse_time_ns
     from flowviz.sources.incident_cli import open_inputs
     from flowviz.sources.incident_package import PackageError
-    from flowviz.ui.render import parse_size, render_captures
+    from flowviz.ui.render import OutsideCapture, output_problem, parse_size, render_captures
+
+    if not args.captures:
+        print("flowviz render: give capture files (or --sample)", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         window_s = parse_duration_s(args.window) if args.window else 60.0
@@ -205,6 +247,10 @@ def _run_render(args: argparse.Namespace) -> int:
     except (TimeSpecError, ValueError) as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_USAGE
+    problem = output_problem(args.output)
+    if problem:
+        print(f"flowviz render: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         inputs = open_inputs(args.captures)
     except PackageError as error:
@@ -219,20 +265,27 @@ def _run_render(args: argparse.Namespace) -> int:
     baseline = (args.baseline_from, args.baseline_to) if args.baseline_from else None
     if baseline is None and inputs.view is not None:
         baseline = inputs.view.baseline  # the incident file's
-    drawn, totals = render_captures(
-        inputs.paths,
-        at=at,
-        baseline=baseline,
-        source=inputs.source(),
-        window_s=window_s,
-        size=args.size,
-        theme=args.theme,
-        output_path=args.output,
-        format_name=inputs.format_name(args.format),
-        scope=scope,
-        describe_path=args.describe,
-        legend=not args.no_legend,
-    )
+    try:
+        drawn, totals = render_captures(
+            inputs.paths,
+            at=at,
+            baseline=baseline,
+            source=inputs.source(),
+            window_s=window_s,
+            size=args.size,
+            theme=args.theme,
+            output_path=args.output,
+            format_name=inputs.format_name(args.format),
+            scope=scope,
+            describe_path=args.describe,
+            legend=not args.no_legend,
+        )
+    except OutsideCapture as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"flowviz render: {error}", file=sys.stderr)
+        return EXIT_NOTHING_USABLE
     for error in totals.failed_files.values():
         print(f"flowviz: {error}", file=sys.stderr)
     if not totals.usable:
@@ -348,8 +401,8 @@ def _run_report(args: argparse.Namespace) -> int:
         except TimeSpecError as error:
             print(f"flowviz report: {error}", file=sys.stderr)
             return EXIT_USAGE
-        if end <= start:
-            print("flowviz report: --to must be after --from", file=sys.stderr)
+        if end <= start or start >= window.end_ns or end <= window.start_ns:
+            print(f"flowviz report: {_empty_range_message(args, start, end, window)}", file=sys.stderr)
             return EXIT_USAGE
         window = ReportWindow.snapped(start, end)
     report = build_report(store, window, totals, problems)
@@ -399,6 +452,21 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.service:
             print("\n" + format_service_summary(report["service"]))  # type: ignore[arg-type]
     return EXIT_OK
+
+
+def _empty_range_message(args: argparse.Namespace, start_ns: int, end_ns: int, capture) -> str:
+    """Why [--from, --to) is empty, naming only the options given and the capture's own range."""
+    from flowviz.model.time_spec import format_time_ns
+
+    runs = f"the capture runs from {format_time_ns(capture.start_ns)} to {format_time_ns(capture.end_ns)}"
+    length = f"+0 s to +{(capture.end_ns - capture.start_ns) / 1e9:.0f} s"
+    if args.start and not args.end:
+        return f"--from {args.start} is at or after the end of the capture ({runs}, {length})"
+    if args.end and not args.start:
+        return f"--to {args.end} is at or before the start of the capture ({runs}, {length})"
+    if end_ns <= start_ns:
+        return f"--to {args.end} must be after --from {args.start} ({runs}, {length})"
+    return f"--from {args.start} --to {args.end} is outside the capture ({runs}, {length})"
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -457,9 +525,24 @@ def _run_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; an unknown option is reported by the command it was given to (its usage, a close match)."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command = parser
+        if args.command is not None:
+            subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            command = subparsers.choices[args.command]
+        known = [option for action in command._actions for option in action.option_strings]
+        hints = [difflib.get_close_matches(extra.split("=")[0], known, n=1) for extra in extras]
+        hint = next((f" (did you mean {match[0]}?)" for match in hints if match), "")
+        command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _with_sample(_parse(parser, argv))
     if args.command is None:
         from flowviz.ui.app import run_start_page
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from flowviz.chart.chart_frame import ChartFrame, build_chart_frame
+from flowviz.chart.chart_frame import ChartFrame, build_chart_frame, node_radius_for
 from flowviz.chart.particles import DEFAULT_BUDGET, ParticleSystem
 from flowviz.chart.reduction import ChartScope, ScopedFrame, Scoper
 from flowviz.chart.themes import DARK, HealthThresholds, Theme
@@ -278,7 +278,9 @@ class FlowChartModel:
         if chart is None or not chart.node_visible.any():
             return None
         xy = chart.node_xy[chart.node_visible]
-        pad = float(chart.node_radius.max()) * 2
+        # room for the largest node (radii follow the window's traffic: the bounds must not, or a scrub
+        # would refit the view at every step)
+        pad = float(node_radius_for(np.array([np.inf]), scale=self.theme.node_scale)[0]) * 2
         low, high = xy.min(axis=0) - pad, xy.max(axis=0) + pad
         routed = chart.edge_curve[chart.edge_visible]  # long edges may swing beyond the outermost nodes
         if routed.size:

@@ -35,6 +35,8 @@ class TimeControl:
     `set_window`, `set_loop`) change the state; `tick(dt_s, available)` advances it by real time
     `dt_s` given the data available now. `notice` holds a message for the user when the control
     had to act on its own (a paused cursor overtaken by retention, playback reaching the end).
+    `moves` counts the commands that moved the cursor or changed the window (a scrub made while a
+    capture loads is kept when loading ends).
     """
 
     def __init__(self, *, window_s: float = 60.0, step_ns: int = SECOND_NS, live: bool = True) -> None:
@@ -46,6 +48,7 @@ class TimeControl:
         self.step_ns = step_ns
         self.loop: TimeRange | None = None
         self.notice = ""
+        self.moves = 0
         self._available: TimeRange | None = None
 
     # -- commands ----------------------------------------------------------------------------
@@ -69,6 +72,7 @@ class TimeControl:
 
     def follow(self) -> None:
         """Back to live: the cursor follows the newest data (captures: jump to their end)."""
+        self.moves += 1
         if self.live:
             self.mode = PlayMode.FOLLOWING
         else:
@@ -78,6 +82,7 @@ class TimeControl:
 
     def seek(self, time_ns: int) -> None:
         """Put the cursor at `time_ns` (scrubbing): pauses following, keeps playing if playing."""
+        self.moves += 1
         if self.mode is PlayMode.FOLLOWING:
             self.mode = PlayMode.PAUSED
         self.cursor_ns = self._available.clamp(time_ns) if self._available else time_ns
@@ -102,6 +107,7 @@ class TimeControl:
         self.set_speed(next((s for s in reversed(SPEEDS) if s < self.speed - 1e-9), SPEEDS[0]))
 
     def set_window(self, window_s: float) -> None:
+        self.moves += 1
         self.window_s = min(max(window_s, WINDOWS_S[0]), WINDOWS_S[-1])
 
     def longer_window(self) -> None:

@@ -54,7 +54,10 @@ def parse_duration_s(text: str) -> float:
     spec = text.strip()
     if spec.startswith(("+", "-")):
         raise TimeSpecError(f"{text!r} is not a duration: use 60s, 5m, 1h")
-    seconds = parse_time_ns("+" + spec, origin_ns=0) / 1e9
+    try:
+        seconds = parse_time_ns("+" + spec, origin_ns=0) / 1e9
+    except TimeSpecError:
+        raise TimeSpecError(f"{text!r} is not a duration: use 60s, 5m, 1h (or 250ms)") from None
     if seconds <= 0:
         raise TimeSpecError(f"{text!r} is not a positive duration")
     return seconds
@@ -100,14 +103,14 @@ def format_duration_s(seconds: float) -> str:
     return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
-def format_latency_ms(value_ms: float) -> str:
-    """A latency with its unit, three significant figures at most: `850 µs`, `4.2 ms`, `43 ms`, `1.25 s`;
-    `–` for none (NaN)."""
+def format_latency_ms(value_ms: float, *, compact: bool = False) -> str:
+    """A latency with its unit: `850 µs`, `42.1 µs`, `19.3 ms`, `250 ms`, `1.25 s`; `–` for none (NaN).
+    `compact` (chart labels) drops the decimal from 10 ms / 10 µs up: `43 ms`."""
     if value_ms != value_ms:  # NaN: no calls
         return "–"
-    if value_ms < 1.0:
-        micros = value_ms * 1000.0
-        return f"{micros:.0f} µs" if micros >= 10 else f"{micros:.1f} µs"
-    if value_ms < 1000.0:
-        return f"{value_ms:.0f} ms" if value_ms >= 10 else f"{value_ms:.1f} ms"
-    return f"{value_ms / 1000.0:.3g} s"
+    if value_ms >= 1000.0:
+        return f"{value_ms / 1000.0:.3g} s"
+    value, unit = (value_ms, "ms") if value_ms >= 1.0 else (value_ms * 1000.0, "µs")
+    if value >= 100 or (compact and value >= 10):
+        return f"{value:.0f} {unit}"
+    return f"{value:.1f} {unit}"

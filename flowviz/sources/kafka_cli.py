@@ -172,6 +172,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
     simulate.add_argument("--flat", action="store_true", help="a constant rate (no daily curve): for load tests")
     simulate.add_argument("--spans-per-message", type=int, default=100, metavar="N", help="(default 100)")
     simulate.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
+    add_connect_timeout(simulate)
     simulate.set_defaults(handler=run_simulate)
 
 
@@ -398,6 +399,28 @@ def run_journey(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
 
 # -- simulate --------------------------------------------------------------------------------
 
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+
+
+def add_connect_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=DEFAULT_CONNECT_TIMEOUT_S,
+        metavar="S",
+        help=f"give up when the broker does not answer within S seconds (default {DEFAULT_CONNECT_TIMEOUT_S:g})",
+    )
+
+
+def broker_unreachable(settings: KafkaSettings, timeout_s: float) -> str | None:
+    """Why the broker cannot be used (refused, no answer within `timeout_s`, bad settings); None when it answered."""
+    from flowviz.sources.kafka_probe import probe_topics
+
+    result = probe_topics(settings, timeout_s=max(timeout_s, 0.1))
+    if result.ok:
+        return None
+    return f"cannot reach the broker at {settings.bootstrap} within {timeout_s:g} s: {result.error}"
+
 
 def run_simulate(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     from flowviz.sources.kafka_publish import publish_simulator
@@ -412,6 +435,10 @@ def run_simulate(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     if args.rate <= 0 or args.spans_per_message < 1:
         print("flowviz simulate: --rate and --spans-per-message must be positive", file=err)
         return EXIT_USAGE
+    unreachable = broker_unreachable(settings, args.connect_timeout)
+    if unreachable:
+        print(f"flowviz simulate: {unreachable}", file=err)
+        return EXIT_NOTHING
     next_report = [time.monotonic() + STATUS_EVERY_S]
 
     def report(totals) -> None:

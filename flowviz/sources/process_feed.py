@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -156,6 +157,27 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
         connection.recv()  # stay to answer the panels' queries until the window stops the feed
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ctrl+C in the terminal reaches the whole process group; the window decides what happens and stops its
+    workers itself. While a worker starts, SIGINT is ignored and blocked: the worker inherits the ignored
+    disposition through exec (Python then installs no KeyboardInterrupt handler, so an import in progress
+    is never interrupted), and a Ctrl+C meant for the window stays pending (blocked signals are kept on
+    Linux even when ignored) until the window's handler is back."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: console Ctrl+C goes to the window's process only
+        yield
+        return
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    main = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous_handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
 def _worker_main(
     spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec | PrometheusSpec,
     connection: Connection,
@@ -222,7 +244,8 @@ class ProcessFeed:
         self._process = context.Process(
             target=_worker_main, args=(self.spec, child_end, self._detail_child), daemon=True
         )
-        self._process.start()
+        with _sigint_ignored():  # inherited: the worker starts with Ctrl+C ignored, even while it imports
+            self._process.start()
         child_end.close()
         if self._detail_child is not None:
             self._detail_child.close()

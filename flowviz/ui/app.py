@@ -37,7 +37,34 @@ def display_problem() -> str | None:
                 "Qt's X11 (xcb) plugin needs system libraries that are missing here. Install them, e.g. "
                 f"`sudo apt-get install {' '.join(missing)}`"
             )
+        display = os.environ.get("DISPLAY", "")
+        if not x_display_answers(display):
+            return (
+                f"cannot open the display {display!r}: no X server answers there (is DISPLAY right, is the "
+                "X server or Xvfb running, may you connect to it?)"
+            )
     return None
+
+
+def x_display_answers(display: str) -> bool:
+    """Whether an X server accepts a connection at `display` (asked through libxcb, as Qt's plugin will);
+    True when libxcb itself is missing (the library check names it then)."""
+    name = ctypes.util.find_library("xcb")
+    if name is None:
+        return True
+    try:
+        xcb = ctypes.CDLL(name)
+    except OSError:
+        return True
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode() or None, None)
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
 
 
 def _application():
@@ -51,7 +78,15 @@ def _application():
     QApplication.setApplicationVersion(__version__)
     QApplication.setApplicationDisplayName("flowviz")
     QApplication.setDesktopFileName("flowviz")  # matches packaging/flowviz.desktop (Wayland: the window's icon)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        close_on_interrupt(app)
+    from PySide6.QtGui import QIcon
+
+    from flowviz.resources import icon_path
+
+    app.setWindowIcon(QIcon(str(icon_path())))
     from flowviz.ui.app_log import install_log
 
     install_log()
@@ -233,12 +268,9 @@ def capture_window(
     loaded = []
 
     def status() -> str:
-        if feed.status.finished and not loaded:
+        if (feed.status.finished or feed.status.error) and not loaded:
             loaded.append(True)
-            model.show_whole_range()
-            model.relayout()  # the union over the whole capture: nothing moves afterwards
-            window.view.fit()
-            window.controls.restore_view()  # where the user left this capture last time
+            capture_loaded(window, paths, untouched_moves=untouched_moves)
             if on_loaded is not None:
                 on_loaded(window)
         return feed.status.summary()
@@ -247,8 +279,68 @@ def capture_window(
     window = MainWindow(model, title=title or names, status_text=status, bookmark_key=key, details=feed.details)
     window.feed = feed
     window.capture_paths, window.capture_format = tuple(str(p) for p in paths), format_name  # for Save incident
+    untouched_moves = model.time.moves  # more when the user scrubs or changes the window while it loads
     feed.start()
     return window
+
+
+def capture_loaded(window, paths: Sequence[str], *, untouched_moves: int) -> None:
+    """Loading ended: a capture with something in it joins the recent list and is shown whole (unless the
+    user already scrubbed: that moment is kept); one with nothing readable says why in a dialog, stays off
+    the recent list and its window closes."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from flowviz.ui.settings import forget_recent, remember_recent
+
+    model, feed = window.model, window.feed
+    if model.store.time_range_ns() is None:
+        forget_recent(paths)
+        names = ", ".join(os.path.basename(p) for p in paths)
+        reason = feed.status.error or "no spans, events or dependency links were found in it"
+        box = QMessageBox(QMessageBox.Icon.Warning, "flowviz", f"Cannot open {names}", parent=window)
+        box.setInformativeText(reason)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.finished.connect(lambda *_: window.close())
+        window.open_failure = box
+        box.open()
+        return
+    remember_recent(paths)
+    if model.time.moves == untouched_moves:
+        model.show_whole_range()
+    model.relayout()  # the union over the whole capture: nothing moves afterwards
+    window.view.fit()
+    window.controls.restore_view()  # where the user left this capture last time
+
+
+def close_on_interrupt(app) -> list[bool]:
+    """Ctrl+C in the terminal closes every window (settings saved, workers stopped) and ends the event loop,
+    instead of a KeyboardInterrupt traceback. Returns a flag list that is [True] once it happened."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    interrupted: list[bool] = []
+
+    def close_all() -> None:
+        app.closeAllWindows()
+        app.quit()
+
+    def interrupt(*_: object) -> None:
+        interrupted.append(True)
+        QTimer.singleShot(0, close_all)  # now, or as soon as the event loop runs (a window still being built)
+
+    signal.signal(signal.SIGINT, interrupt)
+    waker = QTimer(app)  # Python runs signal handlers only between bytecodes: give it some, 5 times a second
+    waker.timeout.connect(lambda: None)
+    waker.start(200)
+    app._interrupt_waker = waker
+    app._interrupted = interrupted
+    return interrupted
+
+
+def was_interrupted(app) -> bool:
+    return bool(getattr(app, "_interrupted", None))
 
 
 def run_window(window) -> int:
@@ -258,7 +350,7 @@ def run_window(window) -> int:
     feed = getattr(window, "feed", None)
     if feed is not None:
         feed.stop()
-    return code
+    return 130 if was_interrupted(app) else code
 
 
 def run_demo(*, seed: int, rate_per_s: float, theme: str | None, history_s: float = 60.0) -> int:
@@ -278,9 +370,6 @@ def run_open(paths: Sequence[str], *, format_name: str, theme: str | None) -> in
         print(f"flowviz open: no such file: {', '.join(missing)}", file=sys.stderr)
         return 1
     _application()
-    from flowviz.ui.settings import remember_recent
-
-    remember_recent(paths)
     return run_window(capture_window(paths, format_name=format_name, theme=theme))
 
 
@@ -298,4 +387,4 @@ def run_start_page(*, theme: str | None) -> int:
         feed = getattr(page.opened, "feed", None)
         if feed is not None:
             feed.stop()
-    return code
+    return 130 if was_interrupted(app) else code

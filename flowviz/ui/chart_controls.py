@@ -53,6 +53,7 @@ class ChartControls(QObject):
         self.filter_field.setPlaceholderText("Show: errors > 1% AND p95 > 500ms · hide kind = database")
         self.filter_field.setClearButtonEnabled(True)
         self.filter_field.setMinimumWidth(220)
+        self.filter_field.setMaximumWidth(560)
         completer = QCompleter(QStringListModel(list(COMPLETIONS), self), self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchStartsWith)

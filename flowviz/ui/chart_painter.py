@@ -23,6 +23,7 @@ from flowviz.chart.labels import (
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
 from flowviz.model.graph_kinds import NodeKind
+from flowviz.model.time_spec import format_latency_ms
 
 _CENTERED = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextDontClip)
 _WIDE_EDGE_PX = 2.0  # thinner edges are drawn as cosmetic 1 px lines
@@ -403,5 +404,5 @@ def figure_line(chart: ChartFrame, index: int) -> str:
     if error > 0:
         parts.append(f"{error * 100:.1f}% err")
     if not np.isnan(p95):
-        parts.append(f"p95 {p95:.0f} ms" if p95 >= 10 else f"p95 {p95:.1f} ms")
+        parts.append(f"p95 {format_latency_ms(float(p95), compact=True)}")  # µs below a millisecond
     return with_note(" · ".join(parts), node_note(chart, index))

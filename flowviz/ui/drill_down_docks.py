@@ -30,7 +30,13 @@ class DrillDownDocks:
         self.edge_dock = self._dock("Edge", "edge_dock", self.edge_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         window.tabifyDockWidget(self.service_dock, self.edge_dock)
         self.trace_dock = self._dock("Trace", "trace_dock", self.trace_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.trace_dock.setToolTip(
+            "Drag the edge above to resize; double-click the title to float it in a window of its own"
+        )
         self.trace_dock.visibilityChanged.connect(self._trace_dock_toggled)
+        # closing a panel (not tabbing away from it) ends its selection: the chart is no longer dimmed
+        self.service_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.service_dock))
+        self.edge_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.edge_dock))
         view.selection_changed.connect(self.show_service)
         view.edge_selected.connect(self.show_edge)
         self.service_panel.service_clicked.connect(lambda node: view.select(node, center=True))
@@ -64,7 +70,7 @@ class DrillDownDocks:
         self.trace_view.show_trace(trace_id)
         if not self.trace_dock.isVisible():
             self.trace_dock.show()
-            height = max(260, self.window.height() // 3)  # a waterfall needs room; the chart keeps two thirds
+            height = max(300, self.window.height() * 2 // 5)  # a waterfall needs room; the chart keeps the rest
             self.window.resizeDocks([self.trace_dock], [height], Qt.Orientation.Vertical)
 
     def refresh(self) -> None:
@@ -93,6 +99,14 @@ class DrillDownDocks:
             if pair in pairs
         )
         self.view.show_path(nodes, edges)
+
+    def _panel_closed(self, dock: QDockWidget) -> None:
+        if not dock.isHidden():  # still open, behind the other panel's tab
+            return
+        if dock is self.service_dock and self.view.emphasis.selected is not None:
+            self.view.select(None)
+        elif dock is self.edge_dock and self.view.emphasis.selected_edge is not None:
+            self.view.select_edge(None)
 
     def _trace_dock_toggled(self, visible: bool) -> None:
         if not visible:

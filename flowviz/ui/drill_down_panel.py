@@ -74,8 +74,16 @@ class DrillDownPanel(QWidget):
         self.setMinimumWidth(420)
 
     def _lay_out(self, *under_figures: QWidget) -> None:
+        """Title, figures and notes at fixed heights (their texts change with the data: the charts and the
+        tab bar under them must not move under the cursor), then the history and the tabs."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        line_px = self.fontMetrics().lineSpacing()
+        self.title.setFixedHeight(round(line_px * 1.9))
+        self.figures.setFixedHeight(round(line_px * 3.4))
+        for widget in under_figures:
+            if isinstance(widget, QLabel):
+                widget.setFixedHeight(round(line_px * 2.3))  # two wrapped lines
         for widget in (self.title, self.figures, *under_figures):
             layout.addWidget(widget)
         layout.addWidget(self.history, 3)
@@ -141,6 +149,8 @@ class DrillDownPanel(QWidget):
             self._apply_theme(theme)
         key = (self.model.chart_version, self._selection(), theme.name)
         if key != self._seen:
+            if self._seen is not None and self._seen[1] != key[1]:
+                self._clear_selection_details()  # nothing of the previous selection may linger
             self._seen = key
             self._show_figures()
         self.history.refresh()
@@ -155,6 +165,13 @@ class DrillDownPanel(QWidget):
 
     def _forget_details(self) -> None:
         self.figures_of, self._key = None, None
+
+    def _clear_selection_details(self) -> None:
+        """Another selection (or none): empty the tables, histograms and notes until its details arrive."""
+        self.details_error = ""
+        self.exemplar_table.set_exemplars([])
+        self.traces_note.setText("" if self._target() is None else "Looking for kept traces…")
+        self._clear_details("")
 
     def _start_details(self) -> None:
         window, target = self.model.time.window_ns(), self._target()

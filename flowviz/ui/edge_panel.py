@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.model.graph_kinds import ConnectionType
+from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.edge_details import SideFigures, StatusFigures
 from flowviz.store.exemplars import KINDS, Exemplar
 from flowviz.ui.chart_painter import qcolor
@@ -74,12 +75,12 @@ def side_gap_text(sides: dict[str, SideFigures]) -> str:
         return ""
     if gap > max(0.2 * server.p95_ms, 1.0):
         return (
-            f"The caller waits {ms_text(gap)} ms longer at p95 than the callee works: "
+            f"The caller waits {format_latency_ms(gap)} longer at p95 than the callee works: "
             "network, queueing, connection pools or retries."
         )
     if gap < -max(0.1 * server.p95_ms, 1.0):
         return (
-            f"The caller's p95 is {ms_text(-gap)} ms below the callee's: callers give up (timeouts) while "
+            f"The caller's p95 is {format_latency_ms(-gap)} below the callee's: callers give up (timeouts) while "
             "the callee goes on working on calls nobody waits for."
         )
     return "Client and server see about the same latency: the time is spent in the callee."
@@ -163,9 +164,9 @@ class EdgePanel(DrillDownPanel):
         cells = (
             ("rate/s", f"{chart.edge_rate_per_s[edge]:.1f}"),
             ("failure", f"{100 * chart.edge_error_ratio[edge]:.1f} %"),
-            ("p50", f"{ms_text(float(chart.edge_p50_ms[edge]))} ms"),
-            ("p95", f"{ms_text(float(chart.edge_p95_ms[edge]))} ms"),
-            ("p99", f"{ms_text(float(chart.edge_p99_ms[edge]))} ms"),
+            ("p50", f"{format_latency_ms(float(chart.edge_p50_ms[edge]))}"),
+            ("p95", f"{format_latency_ms(float(chart.edge_p95_ms[edge]))}"),
+            ("p99", f"{format_latency_ms(float(chart.edge_p99_ms[edge]))}"),
         )
         self.figures.setText(figures_html(cells, chart.window_s))
 

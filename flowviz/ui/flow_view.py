@@ -14,6 +14,7 @@ from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
+from flowviz.model.time_spec import format_latency_ms
 from flowviz.ui.chart_painter import ChartPainter, Emphasis, figure_line, qcolor
 
 FRAME_INTERVAL_MS = 16
@@ -511,7 +512,8 @@ class FlowChartView(QWidget):
         inside = f"<br>{len(members)} services — double-click or + to open" if members else ""
         text = (
             f"<b>{chart.node_names[node]}</b>{inside}<br>{figure_line(chart, node)}"
-            f"<br>p50 {chart.node_p50_ms[node]:.1f} ms · p99 {chart.node_p99_ms[node]:.1f} ms"
+            f"<br>p50 {format_latency_ms(float(chart.node_p50_ms[node]))} · "
+            f"p99 {format_latency_ms(float(chart.node_p99_ms[node]))}"
             f"<br>failures {errors:.2f}% over the last {chart.window_s:.0f} s"
         )
         QToolTip.showText(self.mapToGlobal(position.toPoint()), text, self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,11 @@ def readme_text() -> str:
     return source.read_text(encoding="utf-8") if source.is_file() else "The README is not available here."
 
 
+def without_pictures(markdown: str) -> str:
+    """The README's screenshots are files beside it (absent from an installed app): their captions stand in."""
+    return re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"*(picture: \1)*", markdown)
+
+
 def about_text() -> str:
     """Versions and locations, as rich text for the About box (also what `--version` names)."""
     return (
@@ -50,7 +56,7 @@ class ReadmeDialog(QDialog):
         layout = QVBoxLayout(self)
         self.browser = QTextBrowser(self)
         self.browser.setOpenExternalLinks(True)
-        self.browser.setMarkdown(readme_text())
+        self.browser.setMarkdown(without_pictures(readme_text()))
         layout.addWidget(self.browser)
         self.resize(900, 700)
 

@@ -169,11 +169,18 @@ def incident_window(path: str, *, theme: str | None = None) -> QMainWindow:
         theme=package.view.theme or theme,
         title=title,
         bookmark_key=None,  # read-only: nothing is written back
-        on_loaded=lambda w: apply_view(w, package.view),
+        on_loaded=lambda w: _loaded(w, incident),
     )
     window.incident = incident  # keeps the unpacked captures while the window lives
     window.destroyed.connect(lambda *_: incident.close())
     return window
+
+
+def _loaded(window: QMainWindow, incident) -> None:
+    from flowviz.ui.settings import forget_recent
+
+    forget_recent(incident.paths)  # the unpacked copies go with the window: the recent list keeps the package
+    apply_view(window, incident.package.view)
 
 
 def run_incident(path: str, *, theme: str | None) -> int:

@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         install_incident_menu(self)  # File ▸ Save incident…
         self.compare = CompareController(self)  # Compare menu, baseline band, Changes panel
         install_chart_menus(self)  # right-click on the chart
-        self.resize(1400, 860)
+        self._default_size()
         self.apply_preferences(load_preferences(), startup=True)
         self._restore_window_state()
 
@@ -130,6 +130,14 @@ class MainWindow(QMainWindow):
         self.set_theme_everywhere(self.model.theme.name if startup else preferences.theme)
         if self.theme_box.currentText() != self.model.theme.name:
             self.theme_box.setCurrentText(self.model.theme.name)
+
+    def _default_size(self) -> None:
+        """1400×860, or less on a smaller screen (a projector laptop's 1280×720): all of it on the screen."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        width, height = 1400, 860
+        if screen is not None and screen.width() > 0:
+            width, height = min(width, int(screen.width() * 0.95)), min(height, int(screen.height() * 0.92))
+        self.resize(width, height)
 
     def _restore_window_state(self) -> None:
         """Geometry and dock layout of the last window closed; the drill-down docks stay closed until

@@ -32,6 +32,7 @@ class PreferencesDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, preferences: Preferences | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("flowviz — Preferences")
+        self.setMinimumWidth(420)
         self._initial = preferences or load_preferences()
         initial = self._initial
         layout = QVBoxLayout(self)

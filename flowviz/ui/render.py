@@ -11,6 +11,25 @@ PARTICLE_WARMUP_S = 1.5  # particles flow this long before the picture is taken,
 MIN_CHART_SHARE = 0.55  # the legend is left out where it would leave the chart less of the picture than this
 
 
+class OutsideCapture(ValueError):
+    """`--at` names a moment whose window holds none of the capture."""
+
+
+def output_problem(path: str) -> str | None:
+    """Why `path` cannot take the picture (a folder, a folder that does not exist, no extension), in one
+    line; None when it looks writable. Checked before the captures are read."""
+    if os.path.isdir(path):
+        return f"-o {path} is a folder: give a file name, e.g. {os.path.join(path, 'chart.png')}"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"cannot write {path}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write {path}: the folder {folder} is not writable"
+    if not os.path.splitext(path)[1].strip("."):
+        return f"-o {path} has no extension: say which format, e.g. {path}.png"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class RenderRequest:
     """What to draw: the window [at_ns - window_s, at_ns) of the store, at `size` pixels (the whole picture:
@@ -170,7 +189,7 @@ def render_captures(
 ) -> tuple[dict, object]:
     """Load captures, then draw the window ending at `at` (default: the end of the capture)."""
     from flowviz.model.problems import Problems
-    from flowviz.model.time_spec import parse_time_ns
+    from flowviz.model.time_spec import format_time_ns, parse_time_ns
     from flowviz.sources.pipeline import IngestPipeline, load_captures
     from flowviz.store.rolling_store import RollingStore
 
@@ -183,6 +202,12 @@ def render_captures(
         return {"nodes": 0, "edges": 0, "particles": 0}, totals
     origin = totals.first_start_ns if totals.first_start_ns is not None else retained[0]
     at_ns = parse_time_ns(at, origin_ns=origin) if at else retained[1]
+    if at_ns <= retained[0] or at_ns - int(window_s * 1e9) >= retained[1]:
+        raise OutsideCapture(
+            f"--at {at} is outside the capture: its window [{format_time_ns(at_ns - int(window_s * 1e9))}, "
+            f"{format_time_ns(at_ns)}) holds none of it; the capture runs from {format_time_ns(retained[0])} "
+            f"to {format_time_ns(retained[1])} (+0 s to +{(retained[1] - origin) / 1e9:.0f} s)"
+        )
     source = source or ", ".join(os.path.basename(p) for p in paths)
     if baseline is not None and isinstance(baseline[0], str):  # time specs: +T after the first span, or ISO
         baseline = (parse_time_ns(baseline[0], origin_ns=origin), parse_time_ns(baseline[1], origin_ns=origin))

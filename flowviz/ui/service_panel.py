@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
 from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.model.graph_kinds import NodeKind
+from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.exemplars import KINDS, Exemplar
 from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS
 from flowviz.store.operation_stats import OperationFigures
@@ -131,13 +132,34 @@ class ServicePanel(DrillDownPanel):
         layout.setContentsMargins(0, 4, 0, 0)
         self.upstream, self.downstream = _NeighbourTable(page), _NeighbourTable(page)
         self.upstream_label, self.downstream_label = QLabel("Upstream", page), QLabel("Downstream", page)
+        # a click goes to the service once it is clear no second click follows (a double click opens the
+        # edge of the row clicked, not of a row of the service the first click would have gone to)
+        self._pending_row: NeighbourRow | None = None
+        self._click_timer = QTimer(self)
+        self._click_timer.setSingleShot(True)
+        self._click_timer.setInterval(QApplication.doubleClickInterval())
+        self._click_timer.timeout.connect(self._row_clicked)
         for label, table in ((self.upstream_label, self.upstream), (self.downstream_label, self.downstream)):
-            table.table.cellClicked.connect(lambda r, _c, t=table: self.service_clicked.emit(t.rows[r].node))
-            table.table.cellDoubleClicked.connect(lambda r, _c, t=table: self.edge_clicked.emit(t.rows[r].edge))
+            table.table.cellClicked.connect(lambda r, _c, t=table: self._row_pressed(t.rows[r]))
+            table.table.cellDoubleClicked.connect(lambda r, _c, t=table: self._row_double_clicked(t.rows[r]))
             table.table.setToolTip("Click: select that service · double-click: open the edge")
             layout.addWidget(label)
             layout.addWidget(table.table, 1)
         return page
+
+    def _row_pressed(self, row: NeighbourRow) -> None:
+        self._pending_row = row
+        self._click_timer.start()
+
+    def _row_clicked(self) -> None:
+        row, self._pending_row = self._pending_row, None
+        if row is not None:
+            self.service_clicked.emit(row.node)
+
+    def _row_double_clicked(self, row: NeighbourRow) -> None:
+        self._click_timer.stop()
+        self._pending_row = None
+        self.edge_clicked.emit(row.edge)
 
     def _build_operations(self) -> QWidget:
         self.operations = figure_table(OPERATION_COLUMNS, self)
@@ -203,9 +225,9 @@ class ServicePanel(DrillDownPanel):
         cells = (
             ("rate/s", f"{chart.node_rate_per_s[node]:.1f}"),
             ("failure", f"{100 * chart.node_error_ratio[node]:.1f} %"),
-            ("p50", f"{ms_text(float(chart.node_p50_ms[node]))} ms"),
-            ("p95", f"{ms_text(float(chart.node_p95_ms[node]))} ms"),
-            ("p99", f"{ms_text(float(chart.node_p99_ms[node]))} ms"),
+            ("p50", f"{format_latency_ms(float(chart.node_p50_ms[node]))}"),
+            ("p95", f"{format_latency_ms(float(chart.node_p95_ms[node]))}"),
+            ("p99", f"{format_latency_ms(float(chart.node_p99_ms[node]))}"),
         )
         self.figures.setText(figures_html(cells, chart.window_s))
         self.upstream.set_rows(neighbour_rows(chart, node, upstream=True))
@@ -268,5 +290,5 @@ class ServicePanel(DrillDownPanel):
 def _bins_text(first_bin: int, last_bin: int) -> str:
     low_ms = BIN_LOWER_NS[first_bin] / 1e6
     if last_bin + 1 >= BIN_COUNT:
-        return f"≥ {ms_text(low_ms)} ms"
-    return f"{ms_text(low_ms)}–{ms_text(BIN_LOWER_NS[last_bin + 1] / 1e6)} ms"
+        return f"≥ {format_latency_ms(low_ms)}"
+    return f"{format_latency_ms(low_ms)} – {format_latency_ms(BIN_LOWER_NS[last_bin + 1] / 1e6)}"

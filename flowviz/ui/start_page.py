@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from flowviz.sources.otlp_receiver import DEFAULT_GRPC, DEFAULT_HTTP
 from flowviz.ui.app import capture_window, demo_window, listen_window, live_window
-from flowviz.ui.settings import recent_files, remember_recent
+from flowviz.ui.settings import recent_files
 from flowviz.ui.window_menus import CAPTURE_FILE_FILTER
 
 
@@ -76,7 +76,7 @@ class StartPage(QWidget):
             self.open_captures(paths)
 
     def open_captures(self, paths: list[str]) -> None:
-        remember_recent(paths)
+        """A window on these captures (it puts them on the recent list once something in them was read)."""
         self._show(capture_window(paths, theme=self.theme))
 
     def _ask_kafka(self) -> None:

@@ -37,5 +37,8 @@ def fill_rows(table: QTableWidget, rows: Sequence[Sequence[str]], *, data: Seque
 
 
 def ms_text(value: float) -> str:
-    """Milliseconds as the panels print them: "–" for none, one decimal below 100."""
-    return "–" if math.isnan(value) else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+    """Milliseconds in a column headed "ms": "–" for none, one decimal below 100, three significant figures
+    below 1 (`0.042`, not `0.0`)."""
+    if math.isnan(value):
+        return "–"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.2g}"

@@ -6,19 +6,29 @@ from dataclasses import dataclass
 from html import escape
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from flowviz.analysis.critical_path import CriticalPath, trace_critical_path
 from flowviz.chart.themes import Theme
 from flowviz.decoders.span_details import SpanDetail
 from flowviz.model.span_batch import SpanKind, StatusCode
+from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.exemplars import TraceSpans
 from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.drill_down_panel import panel_style_sheet
-from flowviz.ui.tables import ms_text
 
 ROW_PX = 22
 NAME_COLUMN_PX = 300
@@ -124,11 +134,11 @@ def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None,
         ("kind", kind),
         ("status", status + (f" · HTTP {http}" if http else "")),
         ("peer", spans.strings[int(spans.peer[row])] or "–"),
-        ("starts at", f"+{ms_text((int(spans.start_ns[row]) - fall.start_ns) / 1e6)} ms"),
-        ("duration", f"{ms_text((int(spans.end_ns[row]) - int(spans.start_ns[row])) / 1e6)} ms"),
+        ("starts at", f"+{format_latency_ms((int(spans.start_ns[row]) - fall.start_ns) / 1e6)}"),
+        ("duration", f"{format_latency_ms((int(spans.end_ns[row]) - int(spans.start_ns[row])) / 1e6)}"),
         (
             "critical path",
-            f"{ms_text(int(fall.path.self_ns[row]) / 1e6)} ms of its own time"
+            f"{format_latency_ms(int(fall.path.self_ns[row]) / 1e6)} of its own time"
             if fall.path.critical[row]
             else "not on it",
         ),
@@ -146,7 +156,7 @@ def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None,
         body += f"<tr><td colspan=2><br><b>Events</b> ({len(more.events)})</td></tr>"
         start = int(spans.start_ns[row])
         for time_ns, name, attributes in more.events:
-            offset = f"+{ms_text((time_ns - start) / 1e6)} ms" if time_ns else ""
+            offset = f"+{format_latency_ms((time_ns - start) / 1e6)}" if time_ns else ""
             body += f"<tr><td style='padding-right:10px'>{offset}</td><td><b>{escape(name)}</b></td></tr>"
             body += _pairs_html(attributes, indent=True)
     scope = f" · scope {escape(more.scope)}" if more.scope else ""
@@ -154,8 +164,30 @@ def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None,
     return f"<table>{body}</table>"
 
 
+def visible_indices(depth: np.ndarray, collapsed: set[int]) -> np.ndarray:
+    """Waterfall indices shown when the subtrees under the `collapsed` indices are folded away."""
+    shown, fold_depth = [], None
+    for index, level in enumerate(depth.tolist()):
+        if fold_depth is not None:
+            if level > fold_depth:
+                continue
+            fold_depth = None
+        shown.append(index)
+        if index in collapsed:
+            fold_depth = level
+    return np.array(shown, np.int64)
+
+
+def has_children(depth: np.ndarray) -> np.ndarray:
+    """Per waterfall index: whether the next row is its child (tree order puts children right after)."""
+    result = np.zeros(len(depth), bool)
+    result[:-1] = depth[1:] > depth[:-1]
+    return result
+
+
 class WaterfallCanvas(QWidget):
-    """Paints the rows; a click selects a span (`span_clicked` with its row in the spans)."""
+    """Paints the rows; a click selects a span (`span_clicked` with its row in the spans), a click on a row's
+    triangle folds or unfolds its subtree; rows matching the find field are marked."""
 
     span_clicked = Signal(int)
 
@@ -165,31 +197,101 @@ class WaterfallCanvas(QWidget):
         self.fall: Waterfall | None = None
         self.selected: int | None = None
         self.colors: dict[str, QColor] = {}
+        self.collapsed: set[int] = set()  # waterfall indices whose subtree is folded
+        self.matches: set[int] = set()  # span rows the find field matches
+        self.visible = np.zeros(0, np.int64)
+        self._parents = np.zeros(0, bool)
+        self._name_px = NAME_COLUMN_PX
+        self._name_px_for: str | None = None
         self.setMouseTracking(False)
 
     def set_waterfall(self, fall: Waterfall | None) -> None:
         self.fall, self.selected = fall, None
+        self.collapsed, self.matches = set(), set()
         services = fall.services() if fall is not None else []
         self.colors = {name: QColor(SERVICE_PALETTE[i % len(SERVICE_PALETTE)]) for i, name in enumerate(services)}
-        rows = len(fall.order) if fall is not None else 0
-        self.setMinimumHeight(ROW_PX * (rows + 1) + 8)
+        self._parents = has_children(fall.depth) if fall is not None else np.zeros(0, bool)
+        self._name_px_for = None  # measured again with the font the canvas paints with
+        self._relayout()
+
+    def _relayout(self) -> None:
+        fall = self.fall
+        self.visible = visible_indices(fall.depth, self.collapsed) if fall is not None else np.zeros(0, np.int64)
+        self.setMinimumHeight(ROW_PX * (len(self.visible) + 1) + 8)
         self.update()
 
+    def name_column_px(self) -> int:
+        """The names' column: what the longest name needs, at most half the width (names elide beyond)."""
+        fall, font_key = self.fall, self.font().toString()
+        if fall is not None and len(fall.order) and self._name_px_for != font_key:
+            metrics, spans = QFontMetrics(self.font()), fall.spans
+            widths = [
+                INDENT_PX * int(level)
+                + 26
+                + metrics.horizontalAdvance(
+                    f"{spans.strings[int(spans.service[row])]}  {spans.strings[int(spans.name[row])]}"
+                )
+                for row, level in zip(fall.order.tolist(), fall.depth.tolist(), strict=True)
+            ]
+            self._name_px, self._name_px_for = max(NAME_COLUMN_PX, max(widths)), font_key
+        return int(min(self._name_px, max(NAME_COLUMN_PX, self.width() // 2)))
+
+    def toggle(self, index: int) -> None:
+        """Fold or unfold the subtree under waterfall index `index`."""
+        if index in self.collapsed:
+            self.collapsed.discard(index)
+        elif self._parents[index]:
+            self.collapsed.add(index)
+        self._relayout()
+
+    def reveal(self, row: int) -> int:
+        """Unfold what hides span `row` and select it; returns its y in pixels (to scroll to)."""
+        fall = self.fall
+        assert fall is not None
+        index = int(np.flatnonzero(fall.order == row)[0])
+        level = int(fall.depth[index])
+        for above in range(index - 1, -1, -1):  # its ancestors: the nearest earlier rows of smaller depth
+            if int(fall.depth[above]) < level:
+                self.collapsed.discard(above)
+                level = int(fall.depth[above])
+        self.selected = row
+        self._relayout()
+        return ROW_PX * (int(np.flatnonzero(self.visible == index)[0]) + 1)
+
+    def index_at(self, y: float) -> int | None:
+        """The waterfall index of the row at `y` (None: the header or below the rows)."""
+        position = int((y - ROW_PX) // ROW_PX)
+        return int(self.visible[position]) if 0 <= position < len(self.visible) else None
+
     def row_at(self, y: float) -> int | None:
-        if self.fall is None:
-            return None
-        index = int((y - ROW_PX) // ROW_PX)
-        return int(self.fall.order[index]) if 0 <= index < len(self.fall.order) else None
+        index = self.index_at(y)
+        return int(self.fall.order[index]) if index is not None and self.fall is not None else None
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        row = self.row_at(event.position().y())
-        if row is not None:
-            self.selected = row
-            self.span_clicked.emit(row)
-            self.update()
+        index = self.index_at(event.position().y())
+        if index is None or self.fall is None:
+            return
+        indent = INDENT_PX * int(self.fall.depth[index])
+        if self._parents[index] and indent <= event.position().x() < indent + 16:
+            self.toggle(index)
+            return
+        self.selected = int(self.fall.order[index])
+        self.span_clicked.emit(self.selected)
+        self.update()
+
+    def _triangle(self, painter: QPainter, x: float, y: float, *, open_: bool, color: QColor) -> None:
+        """The fold marker, drawn (a font may lack ▸ and ▾)."""
+        if open_:
+            points = [QPointF(x, y + 8), QPointF(x + 8, y + 8), QPointF(x + 4, y + 13)]
+        else:
+            points = [QPointF(x + 1, y + 6), QPointF(x + 6, y + 10.5), QPointF(x + 1, y + 15)]
+        path = QPainterPath()
+        path.addPolygon(QPolygonF(points))
+        painter.fillPath(path, color)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         theme = self.theme
         painter.fillRect(self.rect(), qcolor(theme.background))
         fall = self.fall
@@ -199,33 +301,40 @@ class WaterfallCanvas(QWidget):
         font = QFont(self.font())
         metrics = QFontMetrics(font)
         painter.setFont(font)
-        left = NAME_COLUMN_PX
+        left = self.name_column_px()
         width = max(self.width() - left - 70, 50)
         scale = width / fall.duration_ns
         text, dim, grid = qcolor(theme.text), qcolor(theme.text_dim), qcolor(theme.grid)
         painter.setPen(dim)
-        for k in range(5):  # time ticks
-            x = left + width * k / 4
+        ticks = max(1, min(4, width // 80))  # as many as have room for their labels
+        for k in range(ticks + 1):  # time ticks
+            x = left + width * k / ticks
             painter.drawLine(int(x), ROW_PX - 4, int(x), self.height())
-            painter.drawText(int(x) + 3, ROW_PX - 8, f"{ms_text(fall.duration_ns * k / 4 / 1e6)} ms")
+            label = "0" if k == 0 else format_latency_ms(fall.duration_ns * k / ticks / 1e6)
+            painter.drawText(int(x) + 3, ROW_PX - 8, label)
         top = event.rect().top() // ROW_PX - 1
         bottom = event.rect().bottom() // ROW_PX + 1
         critical = qcolor(theme.text)
-        for index in range(max(top, 0), min(bottom, len(fall.order))):
+        for position in range(max(top, 0), min(bottom, len(self.visible))):
+            index = int(self.visible[position])
             row = int(fall.order[index])
-            y = ROW_PX * (index + 1)
+            y = ROW_PX * (position + 1)
             if row == self.selected:
                 painter.fillRect(QRectF(0, y, self.width(), ROW_PX), qcolor(theme.selection, 50))
-            elif index % 2:
+            elif row in self.matches:
+                painter.fillRect(QRectF(0, y, self.width(), ROW_PX), qcolor(theme.degraded, 60))
+            elif position % 2:
                 painter.fillRect(QRectF(0, y, self.width(), ROW_PX), qcolor(theme.grid, 60))
             service = spans.strings[int(spans.service[row])]
             color = self.colors.get(service, QColor("#888888"))
             indent = INDENT_PX * int(fall.depth[index])
-            painter.fillRect(QRectF(indent + 2, y + 4, 4, ROW_PX - 8), color)
+            if self._parents[index]:
+                self._triangle(painter, indent + 2, y, open_=index not in self.collapsed, color=dim)
+            painter.fillRect(QRectF(indent + 13, y + 4, 4, ROW_PX - 8), color)
             name = f"{service}  {spans.strings[int(spans.name[row])]}"
             painter.setPen(text)
             painter.drawText(
-                indent + 10, y + ROW_PX - 6, metrics.elidedText(name, Qt.TextElideMode.ElideRight, left - indent - 14)
+                indent + 21, y + ROW_PX - 6, metrics.elidedText(name, Qt.TextElideMode.ElideRight, left - indent - 25)
             )
             start, end = int(spans.start_ns[row]), int(spans.end_ns[row])
             x0 = left + (start - fall.start_ns) * scale
@@ -236,7 +345,7 @@ class WaterfallCanvas(QWidget):
             if fall.path.critical[row]:  # a bright line through the bar, as Jaeger marks the critical path
                 painter.fillRect(QRectF(bar.left(), bar.center().y() - 1.5, bar.width(), 3), critical)
             painter.setPen(dim)
-            painter.drawText(int(bar.right()) + 4, y + ROW_PX - 6, f"{ms_text((end - start) / 1e6)} ms")
+            painter.drawText(int(bar.right()) + 4, y + ROW_PX - 6, f"{format_latency_ms((end - start) / 1e6)}")
         painter.setPen(QPen(grid, 1))
         painter.drawLine(left - 4, 0, left - 4, self.height())
         painter.end()
@@ -264,6 +373,16 @@ class TraceView(QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.canvas)
+        self.scroll = scroll
+        self.find_field = QLineEdit(self)
+        self.find_field.setPlaceholderText("Find a span: service or operation (Enter: next)")
+        self.find_field.setClearButtonEnabled(True)
+        self.find_field.setMaximumWidth(360)
+        self.find_field.textChanged.connect(self._find_changed)
+        self.find_field.returnPressed.connect(self.find_next)
+        self.find_count = QLabel(self)
+        self._match_order: list[int] = []
+        self._match_at = -1
         self.span_details = QLabel("Click a span for its details", self)
         self.span_details.setTextFormat(Qt.TextFormat.RichText)
         self.span_details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -283,6 +402,11 @@ class TraceView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.header)
+        find_row = QHBoxLayout()
+        find_row.addWidget(self.find_field)
+        find_row.addWidget(self.find_count)
+        find_row.addStretch(1)
+        layout.addLayout(find_row)
         layout.addWidget(splitter, 1)
         self.set_theme(theme)
 
@@ -338,6 +462,7 @@ class TraceView(QWidget):
     def show_waterfall(self, fall: Waterfall | None) -> None:
         self.fall = fall
         self.canvas.set_waterfall(fall)
+        self._find_changed(self.find_field.text())
         self.span_details.setText("Click a span for its details")
         if fall is None:
             self.path_changed.emit(frozenset(), frozenset())
@@ -349,13 +474,40 @@ class TraceView(QWidget):
         )
         failed = int((spans.status == StatusCode.ERROR).sum())
         self.header.setText(
-            f"Trace <b>{spans.trace_id}</b> · {ms_text(fall.duration_ns / 1e6)} ms · {len(spans)} spans · "
+            f"Trace <b>{spans.trace_id}</b> · {format_latency_ms(fall.duration_ns / 1e6)} · {len(spans)} spans · "
             f"{len(fall.services())} services"
             + (f" · <b>{failed} failed spans</b>" if failed else "")
             + f"<br>critical path (the line through the bars): {share_text}"
             + (" · <i>truncated: only the earliest spans are kept</i>" if spans.truncated else "")
         )
         self.path_changed.emit(*fall.path_on_chart())
+
+    def _find_changed(self, text: str) -> None:
+        """Mark the spans whose service or operation contains `text` (any case), in waterfall order."""
+        fall, needle = self.fall, text.strip().lower()
+        self._match_order, self._match_at = [], -1
+        if fall is not None and needle:
+            spans = fall.spans
+            self._match_order = [
+                row
+                for row in fall.order.tolist()
+                if needle in spans.strings[int(spans.service[row])].lower()
+                or needle in spans.strings[int(spans.name[row])].lower()
+            ]
+        self.canvas.matches = set(self._match_order)
+        self.find_count.setText(f"{len(self._match_order)} spans match" if needle else "")
+        self.canvas.update()
+
+    def find_next(self) -> None:
+        """Select the next matching span: unfold what hides it, scroll to it, show its details."""
+        if not self._match_order:
+            return
+        self._match_at = (self._match_at + 1) % len(self._match_order)
+        row = self._match_order[self._match_at]
+        y = self.canvas.reveal(row)
+        self.scroll.ensureVisible(0, y + ROW_PX // 2, 0, ROW_PX * 2)
+        self.find_count.setText(f"{self._match_at + 1} of {len(self._match_order)}")
+        self._show_span(row)
 
     def _show_span(self, row: int) -> None:
         if self.fall is None:

@@ -99,7 +99,6 @@ def _show_new(new_window: QMainWindow | None) -> None:
 def open_capture(window: QMainWindow) -> None:
     """Ask for capture files and open them in a new window."""
     from flowviz.ui.app import capture_window
-    from flowviz.ui.settings import remember_recent
 
     paths, _ = QFileDialog.getOpenFileNames(
         window,
@@ -114,7 +113,6 @@ def open_capture(window: QMainWindow) -> None:
 
         _show_new(open_incident_file(window, paths[0]))
     elif paths:
-        remember_recent(paths)
         _show_new(capture_window(paths, theme=_theme(window)))
 
 

@@ -126,12 +126,19 @@ def test_format_duration_s(seconds: float, text: str) -> None:
     [
         (0.0042, "4.2 µs"),
         (0.85, "850 µs"),
-        (0.05, "50 µs"),
+        (0.05, "50.0 µs"),
         (4.21, "4.2 ms"),
-        (43.4, "43 ms"),
+        (19.34, "19.3 ms"),
+        (250.2, "250 ms"),
         (1250.0, "1.25 s"),
         (float("nan"), "–"),
     ],
 )
 def test_format_latency_ms_uses_microseconds_below_a_millisecond(value_ms: float, text: str) -> None:
     assert format_latency_ms(value_ms) == text
+
+
+def test_compact_latency_for_chart_labels() -> None:
+    assert format_latency_ms(43.4, compact=True) == "43 ms"
+    assert format_latency_ms(0.0434, compact=True) == "43 µs"
+    assert format_latency_ms(4.34, compact=True) == "4.3 ms"

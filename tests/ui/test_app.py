@@ -108,3 +108,31 @@ def test_display_problem_names_missing_xcb_packages(monkeypatch):
     assert problem is not None
     assert "libxcb-cursor0" in problem
     assert "libxcb-icccm4" not in problem
+
+
+def test_display_without_an_x_server_is_named(monkeypatch):
+    import ctypes.util
+
+    if ctypes.util.find_library("xcb") is None:
+        pytest.skip("libxcb is not installed here: Qt's xcb plugin could not run either")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":87")  # nothing listens there
+    real = ctypes.util.find_library
+    monkeypatch.setattr("ctypes.util.find_library", lambda name: real(name) or f"lib{name}.so")  # libraries "there"
+    problem = display_problem()
+    assert problem is not None
+    assert "cannot open the display ':87'" in problem
+
+
+def test_the_application_has_name_version_and_icon(qtbot, monkeypatch):
+    from flowviz import __version__
+    from flowviz.ui.app import _application
+
+    monkeypatch.setattr("flowviz.ui.app_log.install_log", lambda: None)  # no log file in the user's home
+    app = _application()
+    assert app.applicationName() == "flowviz"
+    assert app.applicationVersion() == __version__
+    assert app.desktopFileName() == "flowviz"
+    assert not app.windowIcon().isNull()
+    assert app.windowIcon().pixmap(64, 64).toImage().pixelColor(32, 32).alpha() == 255

@@ -177,3 +177,24 @@ def test_the_chart_refits_on_resize_until_the_user_zooms(qtbot) -> None:
     assert view.viewport.scale != zoomed
     assert not view.user_moved
     assert ChartScope().group_mode == "auto"
+
+
+def test_scrubbing_never_refits_the_view(qtbot) -> None:
+    """Node sizes follow each window's traffic; the fitted view must not follow them at every step."""
+    from tests.ui.test_flow_view import SECOND, T0
+
+    store = RollingStore()
+    store.ingest(traffic([("a", "b", 50, 0.0), ("b", "c", 50, 0.0)], seconds=10))
+    store.ingest(traffic([("a", "b", 1, 0.0), ("b", "c", 1, 0.0)], seconds=10, start_ns=T0 + 10 * SECOND))
+    model = FlowChartModel(store, window_s=5.0, live=False)
+    view = FlowChartView(model, animate=False)
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    view.scrub_to(T0 + 5 * SECOND)
+    view.fit()
+    before = (view.viewport.scale, view.viewport.offset_x, view.viewport.offset_y)
+    radius_before = model.chart.node_radius.copy()
+    view.scrub_to(T0 + 18 * SECOND)
+    assert not np.allclose(model.chart.node_radius, radius_before)  # the nodes did shrink
+    assert (view.viewport.scale, view.viewport.offset_x, view.viewport.offset_y) == before

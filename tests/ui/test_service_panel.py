@@ -146,3 +146,14 @@ def test_the_dock_opens_when_a_service_is_selected(qtbot, store):
     window.service_panel.service_clicked.emit(index_of(window.model, "d"))
     assert window.service_panel.node == index_of(window.model, "d")
     assert window.service_panel.upstream.rows[0].name == "b"
+
+
+def test_sub_millisecond_figures_read_in_microseconds(qtbot):
+    fast = RollingStore()
+    observations = traffic([("a", "b", 10, 0.0)], seconds=SECONDS)
+    observations.latency_ns[:] = 420_000  # 0.42 ms calls
+    fast.ingest(observations)
+    panel, _view = make_panel(qtbot, fast)
+    panel.show_node(index_of(panel.model, "b"))
+    assert "µs" in panel.figures.text()
+    assert "0.0 ms" not in panel.figures.text()

@@ -184,4 +184,5 @@ def test_help_menu_keys_readme_and_about(qtbot) -> None:
     readme = ReadmeDialog(window)
     qtbot.addWidget(readme)
     assert "See how data flows between microservices" in readme.browser.toPlainText()
+    assert "(picture: The demo in the dark theme" in readme.browser.toPlainText()  # captions, not missing images
     assert isinstance(readme, QDialog)
