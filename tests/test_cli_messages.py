@@ -141,3 +141,16 @@ def test_ctrl_c_closes_the_window_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert "KeyboardInterrupt" not in err
     assert (tmp_path / ".config" / "flowviz" / "flowviz.conf").is_file()  # the window's closeEvent ran
+
+
+def test_peek_without_a_broker_says_connection_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from flowviz.sources.kafka_publish import free_port
+
+    started = time.monotonic()
+    code, err = _run(
+        capsys, "peek", "--bootstrap", f"127.0.0.1:{free_port()}", "--topic", "orders", "--connect-timeout", "2"
+    )
+    assert code == 1
+    assert time.monotonic() - started < 8.0
+    assert "cannot reach the broker" in err
+    assert "Connection refused" in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -32,6 +34,15 @@ PEER_KEYS: tuple[tuple[str, PeerKind], ...] = (
     ("messaging.system", PeerKind.EXTERNAL),  # the broker, for a producer naming no destination
 )
 DATABASE_MARK_KEYS = ("db.name", "db.namespace", "db.system", "db.system.name")
+# Third parties (one rule, for every source): an uninstrumented peer reached at a public host — a dotted DNS
+# name outside private suffixes, or a global IP — is `external`, however it is named (peer.service or the
+# address); one at a private host (a single label, *.internal, *.svc.cluster.local, 10.x, localhost, ...)
+# is an uninstrumented `service`. Databases stay databases; a peer with no address keeps its key's kind.
+ADDRESS_KEYS = ("server.address", "net.peer.name", "peer.hostname", "http.host", "url.full", "http.url")
+PRIVATE_SUFFIXES = (
+    "internal", "local", "localdomain", "localhost", "lan", "home", "home.arpa", "corp", "intranet", "private",
+    "svc", "cluster.local", "svc.cluster.local",
+)  # fmt: skip
 DESTINATION_KEYS = (
     "messaging.destination.name",
     "messaging.destination",
@@ -62,6 +73,7 @@ def _ranks(keys: tuple[str, ...]) -> np.ndarray:
 
 
 _PEER_RANK = _ranks(tuple(k for k, _ in PEER_KEYS))
+_ADDRESS_RANK = _ranks(ADDRESS_KEYS)
 _PEER_KIND = np.zeros(_CODE_COUNT, np.int8)
 for _key, _kind in PEER_KEYS:
     _PEER_KIND[ATTRIBUTE_CODES[_key]] = _kind
@@ -170,6 +182,7 @@ def resolve_attributes(
         out.peer_rows, out.peer_values = peer_rows, _plain_values(value_array[peer_index].tolist())
         for position in np.flatnonzero(np.isin(code_array[peer_index], _URL_CODES)).tolist():
             out.peer_values[position] = _url_host(out.peer_values[position])
+        _third_parties(out, row_array, code_array, value_array)
     out.destination_rows, dest_index = _first_by_rank(row_array, _DESTINATION_RANK[code_array])
     out.destination_values = _plain_values(value_array[dest_index].tolist())
     http_rows, http_index = _first_by_rank(row_array, _HTTP_RANK[code_array])
@@ -186,6 +199,44 @@ def resolve_attributes(
         elif _is_error_value(code, value):
             out.tag_error[row] = True
     return out
+
+
+def _third_parties(out: AttributeColumns, rows: np.ndarray, codes: np.ndarray, values: np.ndarray) -> None:
+    """Set the kind of each named peer that is no database from its address: public host -> external,
+    private -> service (see PRIVATE_SUFFIXES); once per distinct address, not per span."""
+    address_rows, address_index = _first_by_rank(rows, _ADDRESS_RANK[codes])
+    if address_rows.size == 0:
+        return
+    texts = [str(v) for v in _plain_values(values[address_index].tolist())]
+    urls = np.isin(codes[address_index], _URL_CODES)
+    hosts = np.array([_url_host(t) if url else t for t, url in zip(texts, urls.tolist(), strict=True)], dtype=object)
+    distinct, inverse = np.unique(hosts.astype(str), return_inverse=True)
+    public = np.array([is_public_host(host) for host in distinct.tolist()], bool)[inverse]
+    kinds = np.full(len(out.peer_kind), -1, np.int8)
+    kinds[address_rows] = np.where(public, PeerKind.EXTERNAL, PeerKind.SERVICE)
+    peer_kinds = out.peer_kind[out.peer_rows]
+    decided = kinds[out.peer_rows]
+    change = (decided >= 0) & (peer_kinds != PeerKind.DATABASE) & (peer_kinds != PeerKind.NONE)
+    out.peer_kind[out.peer_rows[change]] = decided[change]
+
+
+@functools.lru_cache(maxsize=4096)
+def is_public_host(address: str) -> bool:
+    """Whether `address` (a host, host:port, or IP) is reached on the internet: a global IP, or a dotted
+    DNS name whose suffix is no private one."""
+    host = address.strip().lower().rstrip(".")
+    if host.startswith("["):  # [IPv6]:port
+        host = host[1 : host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        pass
+    labels = host.split(".")
+    if len(labels) < 2 or not labels[-1].isalpha():
+        return False
+    return not any(host == suffix or host.endswith("." + suffix) for suffix in PRIVATE_SUFFIXES)
 
 
 def _object_array(values: list[object] | np.ndarray) -> np.ndarray:

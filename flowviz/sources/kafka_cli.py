@@ -145,6 +145,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
     peek_command.add_argument("--group", metavar="G", help="only what this consumer group had consumed (committed)")
     peek_command.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
     peek_command.add_argument("--json", action="store_true", help="one JSON list of the messages")
+    add_connect_timeout(peek_command)
     peek_command.set_defaults(handler=run_peek)
     journey = commands.add_parser(
         "journey",
@@ -157,6 +158,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
     journey.add_argument("--group", dest="groups", action="append", metavar="G", help="only these groups")
     journey.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
     journey.add_argument("--json", action="store_true", help="one JSON object")
+    add_connect_timeout(journey)
     journey.set_defaults(handler=run_journey)
     simulate = commands.add_parser(
         "simulate",
@@ -330,6 +332,10 @@ def run_peek(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
         return EXIT_USAGE
     try:
         check_settings(settings)
+        unreachable = broker_unreachable(settings, getattr(args, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_S))
+        if unreachable:
+            print(f"flowviz peek: {unreachable}", file=err)
+            return EXIT_NOTHING
         before = committed_offsets(settings, args.group, args.topic) if args.group else None
         messages = peek(settings, args.topic, count=args.count, producer=args.producer, before=before)
     except (KafkaConfigError, LookupError) as error:
@@ -361,6 +367,10 @@ def run_journey(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
     )
     try:
         check_settings(settings)
+        unreachable = broker_unreachable(settings, getattr(args, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_S))
+        if unreachable:
+            print(f"flowviz journey: {unreachable}", file=err)
+            return EXIT_NOTHING
         journey = event_journey(settings, args.event_id, topics=settings.topics)
     except KafkaConfigError as error:
         print(f"flowviz journey: {error}", file=err)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import THEMES, Theme
-from flowviz.model.time_control import WINDOWS_S
+from flowviz.model.time_control import SECOND_NS, WINDOWS_S
 from flowviz.ui.chart_controls import ChartControls
 from flowviz.ui.chart_menus import install_chart_menus
 from flowviz.ui.chart_painter import qcolor
@@ -287,6 +287,17 @@ class MainWindow(QMainWindow):
             self.set_theme_everywhere(name)
         update_preferences(theme=name)
 
+    def _show_time_controls(self) -> bool:
+        """A capture without time (Jaeger dependency links, all at the epoch) has no timeline to show: the
+        strip and the play controls are hidden rather than drawing 1970. Returns whether it is so."""
+        available = self.model.available()
+        timeless = available is not None and available.end_ns <= SECOND_NS
+        if timeless == self.strip.isHidden():
+            return timeless
+        self.strip.setVisible(not timeless)
+        self.transport.setVisible(not timeless)
+        return timeless
+
     def _update_status(self) -> None:
         self.transport.update_labels()
         self.strip.refresh()
@@ -296,10 +307,12 @@ class MainWindow(QMainWindow):
         chart = self.model.chart
         if chart is not None and self._names.rowCount() != chart.node_count:
             self._names.setStringList(list(chart.node_names))
+        timeless = self._show_time_controls()
         parts = []
         if chart is not None:
             shown = int(chart.node_visible.sum())
-            parts.append(f"{shown} nodes · {int(chart.edge_visible.sum())} edges · last {chart.window_s:.0f} s")
+            window = "no time in this capture (a dependency list)" if timeless else f"last {chart.window_s:.0f} s"
+            parts.append(f"{shown} nodes · {int(chart.edge_visible.sum())} edges · {window}")
         if self._status_text is not None:
             parts.append(self._status_text())
         self._status.setText("   |   ".join(parts))

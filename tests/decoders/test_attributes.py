@@ -61,3 +61,68 @@ def test_rules_read_lists_and_object_arrays_alike() -> None:
         assert out.peer_kind.tolist() == [attributes.PeerKind.DATABASE, 0, 0]
         assert out.http_status.tolist() == [0, 503, 0]
         assert out.tag_error.tolist() == [False, False, True]
+
+
+def _peer_kinds(spans: list[dict[str, object]]) -> list[tuple[str, int]]:
+    """(peer name, PeerKind) of each span from its attributes, through the one rule set."""
+    rows, codes, values = [], [], []
+    for row, span in enumerate(spans):
+        for key, value in span.items():
+            rows.append(row)
+            codes.append(attributes.ATTRIBUTE_CODES[key])
+            values.append(value)
+    out = attributes.resolve_attributes(len(spans), rows, codes, values)
+    names = dict(zip(out.peer_rows.tolist(), out.peer_values, strict=True))
+    return [(str(names.get(row, "")), int(out.peer_kind[row])) for row in range(len(spans))]
+
+
+def test_third_party_peers_are_external_by_their_public_host_whatever_names_them() -> None:
+    from flowviz.model.span_batch import PeerKind
+
+    kinds = _peer_kinds(
+        [
+            {"peer.service": "stripe-api", "server.address": "api.stripe.com"},  # named, but a public host
+            {"peer.service": "sendgrid", "url.full": "https://api.sendgrid.com/v3/mail/send"},
+            {"server.address": "ml-inference.internal"},  # an address of our own: an uninstrumented service
+            {"server.address": "payments"},  # a single label: in the cluster
+            {"server.address": "orders.shop.svc.cluster.local"},
+            {"server.address": "10.2.3.4:8080"},
+            {"server.address": "8.8.8.8"},
+            {"peer.service": "ledger"},  # no address: as named
+            {"db.system": "postgresql", "server.address": "db.example.com"},  # a database stays one
+            {"server.address": "api.example.test"},
+        ]
+    )
+    assert kinds == [
+        ("stripe-api", PeerKind.EXTERNAL),
+        ("sendgrid", PeerKind.EXTERNAL),
+        ("ml-inference.internal", PeerKind.SERVICE),
+        ("payments", PeerKind.SERVICE),
+        ("orders.shop.svc.cluster.local", PeerKind.SERVICE),
+        ("10.2.3.4:8080", PeerKind.SERVICE),
+        ("8.8.8.8", PeerKind.EXTERNAL),
+        ("ledger", PeerKind.SERVICE),
+        ("postgresql", PeerKind.DATABASE),
+        ("api.example.test", PeerKind.EXTERNAL),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("api.stripe.com", True),
+        ("API.Stripe.COM.", True),
+        ("api.stripe.com:443", True),
+        ("localhost", False),
+        ("localhost:8080", False),
+        ("redis", False),
+        ("cache.local", False),
+        ("printer.home.arpa", False),
+        ("192.168.1.5", False),
+        ("[2001:db8::1]:443", False),
+        ("[2606:4700::1111]:443", True),
+        ("1.1.1.1", True),
+    ],
+)
+def test_is_public_host(address: str, public: bool) -> None:
+    assert attributes.is_public_host(address) is public

@@ -86,7 +86,7 @@ def test_deathstarbench_parent_comes_from_reference_id_not_embedded_span(capture
     nginx = _row(batch, "151e8ea44a5cf41c")
     assert batch.parent_id[nginx] == 0
     assert batch.string_column("peer")[nginx] == "localhost:8080"  # http.host
-    assert batch.peer_kind[nginx] == PeerKind.EXTERNAL
+    assert batch.peer_kind[nginx] == PeerKind.SERVICE  # localhost: an uninstrumented peer of our own, no third party
     assert batch.http_status[nginx] == 200
 
 

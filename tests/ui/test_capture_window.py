@@ -68,3 +68,38 @@ def test_a_scrub_made_while_loading_is_kept(qtbot) -> None:
         assert window.model.time.mode is PlayMode.PAUSED
     finally:
         window.feed.stop()
+
+
+def test_a_dependency_list_has_no_timeline_and_says_so(qtbot, captures_dir: Path) -> None:
+    from flowviz.model.problems import Problems
+    from flowviz.sources.pipeline import IngestPipeline, load_captures
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.app import new_chart_model
+    from flowviz.ui.main_window import MainWindow
+
+    store = RollingStore()
+    deps = captures_dir / "jaeger-dependencies" / "jaeger-ui-dependencygraph-small.json"
+    load_captures([str(deps)], IngestPipeline(store, problems=Problems()))
+    model = new_chart_model(store, live=False, theme=None)
+    window = MainWindow(model, title="deps")
+    qtbot.addWidget(window)
+    window.show()
+    model.show_whole_range()
+    model.refresh()
+    window._update_status()
+    assert window.strip.isHidden()  # no 1970 timeline
+    assert window.transport.isHidden()
+    assert "no time in this capture" in window._status.text()
+    assert "8 nodes" in window._status.text()
+
+
+def test_a_capture_with_time_keeps_its_timeline(qtbot) -> None:
+    window = capture_window([str(SAMPLE)])
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        _loaded(qtbot, window)
+        assert not window.strip.isHidden()
+        assert not window.transport.isHidden()
+    finally:
+        window.feed.stop()

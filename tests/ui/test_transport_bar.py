@@ -85,3 +85,44 @@ def test_bookmark_names_take_the_theme_text_colour(qtbot) -> None:
     window.set_theme_everywhere("light")
     [line] = window.strip._bookmark_items
     assert line.label.color == qcolor(THEMES["light"].text)  # dark text on the light strip
+
+
+def test_tooltips_follow_the_theme(qtbot) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QToolTip
+
+    from flowviz.chart.themes import THEMES
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.app import new_chart_model
+    from flowviz.ui.chart_painter import qcolor
+    from flowviz.ui.main_window import MainWindow
+
+    window = MainWindow(new_chart_model(RollingStore(), live=False, theme="dark"), title="tips")
+    qtbot.addWidget(window)
+    for name in ("light", "dark"):
+        window.set_theme_everywhere(name)
+        palette = QToolTip.palette()
+        assert palette.color(QPalette.ColorRole.ToolTipText) == qcolor(THEMES[name].text)
+        assert palette.color(QPalette.ColorRole.ToolTipBase).rgb() == qcolor(THEMES[name].label_background).rgb()
+
+
+def test_the_view_menu_keeps_its_order(qtbot) -> None:
+    from flowviz.store.rolling_store import RollingStore
+    from flowviz.ui.app import new_chart_model
+    from flowviz.ui.main_window import MainWindow
+
+    window = MainWindow(new_chart_model(RollingStore(), live=False, theme=None), title="menu")
+    qtbot.addWidget(window)
+    window.show()
+
+    def titles() -> list[str]:
+        window.view_menu.aboutToShow.emit()
+        return [a.text() for a in window.view_menu.actions() if not a.isSeparator()]
+
+    first = titles()
+    window.trace_dock.setFloating(True)  # re-parents the dock's window: Qt reorders its children
+    window.trace_dock.setFloating(False)
+    window.edge_dock.show()
+    window.service_dock.raise_()
+    assert titles() == first
+    assert first.index("Service") < first.index("Edge") < first.index("Trace")
