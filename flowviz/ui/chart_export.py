@@ -116,4 +116,5 @@ def write_picture(view: FlowChartView, path: str, caption: Caption | None, legen
         write_svg(view, path, caption, legend)
         return
     if not picture_image(view, caption, legend).save(path):
-        raise OSError(f"could not write {path}")
+        extension = os.path.splitext(path)[1]
+        raise OSError(f"could not write {path} (is {extension or 'its format'} an image format Qt writes?)")
