@@ -53,15 +53,21 @@ def separate_shared_spans(batch: SpanBatch, *, shared_elsewhere: np.ndarray | No
     is_server = np.isin(kind, SERVER_SIDE)
     if not is_server.any():
         return batch
-    keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
     server_rows = np.flatnonzero(is_server)
-    candidate = np.isin(keys[server_rows], keys[is_client]) if is_client.any() else np.zeros(server_rows.size, bool)
+    server_ids = batch.span_id[server_rows]
+    candidate = np.zeros(server_rows.size, bool)
+    if is_client.any():
+        # by span id alone (one sort of the client ids: half the cost of isin); `_rekey` checks the trace
+        client_ids = np.sort(batch.span_id[is_client])
+        at = np.minimum(np.searchsorted(client_ids, server_ids), client_ids.size - 1)
+        candidate = client_ids[at] == server_ids
     if has_elsewhere:
         candidate |= shared_elsewhere[server_rows]
     candidates = server_rows[candidate]
     if not candidates.size:
         return batch
     elsewhere = shared_elsewhere if has_elsewhere else np.zeros(len(batch), bool)
+    keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
     return _rekey(batch, candidates, is_client, keys, elsewhere)
 
 
