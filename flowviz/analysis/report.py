@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flowviz.analysis.diagnosis import Diagnosis, diagnose, diagnosis_json, format_diagnosis
+from flowviz.analysis.findings import FindingsSettings
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.problems import Problems
 from flowviz.model.time_spec import format_time_ns
@@ -44,9 +46,15 @@ def _ms(value: float) -> float | None:
 
 
 def build_report(
-    store: RollingStore, window: ReportWindow | None, totals: IngestTotals, problems: Problems
+    store: RollingStore,
+    window: ReportWindow | None,
+    totals: IngestTotals,
+    problems: Problems,
+    *,
+    settings: FindingsSettings | None = None,
 ) -> dict[str, object]:
-    """The report object. Without a window (topology-only captures) everything retained is reported."""
+    """The report object. Without a window (topology-only captures) everything retained is reported.
+    `findings` and `root_causes` cover the whole capture, whatever the window."""
     if window is None:
         frame = store.query(np.iinfo(np.int64).min // 2, np.iinfo(np.int64).max // 2)
         window_json: dict[str, object] = {"start": None, "end": None, "seconds": None}
@@ -57,10 +65,13 @@ def build_report(
             "end": format_time_ns(window.end_ns),
             "seconds": (window.end_ns - window.start_ns) / SECOND_NS,
         }
+    diagnosis = diagnose(store, settings) if totals.first_start_ns is not None else Diagnosis((), ())
+    origin_ns = totals.first_start_ns or 0
     return {
         "window": window_json,
         "nodes": node_rows(frame),
         "edges": edge_rows(frame),
+        **diagnosis_json(diagnosis, origin_ns),
         "problems": problems.as_dict(),
         "input": {
             "files": totals.formats,
@@ -145,6 +156,8 @@ def format_report(report: dict[str, object]) -> str:
     lines.append(
         f"Read {info['spans']} spans, {info['dependency_links']} dependency links -> {info['calls']} calls"  # type: ignore[index]
     )
+    if window["start"] is not None:  # type: ignore[index]
+        lines += ["", *format_diagnosis(report)]
     nodes = report["nodes"]
     lines += ["", f"Nodes ({len(nodes)})"]  # type: ignore[arg-type]
     lines += _table(

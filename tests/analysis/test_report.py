@@ -83,7 +83,7 @@ def _edge(report: dict, source: str, target: str) -> dict | None:
 def test_schema_keys(tmp_path: Path) -> None:
     store, totals, problems = _load(write_minutes_capture(tmp_path / "minutes.jsonl"))
     report = build_report(store, default_window(store, totals), totals, problems)
-    assert set(report) == {"window", "nodes", "edges", "problems", "input"}
+    assert set(report) == {"window", "nodes", "edges", "problems", "input", "findings", "root_causes"}
     assert set(report["window"]) == {"start", "end", "seconds"}
     for node in report["nodes"]:
         assert set(node) == {"name", "kind", "requests", "errors", "p50_ms", "p95_ms", "p99_ms"}
