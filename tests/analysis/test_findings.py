@@ -22,7 +22,7 @@ def _traffic(
     fail_from_s: float | None = None,
     stop_from_s: float | None = None,
 ) -> EdgeObservations:
-    """user -> web -> orders -> orders-db calls, `rate_per_s` each; departures on orders-db from the given times."""
+    """user -> web -> orders -> orders-db, `rate_per_s` calls each; departures on orders-db from the given times."""
     count = rng.poisson(rate_per_s * seconds)
     time_ns = BASE_NS + np.sort(rng.integers(0, seconds * SECOND_NS, count))
     parts = []
