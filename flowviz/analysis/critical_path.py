@@ -9,7 +9,7 @@ import numpy as np
 
 from flowviz.model.span_batch import SpanKind
 
-_CONSUMER, _PRODUCER = int(SpanKind.CONSUMER), int(SpanKind.PRODUCER)
+_CONSUMER, _PRODUCER, _CLIENT = int(SpanKind.CONSUMER), int(SpanKind.PRODUCER), int(SpanKind.CLIENT)
 _FAR = 1 << 62
 
 
@@ -22,6 +22,8 @@ class SpanColumns(Protocol):
     end_ns: np.ndarray
     service: np.ndarray
     kind: np.ndarray
+    peer: np.ndarray
+    strings: tuple[str, ...] | list[str]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -48,8 +50,13 @@ class CriticalPath:
 
 
 def trace_critical_path(spans: SpanColumns) -> CriticalPath:
-    """`critical_path` of an object holding the spans of one trace as columns."""
-    return critical_path(spans.span_id, spans.parent_id, spans.start_ns, spans.end_ns, spans.service, spans.kind)
+    """`critical_path` of an object holding the spans of one trace as columns, with the time of calls to
+    uninstrumented peers credited to the peers (`credit_peers`; `service_ns` then has their string ids too)."""
+    unknown = spans.strings.index("unknown") if "unknown" in spans.strings else None
+    credited = credit_peers(
+        parent_rows(spans.span_id, spans.parent_id), spans.service, spans.kind, spans.peer, unknown=unknown
+    )
+    return critical_path(spans.span_id, spans.parent_id, spans.start_ns, spans.end_ns, credited, spans.kind)
 
 
 def critical_path(
@@ -85,7 +92,7 @@ def critical_path(
     if count == 0:
         empty = np.zeros(0, np.int64)
         return CriticalPath(np.zeros(0, bool), empty, empty, empty, np.zeros(0, bool), {}, 0, 0)
-    parents = _parent_rows(span_id, np.asarray(parent_id, np.uint64)).tolist()
+    parents = parent_rows(span_id, np.asarray(parent_id, np.uint64)).tolist()
     starts = np.asarray(start_ns, np.int64).tolist()
     ends = np.asarray(end_ns, np.int64).tolist()
     services = np.asarray(service).tolist()
@@ -115,7 +122,59 @@ def critical_path(
     )
 
 
-def _parent_rows(span_id: np.ndarray, parent_id: np.ndarray) -> np.ndarray:
+def credit_peers(
+    parent_rows: np.ndarray, service: np.ndarray, kind: np.ndarray, peer: np.ndarray, *, unknown: int | None
+) -> np.ndarray:
+    """The node each span's own time is credited to: for a CLIENT or PRODUCER span whose callee is not
+    instrumented (no child span in another service, no nested client span under it) its peer (`unknown` where
+    the span names none; the span's own service when `unknown` is None) — a database, cache, third-party API or topic; else the span's own service.
+
+    `parent_rows`: row of each span's parent, negative for none. Ids are whatever `service` and `peer` hold
+    (string ids), so the result is a service-like column for `critical_path` and the self-time figures.
+    """
+    parent_rows = np.asarray(parent_rows, np.int64)
+    service, kind = np.asarray(service), np.asarray(kind)
+    caller = (kind == _CLIENT) | (kind == _PRODUCER)
+    has_parent = parent_rows >= 0
+    up = np.maximum(parent_rows, 0)
+    answered = np.zeros(service.shape[0], bool)  # someone instrumented handled (or re-issued) the call
+    answered[up[has_parent & ((service != service[up]) | caller)]] = True
+    credited = caller & ~answered
+    peer = np.asarray(peer)
+    target = np.where(peer != 0, peer, service if unknown is None else unknown)
+    return np.where(credited, target, service).astype(service.dtype, copy=False)
+
+
+def exclusive_ns(parent_rows: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
+    """Each span's own time: its duration less the union of its children's intervals (clipped to it) — the time
+    it did not wait on anything it called. Vectorised: children sorted by (parent, start), a running maximum
+    of their ends per parent."""
+    parent_rows = np.asarray(parent_rows, np.int64)
+    start_ns, end_ns = np.asarray(start_ns, np.int64), np.asarray(end_ns, np.int64)
+    duration = np.maximum(end_ns - start_ns, 0)
+    children = np.flatnonzero(parent_rows >= 0)
+    if not children.size:
+        return duration
+    parent = parent_rows[children]
+    low = np.clip(start_ns[children] - start_ns[parent], 0, duration[parent])
+    high = np.clip(end_ns[children] - start_ns[parent], 0, duration[parent])
+    order = np.lexsort((low, parent))
+    parent, low, high = parent[order], low[order], high[order]
+    span = int(duration.max()) + 1
+    group = np.cumsum(np.concatenate(([0], parent[1:] != parent[:-1])))
+    if group[-1] * span < (1 << 62):  # one running maximum over all groups, each lifted above the previous
+        lifted = group * span
+        reach = np.maximum.accumulate(high + lifted) - lifted
+        before = np.concatenate(([-1], reach[:-1]))
+        before[np.concatenate(([True], parent[1:] != parent[:-1]))] = -1
+        covered = np.maximum(high - np.maximum(low, before), 0)
+    else:  # times too long to lift: children's time summed, at most the parent's
+        covered = high - low
+    waited = np.minimum(np.bincount(parent, weights=covered, minlength=duration.size).astype(np.int64), duration)
+    return duration - waited
+
+
+def parent_rows(span_id: np.ndarray, parent_id: np.ndarray) -> np.ndarray:
     """Row of each span's parent, -1 for roots and orphans; repeats of a span id get -2 (left out)."""
     count = span_id.shape[0]
     unique_ids, first_row = np.unique(span_id, return_index=True)

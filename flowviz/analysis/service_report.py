@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from flowviz.store.exemplars import ExemplarStore
+from flowviz.store.exemplars import ExemplarStore, TimeSplit
 from flowviz.store.graph_frame import GraphFrame
 from flowviz.store.rolling_store import RollingStore
 
@@ -33,7 +33,10 @@ def service_summary(
     of the service's entry spans. `exemplars`: the `limit` slowest, failing and most recent kept
     traces (in that order, each once); `duration_ms` is the latency at this service, `trace_id`
     hex as in the capture. `critical_path_share`: the service's share of critical-path time over
-    the kept traces through it in the window (None without any). Raises KeyError for a name
+    the kept traces through it in the window (None without any); time waiting on an uninstrumented peer
+    (database, cache, third-party API) counts for the peer, which is a service here too. `time_split`: its own
+    time vs time waiting on what it called in those traces (`operation_time_splits` per main operation).
+    Raises KeyError for a name
     neither the store nor the exemplars know.
     """
     if frame is None:
@@ -49,6 +52,7 @@ def service_summary(
         "operations": [],
         "exemplars": [],
         "critical_path_share": None,
+        "time_split": None,
     }
     if exemplars is not None:
         summary["operations"] = [
@@ -65,7 +69,23 @@ def service_summary(
         summary["exemplars"] = _exemplars(exemplars, name, start_ns, end_ns, limit)
         share = exemplars.critical_path_share(name, start_ns, end_ns)
         summary["critical_path_share"] = None if share is None else round(share, 4)
+        split = exemplars.time_split(name, start_ns, end_ns)
+        if split is not None:
+            summary["time_split"] = _split_json(split)
+            summary["operation_time_splits"] = [
+                _split_json(s) for s in exemplars.operation_time_splits(name, start_ns, end_ns)
+            ]
     return summary
+
+
+def _split_json(split: TimeSplit) -> dict[str, object]:
+    return {
+        "name": split.name,
+        "traces": split.traces,
+        "self_ms": round(split.self_ns / 1e6, 3),
+        "waiting_ms": round(split.waiting_ns / 1e6, 3),
+        "self_share": round(split.self_share, 4),
+    }
 
 
 def _neighbours(frame: GraphFrame, node: int, *, incoming: bool) -> list[dict[str, object]]:
@@ -105,6 +125,14 @@ def format_service_summary(summary: dict[str, object]) -> str:
     share = summary["critical_path_share"]
     if share is not None:
         lines.append(f"  critical-path share: {100 * share:.1f} % of the kept traces' time")  # type: ignore[operator]
+    split = summary.get("time_split")
+    if split:
+        lines.append(
+            f"  own time {100 * split['self_share']:.0f} %, waiting on what it calls {100 - 100 * split['self_share']:.0f} %"  # type: ignore[index]
+            f" ({split['traces']} kept traces)"  # type: ignore[index]
+        )
+        for op in summary.get("operation_time_splits", []):  # type: ignore[attr-defined]
+            lines.append(f"    {op['name'] or '(unnamed)'}: own {100 * op['self_share']:.0f} %, {op['traces']} traces")
     for title in ("upstream", "downstream"):
         lines.append(f"  {title}:")
         for entry in summary[title]:  # type: ignore[attr-defined]

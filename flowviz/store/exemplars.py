@@ -9,7 +9,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from flowviz.analysis.critical_path import critical_path
+from flowviz.analysis.critical_path import credit_peers, critical_path, exclusive_ns
+from flowviz.analysis.critical_path import parent_rows as trace_parent_rows
 from flowviz.derive.span_table import ColumnTable, span_keys
 from flowviz.model.ids import hex_ids_to_u64_pairs, u64_pair_to_hex
 from flowviz.model.problems import Problems
@@ -84,6 +85,9 @@ _ROWS = {  # one row per (kept trace, service or edge it passes through)
     "time_ns": np.int64,
     "latency_ns": np.int64,
     "critical_ns": np.int64,
+    "self_ns": np.int64,  # services: time of its spans not waiting on anything they called (peers: their calls)
+    "busy_ns": np.int64,  # services: the time of its entry spans (self + waiting)
+    "operation": np.int32,  # services: name of its longest entry span in the trace
     "error": np.bool_,
     "flags": np.uint8,
 }
@@ -120,6 +124,33 @@ class Exemplar:
     @property
     def trace_duration_ms(self) -> float:
         return (self.trace_end_ns - self.trace_start_ns) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSplit:
+    """A node's (or one operation's) time in kept traces: its own work vs waiting on what it called."""
+
+    name: str
+    traces: int
+    self_ns: int
+    busy_ns: int
+
+    @property
+    def waiting_ns(self) -> int:
+        return max(self.busy_ns - self.self_ns, 0)
+
+    @property
+    def self_share(self) -> float:
+        return min(self.self_ns / self.busy_ns, 1.0) if self.busy_ns > 0 else 1.0
+
+
+def _split(rows: ColumnTable, picked: np.ndarray, name: str) -> TimeSplit:
+    return TimeSplit(
+        name=name,
+        traces=int(np.unique(rows["trace"][picked]).size),
+        self_ns=int(rows["self_ns"][picked].sum()),
+        busy_ns=int(rows["busy_ns"][picked].sum()),
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -168,7 +199,7 @@ class ExemplarStore:
 
     **Memory bound.** Per (service or edge, bucket) at most 3·N traces plus one per occupied
     latency band are selected, at most `max_traces` in all. Kept spans (48 bytes each), index rows
-    (one per service and edge a kept trace passes through, 43 bytes) and the trace table take at
+    (one per service and edge a kept trace passes through, 63 bytes) and the trace table take at
     most `trace_budget_bytes` (default 48 MiB) after every ingest. When over it, the finest level
     holding more buckets than make one of the next (10 one-minute, 6 ten-minute, 24 one-hour
     buckets) has its oldest merged into their coarser bucket (N of each kind kept per merged
@@ -369,7 +400,7 @@ class ExemplarStore:
             order = np.argsort(columns["start_ns"], kind="stable")
             columns = {name: column[order] for name, column in columns.items()}
             used, local = np.unique(
-                np.concatenate([columns["service"], columns["name"], columns["peer"], [0]]), return_inverse=True
+                np.concatenate([columns["service"], columns["name"], columns["peer"], [0, 3]]), return_inverse=True
             )
             size = len(order)
             for index, name in enumerate(("service", "name", "peer")):
@@ -390,6 +421,27 @@ class ExemplarStore:
                 return None
             total = int(self._traces["path_ns"][self._rows["trace"][rows]].sum())
             return float(self._rows["critical_ns"][rows].sum() / total) if total > 0 else 0.0
+
+    def time_split(self, service: str, start_ns: int, end_ns: int) -> TimeSplit | None:
+        """Over the kept traces that reached the node in the window: its own time vs time waiting on what it
+        called (None: no kept trace). Time spent waiting on uninstrumented peers is the peers' own time."""
+        with self._lock:
+            rows = self._rows_of(service, start_ns, end_ns)
+            if not rows.size:
+                return None
+            return _split(self._rows, rows, service)
+
+    def operation_time_splits(self, service: str, start_ns: int, end_ns: int) -> list[TimeSplit]:
+        """`time_split` per main operation of the node in its kept traces, busiest first."""
+        with self._lock:
+            rows = self._rows_of(service, start_ns, end_ns)
+            if not rows.size:
+                return []
+            operations = self._rows["operation"][rows]
+            out = [
+                _split(self._rows, rows[operations == op], self._strings[op]) for op in np.unique(operations).tolist()
+            ]
+        return sorted(out, key=lambda split: (-split.busy_ns, split.name))
 
     def operations(self, service: str, start_ns: int, end_ns: int) -> list[OperationFigures]:
         """Per operation (span name) of the service's entry spans starting in the window: calls, failures, p50/95/99.
@@ -507,6 +559,7 @@ class ExemplarStore:
         trace_of = np.repeat(np.arange(first.size), np.diff(np.append(first, len(spans["span_id"]))))
         parent = _parent_rows(spans)
         self._count_kindless_entries(spans, parent)
+        self._count_peer_calls(spans, parent)
         rows = self._candidate_rows(spans, parent, trace_of)
         self._select(spans, first, trace_of, rows)
 
@@ -579,6 +632,19 @@ class ExemplarStore:
                 spans["status"][rows] == StatusCode.ERROR,
             )
 
+    def _count_peer_calls(self, spans: dict[str, np.ndarray], parent: np.ndarray) -> None:
+        """Operations of uninstrumented peers, counted on close: the client spans calling them, by span name."""
+        credited = credit_peers(parent, spans["service"], spans["kind"], spans["peer"], unknown=3)
+        rows = np.flatnonzero(credited != spans["service"])
+        if rows.size:
+            self.operations_table.add(
+                spans["start_ns"][rows],
+                credited[rows],
+                spans["name"][rows],
+                spans["end_ns"][rows] - spans["start_ns"][rows],
+                spans["status"][rows] == StatusCode.ERROR,
+            )
+
     def _candidate_rows(self, spans: dict[str, np.ndarray], parent: np.ndarray, trace_of: np.ndarray) -> dict:
         """One row per (closed trace, service) and per (closed trace, edge): time, latency, error."""
         service, kind, status = spans["service"], spans["kind"], spans["status"]
@@ -627,6 +693,20 @@ class ExemplarStore:
         target = np.where(to_topic, spans["destination"][leaf], target)
         parts.append(
             _per_trace_key(trace_of[leaf], service[leaf], target, None, start[leaf], duration[leaf], failed[leaf])
+        )
+        # uninstrumented peers (databases, caches, third-party APIs) as services of their own: the client side
+        credited = credit_peers(parent, service, kind, spans["peer"], unknown=3)  # 3: "unknown"
+        peer_rows = np.flatnonzero(credited != service)
+        parts.append(
+            _per_trace_key(
+                trace_of[peer_rows],
+                credited[peer_rows],
+                -np.ones(peer_rows.size, service.dtype),
+                None,
+                start[peer_rows],
+                duration[peer_rows],
+                failed[peer_rows],
+            )
         )
         rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         rows["key"] = self._intern_keys(rows.pop("first"), rows.pop("second"))
@@ -710,15 +790,11 @@ class ExemplarStore:
         ends = np.maximum.reduceat(spans["end_ns"], first)
         starts = np.minimum.reduceat(spans["start_ns"], first)
         path = np.zeros(won.size, np.int64)
-        critical: dict[tuple[int, int], int] = {}
+        times: dict[tuple[int, int], tuple[int, int, int, int]] = {}  # (trace, service) -> critical, self, busy, op
         for position, trace in enumerate(won.tolist()):
             part = slice(int(pool_start[trace]), int(pool_start[trace] + sizes[trace]))
-            result = critical_path(
-                *(self._pool[name][part] for name in ("span_id", "parent_id", "start_ns", "end_ns", "service", "kind"))
-            )
-            path[position] = result.duration_ns
-            for service, ns in result.service_ns.items():
-                critical[(trace, service)] = ns
+            columns = {name: self._pool[name][part] for name in _POOL}
+            path[position] = _trace_times(columns, trace, times)
         hi, lo = spans["trace_hi"][first[won]], spans["trace_lo"][first[won]]
         self._traces.append(
             trace_hi=hi,
@@ -735,7 +811,10 @@ class ExemplarStore:
             self._slot_of[key] = int(slot_of_trace[won[index]])
         rows = np.flatnonzero(winners[new["trace"]])
         key_service = [self._keys[k][0] if self._keys[k][1] < 0 else -1 for k in new["key"][rows].tolist()]
-        critical_ns = [critical.get((t, s), 0) for t, s in zip(new["trace"][rows].tolist(), key_service, strict=True)]
+        figures = np.array(
+            [times.get((t, s), (0, 0, 0, 0)) for t, s in zip(new["trace"][rows].tolist(), key_service, strict=True)],
+            np.int64,
+        ).reshape(-1, 4)
         self._rows.append(
             trace=slot_of_trace[new["trace"][rows]],
             key=new["key"][rows],
@@ -743,7 +822,10 @@ class ExemplarStore:
             bucket_s=bucket_s[rows],
             time_ns=new["time_ns"][rows],
             latency_ns=new["latency_ns"][rows],
-            critical_ns=np.array(critical_ns, np.int64),
+            critical_ns=figures[:, 0],
+            self_ns=figures[:, 1],
+            busy_ns=figures[:, 2],
+            operation=figures[:, 3].astype(np.int32),
             error=new["error"][rows],
             flags=new_flags[rows],
         )
@@ -881,6 +963,39 @@ class ExemplarStore:
             self.dropped[reason] = self.dropped.get(reason, 0) + count
             if self.problems is not None:
                 self.problems.add(reason, count=count)
+
+
+def _trace_times(
+    columns: dict[str, np.ndarray], trace: int, out: dict[tuple[int, int], tuple[int, int, int, int]]
+) -> int:
+    """Per node of one kept trace: critical-path ns, own (self) ns, busy ns (its entry spans) and its main operation
+    — time waiting on an uninstrumented peer credited to the peer. Returns the critical path's length."""
+    parents = trace_parent_rows(columns["span_id"], columns["parent_id"])
+    service, kind = columns["service"], columns["kind"]
+    credited = credit_peers(parents, service, kind, columns["peer"], unknown=3)
+    result = critical_path(
+        columns["span_id"], columns["parent_id"], columns["start_ns"], columns["end_ns"], credited, kind
+    )
+    own = exclusive_ns(np.where(parents >= 0, parents, -1), columns["start_ns"], columns["end_ns"])
+    own[parents == -2] = 0  # a repeated span id counts once
+    duration = columns["end_ns"] - columns["start_ns"]
+    entry = (parents < 0) | (service[np.maximum(parents, 0)] != service)
+    entry &= parents != -2
+    entry |= credited != service  # a peer's calls are its entries
+    nodes, inverse = np.unique(credited, return_inverse=True)
+    self_ns = np.bincount(inverse, weights=own, minlength=nodes.size)
+    busy_ns = np.bincount(inverse, weights=np.where(entry, duration, 0), minlength=nodes.size)
+    longest = np.lexsort((-np.where(entry, duration, -1), inverse))  # per node, its longest entry span first
+    first_of = np.flatnonzero(np.concatenate(([True], inverse[longest][1:] != inverse[longest][:-1])))
+    operation = columns["name"][longest[first_of]]
+    for index, node in enumerate(nodes.tolist()):
+        out[(trace, node)] = (
+            int(result.service_ns.get(node, 0)),
+            int(self_ns[index]),
+            int(busy_ns[index]),
+            int(operation[index]),
+        )
+    return result.duration_ns
 
 
 def _without_repeats(spans: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from flowviz.analysis.critical_path import CriticalPath, critical_path, trace_critical_path
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch
+from flowviz.model.span_batch import SpanBatch, SpanKind
 from flowviz.sources.capture_file import CaptureReader
 
 MS = 1_000_000
@@ -227,3 +227,34 @@ def test_random_trees_match_the_reference(rows: list[tuple[int, int, int, int, i
     parent_id, start, duration, service, kind = (list(column) for column in zip(*rows, strict=True))
     start_ns = np.array(start, np.int64)
     _check(np.arange(1, len(rows) + 1), parent_id, start_ns, start_ns + np.array(duration), service, kind)
+
+
+def test_waiting_on_an_uninstrumented_peer_is_the_peers_time() -> None:
+    """frontend SERVER [0, 100) -> CLIENT [10, 90) -> payment SERVER [12, 88) -> CLIENT to the database [20, 80)
+    (no span of the database's own): the database gets 60 ms of the path, payment 16, frontend 24."""
+    from types import SimpleNamespace
+
+    from flowviz.analysis.critical_path import credit_peers, exclusive_ns, parent_rows
+
+    strings = ("", "frontend", "payment", "payments-db", "unknown")
+    trace = SimpleNamespace(
+        span_id=np.array([1, 2, 3, 4], np.uint64),
+        parent_id=np.array([0, 1, 2, 3], np.uint64),
+        start_ns=np.array([0, 10, 12, 20]) * MS,
+        end_ns=np.array([100, 90, 88, 80]) * MS,
+        service=np.array([1, 1, 2, 2]),
+        kind=np.array([SpanKind.SERVER, SpanKind.CLIENT, SpanKind.SERVER, SpanKind.CLIENT], np.int8),
+        peer=np.array([0, 2, 0, 3]),
+        strings=strings,
+    )
+    path = trace_critical_path(trace)
+    named = {strings[s]: ns for s, ns in path.service_ns.items()}
+    assert named == {"frontend": 24 * MS, "payment": 16 * MS, "payments-db": 60 * MS}
+    parents = parent_rows(trace.span_id, trace.parent_id)
+    credited = credit_peers(parents, trace.service, trace.kind, trace.peer, unknown=4)
+    assert credited.tolist() == [1, 1, 2, 3]  # the client span to payment is answered by payment's server span
+    # own time: frontend 10 + 10 (server) + 2 + 2 (client around payment's server span), payment 8 + 8, database 60
+    assert exclusive_ns(parents, trace.start_ns, trace.end_ns).tolist() == [20 * MS, 4 * MS, 16 * MS, 60 * MS]
+    # a client span naming no peer is the "unknown" node's time
+    trace.peer = np.array([0, 2, 0, 0])
+    assert {strings[s] for s in trace_critical_path(trace).service_ns} == {"frontend", "payment", "unknown"}

@@ -236,7 +236,7 @@ def _simulated_batches(seconds: int, rate_per_s: float, step_s: int = 2):
 
 def test_memory_stays_bounded_on_a_long_simulator_run() -> None:
     """12 simulated minutes with 5 s buckets (20 s, 1 min, 5 min coarser) and budgets a few minutes fill."""
-    trace_budget, operation_budget, pending = 3 << 20, 256 << 10, 20_000
+    trace_budget, operation_budget, pending = 4 << 20, 256 << 10, 20_000
     store = ExemplarStore(
         trace_budget_bytes=trace_budget,
         operation_budget_bytes=operation_budget,
@@ -258,3 +258,30 @@ def test_memory_stays_bounded_on_a_long_simulator_run() -> None:
     assert store.exemplars("api-gateway", end_ns - 6 * 60 * S, end_ns - 4 * 60 * S, kind="slowest")
     assert not store.exemplars("api-gateway", start_ns, start_ns + 60 * S, kind="recent")
     assert store.operations("api-gateway", end_ns - 60 * S, end_ns)
+
+
+def test_uninstrumented_peers_are_nodes_with_traces_and_time_where_it_is_spent() -> None:
+    """The simulator's databases, caches and third-party APIs have no spans of their own: they still get kept traces,
+    operations (their callers' client spans), critical-path time, and their callers' waiting time is theirs."""
+    store = ExemplarStore()
+    start_ns = 0
+    for simulation_start_ns, batch in _simulated_batches(60, 200.0):
+        store.ingest(batch)
+        start_ns = simulation_start_ns
+    store.flush()
+    end_ns = start_ns + 60 * S
+    assert "payments-db" in store.services()
+    kept = store.exemplars("payments-db", start_ns, end_ns, kind="slowest")
+    assert kept
+    assert all(store.trace(e.trace_id) is not None for e in kept)
+    assert store.operations("payments-db", start_ns, end_ns)
+    share = store.critical_path_share("payments-db", start_ns, end_ns)
+    assert share is not None
+    assert share > 0
+    payments = store.time_split("payments", start_ns, end_ns)
+    database = store.time_split("payments-db", start_ns, end_ns)
+    assert payments.waiting_ns > 0  # it waits on its database (and others)
+    assert database.self_ns == database.busy_ns  # a peer's calls are all its own time
+    assert 0 < payments.self_share < 1
+    splits = store.operation_time_splits("payments", start_ns, end_ns)
+    assert sum(s.busy_ns for s in splits) == payments.busy_ns
