@@ -125,9 +125,10 @@ def critical_path(
 def credit_peers(
     parent_rows: np.ndarray, service: np.ndarray, kind: np.ndarray, peer: np.ndarray, *, unknown: int | None
 ) -> np.ndarray:
-    """The node each span's own time is credited to: for a CLIENT or PRODUCER span whose callee is not
-    instrumented (no child span in another service, no nested client span under it) its peer (`unknown` where
-    the span names none; the span's own service when `unknown` is None) — a database, cache, third-party API or topic; else the span's own service.
+    """The node each span's own time is credited to: its own service, except a CLIENT or PRODUCER span whose
+    callee is not instrumented (no child span in another service, no nested client span under it): its peer —
+    a database, cache, third-party API or topic — or `unknown` where it names none (its own service when
+    `unknown` is None).
 
     `parent_rows`: row of each span's parent, negative for none. Ids are whatever `service` and `peer` hold
     (string ids), so the result is a service-like column for `critical_path` and the self-time figures.

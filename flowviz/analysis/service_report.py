@@ -128,7 +128,8 @@ def format_service_summary(summary: dict[str, object]) -> str:
     split = summary.get("time_split")
     if split:
         lines.append(
-            f"  own time {100 * split['self_share']:.0f} %, waiting on what it calls {100 - 100 * split['self_share']:.0f} %"  # type: ignore[index]
+            f"  own time {100 * split['self_share']:.0f} %, "  # type: ignore[index]
+            f"waiting on what it calls {100 - 100 * split['self_share']:.0f} %"  # type: ignore[index]
             f" ({split['traces']} kept traces)"  # type: ignore[index]
         )
         for op in summary.get("operation_time_splits", []):  # type: ignore[attr-defined]
