@@ -5,12 +5,15 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Qt tests run without a display; set here so nobody has to set it in their shell.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the analysis settings file of the person running the tests must not change what the tests see
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="flowviz-test-config-")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VENDORED_CAPTURES_DIR = Path(__file__).resolve().parent / "data" / "captures"

@@ -22,7 +22,6 @@ Qt-free; an update reads the store's immutable snapshot, so it can run in any th
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -245,10 +244,8 @@ class FindingsTracker:
                 for row, start in enumerate(starts):
                     if start < end_ns + sub_ns and start + sub_ns > onset_ns - sub_ns:
                         clean[row, entity] = False
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: entities without clean history
-            median_requests = np.nanmedian(np.where(clean, requests, np.nan), axis=0)
-            p95_ms = np.nanmedian(np.where(clean & (requests >= 3), p95, np.nan), axis=0)
+        median_requests = _column_medians(np.where(clean, requests, np.nan))
+        p95_ms = _column_medians(np.where(clean & (requests >= 3), p95, np.nan))
         enough_p95 = (clean & (requests >= 3) & ~np.isnan(p95)).sum(axis=0) >= 3
         clean_count = clean.sum(axis=0)
         clean_requests = np.where(clean, requests, 0.0)
@@ -510,6 +507,15 @@ class FindingsTracker:
             excess = -excess
         walk = np.concatenate([[0.0], np.cumsum(excess)])
         return int(start_ns + (split + int(np.argmin(walk))) * SECOND_NS)
+
+
+def _column_medians(values: np.ndarray) -> np.ndarray:
+    """Median of each column's non-NaN values; NaN for columns with none (without numpy's all-NaN warning)."""
+    out = np.full(values.shape[1], np.nan)
+    some = ~np.isnan(values).all(axis=0)
+    if some.any():
+        out[some] = np.nanmedian(values[:, some], axis=0)
+    return out
 
 
 def _pad(array: np.ndarray, size: int, fill: float) -> np.ndarray:

@@ -53,6 +53,7 @@ def service_summary(
         "exemplars": [],
         "critical_path_share": None,
         "time_split": None,
+        "operation_time_splits": [],
     }
     if exemplars is not None:
         summary["operations"] = [

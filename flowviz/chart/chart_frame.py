@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Protocol
 
 import numpy as np
 
@@ -16,6 +17,28 @@ from flowviz.store.graph_frame import GraphFrame
 
 CURVE_SAMPLES = 32  # enough for a long edge routed through several columns
 GEOMETRY_RADIUS = 22.0  # edges leave and reach nodes at this radius (the smallest node's)
+
+
+class HealthView(Protocol):
+    """Health per node and edge of a store frame from elsewhere (the analysis): levels as `Health` values,
+    the sentence that says why, and the root-cause candidates."""
+
+    node_level: np.ndarray
+    edge_level: np.ndarray
+    node_reason: tuple[str, ...]
+    edge_reason: tuple[str, ...]
+    node_root_cause: np.ndarray
+
+
+class HealthSource(Protocol):
+    """Where a chart takes its health from instead of fixed thresholds alone."""
+
+    use_thresholds: bool  # the fixed thresholds apply too (the worse of both)
+
+    def key(self) -> object:
+        """Changes whenever `levels` may answer differently."""
+
+    def levels(self, frame: GraphFrame) -> HealthView | None: ...
 
 
 class Health(IntEnum):
@@ -82,6 +105,9 @@ class ChartFrame:
     # per node, the names of the nodes a group node stands for (empty tuple: an ordinary node)
     node_members: tuple[tuple[str, ...], ...] = ()
     node_dead_letter: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # dead-letter/retry topics
+    # why a node or edge has its health colour (from the analysis; "" where nothing to say, empty: none)
+    node_reason: tuple[str, ...] = ()
+    edge_reason: tuple[str, ...] = ()
 
     @property
     def node_count(self) -> int:
@@ -117,9 +143,14 @@ def build_chart_frame(
     node_members: tuple[tuple[str, ...], ...] = (),
     dead_letters: DeadLetterRules | None = None,
     edge_routes: dict[int, np.ndarray] | None = None,
+    node_health: np.ndarray | None = None,
+    edge_health: np.ndarray | None = None,
+    node_reason: tuple[str, ...] = (),
+    edge_reason: tuple[str, ...] = (),
 ) -> ChartFrame:
     """Combine a store frame with layout positions (aligned with `frame.node_names`); `node_notes` adds a
-    note to the nodes it names (see `ChartFrame.node_note`)."""
+    note to the nodes it names (see `ChartFrame.node_note`). `node_health`/`edge_health` (with their reasons)
+    replace the classification by `thresholds` where the health comes from the analysis."""
     window_s = max((frame.end_ns - frame.start_ns) / 1e9, 1e-9)
     # what a node served; a pure source (user, a cron job) by what it sent
     node_rate = np.where(frame.node_requests > 0, frame.node_requests, frame.node_out_requests) / window_s
@@ -162,7 +193,9 @@ def build_chart_frame(
         node_p50_ms=frame.node_p50_ms,
         node_p95_ms=frame.node_p95_ms,
         node_p99_ms=frame.node_p99_ms,
-        node_health=classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds),
+        node_health=classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds)
+        if node_health is None
+        else np.asarray(node_health, np.int8),
         node_visible=node_visible,
         edge_source=frame.edge_source,
         edge_target=frame.edge_target,
@@ -173,7 +206,9 @@ def build_chart_frame(
         edge_p50_ms=frame.edge_p50_ms,
         edge_p95_ms=frame.edge_p95_ms,
         edge_p99_ms=frame.edge_p99_ms,
-        edge_health=classify_health(frame.edge_requests, frame.edge_errors, frame.edge_p95_ms, thresholds),
+        edge_health=classify_health(frame.edge_requests, frame.edge_errors, frame.edge_p95_ms, thresholds)
+        if edge_health is None
+        else np.asarray(edge_health, np.int8),
         edge_width=edge_width_for(edge_rate, scale=edge_scale),
         edge_visible=edge_visible,
         edge_curve=curves,
@@ -184,6 +219,8 @@ def build_chart_frame(
         else np.asarray(node_root_cause, bool),
         node_members=node_members,
         node_dead_letter=_dead_letter_topics(frame, dead_letters or DeadLetterRules()),
+        node_reason=node_reason,
+        edge_reason=edge_reason,
     )
 
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-from flowviz.chart.chart_frame import ChartFrame, build_chart_frame, node_radius_for
+from flowviz.chart.chart_frame import (
+    ChartFrame,
+    Health,
+    HealthSource,
+    HealthView,
+    build_chart_frame,
+    classify_health,
+    node_radius_for,
+)
 from flowviz.chart.particles import DEFAULT_BUDGET, ParticleSystem
 from flowviz.chart.reduction import ChartScope, ScopedFrame, Scoper
 from flowviz.chart.themes import DARK, HealthThresholds, Theme
@@ -16,6 +25,7 @@ from flowviz.derive.dead_letters import DeadLetterRules
 from flowviz.layout import FlowLayout
 from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.time_control import TimeControl, TimeRange
+from flowviz.store.graph_frame import GraphFrame
 from flowviz.store.rolling_store import RollingStore
 
 SECOND_NS = 1_000_000_000
@@ -60,6 +70,8 @@ class FlowChartModel:
         # notes on nodes from a live source (a consumer group's lag), asked for at each refresh
         self.node_notes: Callable[[], Mapping[str, str]] | None = None
         self.dead_letters = DeadLetterRules()  # which topics are drawn as dead-letter/retry topics
+        # health from the analysis (departures from baselines, objectives) instead of fixed thresholds alone
+        self.health_source: HealthSource | None = None
         self.scope = ChartScope()  # focus, filter and groups: what part of the graph is shown
         self.scoped: ScopedFrame | None = None  # the last frame as shown, with its map back to the store
         self._scoper = Scoper()
@@ -109,11 +121,16 @@ class FlowChartModel:
             self.thresholds,
             tuple(sorted(notes.items())),
             self.scope,
+            self.health_source.key() if self.health_source is not None else None,
             self.layout.result.version if self.layout.result else None,
         )
         if state == self._seen:
             return False
-        scoped = self._scoper.apply(self.store.query(start_ns, end_ns), self.scope, self.thresholds)
+        store_frame = self.store.query(start_ns, end_ns)
+        health = self._health(store_frame)
+        scoped = self._scoper.apply(
+            store_frame, self.scope, self.thresholds, None if health is None else health.node_level
+        )
         frame = scoped.frame
         # when breaking cycles, reverse asynchronous (messaging) edges before synchronous calls:
         # a reply over a topic is feedback, the call is the flow
@@ -147,6 +164,7 @@ class FlowChartModel:
             node_members=scoped.members,
             edge_routes=self._edge_routes(frame, result.routes),
             dead_letters=self.dead_letters,
+            **_scoped_health(health, scoped),
         )
         if scoped.members:  # a group is as healthy as its worst member
             worst = np.maximum(self.chart.node_health, scoped.group_health).astype(self.chart.node_health.dtype)
@@ -168,6 +186,22 @@ class FlowChartModel:
             if route is not None:
                 found[edge] = route * self.stretch
         return found
+
+    def _health(self, frame: GraphFrame) -> HealthView | None:
+        """The analysis's health of the store frame, with the fixed thresholds folded in where they apply."""
+        source = self.health_source
+        view = source.levels(frame) if source is not None else None
+        if view is None or not source.use_thresholds:
+            return view
+        fixed_nodes = classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, self.thresholds)
+        fixed_edges = classify_health(frame.edge_requests, frame.edge_errors, frame.edge_p95_ms, self.thresholds)
+        return _Levels(
+            np.maximum(view.node_level, fixed_nodes).astype(np.int8),
+            np.maximum(view.edge_level, fixed_edges).astype(np.int8),
+            view.node_reason,
+            view.edge_reason,
+            view.node_root_cause,
+        )
 
     def set_aspect(self, aspect: float) -> bool:
         """Fit the layout's spread to a screen of this width:height; True (and the chart rebuilt) when
@@ -287,6 +321,35 @@ class FlowChartModel:
             low = np.minimum(low, routed.reshape(-1, 2).min(axis=0))
             high = np.maximum(high, routed.reshape(-1, 2).max(axis=0))
         return (float(low[0]), float(low[1]), float(high[0]), float(high[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Levels:
+    node_level: np.ndarray
+    edge_level: np.ndarray
+    node_reason: tuple[str, ...]
+    edge_reason: tuple[str, ...]
+    node_root_cause: np.ndarray
+
+
+def _scoped_health(health: HealthView | None, scoped: ScopedFrame) -> dict[str, object]:
+    """`build_chart_frame`'s health arguments for the chart's nodes and edges (groups: their worst member)."""
+    if health is None:
+        return {}
+    nodes, edges = scoped.store_node, scoped.store_edge
+    is_node, is_edge = nodes >= 0, edges >= 0
+    node_level = np.where(is_node, health.node_level[np.maximum(nodes, 0)], np.maximum(scoped.group_health, 0))
+    frame = scoped.frame
+    # an edge between groups: as healthy as its traffic says (it has no findings of its own)
+    fallback = np.where(frame.edge_requests > 0, Health.HEALTHY, Health.IDLE)
+    edge_level = np.where(is_edge, health.edge_level[np.maximum(edges, 0)], fallback)
+    return {
+        "node_health": node_level.astype(np.int8),
+        "edge_health": edge_level.astype(np.int8),
+        "node_reason": tuple(health.node_reason[i] if i >= 0 else "" for i in nodes.tolist()),
+        "edge_reason": tuple(health.edge_reason[i] if i >= 0 else "" for i in edges.tolist()),
+        "node_root_cause": np.where(is_node, health.node_root_cause[np.maximum(nodes, 0)], False),
+    }
 
 
 def stretch_for(positions: np.ndarray, aspect: float) -> tuple[float, float]:

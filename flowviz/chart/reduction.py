@@ -47,13 +47,15 @@ class ScopedFrame:
     group_of: dict[str, str] = field(default_factory=dict)  # node name -> its group's label, open or collapsed
 
 
-def node_figures(frame: GraphFrame, thresholds: HealthThresholds) -> NodeFigures:
-    """Per node figures as the chart computes them (rate served, or sent for a pure source)."""
+def node_figures(frame: GraphFrame, thresholds: HealthThresholds, health: np.ndarray | None = None) -> NodeFigures:
+    """Per node figures as the chart computes them (rate served, or sent for a pure source); `health` where the
+    chart's health comes from elsewhere (the analysis) rather than from `thresholds`."""
     window_s = max((frame.end_ns - frame.start_ns) / 1e9, 1e-9)
     rate = np.where(frame.node_requests > 0, frame.node_requests, frame.node_out_requests) / window_s
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(frame.node_requests > 0, frame.node_errors / np.maximum(frame.node_requests, 1), 0.0)
-    health = classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds)
+    if health is None:
+        health = classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds)
     return NodeFigures(
         frame.node_names, frame.node_kind, rate, ratio, frame.node_p50_ms, frame.node_p95_ms, frame.node_p99_ms, health
     )
@@ -74,7 +76,10 @@ class Scoper:
             self._labels_key = key
         return self._labels
 
-    def apply(self, frame: GraphFrame, scope: ChartScope, thresholds: HealthThresholds) -> ScopedFrame:
+    def apply(
+        self, frame: GraphFrame, scope: ChartScope, thresholds: HealthThresholds, node_health: np.ndarray | None = None
+    ) -> ScopedFrame:
+        """`node_health`: per node of `frame`, its health where the chart takes it from the analysis."""
         count = len(frame.node_names)
         keep = np.ones(count, bool)
         if scope.focus is not None:
@@ -82,13 +87,14 @@ class Scoper:
             if focused is not None:
                 keep &= focused
         if scope.node_filter is not None:
-            keep &= scope.node_filter.keep(node_figures(frame, thresholds))
+            keep &= scope.node_filter.keep(node_figures(frame, thresholds, node_health))
         labels = [] if scope.focus is not None else self.group_labels(frame, scope)
         store_node = np.arange(count)
         store_edge = np.arange(frame.edge_count)
         if not keep.all():
             edges = np.flatnonzero(keep[frame.edge_source] & keep[frame.edge_target])
             frame, store_node = subset(frame, keep)
+            node_health = None if node_health is None else node_health[store_node]
             store_edge = edges
             labels = [labels[i] for i in store_node.tolist()] if labels else []
         grouped = any(labels)
@@ -100,7 +106,11 @@ class Scoper:
         if not collapsed:
             none = np.full(len(frame.node_names), -1, np.int64)
             return ScopedFrame(frame, (), store_node, store_edge, none, group_of)
-        member_health = classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds)
+        member_health = (
+            classify_health(frame.node_requests, frame.node_errors, frame.node_p95_ms, thresholds)
+            if node_health is None
+            else node_health
+        )
         scoped, members, origin = collapse(frame, labels, collapsed)
         new_store_node = np.where(origin >= 0, store_node[np.maximum(origin, 0)], -1)
         group_health = np.full(len(scoped.node_names), -1, np.int64)

@@ -310,6 +310,7 @@ def capture_loaded(window, paths: Sequence[str], *, untouched_moves: int) -> Non
         model.show_whole_range()
     model.relayout()  # the union over the whole capture: nothing moves afterwards
     window.view.fit()
+    window.analysis.loaded()  # judged whole now: its parts may have come out of time order
     window.controls.restore_view()  # where the user left this capture last time
 
 

@@ -49,10 +49,11 @@ class Emphasis:
     edge_ends: frozenset[int] = field(default_factory=frozenset)
     path_nodes: frozenset[int] = field(default_factory=frozenset)
     path_edges: frozenset[int] = field(default_factory=frozenset)
+    badges: tuple[tuple[int, str], ...] = ()  # (node, text): numbers of a blast radius in onset order
 
     def key(self) -> tuple:
         """What the cached layers depend on (hovering aside)."""
-        return (self.selected, self.selected_edge, self.path_nodes, self.path_edges)
+        return (self.selected, self.selected_edge, self.path_nodes, self.path_edges, self.badges)
 
     def is_dimmed(self, node_count: int) -> np.ndarray:
         dimmed = np.zeros(node_count, bool)
@@ -155,6 +156,29 @@ class ChartPainter:
         if chart.node_count:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             self._paint_labels(painter, chart, viewport, emphasis.is_dimmed(chart.node_count), emphasis)
+            self._paint_badges(painter, chart, viewport, emphasis.badges)
+
+    def _paint_badges(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, badges) -> None:
+        """Numbered discs at the nodes' upper right (a root cause's blast radius in onset order)."""
+        if not badges:
+            return
+        screen_xy, half = self.node_boxes(chart, viewport)
+        name_font, _ = self.label_fonts(viewport)
+        font = QFont(name_font)
+        font.setBold(True)
+        painter.setFont(font)
+        size = max(QFontMetricsF(font).height() * 1.15, 16.0)
+        for node, text in badges:
+            if node >= chart.node_count or not chart.node_visible[node]:
+                continue
+            x = float(screen_xy[node, 0] + half[node, 0] * 0.75)
+            y = float(screen_xy[node, 1] - half[node, 1] * 0.75)
+            disc = QRectF(x - size / 2, y - size / 2, size, size)
+            painter.setPen(QPen(qcolor(self.theme.background), 2))
+            painter.setBrush(QBrush(qcolor(self.theme.selection)))
+            painter.drawEllipse(disc)
+            painter.setPen(qcolor(self.theme.background))
+            painter.drawText(disc, _CENTERED, text)
 
     @staticmethod
     def _edges_on_screen(chart: ChartFrame, viewport: Viewport) -> tuple[np.ndarray, np.ndarray]:

@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flowviz.analysis.config import AnalysisConfig
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import THEMES, Theme
 from flowviz.model.time_control import SECOND_NS, WINDOWS_S
+from flowviz.ui.analysis_dock import AnalysisDock
 from flowviz.ui.chart_controls import ChartControls
 from flowviz.ui.chart_menus import install_chart_menus
 from flowviz.ui.chart_painter import qcolor
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         status_text: Callable[[], str] | None = None,
         bookmark_key: str | None = None,
         details: object | None = None,
+        analysis_config: AnalysisConfig | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
         self.transport.bookmark_requested.connect(self.add_bookmark)
         self.transport.loop_requested.connect(self.toggle_loop)
         self._build_docks(details)
+        self.analysis = AnalysisDock(self, analysis_config)
         self._build_toolbar()
         self._build_time_keys()
         self.view.setFocus()  # keys go to the chart (the search box takes them only when clicked)

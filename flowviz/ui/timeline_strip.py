@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,16 +10,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from flowviz.analysis.consumer_marks import consumer_marks
-from flowviz.analysis.incident_marks import IncidentMark, failure_jumps, latency_jumps
+from flowviz.analysis.findings import Finding
+from flowviz.analysis.health import FAILING, severity
+from flowviz.analysis.live_findings import LiveDiagnosis
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
+from flowviz.derive.consumer_lag import LagMark
 from flowviz.model.time_control import SECOND_NS
 from flowviz.ui.chart_painter import qcolor
 
 TARGET_STEPS = 900  # bars across the strip
 NICE_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-MARKS_INTERVAL_S = 5.0  # latency marks need store queries: recompute at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +61,27 @@ class _ScrubViewBox(pg.ViewBox):
             self._strip.scrub_to(x)
 
 
+def _mark_tip(mark: Finding | LagMark) -> str:
+    if isinstance(mark, Finding):
+        return f"{mark.subject}: {mark.describe()}"
+    return f"{mark.group}: {mark.text}"
+
+
 class TimelineStrip(QWidget):
     """Shows `model`'s store over its whole retained range and its time control's window and cursor."""
 
     scrubbed = Signal(object)  # the new cursor, ns
+    finding_clicked = Signal(object)  # a `Finding` whose mark was clicked
 
     def __init__(self, model: FlowChartModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.bookmarks: list[Bookmark] = []
-        self.marks: list[IncidentMark] = []
+        self.marks: list[Finding] = []  # the findings marked on the strip (from the analysis)
+        self.findings: Callable[[], LiveDiagnosis] | None = None
+        self.group_marks: list[LagMark] = []
+        self._marks_version: tuple[int, int] = (-1, -1)
         self._seen_version: tuple | None = None
-        self._marks_at = 0.0
-        self._marks_worker: threading.Thread | None = None
-        self._new_marks: list[IncidentMark] | None = None
         self._updating = False
         self._view_box = _ScrubViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self._view_box, axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
@@ -151,31 +158,15 @@ class TimelineStrip(QWidget):
             self._calls.setData(edges, (timeline.requests - timeline.failures) / per_s, stepMode="center", fillLevel=0)
             self.plot.setXRange(available.start_ns / 1e9, available.end_ns / 1e9, padding=0.01)
             self.plot.setYRange(0, max(float(timeline.requests.max(initial=0)) / per_s, 1.0) * 1.1, padding=0)
-            due = time.monotonic() - self._marks_at >= MARKS_INTERVAL_S
-            if due and (self._marks_worker is None or not self._marks_worker.is_alive()):
-                self._marks_at = time.monotonic()
-                failure_marks = failure_jumps(
-                    timeline.bucket_start_ns, timeline.requests, timeline.failures, step_ns=step_ns
-                )
-                # latency marks need dozens of window queries: never on the UI thread
-                self._marks_worker = threading.Thread(
-                    target=self._compute_latency_marks,
-                    args=(failure_marks, available.start_ns, available.end_ns),
-                    daemon=True,
-                )
-                self._marks_worker.start()
-        if self._new_marks is not None:
-            self.marks, self._new_marks = self._new_marks, None
+        latest = self.findings() if self.findings is not None else None
+        marks_version = (latest.version if latest is not None else -1, store.consumer_lag.version)
+        if marks_version != self._marks_version:
+            self._marks_version = marks_version
+            self.marks = list(latest.diagnosis.findings) if latest is not None else []
+            # rebalances and consumer groups changing state (Kafka events), as they were polled
+            self.group_marks = store.consumer_lag.marks(available.start_ns, available.end_ns + SECOND_NS)
             self._draw_marks()
         self._place_time()
-
-    def _compute_latency_marks(self, failure_marks: list[IncidentMark], start_ns: int, end_ns: int) -> None:
-        """Runs in a worker thread (store queries read an immutable snapshot); the UI draws the result."""
-        self._new_marks = (
-            failure_marks
-            + latency_jumps(self.model.store, start_ns, end_ns)
-            + consumer_marks(self.model.store, start_ns, end_ns)  # rebalances, groups falling behind or stuck
-        )
 
     def _place_time(self) -> None:
         window = self.model.time.window_ns()
@@ -189,21 +180,49 @@ class TimelineStrip(QWidget):
             self._updating = False
 
     def _draw_marks(self) -> None:
+        """Each finding as a bar along the top from onset to end, and a clickable marker at its onset (its tooltip
+        names the node and the departure)."""
         for item in self._mark_items:
             self.plot.removeItem(item)
         self._mark_items = []
+        if not self.marks and not self.group_marks:
+            return
+        top = self.plot.getViewBox().viewRange()[1][1]
+        spots = []
         for mark in self.marks:
-            color = self._theme.failing if "failure" in mark.reason else self._theme.degraded
-            item = pg.LinearRegionItem(
-                (mark.start_ns / 1e9, mark.end_ns / 1e9),
-                movable=False,
-                brush=pg.mkBrush(qcolor(color, 70)),
-                pen=pg.mkPen(qcolor(color, 200)),
+            color = self._theme.failing if severity(mark) >= FAILING else self._theme.degraded
+            span = pg.PlotCurveItem(
+                [mark.onset_ns / 1e9, max(mark.end_ns, mark.onset_ns + SECOND_NS) / 1e9],
+                [top * 0.92, top * 0.92],
+                pen=pg.mkPen(qcolor(color, 200), width=3),
             )
-            item.setToolTip(mark.reason)
-            item.setZValue(2)
-            self.plot.addItem(item)
-            self._mark_items.append(item)
+            span.setToolTip(f"{mark.subject}: {mark.describe()}")
+            span.setZValue(25)
+            self.plot.addItem(span)
+            self._mark_items.append(span)
+            spots.append({"pos": (mark.onset_ns / 1e9, top * 0.92), "brush": pg.mkBrush(qcolor(color)), "data": mark})
+        for mark in self.group_marks:
+            spots.append(
+                {
+                    "pos": (mark.time_ns / 1e9, top * 0.78),
+                    "brush": pg.mkBrush(qcolor(self._theme.selection)),
+                    "symbol": "d",
+                    "data": mark,
+                }
+            )
+        markers = pg.ScatterPlotItem(size=11, symbol="t", pen=pg.mkPen(qcolor(self._theme.background), width=1))
+        markers.setData(spots, tip=lambda x, y, data: _mark_tip(data))
+        markers.setZValue(30)
+        markers.sigClicked.connect(self._mark_clicked)
+        self.plot.addItem(markers)
+        self._mark_items.append(markers)
+
+    def _mark_clicked(self, _item, points, _event) -> None:
+        value = points[0].data()
+        if isinstance(value, Finding):
+            self.finding_clicked.emit(value)
+        else:  # a consumer group's mark: go there
+            self.scrub_to(value.time_ns / 1e9 + 1)
 
     def set_bookmarks(self, bookmarks: list[Bookmark]) -> None:
         self.bookmarks = sorted(bookmarks, key=lambda b: b.time_ns)

@@ -63,7 +63,17 @@ def test_schema(tmp_path: Path) -> None:
     (tmp_path / "seed.json").write_bytes(orjson.dumps(SEED_TRACE))
     store, exemplars, pipeline = load(tmp_path / "seed.json")
     summary = service_summary(store, exemplars, "payment", *whole(store, pipeline))
-    assert set(summary) == {"name", "upstream", "downstream", "operations", "exemplars", "critical_path_share"}
+    assert set(summary) == {
+        "name",
+        "upstream",
+        "downstream",
+        "operations",
+        "exemplars",
+        "critical_path_share",
+        "time_split",
+        "operation_time_splits",
+    }
+    assert set(summary["time_split"]) == {"name", "traces", "self_ms", "waiting_ms", "self_share"}
     for entry in summary["upstream"] + summary["downstream"]:
         assert set(entry) == {"name", "requests", "errors", "p95_ms", "share", "via"}
     for operation in summary["operations"]:
