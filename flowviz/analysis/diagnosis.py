@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flowviz.analysis.findings import Finding, FindingsSettings, FindingsTracker
+from flowviz.analysis.findings import Finding, FindingsSettings, FindingsTracker, consumer_findings
 from flowviz.analysis.root_cause import RootCause, rank_root_causes, visible_findings
 from flowviz.derive.observations import ConnectionType
 from flowviz.model.time_spec import format_time_ns
@@ -36,9 +36,15 @@ def graph_calls(snapshot: StoreSnapshot) -> list[tuple[str, str, bool]]:
     ]
 
 
+def all_findings(tracker: FindingsTracker) -> list[Finding]:
+    """The tracker's findings and the consumer groups' troubled states, by onset."""
+    found = [*tracker.findings(), *consumer_findings(tracker.store)]
+    return sorted(found, key=lambda f: (f.onset_ns, f.subject, f.signal))
+
+
 def diagnose_tracker(tracker: FindingsTracker) -> Diagnosis:
-    """The diagnosis of a tracker's findings so far."""
-    findings = visible_findings(tracker.findings())
+    """The diagnosis of a tracker's findings so far (with the consumer groups' states)."""
+    findings = visible_findings(all_findings(tracker))
     causes = rank_root_causes(findings, graph_calls(tracker.store.snapshot()))
     return Diagnosis(tuple(findings), tuple(causes))
 

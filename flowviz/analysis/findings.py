@@ -37,7 +37,9 @@ SLOW_SHARE = 0.05
 """Share of baseline calls at or above the bin after the baseline p95's: at most 5 % (bins are discrete)."""
 
 SIGNALS = ("errors", "latency", "traffic_drop", "traffic_surge")
-_UNITS = {"errors": "%", "latency": "ms", "traffic_drop": "req/s", "traffic_surge": "req/s"}
+_UNITS = {"errors": "%", "latency": "ms", "traffic_drop": "req/s", "traffic_surge": "req/s", "lag": "s"}
+LAG_STATES = {"warning": 5.0, "rewound": 5.0, "stalled": 8.0, "stopped": 10.0}
+"""Consumer-group states (Burrow's) that are findings, with the score each stands for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,8 @@ def describe_departure(signal: str, baseline: float, observed: float) -> str:
         return f"failures {observed:.1f} % (baseline {baseline:.2f} %)"
     if signal == "traffic_drop":
         return f"traffic dropped to {observed:.2f}/s (baseline {baseline:.2f}/s)"
+    if signal == "lag":
+        return f"consumer falling behind: oldest unconsumed message {observed:.1f} s old"
     return f"traffic surged to {observed:.2f}/s (baseline {baseline:.2f}/s)"
 
 
@@ -521,6 +525,38 @@ def _column_medians(values: np.ndarray) -> np.ndarray:
 def _pad(array: np.ndarray, size: int, fill: float) -> np.ndarray:
     out = np.full(size, fill, np.float64)
     out[: array.size] = array
+    return out
+
+
+def consumer_findings(store: RollingStore) -> list[Finding]:
+    """Consumer groups in a troubled state (warning, rewound, stalled, stopped — Burrow's evaluation, polled from
+    the broker) as findings of the group's node: onset where the state's evidence began, end at its last look."""
+    history = store.consumer_lag
+    if not len(history):
+        return []
+    open_runs: dict[tuple[str, str], Finding] = {}
+    out: list[Finding] = []
+    for frame in history.frames(-(1 << 62), 1 << 62):
+        seen = set()
+        for state in frame.groups:
+            key = (state.group, state.topic)
+            score = LAG_STATES.get(state.state)
+            if score is None:
+                continue
+            seen.add(key)
+            lag_s = float(state.lag_s) if state.lag_s is not None else 0.0
+            finding = open_runs.get(key)
+            if finding is None:
+                finding = Finding(
+                    state.group, None, "service", "lag", state.since_ns, frame.polled_ns, 0.0, lag_s, score
+                )
+                open_runs[key] = finding
+                out.append(finding)
+            finding.end_ns = frame.polled_ns
+            finding.score = max(finding.score, score)
+            finding.observed = max(finding.observed, lag_s)
+        for key in [k for k in open_runs if k not in seen]:
+            open_runs.pop(key).active = False
     return out
 
 

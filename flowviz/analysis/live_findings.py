@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from flowviz.analysis.diagnosis import Diagnosis, diagnose_tracker
+from flowviz.analysis.diagnosis import Diagnosis, all_findings, diagnose_tracker
 from flowviz.analysis.findings import Finding, FindingsSettings, FindingsTracker
 from flowviz.store.rolling_store import RollingStore
 
@@ -46,6 +46,7 @@ class FindingsService:
         self._stop = threading.Event()
         self._restart = False
         self._to_end = False
+        self._lag_version = -1
         self._thread = threading.Thread(target=self._run, name="flowviz-findings", daemon=True)
         self._thread.start()
 
@@ -82,11 +83,17 @@ class FindingsService:
                 self._latest = LiveDiagnosis(self._latest.version + 1, Diagnosis((), ()), (), None, 0.0)
                 print(f"flowviz: findings stopped: {error!r}")
                 return
-            if changed or self._latest.evaluated_until_ns != tracker.evaluated_until_ns:
+            lag_version = self.store.consumer_lag.version
+            if (
+                changed
+                or lag_version != self._lag_version
+                or self._latest.evaluated_until_ns != tracker.evaluated_until_ns
+            ):
+                self._lag_version = lag_version
                 self._latest = LiveDiagnosis(
                     self._latest.version + 1,
                     diagnose_tracker(tracker),
-                    tuple(tracker.findings()),
+                    tuple(all_findings(tracker)),
                     tracker.evaluated_until_ns,
                     time.perf_counter() - began,
                 )

@@ -27,8 +27,14 @@ from flowviz.analysis.findings import Finding
 from flowviz.model.time_spec import format_time_ns
 
 SECOND_NS = 1_000_000_000
-_UPWARD = {"latency", "errors"}
-_VERBS = {"latency": "slowed", "errors": "failing", "traffic_drop": "lost traffic", "traffic_surge": "surged"}
+_UPWARD = {"latency", "errors", "lag"}  # a consumer falling behind waits on what it calls, as a caller does
+_VERBS = {
+    "latency": "slowed",
+    "errors": "failing",
+    "traffic_drop": "lost traffic",
+    "traffic_surge": "surged",
+    "lag": "fell behind",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,12 @@ class LagHistory:
         with self._lock:
             return self._frames[bisect.bisect_right(self._times, time_ns) :]
 
+    def frames(self, start_ns: int, end_ns: int) -> list[LagFrame]:
+        """The frames of the looks in [start_ns, end_ns), in time order."""
+        with self._lock:
+            low, high = bisect.bisect_left(self._times, start_ns), bisect.bisect_left(self._times, end_ns)
+            return self._frames[low:high]
+
     def marks(self, start_ns: int, end_ns: int) -> list[LagMark]:
         """Rebalances and changes of state in [start_ns, end_ns)."""
         with self._lock:

@@ -54,8 +54,17 @@ def edge_health(window: MainWindow, target: str) -> int:
     return int(chart.edge_health[edge])
 
 
+def wait_for_analysis(qtbot, window: MainWindow) -> None:
+    """Findings are judged off the UI thread: wait until they reach the end of the data."""
+    end = window.model.store.time_range_ns()[1]
+    qtbot.waitUntil(
+        lambda: (window.analysis.service.latest().evaluated_until_ns or 0) >= end - 10 * SECOND, timeout=15_000
+    )
+
+
 def test_scrubbing_the_strip_to_the_incident_shows_it_failing_and_before_it_not(qtbot, incident_store):
     window = make_window(qtbot, incident_store)
+    wait_for_analysis(qtbot, window)
     before = T0 + (INCIDENT_START_S - 60) * SECOND
     during = T0 + (INCIDENT_START_S + 40) * SECOND
     qtbot.mouseClick(window.strip.plot.viewport(), Qt.MouseButton.LeftButton, pos=window.strip.x_of(before))
