@@ -43,6 +43,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
     add_prometheus_arguments(report)
+    report.add_argument(
+        "--config", metavar="FILE", help="analysis settings (TOML; default: analysis.toml in flowviz's config folder)"
+    )
     report.set_defaults(handler=_run_report)
 
 
@@ -68,9 +71,9 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
     demo.add_argument(
         "--history",
-        default="60s",
-        help="simulated past to start with, e.g. 0s, 90s, 5m (default 60s); the "
-        "scripted incident begins 2 min into each 10-min cycle",
+        default="100s",
+        help="simulated past to start with, e.g. 0s, 90s, 5m (default 100s: the baselines are learnt and the "
+        "first scripted incident begins 20 s after the window opens; it begins 2 min into each 10-min cycle)",
     )
     demo.set_defaults(handler=_run_demo)
     open_ = commands.add_parser("open", help="open captures in the window")
@@ -96,6 +99,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     render.add_argument("--theme", choices=themes, default="dark")
     render.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
     render.add_argument("--describe", metavar="SCENE.json", help="also write what was drawn (boxes, labels, edges)")
+    render.add_argument("--config", metavar="FILE", help="analysis settings (TOML): health mode, objectives")
     render.add_argument("--focus", metavar="NAME", help="show only NAME and its neighbourhood (see --hops)")
     render.add_argument("--hops", type=int, default=1, metavar="N", help="focus depth up- and downstream (1-5)")
     render.add_argument("--filter", metavar="EXPR", help="show only nodes matching EXPR ('hide EXPR' hides them)")
@@ -247,6 +251,9 @@ def _run_render(args: argparse.Namespace) -> int:
     except (TimeSpecError, ValueError) as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_USAGE
+    config = _analysis_config("render", args.config)
+    if config is None:
+        return EXIT_USAGE
     problem = output_problem(args.output)
     if problem:
         print(f"flowviz render: {problem}", file=sys.stderr)
@@ -279,6 +286,7 @@ def _run_render(args: argparse.Namespace) -> int:
             scope=scope,
             describe_path=args.describe,
             legend=not args.no_legend,
+            analysis_config=config,
         )
     except OutsideCapture as error:
         print(f"flowviz render: {error}", file=sys.stderr)
@@ -346,6 +354,17 @@ def _run_render_video(args: argparse.Namespace, inputs, window_s: float) -> int:
     return EXIT_OK
 
 
+def _analysis_config(command: str, path: str | None):
+    """The analysis settings (`--config FILE` or the default file); None after saying why they cannot be used."""
+    from flowviz.analysis.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(f"flowviz {command}: {error}", file=sys.stderr)
+        return None
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from flowviz.analysis.report import ReportWindow, build_report, default_window, format_report
     from flowviz.model.problems import Problems
@@ -378,6 +397,9 @@ def _run_report(args: argparse.Namespace) -> int:
     except PackageError as error:
         print(f"flowviz report: {error}", file=sys.stderr)
         return EXIT_NOTHING_USABLE
+    config = _analysis_config("report", args.config)
+    if config is None:
+        return EXIT_USAGE
     problems = Problems(echo=sys.stderr)
     store = RollingStore(problems=problems)
     details = DrillDownStore() if args.service else None
@@ -405,7 +427,7 @@ def _run_report(args: argparse.Namespace) -> int:
             print(f"flowviz report: {_empty_range_message(args, start, end, window)}", file=sys.stderr)
             return EXIT_USAGE
         window = ReportWindow.snapped(start, end)
-    report = build_report(store, window, totals, problems)
+    report = build_report(store, window, totals, problems, settings=config.findings)
     if len(store.consumer_lag):  # a recording of events with its looks at the consumer groups
         from flowviz.analysis.consumer_groups import consumer_groups
 

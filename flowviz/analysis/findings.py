@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowviz.analysis.significance import error_ratio_z, latency_change_z, rate_change_z
-from flowviz.derive.observations import NodeKind
+from flowviz.derive.observations import ConnectionType, NodeKind
 from flowviz.store.latency_bins import BIN_COUNT, bin_of
 from flowviz.store.rolling_store import RollingStore
 from flowviz.store.snapshot import StoreSnapshot
@@ -46,7 +46,7 @@ LAG_STATES = {"warning": 5.0, "rewound": 5.0, "stalled": 8.0, "stopped": 10.0}
 class FindingsSettings:
     """How findings are judged (the defaults keep a calm system calm; see the module docstring)."""
 
-    step_s: float = 5.0
+    step_s: float = 1.0
     recent_s: float = 30.0
     baseline_s: float = 600.0
     min_baseline_s: float = 90.0
@@ -60,7 +60,11 @@ class FindingsSettings:
     traffic_ratio: float = 2.0
     min_traffic_calls: int = 20
     hold_evaluations: int = 3
-    settle_s: float = 5.0  # data younger than this may still grow (late spans): judged only after it
+    settle_s: float = 3.0  # data younger than this may still grow (late spans): judged only after it
+    # calls to uninstrumented peers named by the client alone (connection type virtual_node: third-party
+    # APIs, `unknown`) reach the store only once the deriver stops waiting for a server span (its TTL):
+    # those edges, and nodes fed by them, are judged this much later, on complete data
+    virtual_lateness_s: float = 30.0
 
     @property
     def step_ns(self) -> int:
@@ -148,6 +152,7 @@ class _State:
     node_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     edge_source: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     edge_target: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    late: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per entity: judged `virtual_lateness_s` later
 
 
 class FindingsTracker:
@@ -205,7 +210,11 @@ class FindingsTracker:
     def _refresh_tables(self, snapshot: StoreSnapshot) -> int:
         tables = snapshot.tables
         if len(tables.node_names) != len(self._state.names) or tables.edge_count != self._state.edge_source.size:
-            self._state = _State(tables.node_names, tables.node_kind, tables.edge_source, tables.edge_target)
+            late_edge = tables.edge_connection_type == int(ConnectionType.VIRTUAL_NODE)
+            late_node = np.zeros(len(tables.node_names), bool)
+            late_node[tables.edge_target[late_edge]] = True
+            late = np.concatenate([late_node, late_edge]) if self.settings.virtual_lateness_s > 0 else late_edge & False
+            self._state = _State(tables.node_names, tables.node_kind, tables.edge_source, tables.edge_target, late)
         return len(tables.node_names) + tables.edge_count
 
     def _sub_window(self, snapshot: StoreSnapshot, start_ns: int, entities: int) -> _SubWindow:
@@ -229,8 +238,9 @@ class FindingsTracker:
         settings = self.settings
         sub_ns = settings.recent_ns
         judged_from = eval_ns - sub_ns
-        lowest = max(judged_from - round(settings.baseline_s * SECOND_NS), self._first_ns or judged_from)
-        first_sub = -(-lowest // sub_ns) * sub_ns
+        origin = self._first_ns if self._first_ns is not None else judged_from  # sub-windows start at the data
+        lowest = max(judged_from - round(settings.baseline_s * SECOND_NS), origin)
+        first_sub = origin + -(-(lowest - origin) // sub_ns) * sub_ns
         starts = list(range(first_sub, judged_from - sub_ns + 1, sub_ns))
         for stale in [s for s in self._subs if s < first_sub]:
             del self._subs[stale]
@@ -278,18 +288,21 @@ class FindingsTracker:
             for column, value in zip(columns, entry.baseline, strict=True):
                 column[entity] = value
         settings = self.settings
-        n_nodes = len(self._state.names)
-        recent_start = eval_ns - settings.recent_ns
-        frame = snapshot.query(recent_start, eval_ns)
-        requests = np.concatenate([frame.node_requests, frame.edge_requests]).astype(np.float64)[:entities]
-        errors = np.concatenate([frame.node_errors, frame.edge_errors]).astype(np.float64)[:entities]
-        p95 = np.concatenate([frame.node_p95_ms, frame.edge_p95_ms])[:entities]
         threshold = np.where(
             np.isnan(base.p95_ms), BIN_COUNT, bin_of(np.nan_to_num(base.p95_ms) * 1e6).astype(np.int64) + 1
         )
-        slow = snapshot.slow_calls(recent_start, eval_ns, threshold[n_nodes:], threshold[:n_nodes])
-        slow_calls = np.concatenate([slow.node_slow, slow.edge_slow])[:entities]
-        timed = np.concatenate([slow.node_timed, slow.edge_timed])[:entities]
+        requests, errors, p95, slow_calls, timed = self._recent(snapshot, eval_ns, threshold, entities)
+        late = self._state.late[:entities]
+        entity_eval_ns = np.full(entities, eval_ns, np.int64)
+        if late.any():
+            late_ns = eval_ns - round(settings.virtual_lateness_s * SECOND_NS)
+            for mine, theirs in zip(
+                (requests, errors, p95, slow_calls, timed),
+                self._recent(snapshot, late_ns, threshold, entities),
+                strict=True,
+            ):
+                mine[late] = theirs[late]
+            entity_eval_ns[late] = late_ns
         judged = base.seconds >= settings.min_baseline_s
         z, fire, relaxed, observed, baseline_value = self._tests(base, requests, errors, p95, slow_calls, timed, judged)
         changed = False
@@ -298,7 +311,7 @@ class FindingsTracker:
                 self._advance(
                     snapshot,
                     signal,
-                    eval_ns,
+                    entity_eval_ns,
                     z[signal],
                     fire[signal],
                     relaxed[signal],
@@ -310,6 +323,20 @@ class FindingsTracker:
                 or changed
             )
         return changed
+
+    def _recent(self, snapshot: StoreSnapshot, end_ns: int, threshold: np.ndarray, entities: int):
+        """Calls, failures, p95, slow calls and timed calls of every entity in [end_ns - recent_s, end_ns)."""
+        n_nodes = len(self._state.names)
+        start_ns = end_ns - self.settings.recent_ns
+        frame = snapshot.query(start_ns, end_ns)
+        slow = snapshot.slow_calls(start_ns, end_ns, threshold[n_nodes:], threshold[:n_nodes])
+        return (
+            np.concatenate([frame.node_requests, frame.edge_requests]).astype(np.float64)[:entities],
+            np.concatenate([frame.node_errors, frame.edge_errors]).astype(np.float64)[:entities],
+            np.concatenate([frame.node_p95_ms, frame.edge_p95_ms])[:entities],
+            np.concatenate([slow.node_slow, slow.edge_slow])[:entities],
+            np.concatenate([slow.node_timed, slow.edge_timed])[:entities],
+        )
 
     def _tests(self, base: _Baseline, requests, errors, p95, slow_calls, timed, judged):
         s = self.settings
@@ -386,7 +413,9 @@ class FindingsTracker:
         }
         return z, fire, relaxed, observed, baseline_value
 
-    def _advance(self, snapshot, signal, eval_ns, z, fire, relaxed, observed, baseline_value, base, threshold) -> bool:
+    def _advance(self, snapshot, signal, entity_eval_ns, z, fire, relaxed, observed, baseline_value, base, threshold):
+        """Open, extend or close the findings of one signal after an evaluation (`entity_eval_ns`: the moment each
+        entity was judged at)."""
         changed = False
         firing = set(np.flatnonzero(fire).tolist())
         for key in [k for k in self._pending if k[1] == signal and k[0] not in firing]:
@@ -403,7 +432,7 @@ class FindingsTracker:
                     snapshot,
                     entity,
                     signal,
-                    eval_ns,
+                    int(entity_eval_ns[entity]),
                     float(z[entity]),
                     float(observed[entity]),
                     float(baseline_value[entity]),
@@ -417,11 +446,11 @@ class FindingsTracker:
             finding = entry.finding
             if relaxed[entity] or fire[entity]:
                 entry.quiet = 0
-                finding.end_ns = eval_ns
+                finding.end_ns = int(entity_eval_ns[entity])
                 if z[entity] > finding.score:
                     finding.score, finding.observed = float(z[entity]), float(observed[entity])
                     changed = True
-                self._taint_entity(entity, finding.onset_ns, eval_ns)
+                self._taint_entity(entity, finding.onset_ns, finding.end_ns)
             else:
                 entry.quiet += 1
                 if entry.quiet >= self.settings.hold_evaluations:

@@ -3,7 +3,9 @@
 A node or edge is *degraded* while it has a finding (it departed from its own baseline) or misses
 a service-level objective the user set, and *failing* when the departure is severe (failures ≥
 `failing_error_percent`, p95 ≥ `failing_latency_factor` × its baseline, traffic stopped) or the
-objective is missed twice over — whichever is worse. Each coloured entity carries the sentence
+objective is missed twice over — whichever is worse. Whatever its baseline, a node or edge that
+fails `failing_error_percent` of its calls in the window (at least `MIN_FAILING_ERRORS` of them) is
+failing: a chronic failure is not calm just because it is old. Each coloured entity carries the sentence
 that says why ("p95 ×4.1 over its baseline (12 ms → 49 ms) since 10:04:12").
 """
 
@@ -21,6 +23,7 @@ from flowviz.store.graph_frame import GraphFrame
 
 IDLE, HEALTHY, DEGRADED, FAILING = 0, 1, 2, 3
 SECOND_NS = 1_000_000_000
+MIN_FAILING_ERRORS = 5
 RECENT_NS = 30 * SECOND_NS
 """A finding colours a window when it was active in the window's last 30 s (its "now")."""
 
@@ -100,6 +103,15 @@ def health_levels(
             note(node_level, node_reason, index[finding.node], level, reason)
         elif finding.edge is not None and finding.edge in pairs:
             note(edge_level, edge_reason, pairs[finding.edge], level, reason)
+    for requests, errors, levels, reasons in (
+        (frame.node_requests, frame.node_errors, node_level, node_reason),
+        (frame.edge_requests, frame.edge_errors, edge_level, edge_reason),
+    ):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            percent = np.where(requests > 0, 100.0 * errors / np.maximum(requests, 1), 0.0)
+        chronic = (percent >= failing_error_percent) & (errors >= MIN_FAILING_ERRORS)
+        for row in np.flatnonzero(chronic).tolist():
+            note(levels, reasons, row, FAILING, f"failures {percent[row]:.1f} % of its calls in the window")
     for objective in objectives:
         _apply_objective(frame, objective, node_level, node_reason, note)
     root = np.zeros(len(names), bool)

@@ -119,7 +119,7 @@ def _fail_without_display() -> int | None:
     return None
 
 
-def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str | None = None, history_s: float = 60.0):
+def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str | None = None, history_s: float = 100.0):
     """The window on the built-in simulator, live (the caller shows it and runs the event loop)."""
     from flowviz.sources.process_feed import ProcessFeed, SimulatorSpec
     from flowviz.store.rolling_store import RollingStore
@@ -354,7 +354,7 @@ def run_window(window) -> int:
     return 130 if was_interrupted(app) else code
 
 
-def run_demo(*, seed: int, rate_per_s: float, theme: str | None, history_s: float = 60.0) -> int:
+def run_demo(*, seed: int, rate_per_s: float, theme: str | None, history_s: float = 100.0) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure

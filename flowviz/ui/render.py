@@ -61,6 +61,7 @@ def render_store(
     *,
     selected: str | None = None,
     describe_path: str | None = None,
+    analysis_config=None,
 ) -> dict:
     """Draw the store's window into `output_path`; returns what was drawn (counts), for the caller to
     report. `describe_path` also gets the drawn scene as JSON (see `chart.scene.describe_scene`)."""
@@ -73,6 +74,7 @@ def render_store(
 
     model = FlowChartModel(store, window_s=request.window_s, live=False, theme=THEMES[request.theme])
     model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns))  # groups' lag (events)
+    model.health_source = analysis_health(store, analysis_config)  # as the window colours it
     model.time.seek(request.at_ns)
     if request.scope is not None:
         model.set_scope(request.scope)
@@ -112,6 +114,23 @@ def render_store(
         "width": request.width,
         "height": request.height,
     }
+
+
+def analysis_health(store, config=None):
+    """The chart's health source for a whole store judged at once (render, tests): findings, objectives."""
+    from flowviz.analysis.config import AnalysisConfig
+    from flowviz.analysis.diagnosis import all_findings, diagnose_tracker
+    from flowviz.analysis.findings import FindingsTracker
+    from flowviz.analysis.health import FindingsHealth
+    from flowviz.analysis.live_findings import LiveDiagnosis
+
+    config = config or AnalysisConfig()
+    tracker = FindingsTracker(store, config.findings)
+    retained = store.time_range_ns()
+    if retained is not None:
+        tracker.update(retained[1])
+    latest = LiveDiagnosis(1, diagnose_tracker(tracker), tuple(all_findings(tracker)), tracker.evaluated_until_ns, 0.0)
+    return FindingsHealth(lambda: latest, config)
 
 
 def write_description(view, path: str, *, top_px: float = 0.0, size: tuple[int, int] | None = None) -> None:
@@ -186,6 +205,7 @@ def render_captures(
     legend: bool = True,
     source: str | None = None,
     baseline: tuple[str, str] | tuple[int, int] | None = None,
+    analysis_config=None,
 ) -> tuple[dict, object]:
     """Load captures, then draw the window ending at `at` (default: the end of the capture)."""
     from flowviz.model.problems import Problems
@@ -214,5 +234,5 @@ def render_captures(
     request = RenderRequest(
         at_ns, window_s, width, height, theme, scope, source=source, legend=legend, baseline=baseline
     )
-    drawn = render_store(store, request, output_path, describe_path=describe_path)
+    drawn = render_store(store, request, output_path, describe_path=describe_path, analysis_config=analysis_config)
     return drawn, totals

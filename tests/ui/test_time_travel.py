@@ -58,7 +58,7 @@ def wait_for_analysis(qtbot, window: MainWindow) -> None:
     """Findings are judged off the UI thread: wait until they reach the end of the data."""
     end = window.model.store.time_range_ns()[1]
     qtbot.waitUntil(
-        lambda: (window.analysis.service.latest().evaluated_until_ns or 0) >= end - 10 * SECOND, timeout=15_000
+        lambda: (window.analysis.service.latest().evaluated_until_ns or 0) >= end - 10 * SECOND, timeout=30_000
     )
 
 
@@ -131,6 +131,7 @@ def test_keys_drive_the_time_control(qtbot, incident_store):
 
 def test_playing_a_capture_moves_the_chart_through_time(qtbot, incident_store):
     window = make_window(qtbot, incident_store)
+    wait_for_analysis(qtbot, window)
     window.model.time.seek(T0 + (INCIDENT_START_S - 5) * SECOND)
     window.model.time.set_speed(25)
     window.model.time.play()
