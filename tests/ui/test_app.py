@@ -56,10 +56,8 @@ def test_render_draws_the_chart_at_a_moment_to_a_png(tmp_path, capsys):
     output = tmp_path / "chart.png"
     fixed = tmp_path / "fixed.toml"  # the Kiali-like fixed thresholds: the sample's failures show at once
     fixed.write_text('[health]\nmode = "thresholds"\n')
-    code = main(
-        ["render", str(SAMPLE), "--at", "+60", "--window", "60s", "-o", str(output), "--size", "960x540"]
-        + ["--config", str(fixed)]
-    )
+    arguments = ["render", str(SAMPLE), "--at", "+60", "--window", "60s", "-o", str(output), "--size", "960x540"]
+    code = main([*arguments, "--config", str(fixed)])
     assert code == 0
     assert "37 nodes" in capsys.readouterr().out
     image = QImage(str(output))
