@@ -53,7 +53,7 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
     bench.add_argument(
         "suite",
-        choices=("ingest", "render", "scrub", "live", "groups", "receive", "layout"),
+        choices=("ingest", "render", "scrub", "live", "groups", "receive", "layout", "findings"),
         help="which benchmark",
     )
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
@@ -530,6 +530,11 @@ def _run_bench(args: argparse.Namespace) -> int:
             f"scrub step at {figures['scrub']['services']} services: p50 {figures['scrub']['p50_ms']} ms, "
             f"p95 {figures['scrub']['p95_ms']} ms"
         )
+    elif args.suite == "findings":
+        from flowviz.bench.findings import format_findings_figures, run_findings_bench
+
+        figures = run_findings_bench(retention_s=600 if args.quick else 3600, updates=10 if args.quick else 60)
+        text = format_findings_figures(figures)
     elif args.suite == "render":
         from flowviz.bench.render import format_render_figures, run_render_bench
 

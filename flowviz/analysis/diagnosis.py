@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flowviz.analysis.findings import Finding, FindingsSettings, FindingsTracker, consumer_findings
@@ -49,9 +49,23 @@ def diagnose_tracker(tracker: FindingsTracker) -> Diagnosis:
     return Diagnosis(tuple(findings), tuple(causes))
 
 
+BATCH_EVALUATIONS = 900
+"""A whole capture judged at once takes at most about this many steps (longer captures: coarser steps)."""
+
+
+def batch_settings(store: RollingStore, settings: FindingsSettings | None = None) -> FindingsSettings:
+    """`settings` for judging everything a store holds at once: the step grows with the length (an hour: 4 s)."""
+    settings = settings or FindingsSettings()
+    retained = store.time_range_ns()
+    if retained is None:
+        return settings
+    step_s = max(settings.step_s, round((retained[1] - retained[0]) / SECOND_NS / BATCH_EVALUATIONS))
+    return replace(settings, step_s=float(step_s))
+
+
 def diagnose(store: RollingStore, settings: FindingsSettings | None = None) -> Diagnosis:
-    """Findings and root causes over everything the store holds."""
-    tracker = FindingsTracker(store, settings)
+    """Findings and root causes over everything the store holds (`batch_settings`)."""
+    tracker = FindingsTracker(store, batch_settings(store, settings))
     retained = store.time_range_ns()
     if retained is not None:
         tracker.update(retained[1])

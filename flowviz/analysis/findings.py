@@ -13,7 +13,7 @@ baseline learned from its own trailing `baseline_s` before that:
   an incident: failures (ratio up ×`error_ratio_factor` and ≥ `min_error_increase`), latency
   (p95 ×`latency_ratio`, judged by the share of calls slower than the baseline p95), traffic
   (÷ or × `traffic_ratio`);
-* a departure must hold for two evaluations to open a finding; the onset is then placed where
+* a departure must hold for `confirm_evaluations` evaluations to open a finding; the onset is then placed where
   the cumulative excess over the baseline started (a CUSUM change point, 1 s resolution); the
   finding ends after `hold_evaluations` evaluations back within (relaxed) bounds.
 
@@ -50,7 +50,7 @@ class FindingsSettings:
     recent_s: float = 30.0
     baseline_s: float = 600.0
     min_baseline_s: float = 90.0
-    z_threshold: float = 4.5
+    z_threshold: float = 5.0
     min_errors: int = 5
     error_ratio_factor: float = 1.5
     min_error_increase: float = 0.01
@@ -60,6 +60,7 @@ class FindingsSettings:
     traffic_ratio: float = 2.0
     min_traffic_calls: int = 20
     hold_evaluations: int = 3
+    confirm_evaluations: int = 3  # a departure opens a finding once it held this many evaluations in a row
     settle_s: float = 3.0  # data younger than this may still grow (late spans): judged only after it
     # calls to uninstrumented peers named by the client alone (connection type virtual_node: third-party
     # APIs, `unknown`) reach the store only once the deriver stops waiting for a server span (its TTL):
@@ -291,14 +292,14 @@ class FindingsTracker:
         threshold = np.where(
             np.isnan(base.p95_ms), BIN_COUNT, bin_of(np.nan_to_num(base.p95_ms) * 1e6).astype(np.int64) + 1
         )
-        requests, errors, p95, slow_calls, timed = self._recent(snapshot, eval_ns, threshold, entities)
+        requests, errors, p95, slow_calls, timed = self._recent(snapshot, eval_ns, threshold, entities, base)
         late = self._state.late[:entities]
         entity_eval_ns = np.full(entities, eval_ns, np.int64)
         if late.any():
             late_ns = eval_ns - round(settings.virtual_lateness_s * SECOND_NS)
             for mine, theirs in zip(
                 (requests, errors, p95, slow_calls, timed),
-                self._recent(snapshot, late_ns, threshold, entities),
+                self._recent(snapshot, late_ns, threshold, entities, base),
                 strict=True,
             ):
                 mine[late] = theirs[late]
@@ -324,18 +325,27 @@ class FindingsTracker:
             )
         return changed
 
-    def _recent(self, snapshot: StoreSnapshot, end_ns: int, threshold: np.ndarray, entities: int):
-        """Calls, failures, p95, slow calls and timed calls of every entity in [end_ns - recent_s, end_ns)."""
+    def _recent(self, snapshot: StoreSnapshot, end_ns: int, threshold: np.ndarray, entities: int, base: _Baseline):
+        """Calls, failures, p95 (NaN where not needed), slow calls and timed calls of every entity in
+        [end_ns - recent_s, end_ns): one pass over the cells; percentiles only when some entity has significantly
+        more slow calls than its baseline (the latency test's effect size needs them)."""
         n_nodes = len(self._state.names)
         start_ns = end_ns - self.settings.recent_ns
-        frame = snapshot.query(start_ns, end_ns)
-        slow = snapshot.slow_calls(start_ns, end_ns, threshold[n_nodes:], threshold[:n_nodes])
+        counts = snapshot.slow_calls(start_ns, end_ns, threshold[n_nodes:], threshold[:n_nodes])
+        slow = np.concatenate([counts.node_slow, counts.edge_slow])[:entities]
+        timed = np.concatenate([counts.node_timed, counts.edge_timed])[:entities]
+        p95 = np.full(entities, np.nan)
+        pooled = base.pooled_requests[:entities]
+        suspect = latency_change_z(SLOW_SHARE * pooled, pooled, slow, timed) >= self.settings.z_threshold
+        if suspect.any() or any(signal == "latency" for _entity, signal in self._open):
+            frame = snapshot.query(start_ns, end_ns)
+            p95 = np.concatenate([frame.node_p95_ms, frame.edge_p95_ms])[:entities]
         return (
-            np.concatenate([frame.node_requests, frame.edge_requests]).astype(np.float64)[:entities],
-            np.concatenate([frame.node_errors, frame.edge_errors]).astype(np.float64)[:entities],
-            np.concatenate([frame.node_p95_ms, frame.edge_p95_ms])[:entities],
-            np.concatenate([slow.node_slow, slow.edge_slow])[:entities],
-            np.concatenate([slow.node_timed, slow.edge_timed])[:entities],
+            np.concatenate([counts.node_requests, counts.edge_requests])[:entities],
+            np.concatenate([counts.node_errors, counts.edge_errors])[:entities],
+            p95,
+            slow,
+            timed,
         )
 
     def _tests(self, base: _Baseline, requests, errors, p95, slow_calls, timed, judged):
@@ -386,7 +396,7 @@ class FindingsTracker:
         surge_fire = (
             judged
             & (requests >= s.min_traffic_calls)
-            & (expected >= s.min_traffic_calls / 4)
+            & (expected >= s.min_traffic_calls)
             & (rate_ratio >= s.traffic_ratio)
             & (z_rate >= s.z_threshold)
         )
@@ -426,7 +436,7 @@ class FindingsTracker:
                 continue
             count = self._pending.get(key, 0) + 1
             self._pending[key] = count
-            if count >= 2:
+            if count >= self.settings.confirm_evaluations:
                 del self._pending[key]
                 self._open_finding(
                     snapshot,

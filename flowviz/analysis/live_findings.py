@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from flowviz.analysis.diagnosis import Diagnosis, all_findings, diagnose_tracker
+from flowviz.analysis.diagnosis import Diagnosis, all_findings, batch_settings, diagnose_tracker
 from flowviz.analysis.findings import Finding, FindingsSettings, FindingsTracker
 from flowviz.store.rolling_store import RollingStore
 
@@ -68,10 +68,13 @@ class FindingsService:
 
     def _run(self) -> None:
         tracker = FindingsTracker(self.store, self.settings)
+        fresh = True
         while not self._stop.is_set():
             if self._restart:
-                self._restart = False
-                tracker = FindingsTracker(self.store, self.settings)
+                self._restart, fresh = False, True
+                # a whole capture at once: the step of `batch_settings`, as `report` judges it
+                settings = batch_settings(self.store, self.settings) if self._to_end else self.settings
+                tracker = FindingsTracker(self.store, settings)
             began = time.perf_counter()
             until = None
             if self._to_end:
@@ -79,21 +82,20 @@ class FindingsService:
                 until = retained[1] if retained is not None else None
             try:
                 changed = tracker.update(until)
-            except Exception as error:
-                self._latest = LiveDiagnosis(self._latest.version + 1, Diagnosis((), ()), (), None, 0.0)
-                print(f"flowviz: findings stopped: {error!r}")
+            except Exception as error:  # an analysis bug must not take the window down: the panel says it
+                self._latest = LiveDiagnosis(self._latest.version + 1, Diagnosis((), ()), (), None, 0.0, repr(error))
                 return
             lag_version = self.store.consumer_lag.version
-            if (
-                changed
-                or lag_version != self._lag_version
-                or self._latest.evaluated_until_ns != tracker.evaluated_until_ns
-            ):
-                self._lag_version = lag_version
+            if changed or fresh or lag_version != self._lag_version:
+                self._lag_version, fresh = lag_version, False
+                diagnosis, found = diagnose_tracker(tracker), tuple(all_findings(tracker))
+            else:  # nothing opened or closed: the same diagnosis, judged further
+                diagnosis, found = self._latest.diagnosis, self._latest.all_findings
+            if diagnosis is not self._latest.diagnosis or self._latest.evaluated_until_ns != tracker.evaluated_until_ns:
                 self._latest = LiveDiagnosis(
                     self._latest.version + 1,
-                    diagnose_tracker(tracker),
-                    tuple(all_findings(tracker)),
+                    diagnosis,
+                    found,
                     tracker.evaluated_until_ns,
                     time.perf_counter() - began,
                 )

@@ -25,6 +25,8 @@ QUERIES = {
             "traces_in_latency_bins",
             "trace",
             "critical_path_share",
+            "time_split",
+            "operation_time_splits",
             "operations",
             "latency_histogram",
             "services",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from flowviz.analysis.config import AnalysisConfig, ConfigError, load_config
@@ -46,11 +46,24 @@ class AnalysisDock(QObject):
         self.dock.setObjectName("whats_wrong_dock")
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+        # hidden while all is calm; it opens by itself once, when the first finding comes (View menu: any time)
+        self.dock.hide()
+        self._opened_once = False
+        self._watch = QTimer(self)
+        self._watch.timeout.connect(self._open_on_first_finding)
+        self._watch.start(500)
         self.view.selection_changed.connect(self._selection_changed)
         window.installEventFilter(self)
         if self.config_problem:
             self.panel.summary.setToolTip(self.config_problem)
             window.statusBar().showMessage(f"flowviz settings: {self.config_problem}", 15_000)
+
+    def _open_on_first_finding(self) -> None:
+        if self.service.latest().diagnosis.findings:
+            self._watch.stop()
+            if not self._opened_once and not self.dock.isVisible():
+                self.dock.show()
+            self._opened_once = True
 
     def set_config(self, config: AnalysisConfig) -> None:
         """New settings (the Preferences dialog): judge everything again with them."""

@@ -119,13 +119,13 @@ def render_store(
 def analysis_health(store, config=None):
     """The chart's health source for a whole store judged at once (render, tests): findings, objectives."""
     from flowviz.analysis.config import AnalysisConfig
-    from flowviz.analysis.diagnosis import all_findings, diagnose_tracker
+    from flowviz.analysis.diagnosis import all_findings, batch_settings, diagnose_tracker
     from flowviz.analysis.findings import FindingsTracker
     from flowviz.analysis.health import FindingsHealth
     from flowviz.analysis.live_findings import LiveDiagnosis
 
     config = config or AnalysisConfig()
-    tracker = FindingsTracker(store, config.findings)
+    tracker = FindingsTracker(store, batch_settings(store, config.findings))
     retained = store.time_range_ns()
     if retained is not None:
         tracker.update(retained[1])

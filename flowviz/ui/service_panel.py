@@ -12,7 +12,7 @@ from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.model.graph_kinds import NodeKind
 from flowviz.model.time_spec import format_latency_ms
-from flowviz.store.exemplars import KINDS, Exemplar
+from flowviz.store.exemplars import KINDS, Exemplar, TimeSplit
 from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS
 from flowviz.store.operation_stats import OperationFigures
 from flowviz.ui.drill_down_panel import EXEMPLAR_LIMIT, DrillDownPanel, figures_html
@@ -44,6 +44,7 @@ class ServiceDetails:
     operations: list[OperationFigures]
     histogram: np.ndarray
     critical_path_share: float | None
+    time_split: TimeSplit | None  # own time vs waiting on what it calls, over the kept traces
     exemplars: dict[str, list[Exemplar]]  # by kind
     in_range: list[Exemplar] | None  # the traces of the selected latency range
     skipped_spans: int  # spans left out of the exemplars while the worker was busy
@@ -79,6 +80,7 @@ def service_details(details, name: str, start_ns: int, end_ns: int, bins: tuple[
         operations=exemplars.operations(name, start_ns, end_ns),
         histogram=exemplars.latency_histogram(name, start_ns, end_ns),
         critical_path_share=exemplars.critical_path_share(name, start_ns, end_ns),
+        time_split=exemplars.time_split(name, start_ns, end_ns),
         exemplars={
             kind: exemplars.exemplars(name, start_ns, end_ns, kind=kind, limit=EXEMPLAR_LIMIT) for kind in KINDS
         },
@@ -254,12 +256,18 @@ class ServicePanel(DrillDownPanel):
         )
         self.histogram.set_series([("calls", figures.histogram, self.model.theme.healthy)])
         self._show_range(figures)
-        share = figures.critical_path_share
+        share, split = figures.critical_path_share, figures.time_split
         self.bottleneck.setText(
             "Critical path: no kept traces in the window"
             if share is None
             else f"Critical path: <b>{100 * share:.0f} %</b> of the time of the window's kept traces through "
             f"{self.name} is spent here"
+            + (
+                ""
+                if split is None
+                else f"<br>Its own work: <b>{100 * split.self_share:.0f} %</b> of its time, waiting on what it "
+                f"calls {100 - 100 * split.self_share:.0f} % (databases and third-party APIs count for themselves)"
+            )
         )
 
     def _clear_details(self, text: str) -> None:

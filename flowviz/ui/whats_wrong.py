@@ -19,6 +19,22 @@ def _clock(time_ns: int) -> str:
     return format_time_ns(time_ns)[11:19]
 
 
+def headline(finding: Finding | None) -> str:
+    """A few words for a narrow panel: "p95 ×57", "failures 38 %", "traffic ÷3", "lag 12 s"."""
+    if finding is None:
+        return "departed"
+    if finding.signal == "latency":
+        return f"p95 ×{finding.observed / finding.baseline:.0f}" if finding.baseline > 0 else "slow"
+    if finding.signal == "errors":
+        return f"failures {finding.observed:.0f} %"
+    if finding.signal == "lag":
+        return f"lag {finding.observed:.0f} s"
+    ratio = finding.observed / finding.baseline if finding.baseline > 0 else 0.0
+    if finding.signal == "traffic_drop":
+        return f"traffic ÷{1 / ratio:.0f}" if ratio > 0 else "traffic stopped"
+    return f"traffic ×{ratio:.0f}"
+
+
 class WhatsWrongPanel(QWidget):
     """Lists what `latest()` (the live analysis) found. Choosing a root cause emits `cause_chosen`, a finding
     `finding_chosen`; the window scrubs to its onset and lights it on the chart."""
@@ -32,11 +48,12 @@ class WhatsWrongPanel(QWidget):
         self._version = -1
         self.summary = QLabel("Judging against each node's own baseline…")
         self.summary.setWordWrap(True)
+        self.summary.setMinimumWidth(120)  # wraps rather than widening the window
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
+        self.tree.setMinimumWidth(120)
         self.tree.setWordWrap(True)
         self.tree.setUniformRowHeights(False)
-        self.setMinimumWidth(200)
         self.tree.itemClicked.connect(self._chosen)
         self.tree.itemActivated.connect(self._chosen)
         layout = QVBoxLayout(self)
@@ -77,7 +94,12 @@ class WhatsWrongPanel(QWidget):
         }
         self.tree.clear()
         for cause in causes:
-            item = QTreeWidgetItem([f"1. {cause.node} — {cause.why.split(': ', 1)[-1].split('; ')[0]}"])
+            item = QTreeWidgetItem(
+                [
+                    f"1. {cause.node}: {headline(cause.findings[0] if cause.findings else None)}"
+                    f" · {_clock(cause.onset_ns)}"
+                ]
+            )
             item.setToolTip(0, f"{cause.why}\nconfidence {cause.confidence:.2f} · onset {_clock(cause.onset_ns)}")
             item.setData(0, Qt.ItemDataRole.UserRole, cause)
             font = item.font(0)

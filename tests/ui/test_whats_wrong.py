@@ -1,0 +1,35 @@
+"""The What's wrong dock: opens on the first finding, names the culprit, and choosing it shows its blast radius."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from flowviz.chart.chart_frame import Health
+from tests.ui.test_time_travel import INCIDENT_START_S, SECOND, T0, incident_store, make_window, wait_for_analysis
+
+__all__ = ["incident_store"]  # the fixture, used by name
+
+
+def test_the_dock_opens_on_the_first_finding_and_leads_to_the_culprit(qtbot, incident_store):
+    window = make_window(qtbot, incident_store)
+    dock = window.analysis.dock
+    wait_for_analysis(qtbot, window)
+    qtbot.waitUntil(dock.isVisible, timeout=5_000)
+    panel = window.analysis.panel
+    panel.refresh()
+    top = panel.tree.topLevelItem(0)
+    assert top.text(0).startswith("1. payments: failures")
+    cause = top.data(0, Qt.ItemDataRole.UserRole)
+    assert cause.node == "payments"
+    assert abs(cause.onset_ns - (T0 + INCIDENT_START_S * SECOND)) <= 5 * SECOND
+    assert "root cause" in panel.summary.text()
+    panel.tree.itemClicked.emit(top, 0)
+    assert abs(window.model.time.cursor_ns - (cause.onset_ns + 30 * SECOND)) <= SECOND
+    assert window.model.time.window_s <= 60.0  # a capture's whole length would blur the incident
+    chart = window.model.chart
+    culprit = chart.node_names.index("payments")
+    assert window.view.emphasis.selected == culprit
+    assert (culprit, "1") in window.view.emphasis.badges
+    assert chart.node_health[culprit] == Health.FAILING
+    assert "failures" in chart.node_reason[culprit]
+    assert chart.node_root_cause[culprit]
