@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from html import escape
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
@@ -504,16 +505,42 @@ class FlowChartView(QWidget):
             self.emphasis.hovered = node
             self.update()
         chart = self.model.chart
-        if node is None or chart is None:
+        edge = self.edge_at_point(position) if node is None and chart is not None else None
+        if chart is None or (node is None and edge is None):
             QToolTip.hideText()
             return
-        errors = chart.node_error_ratio[node] * 100
-        members = self.model.members(node)
-        inside = f"<br>{len(members)} services — double-click or + to open" if members else ""
-        text = (
-            f"<b>{chart.node_names[node]}</b>{inside}<br>{figure_line(chart, node)}"
-            f"<br>p50 {format_latency_ms(float(chart.node_p50_ms[node]))} · "
-            f"p99 {format_latency_ms(float(chart.node_p99_ms[node]))}"
-            f"<br>failures {errors:.2f}% over the last {chart.window_s:.0f} s"
-        )
+        if node is None:
+            text = edge_tooltip(chart, edge)
+        else:
+            errors = chart.node_error_ratio[node] * 100
+            members = self.model.members(node)
+            inside = f"<br>{len(members)} services — double-click or + to open" if members else ""
+            text = (
+                f"<b>{chart.node_names[node]}</b>{inside}<br>{figure_line(chart, node)}"
+                f"<br>p50 {format_latency_ms(float(chart.node_p50_ms[node]))} · "
+                f"p99 {format_latency_ms(float(chart.node_p99_ms[node]))}"
+                f"<br>failures {errors:.2f}% over the last {chart.window_s:.0f} s"
+                + _reason_html(chart.node_reason, node)
+            )
         QToolTip.showText(self.mapToGlobal(position.toPoint()), text, self)
+
+
+def _reason_html(reasons: tuple[str, ...], index: int) -> str:
+    """Why it has its colour (the analysis's sentence), as tooltip lines."""
+    if index >= len(reasons) or not reasons[index]:
+        return ""
+    return "".join(f"<br><b>{escape(line)}</b>" for line in reasons[index].splitlines())
+
+
+def edge_tooltip(chart, edge: int) -> str:
+    """An edge's figures as Kiali shows them: rate, failure %, p50/p95/p99, and why it has its colour."""
+    names = chart.node_names
+    via = f" via {chart.edge_via[edge]}" if chart.edge_via[edge] else ""
+    return (
+        f"<b>{escape(names[chart.edge_source[edge]])} → {escape(names[chart.edge_target[edge]])}</b>{escape(via)}"
+        f"<br>{chart.edge_rate_per_s[edge]:.2f}/s · failures {100 * chart.edge_error_ratio[edge]:.2f}%"
+        f"<br>p50 {format_latency_ms(float(chart.edge_p50_ms[edge]))} · "
+        f"p95 {format_latency_ms(float(chart.edge_p95_ms[edge]))} · "
+        f"p99 {format_latency_ms(float(chart.edge_p99_ms[edge]))} over the last {chart.window_s:.0f} s"
+        + _reason_html(chart.edge_reason, edge)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from flowviz.chart.chart_frame import Health
+from flowviz.ui.flow_view import edge_tooltip
 from tests.ui.test_time_travel import INCIDENT_START_S, SECOND, T0, incident_store, make_window, wait_for_analysis
 
 __all__ = ["incident_store"]  # the fixture, used by name
@@ -33,3 +34,8 @@ def test_the_dock_opens_on_the_first_finding_and_leads_to_the_culprit(qtbot, inc
     assert chart.node_health[culprit] == Health.FAILING
     assert "failures" in chart.node_reason[culprit]
     assert chart.node_root_cause[culprit]
+    edge = next(e for e in range(chart.edge_count) if chart.edge_target[e] == culprit)
+    tip = edge_tooltip(chart, edge)
+    assert tip.startswith("<b>checkout → payments</b>")
+    assert "p95" in tip
+    assert "failures" in tip
