@@ -298,3 +298,33 @@ def node_note(chart, index: int) -> str:
     """The note of node `index` of a `ChartFrame` ("" when it has none)."""
     notes = chart.node_note
     return notes[index] if index < len(notes) else ""
+
+
+def place_edge_labels(
+    anchors_px: np.ndarray,
+    texts: list[str],
+    *,
+    measure: Callable[[str], float],
+    line_px: float,
+    taken: list[Rect],
+    width: float,
+    height: float,
+) -> list[tuple[int, Rect]]:
+    """Boxes for edge labels centred on one of their anchors (`anchors_px`: labels × candidates × 2, points along
+    the edge, best first), in the given order (most important first), each at the first anchor where it overlaps
+    nothing in `taken` (node boxes and labels) nor an earlier label and lies on screen; returns (index into
+    `texts`, box)."""
+    occupancy = _Occupancy()
+    for rect in taken:
+        occupancy.add(rect)
+    placed = []
+    for index, text in enumerate(texts):
+        box_w, box_h = measure(text) + 2 * PAD_X_PX, line_px + 2 * PAD_Y_PX
+        for anchor_x, anchor_y in np.asarray(anchors_px[index], np.float64).reshape(-1, 2).tolist():
+            x, y = anchor_x - box_w / 2, anchor_y - box_h / 2
+            rect = (x, y, box_w, box_h)
+            if x >= 0 and y >= 0 and x + box_w <= width and y + box_h <= height and occupancy.free(rect):
+                occupancy.add(rect)
+                placed.append((index, rect))
+                break
+    return placed

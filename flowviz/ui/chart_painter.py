@@ -17,6 +17,7 @@ from flowviz.chart.labels import (
     PlacedLabel,
     node_half_extents,
     node_note,
+    place_edge_labels,
     place_labels,
     with_note,
 )
@@ -28,6 +29,8 @@ from flowviz.model.time_spec import format_latency_ms
 _CENTERED = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextDontClip)
 _WIDE_EDGE_PX = 2.0  # thinner edges are drawn as cosmetic 1 px lines
 _MAX_WIDE_EDGES = 300
+EDGE_LABELS_FROM_SCALE = 0.9  # zoomed in at least this far ...
+EDGE_LABELS_UP_TO = 80  # ... on at most this many edges, every edge is labelled (else the emphasised ones)
 _SMOOTH_HEADS_UP_TO = 1_000  # edges on screen up to which arrowheads get an antialiased outline
 _ROUND_PARTICLES_UP_TO = 8_000  # round dots cost ~7x square ones; beyond this many, squares
 MIN_NODE_PX = 4.0  # nodes are drawn at least this big, however far zoomed out
@@ -156,7 +159,63 @@ class ChartPainter:
         if chart.node_count:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             self._paint_labels(painter, chart, viewport, emphasis.is_dimmed(chart.node_count), emphasis)
+            self._paint_edge_labels(painter, chart, viewport, emphasis)
             self._paint_badges(painter, chart, viewport, emphasis.badges)
+
+    def _paint_edge_labels(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, emphasis: Emphasis) -> None:
+        """Level of detail, as Kiali labels edges: zoomed in on few edges, each edge's rate, failures and p95 at
+        its middle; otherwise only the emphasised edges'. Never over a node, a node's label or another."""
+        visible, curves = self._edges_on_screen(chart, viewport)
+        if visible.size == 0:
+            return
+        emphasised = set(emphasis.emphasised_edges())
+        detailed = viewport.scale >= EDGE_LABELS_FROM_SCALE and visible.size <= EDGE_LABELS_UP_TO
+        chosen = [i for i, e in enumerate(visible.tolist()) if detailed or e in emphasised]
+        if not chosen:
+            return
+        chosen.sort(  # emphasised, then failing and degraded, then busy edges first
+            key=lambda i: (
+                int(visible[i]) not in emphasised,
+                -int(chart.edge_health[visible[i]]),
+                -float(chart.edge_rate_per_s[visible[i]]),
+            )
+        )
+        _, figure_font = self.label_fonts(viewport)
+        metrics = QFontMetricsF(figure_font)
+        texts = [edge_figure_line(chart, int(visible[i])) for i in chosen]
+        centres, half = self.node_boxes(chart, viewport)
+        shown = np.flatnonzero(chart.node_visible)
+        taken = [
+            (
+                float(centres[n, 0] - half[n, 0]),
+                float(centres[n, 1] - half[n, 1]),
+                float(2 * half[n, 0]),
+                float(2 * half[n, 1]),
+            )
+            for n in shown.tolist()
+        ] + [label.rect for label in self.labels]
+        samples = curves.shape[1]
+        along = [samples // 2, samples * 2 // 5, samples * 3 // 5, samples * 3 // 10, samples * 7 // 10]
+        anchors = curves[chosen][:, along]  # the middle first, then further along either way
+        placed = place_edge_labels(
+            anchors,
+            texts,
+            measure=metrics.horizontalAdvance,
+            line_px=float(figure_font.pixelSize()) * 1.25,
+            taken=taken,
+            width=viewport.width,
+            height=viewport.height,
+        )
+        painter.setFont(figure_font)
+        colors = health_colors(self.theme)
+        for index, rect in placed:
+            edge = int(visible[chosen[index]])
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(qcolor(self.theme.label_background)))
+            painter.drawRoundedRect(QRectF(*rect), 3, 3)
+            health = int(chart.edge_health[edge])
+            painter.setPen(qcolor(self.theme.text_dim if health <= Health.HEALTHY else colors[health]))
+            painter.drawText(QRectF(*rect), _CENTERED, texts[index])
 
     def _paint_badges(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, badges) -> None:
         """Numbered discs at the nodes' upper right (a root cause's blast radius in onset order)."""
@@ -417,6 +476,18 @@ class ChartPainter:
             pen.setCapStyle(Qt.PenCapStyle.RoundCap if round_dots else Qt.PenCapStyle.SquareCap)
             painter.setPen(pen)
             painter.drawPoints(polygon)
+
+
+def edge_figure_line(chart: ChartFrame, edge: int) -> str:
+    """`12.3/s · 0.5% err · p95 43 ms` for one edge."""
+    rate = chart.edge_rate_per_s[edge]
+    parts = [f"{rate:.1f}/s" if rate < 100 else f"{rate:.0f}/s"]
+    if chart.edge_error_ratio[edge] > 0:
+        parts.append(f"{chart.edge_error_ratio[edge] * 100:.1f}% err")
+    p95 = chart.edge_p95_ms[edge]
+    if not np.isnan(p95):
+        parts.append(f"p95 {p95:.0f} ms" if p95 >= 10 else f"p95 {p95:.1f} ms")
+    return " · ".join(parts)
 
 
 def figure_line(chart: ChartFrame, index: int) -> str:

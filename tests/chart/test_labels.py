@@ -83,3 +83,23 @@ def test_important_nodes_win_the_only_free_spot() -> None:
         xy, half, lines, np.array([100.0, 0.0]), fonts=FONTS, width=200, height=66, important=frozenset({1})
     )
     assert next(label.node for label in placed) == 1
+
+
+def test_edge_labels_avoid_nodes_labels_and_each_other() -> None:
+    from flowviz.chart.labels import overlaps, place_edge_labels
+
+    anchors = np.array([[[100.0, 100.0], [140.0, 100.0]], [[100.0, 100.0], [100.0, 160.0]], [[5.0, 5.0], [5.0, 5.0]]])
+    taken = [(80.0, 90.0, 30.0, 20.0)]  # a node box over the first anchor of the first label
+    placed = place_edge_labels(
+        anchors,
+        ["one", "two", "off"],
+        measure=lambda t: 10.0 * len(t),
+        line_px=12.0,
+        taken=taken,
+        width=400,
+        height=300,
+    )
+    assert [index for index, _ in placed] == [0, 1]  # the third would stick out of the picture
+    rects = [rect for _, rect in placed]
+    assert rects[0][0] + rects[0][2] / 2 == 140.0  # moved along its edge to the second anchor
+    assert not any(overlaps(a, b) for a in rects for b in [*rects, *taken] if a is not b)
