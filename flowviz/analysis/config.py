@@ -203,3 +203,39 @@ def _dataclass_from(default, table: dict[str, Any], source: str, prefix: str):
         number = _number(value, source, prefix + key)
         values[key] = int(number) if isinstance(getattr(default, key), int) else number
     return replace(default, **values)
+
+
+def objective_lines(objectives: tuple[Objective, ...]) -> str:
+    """Objectives as the Preferences dialog edits them: `PATTERN ERROR% P95MS` a line, `-` where none."""
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:g}"
+
+    return "\n".join(f"{o.pattern} {number(o.error_percent)} {number(o.p95_ms)}" for o in objectives)
+
+
+def parse_objective_lines(text: str) -> tuple[Objective, ...]:
+    """`objective_lines` read back; ConfigError names the line at fault."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if len(words) != 3:
+            raise ConfigError(f"objective line {number}: write PATTERN ERROR% P95MS, '-' for none (got {line!r})")
+        values = []
+        for word, what in zip(words[1:], ("error %", "p95 ms"), strict=True):
+            if word == "-":
+                values.append(None)
+                continue
+            try:
+                value = float(word.rstrip("%").removesuffix("ms"))
+            except ValueError:
+                raise ConfigError(f"objective line {number}: {what} {word!r} is not a number") from None
+            if value < 0:
+                raise ConfigError(f"objective line {number}: {what} must be ≥ 0")
+            values.append(value)
+        if values == [None, None]:
+            raise ConfigError(f"objective line {number}: give an error % or a p95 (or both)")
+        out.append(Objective(words[0], values[0], values[1]))
+    return tuple(out)

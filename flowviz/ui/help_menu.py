@@ -83,10 +83,14 @@ def show_preferences(window: QMainWindow) -> None:
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return
     preferences = load_preferences()
+    analysis = dialog.chosen_analysis()
     for widget in QApplication.topLevelWidgets():
         apply = getattr(widget, "apply_preferences", None)
         if apply is not None:
             apply(preferences)
+        dock = getattr(widget, "analysis", None)
+        if dock is not None and dock.config != analysis:
+            dock.set_config(analysis)  # judged again with the new settings
 
 
 def install_help_menu(window: QMainWindow) -> None:

@@ -186,3 +186,24 @@ def test_help_menu_keys_readme_and_about(qtbot) -> None:
     assert "See how data flows between microservices" in readme.browser.toPlainText()
     assert "(picture: The demo in the dark theme" in readme.browser.toPlainText()  # captions, not missing images
     assert isinstance(readme, QDialog)
+
+
+def test_preferences_dialog_writes_the_analysis_settings_and_refuses_bad_objectives(qtbot, tmp_path, monkeypatch):
+    from flowviz.analysis.config import load_config
+    from flowviz.analysis.health import Objective
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # the other tests keep the defaults
+    dialog = PreferencesDialog()
+    qtbot.addWidget(dialog)
+    dialog.health_box.setCurrentIndex(dialog.health_box.findData("thresholds"))
+    dialog.sensitivity_box.setCurrentIndex(dialog.sensitivity_box.findData(6.0))
+    dialog.objectives_edit.setPlainText("payments* 1 300\nweb x 2")
+    dialog.accept()
+    assert dialog.isVisible() or dialog.result() != QDialog.DialogCode.Accepted  # stays open
+    assert "line 2" in dialog.analysis_problem.text()
+    dialog.objectives_edit.setPlainText("payments* 1 300")
+    dialog.accept()
+    config = load_config()
+    assert config.mode == "thresholds"
+    assert config.findings.z_threshold == 6.0
+    assert config.objectives == (Objective("payments*", 1.0, 300.0),)
