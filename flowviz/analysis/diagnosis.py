@@ -7,7 +7,7 @@ from typing import Any
 
 from flowviz.analysis.findings import Finding, FindingsSettings, FindingsTracker, consumer_findings
 from flowviz.analysis.root_cause import RootCause, rank_root_causes, visible_findings
-from flowviz.derive.observations import ConnectionType
+from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.time_spec import format_time_ns
 from flowviz.store.rolling_store import RollingStore
 from flowviz.store.snapshot import StoreSnapshot

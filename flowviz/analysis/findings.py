@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowviz.analysis.significance import error_ratio_z, latency_change_z, rate_change_z
-from flowviz.derive.observations import ConnectionType, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.store.latency_bins import BIN_COUNT, bin_of
 from flowviz.store.rolling_store import RollingStore
 from flowviz.store.snapshot import StoreSnapshot
