@@ -486,7 +486,7 @@ def edge_figure_line(chart: ChartFrame, edge: int) -> str:
         parts.append(f"{chart.edge_error_ratio[edge] * 100:.1f}% err")
     p95 = chart.edge_p95_ms[edge]
     if not np.isnan(p95):
-        parts.append(f"p95 {p95:.0f} ms" if p95 >= 10 else f"p95 {p95:.1f} ms")
+        parts.append(f"p95 {format_latency_ms(float(p95), compact=True)}")
     return " · ".join(parts)
 
 
