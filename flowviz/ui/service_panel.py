@@ -44,10 +44,10 @@ class ServiceDetails:
     operations: list[OperationFigures]
     histogram: np.ndarray
     critical_path_share: float | None
-    time_split: TimeSplit | None  # own time vs waiting on what it calls, over the kept traces
     exemplars: dict[str, list[Exemplar]]  # by kind
     in_range: list[Exemplar] | None  # the traces of the selected latency range
     skipped_spans: int  # spans left out of the exemplars while the worker was busy
+    time_split: TimeSplit | None = None  # own time vs waiting on what it calls, over the kept traces
 
 
 def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[NeighbourRow]:
