@@ -9,6 +9,7 @@ import orjson
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMenu, QMessageBox
 
+from flowviz.analysis.diagnosis import diagnosis_json
 from flowviz.analysis.report import edge_rows, node_rows
 from flowviz.analysis.table_export import EDGE_COLUMNS, NODE_COLUMNS, columns_of, rows_csv
 from flowviz.model.time_spec import format_time_ns
@@ -24,7 +25,8 @@ def _baseline(window: QMainWindow) -> tuple[int, int] | None:
 
 
 def window_tables(window: QMainWindow) -> dict[str, object] | None:
-    """The window's figures as the report's JSON shape: window, nodes, edges (and changes when comparing)."""
+    """The window's figures as the report's JSON shape: window, nodes, edges, findings and root causes (seconds
+    after the first data kept), and changes when comparing."""
     model = window.model
     span = model.time.window_ns()
     if span is None:
@@ -43,6 +45,10 @@ def window_tables(window: QMainWindow) -> dict[str, object] | None:
     compare = getattr(window, "compare", None)
     if compare is not None:
         tables.update(compare.export_tables())  # changes and node_changes, when comparing
+    analysis = getattr(window, "analysis", None)
+    retained = model.store.time_range_ns()
+    if analysis is not None and retained is not None:  # findings and root causes, as report --json gives them
+        tables.update(diagnosis_json(analysis.service.latest().diagnosis, retained[0]))
     return tables
 
 

@@ -39,3 +39,22 @@ def test_the_dock_opens_on_the_first_finding_and_leads_to_the_culprit(qtbot, inc
     assert tip.startswith("<b>checkout → payments</b>")
     assert "p95" in tip
     assert "failures" in tip
+
+
+def test_findings_and_root_causes_are_exported_with_the_tables(qtbot, incident_store, tmp_path):
+    import orjson
+
+    from flowviz.ui.export_menu import export_tables
+
+    window = make_window(qtbot, incident_store)
+    wait_for_analysis(qtbot, window)
+    qtbot.waitUntil(lambda: bool(window.analysis.service.latest().diagnosis.root_causes), timeout=10_000)
+    export_tables(window, str(tmp_path / "t.json"))
+    tables = orjson.loads((tmp_path / "t.json").read_bytes())
+    assert [c["node"] for c in tables["root_causes"]] == ["payments"]
+    assert any(f["node"] == "payments" and f["signal"] == "errors" for f in tables["findings"])
+    export_tables(window, str(tmp_path / "t.csv"))
+    findings_csv = (tmp_path / "t-findings.csv").read_text().splitlines()
+    assert findings_csv[0].startswith("node,edge,kind,signal,onset,onset_s")
+    assert len(findings_csv) == 1 + len(tables["findings"])
+    assert (tmp_path / "t-root-causes.csv").read_text().count("payments") >= 1
