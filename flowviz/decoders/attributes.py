@@ -244,7 +244,11 @@ def _object_array(values: list[object] | np.ndarray) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype == object:
         return values
     array = np.empty(len(values), dtype=object)
-    array[:] = values
+    try:
+        array[:] = values
+    except ValueError:  # values that are lists of one length look like a second dimension to numpy
+        for index, value in enumerate(values):
+            array[index] = value
     return array
 
 
@@ -256,6 +260,8 @@ def _plain(value: object) -> object:
     """A value as recorded, or the scalar inside a wrapped one (decoders may defer unwrapping)."""
     if type(value) in _PLAIN_TYPES:
         return value
+    if isinstance(value, dict | list | tuple):
+        return ""  # an array or map value names nothing (and may be nested too deep to turn into text)
     scalar = getattr(value, "scalar", None)
     return scalar() if scalar is not None else value
 

@@ -54,6 +54,33 @@ class ColumnBlock:
     def __len__(self) -> int:
         return int(self.span_id.shape[0])
 
+    def head(self, rows: int) -> ColumnBlock:
+        """The block of its first `rows` spans (with their attributes, links and marks)."""
+        attrs = self.attr_rows < rows
+        links = self.link_row < rows
+        values = self.attr_values
+        kept_values = (
+            values[attrs] if isinstance(values, np.ndarray) else [v for v, k in zip(values, attrs, strict=True) if k]
+        )
+        return ColumnBlock(
+            **{name: getattr(self, name)[:rows] for name in _BLOCK_ROW_COLUMNS},
+            strings=self.strings,
+            attr_rows=self.attr_rows[attrs],
+            attr_codes=self.attr_codes[attrs],
+            attr_values=kept_values,
+            link_row=self.link_row[links],
+            link_trace_hi=self.link_trace_hi[links],
+            link_trace_lo=self.link_trace_lo[links],
+            link_span_id=self.link_span_id[links],
+            marks=[mark for mark in self.marks if mark[0] < rows],
+        )
+
+
+_BLOCK_ROW_COLUMNS = (
+    "trace_hi", "trace_lo", "span_id", "parent_id", "service", "name", "kind", "status", "start_ns", "end_ns",
+    "flags", "id_ok", "time_ok",
+)  # fmt: skip
+
 
 class SpanBatchBuilder:
     """Accumulates spans (as decoders read them) and emits `SpanBatch`es.
@@ -86,6 +113,25 @@ class SpanBatchBuilder:
 
     def __len__(self) -> int:
         return sum(len(block) for block in self._blocks) + len(self.rows)
+
+    def checkpoint(self) -> tuple[int, int, int, int, int]:
+        """A mark to `rollback()` to: what was added after it (a message that failed half-way) is dropped."""
+        return len(self._blocks), len(self.rows), len(self.attr_rows), len(self.links["row"]), len(self.marks)
+
+    def rollback(self, mark: tuple[int, int, int, int, int]) -> None:
+        """Drop every span (and its attributes, links, marks) added since `checkpoint()` gave `mark`."""
+        blocks, rows, attrs, links, marks = mark
+        if len(self._blocks) > blocks:
+            # the rows of before the mark were sealed into the first new block: keep its first `rows` rows
+            kept = [self._blocks[blocks].head(rows)] if rows else []
+            del self._blocks[blocks:]
+            self._blocks += [block for block in kept if len(block)]
+            self._reset_rows()
+            return
+        del self.rows[rows:], self.attr_rows[attrs:], self.attr_codes[attrs:], self.attr_values[attrs:]
+        for column in self.links.values():
+            del column[links:]
+        del self.marks[marks:]
 
     def add(
         self,

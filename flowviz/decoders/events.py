@@ -158,13 +158,18 @@ def parse_time_ns(value: object) -> int | None:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            return rfc3339_ns(text)
+            return _in_range(rfc3339_ns(text))
         if not number.is_finite():
             return None
-        return int(number * _epoch_scale(abs(number)))
+        return _in_range(int(number * _epoch_scale(abs(number))))
     if isinstance(value, int):
-        return value * _epoch_scale(abs(value))
+        return _in_range(value * _epoch_scale(abs(value)))
     return None
+
+
+def _in_range(time_ns: int | None) -> int | None:
+    """The time when it fits int64 nanoseconds (1677-09-21 to 2262-04-11), else None: not understood."""
+    return time_ns if time_ns is not None and -(1 << 63) < time_ns < (1 << 63) else None
 
 
 def _epoch_scale(magnitude: Decimal | int) -> int:
@@ -309,7 +314,8 @@ class EventDecoder:
         if time_value is not None:
             parsed = parse_time_ns(time_value)
             if parsed is None:
-                self.problems.add(BAD_TIME, f"{self._where(meta)} ({str(time_value)[:40]!r})")
+                shown = str(time_value)[:40] if isinstance(time_value, str | int | float) else type(time_value).__name__
+                self.problems.add(BAD_TIME, f"{self._where(meta)} ({shown!r})")
             else:
                 event_time_ns = parsed
         self._builder.append(

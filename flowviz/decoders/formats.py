@@ -70,6 +70,9 @@ def json_format(name: str) -> JsonFormat:
 def detect_json_format(document: object, *, spans_only: bool = False) -> JsonFormat | None:
     """The first format of the table that recognises a parsed document (of those that carry spans, if asked)."""
     for candidate in SPAN_JSON_FORMATS if spans_only else JSON_FORMATS:
-        if candidate.looks_like(document):
-            return candidate
+        try:
+            if candidate.looks_like(document):
+                return candidate
+        except Exception:  # a recogniser surprised by a strange value: not this format
+            continue
     return None

@@ -88,7 +88,7 @@ def try_add_otlp_json_bytes(data: bytes, builder: SpanBatchBuilder, where: str) 
     caller then uses the general decoder, which reports problems span by span."""
     try:
         request = _DECODER.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):  # the general path says why
         return None
     resources = request.resourceSpans or request.batches
     prepared = []

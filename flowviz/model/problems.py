@@ -49,6 +49,19 @@ class Problems:
             for location in locations[1:]:
                 self.add(reason, location)
 
+    def mark(self) -> dict[str, tuple[int, int]]:
+        """What has been counted so far, to `restore()` when the same input is going to be read again."""
+        return {reason: (entry.count, len(entry.locations)) for reason, entry in self._entries.items()}
+
+    def restore(self, mark: dict[str, tuple[int, int]]) -> None:
+        """Forget what was counted since `mark()`."""
+        for reason in [r for r in self._entries if r not in mark]:
+            del self._entries[reason]
+        for reason, (count, locations) in mark.items():
+            entry = self._entries[reason]
+            entry.count = count
+            del entry.locations[locations:]
+
     def count(self, reason: str) -> int:
         entry = self._entries.get(reason)
         return entry.count if entry else 0

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import gc
-import gzip
 import mmap
 import re
-import shutil
-import tempfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import orjson
@@ -21,6 +18,7 @@ from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.formats import FORMAT_NAMES as FORMAT_NAMES  # the table moved; its names stay importable here
 from flowviz.decoders.formats import JSON_FORMATS as JSON_FORMATS
 from flowviz.decoders.formats import OTLP_PROTO, TRIED, JsonFormat, detect_json_format, json_format
+from flowviz.decoders.guard import guarded, guarded_group
 from flowviz.decoders.json_split import split_document
 from flowviz.decoders.otlp_proto import looks_like_otlp_proto
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
@@ -29,6 +27,7 @@ from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
+from flowviz.sources.input_bytes import InputError, ReadLimits, limit_text, load_input
 from flowviz.sources.recording import is_recording, recording_batches
 
 DEFAULT_BATCH_SPANS = 50_000
@@ -36,6 +35,8 @@ WHOLE_DOCUMENT_BYTES = 16 << 20  # single JSON documents up to this size are par
 PROTOBUF_GROUP_BYTES = 4 << 20  # protobuf frames are decoded together (one vectorised call) up to about this size
 _SPLIT_KEYS = ("resourceSpans", "batches", "data")  # envelope keys whose arrays hold the payload
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark (Windows tools) that orjson refuses
+UNMATCHED_DOCUMENTS = 1_000  # JSON values in no trace format before the first one that is: the file is none
+EMPTY_FRAME_RUN = 1_000  # zero-length frames in a row: zeros, not frames
 
 
 @contextmanager
@@ -77,14 +78,16 @@ class CaptureReader:
         problems: Problems,
         format_name: str = "auto",
         batch_spans: int = DEFAULT_BATCH_SPANS,
+        limits: ReadLimits | None = None,
     ) -> None:
         self.path = Path(path)
         self.problems = problems
         self.format_name = format_name
         self.batch_spans = batch_spans
+        self.limits = limits if limits is not None else ReadLimits.from_environment()
 
     def __iter__(self) -> Iterator[SpanBatch | DependencyLinks | EventBatch | GroupOffsets | EdgeObservations]:
-        data = load_bytes(self.path)
+        data = load_bytes(self.path, self.problems, self.limits)
         label = str(self.path)
         if is_recording(data):  # `flowviz record` output: Kafka messages, decoded as live
             forced, self.format_name = self.format_name, "kafka_recording"
@@ -99,29 +102,47 @@ class CaptureReader:
         yield from self._read_json(data, label)
 
     def _read_json(self, data, label: str) -> Iterator[SpanBatch | DependencyLinks]:
-        lines = _json_lines(data)
-        builder = SpanBatchBuilder(self.problems)
+        problems, limits = self.problems, self.limits
+        lines = _json_lines(data, limits)
+        builder = SpanBatchBuilder(problems)
         fast: list = [None]
         if lines is not None:
-            documents = _documents_from_lines(lines, data, label, self.problems, builder, fast)
+            documents = _documents_from_lines(lines, data, label, problems, builder, fast, limits)
         else:
-            documents = _documents_from_document(data, label, self.problems)
+            documents = _documents_from_document(data, label, problems, limits)
+            try:
+                documents = chain([next(documents)], documents)
+            except StopIteration:
+                documents = iter(())
+            except _TryLines:
+                lines = _iter_lines(data)
+                documents = _documents_from_lines(lines, data, label, problems, builder, fast, limits)
         chosen: JsonFormat | None = None
+        unmatched = 0
         while True:
             with gc_paused():  # decoding creates no reference cycles: refcounting frees every document
                 item = None
                 for document, where in documents:
                     if chosen is None:
-                        chosen = _choose_format(document, self.format_name, label)
+                        chosen = _choose_format(document, self.format_name)
+                        if chosen is None:  # a line in no format (`null`, `{}`, damage): look past it
+                            unmatched += 1
+                            if lines is None or unmatched >= UNMATCHED_DOCUMENTS:
+                                raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
+                            problems.add("json: value in no trace format (skipped)", where)
+                            continue
                         self.format_name = chosen.name
                         fast[0] = chosen.add_bytes
                     if not where:
                         pass  # the fast path took the line
                     elif chosen.add is None:
-                        item = DependencyLinks(jaeger_deps.read_dependencies(document, self.problems, where))
+                        links = guarded(
+                            problems, None, where, "json", jaeger_deps.read_dependencies, document, problems, where
+                        )
+                        item = DependencyLinks(links or [])
                         break
                     else:
-                        chosen.add(document, builder, self.problems, where)
+                        guarded(problems, builder, where, chosen.name, chosen.add, document, builder, problems, where)
                     if len(builder) >= self.batch_spans:
                         item = builder.build()
                         break
@@ -129,37 +150,21 @@ class CaptureReader:
                 break
             yield item
         if chosen is None:
+            if unmatched:
+                raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
             raise CaptureError(f"{label}: no trace data in the file (tried {TRIED})")
         if len(builder):
             yield builder.build()
 
 
-def load_bytes(path: Path) -> bytes | mmap.mmap:
-    """A capture's bytes: mapped, or decompressed to a mapped temporary file when gzipped."""
+def load_bytes(path: Path, problems: Problems | None = None, limits: ReadLimits | None = None) -> bytes | mmap.mmap:
+    """A capture's bytes within `limits`: mapped, or streamed / decompressed to a mapped temporary file."""
     try:
-        with path.open("rb") as file:
-            head = file.read(2)
-            if head == b"\x1f\x8b":
-                file.seek(0)
-                return _gunzip_to_map(file, path)
-            if not head:
-                raise CaptureError(f"{path}: the file is empty (tried {TRIED})")
-            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-    except OSError as error:
-        raise CaptureError(f"{path}: {error.strerror or error}") from error
-
-
-def _gunzip_to_map(file, path: Path) -> mmap.mmap | bytes:
-    """Decompress into an anonymous temporary file and map it: a large capture never sits in memory."""
-    with tempfile.TemporaryFile(prefix="flowviz-") as plain:
-        try:
-            shutil.copyfileobj(gzip.GzipFile(fileobj=file), plain, length=1 << 20)
-        except (OSError, EOFError, zlib.error) as error:
-            raise CaptureError(f"{path}: damaged gzip data ({error})") from error
-        if plain.tell() == 0:
-            raise CaptureError(f"{path}: the file is empty (tried {TRIED})")
-        plain.flush()
-        return mmap.mmap(plain.fileno(), 0, access=mmap.ACCESS_READ)
+        return load_input(
+            path, problems if problems is not None else Problems(), limits or ReadLimits.from_environment()
+        )
+    except InputError as error:
+        raise CaptureError(f"{error} (tried {TRIED})" if str(error).endswith("empty") else str(error)) from error
 
 
 def _first_byte(data: bytes | mmap.mmap) -> int:
@@ -177,19 +182,39 @@ def _looks_binary(data: bytes | mmap.mmap) -> bool:
 
 
 def _is_protobuf(data: bytes | mmap.mmap) -> bool:
+    """Length-prefixed frames whose chain ends at the end of the file, a first frame that is OTLP, or (not
+    framed) the whole file as one request."""
     frames = _frame_ranges(data, limit=2)
-    if frames and frames[0][1] <= len(data):
-        return looks_like_otlp_proto(bytes(data[frames[0][0] : frames[0][1]]))
-    return looks_like_otlp_proto(bytes(data))
+    if frames and frames[0][1] <= len(data) and looks_like_otlp_proto(bytes(data[frames[0][0] : frames[0][1]])):
+        return True
+    if _is_frame_chain(data):
+        return True
+    return len(data) <= WHOLE_DOCUMENT_BYTES * 4 and looks_like_otlp_proto(bytes(data))
+
+
+def _is_frame_chain(data: bytes | mmap.mmap) -> bool:
+    """True when two or more length prefixes lead exactly to the end of the file (or into a cut-off last frame):
+    framed, even when the first frame is damaged (a single request almost never chains so)."""
+    frames = _frame_ranges(data)
+    whole = [frame for frame in frames if frame[1] <= len(data)]
+    return len(whole) >= 2 and whole[-1][1] >= len(data) - 4
 
 
 def _frame_ranges(data: bytes | mmap.mmap, *, limit: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of each length-prefixed frame; the last may run past the end (truncated)."""
-    ranges, offset, size = [], 0, len(data)
+    """(start, end) of each length-prefixed frame; the last may run past the end (truncated).
+
+    Zero-length frames (empty requests) are skipped; a long run of them is zeros, not frames: the chain
+    ends there (its frames are what comes before)."""
+    ranges, offset, size, empty_run = [], 0, len(data), 0
     while offset + 4 <= size and (limit is None or len(ranges) < limit):
         length = int.from_bytes(data[offset : offset + 4], "big")
         if length == 0:
-            return []
+            empty_run += 1
+            if empty_run >= EMPTY_FRAME_RUN:
+                return ranges
+            offset += 4
+            continue
+        empty_run = 0
         ranges.append((offset + 4, offset + 4 + length))
         offset += 4 + length
     if offset < size and offset + 4 > size:
@@ -201,12 +226,20 @@ def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> It
     """Frames decoded in groups (a few MB, or about the spans a batch still wants), a batch per `batch_spans`."""
     builder = SpanBatchBuilder(problems)
     frames = _frame_ranges(data)
-    is_framed = bool(frames) and frames[0][1] <= len(data) and looks_like_otlp_proto(bytes(data[slice(*frames[0])]))
+    is_framed = bool(frames) and (
+        (frames[0][1] <= len(data) and looks_like_otlp_proto(bytes(data[slice(*frames[0])]))) or _is_frame_chain(data)
+    )
     if not is_framed:
         frames = [(0, len(data))]
     truncated = frames[-1][0] if frames[-1][1] > len(data) else None
     if truncated is not None:
         frames.pop()
+    elif is_framed and frames[-1][1] < len(data) - 4:
+        problems.add("otlp-proto: zeros where frames were expected; the rest is not read", f"{label}@{frames[-1][1]}")
+
+    def decode(messages: list, wheres: list[str], into: SpanBatchBuilder) -> int:
+        return decode_otlp_proto(messages, into, problems, wheres)
+
     decoded_bytes = decoded_spans = 0
     probe_bytes = 0  # until spans are seen: groups of one frame, then of doubling size
     index = 0
@@ -222,10 +255,12 @@ def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> It
             stop += 1
         group = frames[index:stop]
         with gc_paused():
-            spans = decode_otlp_proto(
-                [data[start:end] for start, end in group],
-                builder,
+            spans = guarded_group(
                 problems,
+                builder,
+                "otlp-proto",
+                decode,
+                [data[start:end] for start, end in group],
                 [f"{label}@{start - 4 if is_framed else 0}" for start, _ in group],
             )
             batch = builder.build() if len(builder) >= batch_spans else None
@@ -243,16 +278,12 @@ def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> It
 # -- JSON -----------------------------------------------------------------------------------
 
 
-def _choose_format(document: object, format_name: str, label: str) -> JsonFormat:
-    if format_name != "auto":
-        return json_format(format_name)
-    chosen = detect_json_format(document)
-    if chosen is None:
-        raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
-    return chosen
+def _choose_format(document: object, format_name: str) -> JsonFormat | None:
+    """The forced format, or the first whose recogniser accepts `document` (None: no format does)."""
+    return json_format(format_name) if format_name != "auto" else detect_json_format(document)
 
 
-def _json_lines(data) -> Iterator[tuple[int, bytes, bool]] | None:
+def _json_lines(data, limits: ReadLimits) -> Iterator[tuple[int, int, int]] | None:
     """The file's lines, lazily, when it is JSON lines (the first line a whole value, more after).
 
     A damaged first line does not hide JSON lines when the two lines after it are whole
@@ -260,9 +291,11 @@ def _json_lines(data) -> Iterator[tuple[int, bytes, bool]] | None:
     document followed only by white space is never parsed here (it may be a large one to split).
     """
     first_end = data.find(b"\n", _first_non_space(data))
-    if first_end < 0:
+    if first_end < 0 or _only_space_after(data, first_end):
         return None
-    if not data[first_end : first_end + 65536].strip() and not bytes(data[first_end:]).strip():
+    if first_end > limits.line_bytes:  # too long to parse here: lines if lines follow, or if it can be split
+        if _whole_lines_follow(data, first_end + 1, 2) or _splittable(data):
+            return _iter_lines(data)
         return None
     try:
         orjson.loads(_without_bom(data[:first_end]))
@@ -281,46 +314,66 @@ def _without_bom(text: bytes) -> bytes:
     return text[3:] if text.startswith(_BOM) else text
 
 
-def _whole_lines_follow(data, start: int, wanted: int) -> bool:
-    """True when the next `wanted` non-empty lines from `start` each parse as an object or array."""
+def _whole_lines_follow(data, start: int, wanted: int, *, look_at: int | None = None) -> bool:
+    """True when the next `wanted` non-empty lines from `start` each parse as an object or array (with
+    `look_at`: when `wanted` of the next `look_at` non-empty lines do)."""
     size = len(data)
-    while wanted and start < size:
+    tries = wanted if look_at is None else look_at
+    while wanted and tries and start < size:
         end = data.find(b"\n", start)
         end = size if end < 0 else end
         head = bytes(data[start : min(end, start + 64)]).lstrip()
         if head:
-            if head[:1] not in (b"{", b"["):
+            tries -= 1
+            whole = False
+            if head[:1] in (b"{", b"[") and end - start <= 1 << 20:
+                try:
+                    whole = isinstance(orjson.loads(data[start:end]), dict | list)
+                except orjson.JSONDecodeError:
+                    whole = False
+            if whole:
+                wanted -= 1
+            elif look_at is None:
                 return False
-            try:
-                if not isinstance(orjson.loads(data[start:end]), dict | list):
-                    return False
-            except orjson.JSONDecodeError:
-                return False
-            wanted -= 1
         start = end + 1
     return wanted == 0
 
 
-def _iter_lines(data) -> Iterator[tuple[int, bytes, int]]:
-    """(line number, line, offset just past it) for every line."""
+def _iter_lines(data) -> Iterator[tuple[int, int, int]]:
+    """(line number, start offset, end offset) of every line."""
     start, number, size = 0, 1, len(data)
     find = data.find
     while start < size:
         end = find(b"\n", start)
         end = size if end < 0 else end
-        yield number, data[start:end], end
+        yield number, start, end
         start, number = end + 1, number + 1
 
 
 def _only_space_after(data, offset: int) -> bool:
-    return not data[offset : offset + 4096].strip() and not bytes(data[offset:]).strip()
+    """True when nothing but white space follows `offset` (looked at in pieces: never a copy of the rest)."""
+    size = len(data)
+    while offset < size:
+        if data[offset : offset + (1 << 20)].strip():
+            return False
+        offset += 1 << 20
+    return True
 
 
-def _documents_from_lines(lines, data, label: str, problems: Problems, builder: SpanBatchBuilder, fast: list):
+def _documents_from_lines(lines, data, label: str, problems: Problems, builder: SpanBatchBuilder, fast: list, limits):
     """Parsed documents of JSON lines. `fast[0]`, once the format is known, may take a line's bytes
-    straight into the builder (returning None when it cannot), so that line yields nothing."""
-    for number, line, end in lines:
-        if fast[0] is not None and fast[0](line, builder, f"{label}:{number}") is not None:
+    straight into the builder (returning None when it cannot), so that line yields nothing.
+    A line over the limit is split into its envelope's elements when it can be, else skipped and counted."""
+    for number, start, end in lines:
+        where = f"{label}:{number}"
+        if end - start > limits.line_bytes:
+            yield from _oversized_line(data, start, end, where, problems, limits)
+            continue
+        line = data[start:end]
+        if (
+            fast[0] is not None
+            and guarded(problems, builder, where, "json", fast[0], line, builder, where, failed=0) is not None
+        ):
             yield None, ""
             continue
         try:
@@ -333,32 +386,62 @@ def _documents_from_lines(lines, data, label: str, problems: Problems, builder: 
                 if _only_space_after(data, end)
                 else "json: line is not valid JSON"
             )
-            problems.add(reason, f"{label}:{number} ({str(error).split(':')[0]})")
+            problems.add(reason, f"{where} ({str(error).split(':')[0]})")
             continue
-        yield document, f"{label}:{number}"
+        yield document, where
 
 
-def _documents_from_document(data, label: str, problems: Problems) -> Iterator[tuple[object, str]]:
+def _oversized_line(data, start: int, end: int, where: str, problems: Problems, limits: ReadLimits):
+    if _only_space_after(memoryview(data)[start:end], 0):
+        return
+    view = memoryview(data)[start:end]
+    if _splittable(view):
+        yield from _split_groups(view, where, problems, offset=start)
+        return
+    problems.add(
+        f"json: line longer than the {limit_text(limits.line_bytes)} limit (skipped; FLOWVIZ_MAX_LINE_MB raises it)",
+        f"{where} ({end - start:,} bytes)",
+    )
+
+
+class _TryLines(Exception):
+    """A document that does not parse, with whole JSON lines in it: read it as JSON lines."""
+
+
+def _documents_from_document(data, label: str, problems: Problems, limits: ReadLimits) -> Iterator[tuple[object, str]]:
     if len(data) <= WHOLE_DOCUMENT_BYTES or not _splittable(data):
+        if len(data) > limits.line_bytes and not _splittable(data):
+            raise CaptureError(
+                f"{label}: one JSON document of {len(data):,} bytes that cannot be read in parts, over the "
+                f"{limit_text(limits.line_bytes)} limit (FLOWVIZ_MAX_LINE_MB raises it)"
+            )
         try:
             document = orjson.loads(_without_bom(bytes(data)))
         except orjson.JSONDecodeError as error:
             if not _splittable(data):
+                if _whole_lines_follow(data, 0, 1, look_at=1_000):
+                    raise _TryLines from error  # JSON lines whose first lines are damaged
                 raise CaptureError(f"{label}: not valid JSON ({error})") from error
             # cut off (a killed writer) or damaged: the whole elements before the damage are read below
         else:
             yield document, label
             return
+    yield from _split_groups(data, label, problems)
+
+
+def _split_groups(data, label: str, problems: Problems, *, offset: int = 0) -> Iterator[tuple[object, str]]:
+    """The documents of a large array or envelope, a group of elements at a time."""
     try:
         for group in split_document(data):
             if group.key is not None and group.key not in _SPLIT_KEYS:
                 continue
+            where = f"{label}@{offset + group.first_offset}"
             try:
                 elements = orjson.loads(group.array_json)
             except orjson.JSONDecodeError:
-                problems.add("json: malformed elements skipped", f"{label}@{group.first_offset}", count=group.count)
+                problems.add("json: malformed elements skipped", where, count=group.count)
                 continue
-            yield (elements if group.key is None else {group.key: elements}), f"{label}@{group.first_offset}"
+            yield (elements if group.key is None else {group.key: elements}), where
     except ValueError as error:
         problems.add(f"json: {error}", label)
 

@@ -40,7 +40,7 @@ def read_group_offsets(admin, topics: Iterable[str], *, groups: Iterable[str] = 
         for name, future in futures:
             try:
                 answer = future.result(_REQUEST_TIMEOUT_S)
-            except KafkaException as error:
+            except (KafkaException, TimeoutError) as error:
                 errors.append(f"group {name}: {_text(error)}")
                 continue
             for tp in answer.topic_partitions or ():
@@ -55,12 +55,14 @@ def read_group_offsets(admin, topics: Iterable[str], *, groups: Iterable[str] = 
         if partitions:
             answers = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions})
             for tp, future in answers.items():
-                with contextlib.suppress(KafkaException):
+                with contextlib.suppress(KafkaException, TimeoutError):
                     found = future.result(_REQUEST_TIMEOUT_S)
                     if found.offset >= 0:
                         ends[(tp.topic, tp.partition)] = found.offset
     except KafkaException as error:
         errors.append(_text(error))
+    except TimeoutError:  # no broker answered in time: the next look tries again
+        errors.append(f"no answer from the broker within {_REQUEST_TIMEOUT_S:g} s")
     members = read_group_members(admin, sorted({group for group, _, _ in committed}), wanted)
     return GroupOffsets(polled_ns, committed, ends, "; ".join(errors), members)
 
@@ -142,7 +144,10 @@ class GroupOffsetPoller:
         admin = self._admin()
         while not self._stop.is_set():
             started = time.monotonic()
-            look = read_group_offsets(admin, self._topics, groups=self.settings.groups)
+            try:
+                look = read_group_offsets(admin, self._topics, groups=self.settings.groups)
+            except Exception as error:  # the thread must outlive any one look: lag would freeze otherwise
+                look = GroupOffsets(time.time_ns(), {}, {}, f"{type(error).__name__}: {error}")
             with contextlib.suppress(queue.Full):  # a stalled worker: the next look says it all anyway
                 self._results.put_nowait(look)
             self._wake.wait(max(0.0, self.interval_s - (time.monotonic() - started)))

@@ -33,6 +33,7 @@ from flowviz.decoders.events import (
 )
 from flowviz.decoders.formats import KAFKA_FORMATS as KAFKA_FORMATS  # the table moved; the name stays importable here
 from flowviz.decoders.formats import OTLP_PROTO, JsonFormat, detect_json_format, json_format
+from flowviz.decoders.guard import guarded, guarded_group
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.decoders.wire_format import SchemaError, schema_source, split_wire
@@ -596,6 +597,9 @@ def message_where(message) -> str:
 # -- decoding --------------------------------------------------------------------------------
 
 
+_PROTOBUF = -1  # `_add_one`'s answer for a protobuf value: decoded with the others of the batch
+
+
 class MessageDecoder:
     """Kafka message values -> span rows: the format is detected per message (or forced); protobuf
     values are decoded together in one vectorised call; JSON values by the capture decoders.
@@ -690,54 +694,66 @@ class MessageDecoder:
         protobuf: list[bytes] = []
         protobuf_wheres: list[str] = []
         added = 0
-        forced = self.format_name
         with gc_paused():
             for index, (value, where) in enumerate(zip(values, wheres, strict=True)):
                 meta = metas[index] if metas is not None else None
-                if meta is not None and self.dead_letters.is_dead_letter(meta.topic):
-                    # a copy of a message a consumer gave up on: a failure on its flow, not a new event
-                    stamp = meta.kafka_time_ns
-                    self.dead_letters.add(
-                        meta.topic, stamp if stamp != UNKNOWN_NS else time.time_ns(), header_map(meta.headers)
-                    )
-                    self._count("dead letters")
-                    continue
-                if forced in ("auto", "events") and meta is not None and meta.headers:
-                    headers = header_map(meta.headers)
-                    if is_cloudevents_binary(headers):
-                        if self.events.add_binary(value, headers, meta):
-                            self._count("events")
-                        continue
-                    if forced == "auto" and value and is_cloudevents_structured_header(headers):
-                        if self.events.add_value(value, headers, meta):
-                            self._count("events")
-                        continue
-                if not value:
-                    self.problems.add("kafka: message without a value (skipped)", where)
-                    continue
-                # magic byte 0 (never OTLP protobuf's first byte, a field tag): read as the Confluent wire format
-                # when schemas are given (or every message is an event), else left to the trace decoders
-                wired = forced == "events" or (forced == "auto" and self.schemas is not None)
-                wire = split_wire(value) if wired and meta is not None else None
-                if wire is not None:
-                    if self._add_wire(*wire, meta):
-                        self._count("events")
-                    continue
-                if forced == "events":
-                    if meta is None:
-                        self.problems.add("kafka: event without its message (topic, offset) skipped", where)
-                    elif self.events.add_value(value, header_map(meta.headers), meta):
-                        self._count("events")
-                    continue
-                if forced == OTLP_PROTO or (forced == "auto" and not _looks_like_json(value)):
-                    protobuf.append(value)
+                spans = guarded(self.problems, builder, where, "kafka", self._add_one, value, where, builder, meta)
+                if spans == _PROTOBUF:
+                    protobuf.append(value)  # decoded together below
                     protobuf_wheres.append(where)
-                    continue
-                added += self._add_json(value, where, builder, meta)
+                else:
+                    added += spans or 0
             if protobuf:
-                added += decode_otlp_proto(protobuf, builder, self.problems, protobuf_wheres)
+                added += guarded_group(
+                    self.problems, builder, "otlp-proto", self._add_protobuf, protobuf, protobuf_wheres
+                )
                 self.formats[OTLP_PROTO] = self.formats.get(OTLP_PROTO, 0) + len(protobuf)
         return added
+
+    def _add_one(self, value: bytes | None, where: str, builder: SpanBatchBuilder, meta: MessageMeta | None) -> int:
+        """One message: its spans or event added, or `_PROTOBUF` for a protobuf value (decoded with the others)."""
+        forced = self.format_name
+        if meta is not None and self.dead_letters.is_dead_letter(meta.topic):
+            # a copy of a message a consumer gave up on: a failure on its flow, not a new event
+            stamp = meta.kafka_time_ns
+            self.dead_letters.add(
+                meta.topic, stamp if stamp != UNKNOWN_NS else time.time_ns(), header_map(meta.headers)
+            )
+            self._count("dead letters")
+            return 0
+        if forced in ("auto", "events") and meta is not None and meta.headers:
+            headers = header_map(meta.headers)
+            if is_cloudevents_binary(headers):
+                if self.events.add_binary(value, headers, meta):
+                    self._count("events")
+                return 0
+            if forced == "auto" and value and is_cloudevents_structured_header(headers):
+                if self.events.add_value(value, headers, meta):
+                    self._count("events")
+                return 0
+        if not value:
+            self.problems.add("kafka: message without a value (skipped)", where)
+            return 0
+        # magic byte 0 (never OTLP protobuf's first byte, a field tag): read as the Confluent wire format
+        # when schemas are given (or every message is an event), else left to the trace decoders
+        wired = forced == "events" or (forced == "auto" and self.schemas is not None)
+        wire = split_wire(value) if wired and meta is not None else None
+        if wire is not None:
+            if self._add_wire(*wire, meta):
+                self._count("events")
+            return 0
+        if forced == "events":
+            if meta is None:
+                self.problems.add("kafka: event without its message (topic, offset) skipped", where)
+            elif self.events.add_value(value, header_map(meta.headers), meta):
+                self._count("events")
+            return 0
+        if forced == OTLP_PROTO or (forced == "auto" and not _looks_like_json(value)):
+            return _PROTOBUF
+        return self._add_json(value, where, builder, meta)
+
+    def _add_protobuf(self, values: list[bytes], wheres: list[str], builder: SpanBatchBuilder) -> int:
+        return decode_otlp_proto(values, builder, self.problems, wheres)
 
     def decode(self, messages: Sequence) -> SpanBatch:
         """One span batch from confluent_kafka Messages (or anything with value(), topic(), partition(), offset())."""

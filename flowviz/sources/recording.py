@@ -232,13 +232,18 @@ def iter_messages(data, problems: Problems, label: str) -> Iterator[RecordedMess
         if kind == _MESSAGE:
             try:
                 yield _DECODER.decode(body)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, msgspec.ValidationError):
                 problems.add("recording: message record does not decode", label)
         elif kind == _HEADER:
             try:
-                yield orjson.loads(body)
+                header = orjson.loads(body)
             except orjson.JSONDecodeError:
                 problems.add("recording: header record does not decode", label)
+                continue
+            if isinstance(header, dict):
+                yield header
+            else:
+                problems.add("recording: header record is not a JSON object (ignored)", label)
         else:
             problems.add("recording: record of an unknown kind (skipped)", label)
 

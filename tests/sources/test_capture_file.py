@@ -7,6 +7,7 @@ import gzip
 import io
 import random
 import shutil
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from flowviz.bench.encode import otlp_json_lines, otlp_json_request, otlp_proto_
 from flowviz.bench.synthetic import SyntheticSpan, synthetic_traces
 from flowviz.decoders.json_split import ElementGroup, split_document
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import _INT_COLUMNS, SpanBatch
+from flowviz.decoders.otlp_json import add_otlp_json
+from flowviz.model.span_batch import _INT_COLUMNS, SpanBatch, SpanBatchBuilder
 from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
 
 TRIED = ("OTLP JSON", "OTLP protobuf", "Jaeger JSON", "Zipkin v2 JSON", "Jaeger dependency lists")
@@ -211,10 +213,43 @@ def test_gzip_of_json_lines_and_of_protobuf_frames(tmp_path: Path) -> None:
     assert _rows(from_lines) == _rows(from_frames)
 
 
-def test_damaged_gzip_is_one_line(tmp_path: Path) -> None:
+def test_a_cut_off_gzip_gives_what_was_decompressed_before_the_cut(tmp_path: Path) -> None:
+    lines = otlp_json_lines(_traces(), spans_per_request=50)
+    packed = gzip.compress(lines)
     path = tmp_path / "cut.gz"
-    path.write_bytes(gzip.compress(otlp_json_lines(_traces()))[:-64])
-    with pytest.raises(CaptureError, match="damaged gzip data") as caught:
+    for kept in (0.99, 0.6):
+        cut = packed[: int(len(packed) * kept)]
+        path.write_bytes(cut)
+        came_through = zlib.decompressobj(wbits=31).decompress(cut)
+        whole_lines = came_through[: came_through.rfind(b"\n")].split(b"\n")
+        expected = len(SpanBatch.concat(_lines_batch(whole_lines)))
+        fmt, batch, problems = _spans(path)
+        assert fmt == "otlp_json"
+        assert 0 < len(batch) == expected < 300  # every whole line before the cut
+        assert any(reason.startswith("gzip: the data is cut off") for reason in problems.as_dict())
+
+
+def _lines_batch(lines: list[bytes]) -> list[SpanBatch]:
+    builder = SpanBatchBuilder(Problems())
+    for line in lines:
+        add_otlp_json(orjson.loads(line), builder, Problems(), "line")
+    return [builder.build()]
+
+
+def test_damaged_gzip_data_keeps_what_came_before(tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(otlp_json_lines(_traces(), spans_per_request=50), compresslevel=1))
+    packed[len(packed) // 2] ^= 0xFF
+    path = tmp_path / "damaged.gz"
+    path.write_bytes(bytes(packed))
+    _, batch, problems = _spans(path)
+    assert 0 < len(batch) < 300
+    assert problems.total >= 1
+
+
+def test_a_gzip_with_nothing_usable_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "cut.gz"
+    path.write_bytes(gzip.compress(otlp_json_lines(_traces()))[:12])
+    with pytest.raises(CaptureError, match="no data in the gzip stream") as caught:
         list(CaptureReader(path, problems=Problems()))
     assert "\n" not in str(caught.value)
 
