@@ -93,9 +93,9 @@ class CaptureReader:
             forced, self.format_name = self.format_name, "kafka_recording"
             yield from recording_batches(data, label, self.problems, format_name=forced, batch_spans=self.batch_spans)
             return
-        if self.format_name == OTLP_PROTO or (self.format_name == "auto" and _looks_binary(data)):
-            if self.format_name == "auto" and not _is_protobuf(data):
-                raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
+        if self.format_name == OTLP_PROTO or (
+            self.format_name == "auto" and _looks_binary(data) and _is_protobuf(data)
+        ):  # text that starts with no `{` or `[` is still tried as JSON lines: their first lines may be damaged
             self.format_name = OTLP_PROTO
             yield from _read_protobuf(data, label, self.problems, self.batch_spans)
             return
@@ -291,9 +291,11 @@ def _json_lines(data, limits: ReadLimits) -> Iterator[tuple[int, int, int]] | No
     document followed only by white space is never parsed here (it may be a large one to split).
     """
     first_end = data.find(b"\n", _first_non_space(data))
-    if first_end < 0 or _only_space_after(data, first_end):
+    if first_end < 0:
         return None
-    if first_end > limits.line_bytes:  # too long to parse here: lines if lines follow, or if it can be split
+    if first_end > limits.line_bytes or _only_space_after(
+        data, first_end
+    ):  # too long to parse here: lines if lines follow, or if it can be split
         if _whole_lines_follow(data, first_end + 1, 2) or _splittable(data):
             return _iter_lines(data)
         return None
@@ -350,14 +352,26 @@ def _iter_lines(data) -> Iterator[tuple[int, int, int]]:
         start, number = end + 1, number + 1
 
 
-def _only_space_after(data, offset: int) -> bool:
-    """True when nothing but white space follows `offset` (looked at in pieces: never a copy of the rest)."""
-    size = len(data)
+def _only_space_after(data, offset: int, end: int | None = None) -> bool:
+    """True when nothing but white space lies from `offset` to `end` (the end of the data), looked at in
+    pieces: never a copy of the rest."""
+    size = len(data) if end is None else end
     while offset < size:
-        if data[offset : offset + (1 << 20)].strip():
+        stop = min(offset + (1 << 20), size)
+        if bytes(data[offset:stop]).strip():
             return False
-        offset += 1 << 20
+        _release(data, offset, stop)
+        offset = stop
     return True
+
+
+def _release(data, start: int, end: int) -> None:
+    """Let the kernel drop mapped pages already looked at (they are read again from the file if needed)."""
+    if isinstance(data, mmap.mmap):
+        page = mmap.PAGESIZE
+        first = (start + page - 1) // page * page
+        if end > first:
+            data.madvise(mmap.MADV_DONTNEED, first, min(end, len(data)) - first)
 
 
 def _documents_from_lines(lines, data, label: str, problems: Problems, builder: SpanBatchBuilder, fast: list, limits):
@@ -392,7 +406,7 @@ def _documents_from_lines(lines, data, label: str, problems: Problems, builder: 
 
 
 def _oversized_line(data, start: int, end: int, where: str, problems: Problems, limits: ReadLimits):
-    if _only_space_after(memoryview(data)[start:end], 0):
+    if _only_space_after(data, start, end):
         return
     view = memoryview(data)[start:end]
     if _splittable(view):
