@@ -109,7 +109,7 @@ class CaptureReader:
         if lines is not None:
             documents = _documents_from_lines(lines, data, label, problems, builder, fast, limits)
         else:
-            documents = _documents_from_document(data, label, problems, limits)
+            documents = _documents_from_document(data, label, problems, limits, self.format_name)
             try:
                 documents = chain([next(documents)], documents)
             except StopIteration:
@@ -293,9 +293,9 @@ def _json_lines(data, limits: ReadLimits) -> Iterator[tuple[int, int, int]] | No
     first_end = data.find(b"\n", _first_non_space(data))
     if first_end < 0:
         return None
-    if first_end > limits.line_bytes or _only_space_after(
-        data, first_end
-    ):  # too long to parse here: lines if lines follow, or if it can be split
+    if _only_space_after(data, first_end):
+        return None  # one document (perhaps a large one, to split)
+    if first_end > limits.line_bytes:  # one long line: lines if lines follow, or when it can be split
         if _whole_lines_follow(data, first_end + 1, 2) or _splittable(data):
             return _iter_lines(data)
         return None
@@ -365,6 +365,19 @@ def _only_space_after(data, offset: int, end: int | None = None) -> bool:
     return True
 
 
+def _content_end(data) -> int:
+    """The offset after the last byte that is not white space (looked at from the end, in pieces)."""
+    end = len(data)
+    while end > 0:
+        start = max(0, end - (1 << 20))
+        piece = bytes(data[start:end]).rstrip()
+        if piece:
+            return start + len(piece)
+        _release(data, start, end)
+        end = start
+    return 0
+
+
 def _release(data, start: int, end: int) -> None:
     """Let the kernel drop mapped pages already looked at (they are read again from the file if needed)."""
     if isinstance(data, mmap.mmap):
@@ -422,25 +435,35 @@ class _TryLines(Exception):
     """A document that does not parse, with whole JSON lines in it: read it as JSON lines."""
 
 
-def _documents_from_document(data, label: str, problems: Problems, limits: ReadLimits) -> Iterator[tuple[object, str]]:
-    if len(data) <= WHOLE_DOCUMENT_BYTES or not _splittable(data):
-        if len(data) > limits.line_bytes and not _splittable(data):
+def _documents_from_document(
+    data, label: str, problems: Problems, limits: ReadLimits, format_name: str = "auto"
+) -> Iterator[tuple[object, str]]:
+    end = _content_end(data)
+    content = memoryview(data)[:end] if end < len(data) else data  # trailing white space is never read again
+    forced = format_name != "auto"
+    if end <= WHOLE_DOCUMENT_BYTES or not _splittable(data):
+        if end > limits.line_bytes and not _splittable(data):
             raise CaptureError(
-                f"{label}: one JSON document of {len(data):,} bytes that cannot be read in parts, over the "
+                f"{label}: one JSON document of {end:,} bytes that cannot be read in parts, over the "
                 f"{limit_text(limits.line_bytes)} limit (FLOWVIZ_MAX_LINE_MB raises it)"
             )
         try:
-            document = orjson.loads(_without_bom(bytes(data)))
+            document = orjson.loads(_without_bom(bytes(content)))
         except orjson.JSONDecodeError as error:
             if not _splittable(data):
                 if _whole_lines_follow(data, 0, 1, look_at=1_000):
                     raise _TryLines from error  # JSON lines whose first lines are damaged
+                if not forced and _first_byte(data) not in (
+                    ord("{"),
+                    ord("["),
+                ):  # not even JSON: neither binary nor any format
+                    raise CaptureError(f"{label}: not a trace file (tried {_TRIED})") from error
                 raise CaptureError(f"{label}: not valid JSON ({error})") from error
             # cut off (a killed writer) or damaged: the whole elements before the damage are read below
         else:
             yield document, label
             return
-    yield from _split_groups(data, label, problems)
+    yield from _split_groups(content, label, problems)
 
 
 def _split_groups(data, label: str, problems: Problems, *, offset: int = 0) -> Iterator[tuple[object, str]]:

@@ -95,7 +95,7 @@ def test_a_damaged_first_frame_loses_only_that_frame(tmp_path: Path) -> None:
 def test_a_procfs_file_is_read(tmp_path: Path) -> None:
     status = Path("/proc/self/status")
     assert status.stat().st_size == 0  # says it is empty, has content
-    with pytest.raises(CaptureError, match="not a trace file|not valid JSON"):
+    with pytest.raises(CaptureError, match=r"not a trace file|not valid JSON"):
         _read(status)  # read (no mmap error), and it is no trace
 
 
@@ -113,7 +113,7 @@ def test_a_fifo_is_read_and_one_without_a_writer_does_not_hang(tmp_path: Path) -
     fmt, spans, _ = _read(fifo)
     writer.join(5)
     assert (fmt, spans) == ("otlp_json", 300)
-    with pytest.raises(CaptureError, match="nothing arrived within 0.5 s"):
+    with pytest.raises(CaptureError, match=r"nothing arrived within 0\.5 s"):
         _read(fifo, limits=ReadLimits(idle_s=0.5))
 
 
@@ -126,7 +126,8 @@ def test_a_line_over_the_limit_is_skipped_and_named_unless_it_can_be_split(tmp_p
     fmt, spans, problems = _read(path, limits=limits)
     assert (fmt, spans) == ("otlp_json", _spans_of(lines))
     (reason,) = problems.as_dict()
-    assert reason.startswith("json: line longer than the") and "FLOWVIZ_MAX_LINE_MB" in reason
+    assert reason.startswith("json: line longer than the")
+    assert "FLOWVIZ_MAX_LINE_MB" in reason
     # an envelope line over the limit is read in parts
     merged = orjson.loads(lines[0])
     for line in lines[1:]:
