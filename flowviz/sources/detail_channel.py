@@ -120,6 +120,12 @@ class DetailClient:
             raise DetailsUnavailable(f"the query failed in the worker: {result}")
         return result
 
+    def reconnect(self, connection: Connection) -> None:
+        """Talk to a restarted worker on `connection` from now on."""
+        with self._lock:
+            old, self._connection, self._closed = self._connection, connection, False
+        old.close()
+
     def status(self) -> dict[str, int]:
         """`DrillDownStore.status()` of the worker's store."""
         return self.call("store", "status")

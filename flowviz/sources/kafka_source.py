@@ -952,18 +952,26 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
                 recorder.append(messages)
                 if details is not None:
                     raw.add([message.value() for message in messages])
-                batch = decoder.decode(messages)
-                spans += len(batch)
-                with gc_paused():
-                    observations = deriver.process(batch)
-                    if details is not None:
-                        details.take(batch, observations)
-                event_batch = decoder.take_events()
-                event_calls = events.process(event_batch)
-                if details is not None:  # payload sizes on producer → topic, for the edge panel
-                    details.edges.add_payloads(event_calls, event_batch.value_bytes)
-                observations = EdgeObservations.concat([observations, event_calls, decoder.take_dead_letters()])
-                connection.send(("data", observations, spans, problems.as_dict()))
+
+                def derive(messages: list = messages) -> tuple[int, EdgeObservations]:
+                    batch = decoder.decode(messages)  # each message guarded: a bad one costs only itself
+                    with gc_paused():
+                        observations = deriver.process(batch)
+                        if details is not None:
+                            details.take(batch, observations)
+                    event_batch = decoder.take_events()
+                    event_calls = events.process(event_batch)
+                    if details is not None:  # payload sizes on producer → topic, for the edge panel
+                        details.edges.add_payloads(event_calls, event_batch.value_bytes)
+                    calls = EdgeObservations.concat([observations, event_calls, decoder.take_dead_letters()])
+                    return len(batch), calls
+
+                # what still fails costs this batch, never the feed
+                where = f"{message_where(messages[0])} … {message_where(messages[-1])}"
+                derived = guarded(problems, None, where, "kafka batch", derive)
+                if derived is not None:
+                    spans += derived[0]
+                    connection.send(("data", derived[1], spans, problems.as_dict()))
             consumed = events.poll_groups(read_to=reader.positions)  # topic → consumer group, from commits
             if len(consumed):
                 connection.send(("data", consumed, spans, problems.as_dict()))

@@ -7,6 +7,7 @@ over compact numpy edge observations instead, and the store stays in the UI's pr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import signal
 import threading
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from flowviz.sources.kafka_source import KafkaSettings as KafkaSpec  # Kafka topics, read live (no group)
 
 SECOND_NS = 1_000_000_000
+RESTART_FIRST_S, RESTART_MAX_S = 1.0, 30.0  # back-off between restarts of a live worker that died
 TICK_S = 0.1  # how often the simulator worker emits (simulated spans since the last tick)
 HISTORY_SLICE_NS = 10 * SECOND_NS
 
@@ -69,11 +71,15 @@ class FeedStatus:
     problems: dict[str, dict[str, object]] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     source: dict[str, object] = field(default_factory=dict)  # a live source's own status (KafkaStatus.as_dict())
+    restarts: int = 0  # times a live worker died and was started again
+    restart_note: str = ""  # why it was last restarted (and, while waiting, when the next start is)
 
     def summary(self) -> str:
         """One line for the status bar (the problem count has its own, clickable, place there)."""
         if self.error:
             return f"feed stopped: {self.error}"
+        if self.restart_note:
+            return f"{self.restart_note} · {self.spans:,} spans · {self.calls:,} calls"
         if self.source.get("kind") == "prometheus":
             from flowviz.sources.prometheus import status_text as metrics_text
 
@@ -237,40 +243,71 @@ class ProcessFeed:
         self._connection: Connection | None = None
         self._thread: threading.Thread | None = None
         self._rate_window: list[tuple[float, int]] = []
+        self._stopping = threading.Event()
+        self._carried_spans = 0  # spans and problems of workers that died (a restarted one counts from 0)
+        self._carried_problems: dict[str, dict[str, object]] = {}
+        self._last_data_ns = 0  # wall clock of the last data: a restarted Kafka worker reads again from there
 
     def start(self) -> None:
+        self._spawn(self.spec)
+        self.status.running = True
+        self._thread = threading.Thread(target=self._receive, name="flowviz-ingest", daemon=True)
+        self._thread.start()
+
+    def _spawn(self, spec: SimulatorSpec | CaptureSpec | KafkaSpec) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt
         parent_end, child_end = context.Pipe()
-        self._process = context.Process(
-            target=_worker_main, args=(self.spec, child_end, self._detail_child), daemon=True
-        )
+        self._process = context.Process(target=_worker_main, args=(spec, child_end, self._detail_child), daemon=True)
         with _sigint_ignored():  # inherited: the worker starts with Ctrl+C ignored, even while it imports
             self._process.start()
         child_end.close()
         if self._detail_child is not None:
             self._detail_child.close()
+            self._detail_child = None
         self._connection = parent_end
-        self.status.running = True
-        self._thread = threading.Thread(target=self._receive, name="flowviz-ingest", daemon=True)
-        self._thread.start()
+
+    def _restart(self, reason: str) -> bool:
+        """A live worker died: start it again after a back-off (shown in the status); False when stopping."""
+        status = self.status
+        status.restarts += 1
+        self._carried_spans = status.spans
+        self._carried_problems = dict(status.problems)
+        delay_s = min(RESTART_FIRST_S * 2 ** (status.restarts - 1), RESTART_MAX_S)
+        until = time.monotonic() + delay_s
+        while (left := until - time.monotonic()) > 0:
+            status.restart_note = f"worker stopped ({reason}); restart {status.restarts} in {left:.0f} s"
+            if self._stopping.wait(min(left, 0.5)):
+                return False
+        if self.details is not None:
+            detail_parent, self._detail_child = multiprocessing.get_context("spawn").Pipe()
+            self.details.reconnect(detail_parent)
+        self._spawn(_resumed(self.spec, self._last_data_ns))
+        status.restart_note = f"worker restarted {status.restarts}× (last: {reason})"
+        return True
 
     def _receive(self) -> None:
-        assert self._connection is not None
         while True:
+            assert self._connection is not None
             try:
                 message = self._connection.recv()
             except (EOFError, OSError):
-                if not self.status.finished and not self.status.error:
+                if self.status.finished or self.status.error or self._stopping.is_set():
+                    break
+                if isinstance(self.spec, CaptureSpec):
                     self.status.error = "the worker process ended unexpectedly"
+                    break
+                if self._restart("the worker process ended unexpectedly"):
+                    continue
                 break
             kind = message[0]
             if kind == "data":
                 _, observations, spans, problems = message
+                self._last_data_ns = time.time_ns()
                 if len(observations):
                     self.store.ingest(observations)
                     self.status.calls += int(observations.count.sum())
-                self._note_spans(spans)
-                self.status.problems = problems
+                self._note_spans(self._carried_spans + spans)
+                self.status.problems = _merged(self._carried_problems, problems)
             elif kind == "done":
                 _, spans, problems, formats, errors = message
                 self._note_spans(spans)
@@ -285,8 +322,11 @@ class ProcessFeed:
             elif kind == "marks":  # Kafka happenings for the timeline (a topic's new schema)
                 self.store.consumer_lag.add_marks(message[1])
             elif kind == "error":
-                self.status.error, self.status.running = message[1], False
-                break
+                if isinstance(self.spec, CaptureSpec) or self._stopping.is_set():
+                    self.status.error, self.status.running = message[1], False
+                    break
+                if not self._restart(message[1]):
+                    break
 
     def _note_spans(self, spans: int) -> None:
         now = time.monotonic()
@@ -313,6 +353,7 @@ class ProcessFeed:
         return True
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._connection is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
                 self._connection.send("stop")
@@ -323,3 +364,32 @@ class ProcessFeed:
         if self.details is not None:
             self.details.close()
         self.status.running = False
+
+
+def _merged(first: dict[str, dict[str, object]], second: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Problems of two workers (`Problems.as_dict()` shapes) as one: counts added, first locations joined."""
+    if not first:
+        return second
+    merged = {reason: dict(entry) for reason, entry in first.items()}
+    for reason, entry in second.items():
+        if reason in merged:
+            merged[reason] = {
+                "count": int(merged[reason]["count"]) + int(entry["count"]),  # type: ignore[call-overload]
+                "first": [*merged[reason]["first"], *entry["first"]][:5],  # type: ignore[misc]
+            }
+        else:
+            merged[reason] = entry
+    return dict(sorted(merged.items()))
+
+
+def _resumed(spec, last_data_ns: int):
+    """The spec a restarted worker runs: Kafka reads again from a second before the last data that arrived
+    (a few messages twice rather than any lost); other sources start as they did."""
+    from flowviz.sources.kafka_source import KafkaSettings
+
+    if not isinstance(spec, KafkaSettings) or not last_data_ns:
+        return spec
+    from datetime import UTC, datetime
+
+    since = datetime.fromtimestamp(last_data_ns / 1e9 - 1.0, UTC).isoformat()
+    return dataclasses.replace(spec, start=since)
