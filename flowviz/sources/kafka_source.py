@@ -315,7 +315,11 @@ class KafkaReader:
         self._positions: dict[tuple[str, int], int] = {}  # partition -> next offset to read
         self._fetching: dict[tuple[str, int], int] = {}  # partition -> next offset to fetch (from statistics)
         self._down_reports = 0  # statistics reports in a row without a usable broker
-        self._check_positions = False  # after an outage: positions past a partition's end start over
+        self._check_positions = False  # after an outage: is each partition still the one we were reading?
+        self._last_read: dict[tuple[str, int], tuple[int, int]] = {}  # partition -> (offset, timestamp ms) last read
+        # partition -> (offset, timestamp ms) of the message it must start with after an outage, end offset then
+        self._verifying: dict[tuple[str, int], tuple[int, int, int]] = {}
+        self._next_end_check_s = 0.0
         self._rate_samples: deque[tuple[float, int, int]] = deque()
         self._newest_ms = 0
 
@@ -337,8 +341,10 @@ class KafkaReader:
             self._add_new_partitions()
         messages = self._consume(max_messages, max_bytes, timeout_s)
         self._update_rates(time.monotonic())
-        if self._check_positions and self.status.state == "connected":
-            self._restart_past_end()
+        if self._check_positions:
+            self._verify_after_outage()
+        elif self._verifying and self.status.state == "connected" and time.monotonic() >= self._next_end_check_s:
+            self._ends_below_verified()
         return messages
 
     def close(self) -> None:
@@ -462,10 +468,15 @@ class KafkaReader:
     def _note_messages(self, batch: list, size: int) -> list:
         status = self.status
         positions = self._positions
+        if self._verifying:
+            batch = self._check_reset(batch)
         if self._catching_up:
             batch = self._skip_before_start(batch)
+        last_read = self._last_read
         for message in batch:
-            positions[(message.topic(), message.partition())] = message.offset() + 1
+            key, offset = (message.topic(), message.partition()), message.offset()
+            positions[key] = offset + 1
+            last_read[key] = (offset, message.timestamp()[1])
         if not batch:
             return batch
         status.messages += len(batch)
@@ -510,37 +521,81 @@ class KafkaReader:
                 if key in self._assigned
             )
 
-    def _restart_past_end(self) -> None:
-        """After an outage: a partition whose end is now before our position was recreated (a broker that
-        lost its data, a deleted topic): it is read again from its beginning. Kafka itself answers
-        such fetches with OFFSET_OUT_OF_RANGE (auto.offset.reset); some compatible brokers stay silent."""
+    def _verify_after_outage(self) -> None:
+        """After an outage (or an unknown topic): read each partition again from the last message read. If
+        that message is still there, reading goes on; if not, the partition was reset (a broker that lost its
+        data, a topic deleted and created again) and is read again from its new beginning — see
+        `_check_reset`. Kafka answers a position past a new end with OFFSET_OUT_OF_RANGE (read again from the
+        beginning, `auto.offset.reset`); a new partition that grew past the old position is found only so."""
         from confluent_kafka import KafkaException, TopicPartition
 
-        self._check_positions = False
-        positions = dict(self._positions)
-        try:
-            for found in self._consumer.position([TopicPartition(t, p) for t, p in sorted(self._assigned)]):
-                if found.offset >= 0:
-                    positions[(found.topic, found.partition)] = found.offset
-        except KafkaException:
-            pass
-        for key, position in positions.items():
+        for key, (offset, stamp_ms) in self._last_read.items():
+            if key in self._verifying:
+                continue
             try:
-                low, high = self._consumer.get_watermark_offsets(TopicPartition(*key), timeout=1.0, cached=False)
+                self._consumer.seek(TopicPartition(key[0], key[1], offset))
             except KafkaException:
-                self._check_positions = True
+                return  # not fetching yet (still down): tried again at the next poll
+            self._verifying[key] = (offset, stamp_ms, self._ends.get(key, offset + 1))
+        self._check_positions = False
+
+    def _check_reset(self, batch: list) -> list:
+        """Messages of partitions being verified: the last message read before the outage is dropped when it
+        comes again (the partition is the same); anything else means a reset: the partition is read again
+        from its beginning and the reset counted, with the messages it may have lost."""
+
+        kept, reset = [], set()
+        for message in batch:
+            key = (message.topic(), message.partition())
+            if key in reset:
+                continue
+            expected = self._verifying.get(key)
+            if expected is None:
+                kept.append(message)
+                continue
+            del self._verifying[key]
+            if (message.offset(), message.timestamp()[1]) == expected[:2]:
+                continue  # the same message: read before the outage
+            reset.add(key)
+            self._reset_partition(key, expected)
+        return kept
+
+    def _ends_below_verified(self) -> None:
+        """Partitions being verified whose end is now at or before the message they must start with: reset
+        (brokers that answer such a position with nothing instead of OFFSET_OUT_OF_RANGE)."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        self._next_end_check_s = time.monotonic() + 1.0
+        for key, expected in list(self._verifying.items()):
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(*key), timeout=1.0, cached=False)
+            except KafkaException:
                 return
-            if 0 <= high < position:
-                try:
-                    self._consumer.seek(TopicPartition(key[0], key[1], low))
-                except KafkaException:
-                    self._check_positions = True
-                    return
-                self._positions[key] = low
-                self.problems.add(
-                    "kafka: partition restarted from its beginning (it ended before our position)",
-                    f"{key[0]}[{key[1]}]",
-                )
+            if 0 <= high <= expected[0]:
+                del self._verifying[key]
+                self._reset_partition(key, expected)
+
+    def _reset_partition(self, key: tuple[str, int], expected: tuple[int, int, int]) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+
+        old_position = self._positions.get(key, expected[0] + 1)
+        missed = max(0, expected[2] - old_position)
+        self.problems.add(
+            "kafka: partition was reset (broker lost its data, or topic created again): read again from its "
+            "new beginning",
+            f"{key[0]}[{key[1]}]@{old_position}",
+        )
+        self.problems.add(
+            "kafka: messages possibly lost in a partition reset (published before it, not read)",
+            f"{key[0]}[{key[1]}]@{old_position}",
+            count=missed,
+        )
+        self._positions[key] = 0
+        self._last_read.pop(key, None)
+        try:
+            self._consumer.seek(TopicPartition(key[0], key[1], OFFSET_BEGINNING))
+        except KafkaException:
+            self._check_positions = True
 
     # -- callbacks (run inside consume()) ------------------------------------------------
 
@@ -579,6 +634,11 @@ class KafkaReader:
 
         if error.code() == KafkaError._PARTITION_EOF:
             return
+        if error.code() in (KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET):
+            self.problems.add(
+                "kafka: position out of range (partition reset or data expired): read again from its beginning",
+                _error_text(error)[:120],
+            )
         self.status.last_error = _error_text(error)
         if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION):
             self._check_positions = True
