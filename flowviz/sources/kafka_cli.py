@@ -217,8 +217,6 @@ def record_kafka(
             totals.messages += len(messages)
             totals.bytes += sum(len(m.value() or b"") for m in messages)
             last_message_s = now
-        elif reader.status.state != "connected":
-            last_message_s = now  # idle time counts only while the broker answers
         if groups is not None:
             writer.append_looks(groups.take())
         if on_status is not None and now >= next_status_s:
@@ -228,7 +226,10 @@ def record_kafka(
             totals.stopped_by = f"{max_messages} messages"
             break
         if until_idle_s is not None and now - last_message_s >= until_idle_s:
-            totals.stopped_by = f"idle for {until_idle_s:g} s"
+            # idle counts with no broker or no topic too: a headless command's wait is bounded
+            status = reader.status
+            why = "" if status.state == "connected" else f" ({status.state}: {status.last_error or 'no answer'})"
+            totals.stopped_by = f"idle for {until_idle_s:g} s{why}"
             break
     return totals
 
