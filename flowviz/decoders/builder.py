@@ -303,6 +303,10 @@ class SpanBatchBuilder:
         self._report(~id_ok, "span with an invalid trace or span id", marks)
         self._report(id_ok & ~time_ok, "span with an invalid start or end time", marks)
         ok = id_ok & time_ok
+        own_parent = ok & (batch.parent_id == batch.span_id)
+        if own_parent.any():  # a reference that leads nowhere: the span is kept as a root
+            self._report(own_parent, "span whose parent id is its own id (read as a root)", marks)
+            batch.parent_id[own_parent] = 0
         return separate_shared_spans(batch if ok.all() else batch.take(ok))
 
     def _apply_attributes(self, columns, strings, rows, codes, values, count) -> None:

@@ -457,7 +457,7 @@ def _documents_from_document(
                     ord("{"),
                     ord("["),
                 ):  # not even JSON: neither binary nor any format
-                    raise CaptureError(f"{label}: not a trace file (tried {_TRIED})") from error
+                    raise CaptureError(f"{label}: not a trace file (tried {TRIED})") from error
                 raise CaptureError(f"{label}: not valid JSON ({error})") from error
             # cut off (a killed writer) or damaged: the whole elements before the damage are read below
         else:

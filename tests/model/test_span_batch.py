@@ -194,3 +194,31 @@ def test_nested_list_times_are_invalid_times() -> None:
     batch = builder.build()
     assert batch.start_ns.shape == (0,)
     assert problems.count(BAD_TIME) == 1
+
+
+def test_a_span_whose_parent_is_itself_is_counted_and_read_as_a_root() -> None:
+    problems = Problems()
+    builder = SpanBatchBuilder(problems)
+    _add(builder, "00000000000000a1", parent_id="00000000000000a1", kind=SpanKind.SERVER, location="f.json:3")
+    _add(builder, "00000000000000a2", parent_id="00000000000000a1", kind=SpanKind.CLIENT)
+    batch = builder.build()
+    assert batch.parent_id.tolist() == [0, 0xA1]
+    assert problems.as_dict() == {
+        "span whose parent id is its own id (read as a root)": {"count": 1, "first": ["f.json:3"]}
+    }
+
+
+def test_rollback_drops_what_was_added_after_the_checkpoint_even_across_a_sealed_block() -> None:
+    builder = SpanBatchBuilder(Problems())
+    _add(builder, "00000000000000b1", attributes={"peer.service": "kept"})
+    mark = builder.checkpoint()
+    _add(builder, "00000000000000b2", attributes={"peer.service": "dropped"})
+    builder.rollback(mark)
+    _add(builder, "00000000000000b3")
+    mark = builder.checkpoint()
+    _add(builder, "00000000000000b4", attributes={"peer.service": "dropped too"})
+    builder._seal_rows()  # a vectorised decoder's add_columns seals the rows before its block
+    builder.rollback(mark)
+    batch = builder.build()
+    assert batch.span_id.tolist() == [0xB1, 0xB3]
+    assert batch.string_column("peer") == ["kept", ""]
