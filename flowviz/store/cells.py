@@ -97,11 +97,14 @@ def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _bucket_ranks(bucket_ns: np.ndarray, resolution_ns: int, edge_span: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rank of each bucket, bucket start of each rank) with cell keys (rank · edge_span · 256) below 2**62."""
+    """(rank of each bucket, bucket start of each rank) with cell keys (rank · edge_span · 256) below 2**62.
+
+    Ranks are bucket offsets from the first when the range is dense enough (no sort needed), else the
+    order of the distinct buckets: a few calls spread over centuries never cost a bucket per second."""
     first = int(bucket_ns.min())
     last = int(bucket_ns.max())
     span = (last - first) // resolution_ns + 1
-    if (span * edge_span) << _BIN_BITS < _MAX_KEY:
+    if span <= max(4 * bucket_ns.size, 1 << 16) and (span * edge_span) << _BIN_BITS < _MAX_KEY:
         rank = (bucket_ns - first) // resolution_ns
         return rank, first + np.arange(span, dtype=np.int64) * resolution_ns
     starts, rank = np.unique(bucket_ns, return_inverse=True)

@@ -35,12 +35,15 @@ class OperationStats:
     outgrow `memory_budget_bytes` the oldest second-buckets are merged into minutes (all but the
     newest minute), then minutes into hours (all but the current hour), at last the oldest dropped,
     so `memory_bytes()` stays within the budget. A window counts the cells whose bucket starts in
-    it. Operations beyond `max_operations` are counted as the service's "(other)".
+    it. Operations beyond `max_operations` are counted as the service's "(other)"; the operation table
+    itself takes at most half the budget: beyond that, new operations are counted in one catch-all that no
+    service reports (so 150 000 services cost the table, not the cells, their memory).
     """
 
     def __init__(self, *, memory_budget_bytes: int = DEFAULT_OPERATION_BUDGET_BYTES, max_operations: int = 50_000):
         self.memory_budget_bytes = int(memory_budget_bytes)
-        self.max_operations = min(int(max_operations), (1 << 20) - 1)
+        self.max_operations = min(int(max_operations), (1 << 20) - 2)
+        self._max_entries = max(2, min(self.max_operations, self.memory_budget_bytes // 2 // _DICT_ENTRY_BYTES))
         self._op_of: dict[int, int] = {}  # service << 32 | name -> operation
         self._op_service: list[int] = []
         self._op_name: list[int] = []
@@ -92,6 +95,9 @@ class OperationStats:
                 if len(self._op_of) >= self.max_operations:
                     value = owner << 32 | 1  # string id 1 is OTHER in the exemplar store
                     op = self._op_of.get(value)
+                if op is None and len(self._op_of) >= self._max_entries:
+                    value, owner = -1, -1  # the table is full: the catch-all, which no service owns
+                    op = self._op_of.get(value)
                 if op is None:
                     op = self._op_of[value] = len(self._op_service)
                     self._op_service.append(owner)
@@ -113,6 +119,8 @@ class OperationStats:
 
     def _merged(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         chunks, self._chunks = self._chunks, []
+        if not chunks:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
         return _sum_cells(*(np.concatenate([c[i] for c in chunks]) for i in range(3)))
 
     def _enforce_budget(self) -> None:
