@@ -31,32 +31,12 @@ def test_150_000_services_stay_within_the_operation_budget_and_late_calls_do_not
 def _spread_capture(path: Path) -> int:
     rng = np.random.default_rng(1)
     starts = rng.integers(1, (1 << 63) - 10**12, 150)
-    lines = [
-        orjson.dumps(
-            {
-                "resourceSpans": [
-                    {
-                        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": f"svc-{i % 5}"}}]},
-                        "scopeSpans": [
-                            {
-                                "spans": [
-                                    {
-                                        "traceId": f"{i + 1:032x}",
-                                        "spanId": f"{i + 1:016x}",
-                                        "name": "op",
-                                        "kind": 2,
-                                        "startTimeUnixNano": str(start),
-                                        "endTimeUnixNano": str(start + 500),
-                                    }
-                                ]
-                            }
-                        ],
-                    }
-                ]
-            }
-        )  # fmt: skip
-        for i, start in enumerate(starts.tolist())
-    ]
+    lines = []
+    for i, start in enumerate(starts.tolist()):
+        span = {"traceId": f"{i + 1:032x}", "spanId": f"{i + 1:016x}", "name": "op", "kind": 2}
+        span |= {"startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 500)}
+        resource = {"attributes": [{"key": "service.name", "value": {"stringValue": f"svc-{i % 5}"}}]}
+        lines.append(orjson.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [span]}]}]}))
     path.write_bytes(b"\n".join(lines) + b"\n")
     return len(lines)
 
