@@ -53,13 +53,15 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run benchmarks and print their figures")
     bench.add_argument(
         "suite",
-        choices=("ingest", "render", "scrub", "live", "groups", "receive", "layout", "findings"),
+        choices=("ingest", "render", "scrub", "live", "groups", "receive", "layout", "findings", "fuzz"),
         help="which benchmark",
     )
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.add_argument("--bootstrap", metavar="HOST:PORT", help="live: this broker instead of a local one")
+    bench.add_argument("--seconds", type=float, default=600.0, help="fuzz: how long to run (default 600)")
+    bench.add_argument("--seed", type=int, default=0, help="fuzz: random seed (default 0)")
     bench.set_defaults(handler=_run_bench)
 
 
@@ -492,7 +494,15 @@ def _empty_range_message(args: argparse.Namespace, start_ns: int, end_ns: int, c
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    if args.suite == "live":
+    if args.suite == "fuzz":
+        from pathlib import Path
+
+        from flowviz.bench.fuzz import format_fuzz_figures, run_fuzz
+
+        captures = Path(__file__).resolve().parents[1].parent / "shared" / "captures"
+        result = run_fuzz(seconds=10.0 if args.quick else args.seconds, seed=args.seed, captures_dir=captures)
+        figures, text = result.as_dict(), format_fuzz_figures(result)
+    elif args.suite == "live":
         from flowviz.bench.live import format_live_figures, run_live_bench
         from flowviz.sources.kafka_publish import BrokerError
 
@@ -549,7 +559,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(text)
-    return EXIT_OK
+    return 1 if args.suite == "fuzz" and figures["failures"] else EXIT_OK  # a fuzz case that raised
 
 
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
