@@ -99,6 +99,8 @@ class CaptureReader:
             self.format_name = OTLP_PROTO
             yield from _read_protobuf(data, label, self.problems, self.batch_spans)
             return
+        if self.format_name == "auto" and _looks_binary(data) and not _looks_like_text(data):
+            raise CaptureError(f"{label}: not a trace file (tried {_TRIED})")
         yield from self._read_json(data, label)
 
     def _read_json(self, data, label: str) -> Iterator[SpanBatch | DependencyLinks]:
@@ -172,6 +174,16 @@ def _first_byte(data: bytes | mmap.mmap) -> int:
         if byte not in b" \t\r\n\xef\xbb\xbf":
             return byte
     return -1
+
+
+def _looks_like_text(data: bytes | mmap.mmap) -> bool:
+    """Mostly text in the first 64 kB (a damaged start may hold a few control bytes; zeros or binary do not pass)."""
+    head = bytes(data[:65536])
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return controls * 10 <= len(head)
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r")
 
 
 def _looks_binary(data: bytes | mmap.mmap) -> bool:
