@@ -173,11 +173,11 @@ def _replacement(old: object, rng: random.Random) -> object:
         lambda: {"k": old},
         lambda: [old],
         lambda: rng.choice(HUGE_NUMBERS),
-        lambda: str(old)[: rng.randint(0, 40)],
+        lambda: (str(old) if isinstance(old, str | int | float) else "x")[: rng.randint(0, 40)],
         lambda: "0001-01-01T00:00:00Z",
         lambda: "9999-12-31T23:59:59.999999999Z",
         lambda: True,
-        lambda: "\ud800" if False else "\u0000\uffff",
+        lambda: "\u0000\uffff",
         lambda: _deep(rng),
     ]
     return rng.choice(choices)()

@@ -74,7 +74,7 @@ class _Scanner:
 
 
 def split_document(
-    data: bytes | memoryview, *, group_bytes: int = 8 << 20, chunk_bytes: int = 4 << 20
+    data: bytes | memoryview, *, group_bytes: int = 8 << 20, chunk_bytes: int = 1 << 20
 ) -> Iterator[ElementGroup]:
     """Yield groups of the elements of the document's arrays, about `group_bytes` each.
 
