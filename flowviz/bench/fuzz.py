@@ -279,7 +279,10 @@ def mutate(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     names = []
     for _ in range(1 if rng.random() < 0.7 else rng.randint(2, 3)):
         name = rng.choice(list(MUTATORS))
-        data = MUTATORS[name](data, rng)
+        try:
+            data = MUTATORS[name](data, rng)
+        except (RecursionError, ValueError, TypeError):  # a damage that cannot apply to this input: a flip instead
+            name, data = "flip", _flip(data, rng)
         names.append(name)
     return "+".join(names), data
 
