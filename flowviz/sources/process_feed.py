@@ -214,7 +214,7 @@ def _worker_main(
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass
     except Exception as error:  # report, don't die silently: the window shows it
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        connection.send(("crash", f"{type(error).__name__}: {error}"))  # a live feed is restarted
 
 
 class ProcessFeed:
@@ -321,7 +321,10 @@ class ProcessFeed:
                 self.store.consumer_lag.add(message[1])
             elif kind == "marks":  # Kafka happenings for the timeline (a topic's new schema)
                 self.store.consumer_lag.add_marks(message[1])
-            elif kind == "error":
+            elif kind == "error":  # the source's own verdict (a Prometheus that is not there): final
+                self.status.error, self.status.running = message[1], False
+                break
+            elif kind == "crash":  # an exception nobody expected: a live source starts again
                 if isinstance(self.spec, CaptureSpec) or self._stopping.is_set():
                     self.status.error, self.status.running = message[1], False
                     break
