@@ -22,9 +22,9 @@ from pathlib import Path
 
 import orjson
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.events import MessageMeta
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 
 DEEP = 1_500  # nesting deeper than orjson (1 024) and Python's default recursion limit (1 000) allow
 HUGE_NUMBERS = (10**19, -(10**19), 10**30, 1e19, 1e300, -1, 2**63, 2**64, 0.5, float("nan"))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 
 Result = TypeVar("Result")
 

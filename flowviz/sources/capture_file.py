@@ -100,7 +100,7 @@ class CaptureReader:
             yield from _read_protobuf(data, label, self.problems, self.batch_spans)
             return
         if self.format_name == "auto" and _looks_binary(data) and not _looks_like_text(data):
-            raise CaptureError(f"{label}: not a trace file (tried {_TRIED})")
+            raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
         yield from self._read_json(data, label)
 
     def _read_json(self, data, label: str) -> Iterator[SpanBatch | DependencyLinks]:

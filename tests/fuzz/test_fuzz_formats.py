@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowviz.bench.fuzz import default_seeds, mutate, read_file_as_report, read_messages_as_live, run_fuzz
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.events import MessageMeta
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch, SpanBatchBuilder
+from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.capture_file import CaptureReader
 from flowviz.sources.kafka_source import MessageDecoder
 

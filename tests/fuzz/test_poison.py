@@ -7,10 +7,10 @@ import pytest
 
 from flowviz.bench.encode import otlp_json_request, otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.events import MessageMeta, parse_time_ns
 from flowviz.model.event_batch import UNKNOWN_NS
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sources.kafka_source import MessageDecoder
 
 DEEP = 1_500

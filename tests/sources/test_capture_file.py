@@ -19,10 +19,11 @@ import yaml
 import flowviz.sources.capture_file as capture_file
 from flowviz.bench.encode import otlp_json_lines, otlp_json_request, otlp_proto_frames, otlp_proto_request
 from flowviz.bench.synthetic import SyntheticSpan, synthetic_traces
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.json_split import ElementGroup, split_document
 from flowviz.decoders.otlp_json import add_otlp_json
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import _INT_COLUMNS, SpanBatch, SpanBatchBuilder
+from flowviz.model.span_batch import _INT_COLUMNS, SpanBatch
 from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
 
 TRIED = ("OTLP JSON", "OTLP protobuf", "Jaeger JSON", "Zipkin v2 JSON", "Jaeger dependency lists")
