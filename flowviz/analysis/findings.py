@@ -253,6 +253,8 @@ class FindingsTracker:
         p95 = np.stack([s.p95_ms[:entities] for s in subs])
         clean = np.ones(requests.shape, bool)
         for entity, intervals in self._taint.items():
+            # intervals that ended before every baseline sub-window are no longer needed (long live sessions)
+            intervals[:] = [(onset, end) for onset, end in intervals if end + sub_ns >= first_sub] or intervals[-1:]
             if entity >= entities:
                 continue
             for onset_ns, end_ns in intervals:
