@@ -104,3 +104,25 @@ def test_calm_platform_stays_calm() -> None:
     simulator = Simulator(seed=8, rate_per_s=200, script=NO_INCIDENTS)
     diagnosis = diagnose(simulated_store(simulator, 900))
     assert len(diagnosis.findings) <= 1, [(f.subject, f.signal, f.describe()) for f in diagnosis.findings]
+
+
+def test_a_slow_third_party_api_and_a_service_s_own_code_are_named_with_their_onsets() -> None:
+    """Two more kinds of incident: a third-party API (its calls held back by the deriver's TTL, judged later on
+    complete data) and a service whose own code slows down (its callees stay calm)."""
+    from flowviz.sim.incidents import Effect, Incident, IncidentScript
+
+    script = IncidentScript(
+        (
+            Incident("stripe-slow", "stripe slow", "api.stripe.com", Effect.LATENCY, 6.0, start_s=200, duration_s=120),
+            Incident("catalog-code", "catalog slow", "catalog", Effect.LATENCY, 5.0, start_s=400, duration_s=80),
+        )
+    )
+    simulator = Simulator(seed=5, rate_per_s=200, script=script)
+    diagnosis = diagnose(simulated_store(simulator, 540))
+    onset = {c.node: (c.onset_ns - simulator.start_ns) / SECOND_NS for c in diagnosis.root_causes}
+    assert set(onset) == {"api.stripe.com", "catalog"}, [c.why for c in diagnosis.root_causes]
+    assert abs(onset["api.stripe.com"] - 200) <= 30
+    assert abs(onset["catalog"] - 400) <= 30
+    stripe = next(c for c in diagnosis.root_causes if c.node == "api.stripe.com")
+    assert "payments" in stripe.explains  # payments waits on stripe
+    assert min(f.onset_ns for f in diagnosis.findings) >= simulator.start_ns + 170 * SECOND_NS  # calm before
