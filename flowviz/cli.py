@@ -229,6 +229,7 @@ def _run_render(args: argparse.Namespace) -> int:
     from flowviz.model.time_spec import TimeSpecError, format_time_ns, parse_duration_s, parse_time_ns
     from flowviz.sources.incident_cli import open_inputs
     from flowviz.sources.incident_package import PackageError
+    from flowviz.sources.pipeline import say_what_was_unreadable
     from flowviz.ui.render import OutsideCapture, output_problem, parse_size, render_captures
 
     if not args.captures:
@@ -296,10 +297,7 @@ def _run_render(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_NOTHING_USABLE
-    for error in totals.failed_files.values():
-        print(f"flowviz: {error}", file=sys.stderr)
-    if not totals.usable:
-        print("flowviz: nothing usable in the given captures", file=sys.stderr)
+    if not say_what_was_unreadable(totals, sys.stderr):
         return EXIT_NOTHING_USABLE
     print(f"wrote {args.output}: {drawn['nodes']} nodes, {drawn['edges']} edges, {drawn['particles']} particles")
     return EXIT_OK
@@ -309,6 +307,7 @@ def _run_render_video(args: argparse.Namespace, inputs, window_s: float) -> int:
     from flowviz.chart.video_plan import VideoPlanError
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.sources.incident_cli import parse_bookmark
+    from flowviz.sources.pipeline import say_what_was_unreadable
     from flowviz.ui.render_video import VideoRequest, render_video_captures
 
     try:
@@ -344,10 +343,7 @@ def _run_render_video(args: argparse.Namespace, inputs, window_s: float) -> int:
     except OSError as error:
         print(f"flowviz render: {error}", file=sys.stderr)
         return EXIT_NOTHING_USABLE
-    for error in totals.failed_files.values():
-        print(f"flowviz: {error}", file=sys.stderr)
-    if not totals.usable:
-        print("flowviz: nothing usable in the given captures", file=sys.stderr)
+    if not say_what_was_unreadable(totals, sys.stderr):
         return EXIT_NOTHING_USABLE
     print(
         f"wrote {args.output}: {figures['frames']} frames at {figures['fps']} fps ({figures['seconds']:.1f} s), "
@@ -373,7 +369,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.sources.incident_cli import open_inputs
     from flowviz.sources.incident_package import PackageError
-    from flowviz.sources.pipeline import IngestPipeline, load_captures
+    from flowviz.sources.pipeline import IngestPipeline, load_captures, say_what_was_unreadable
     from flowviz.store.drill_down import DrillDownStore
     from flowviz.store.rolling_store import RollingStore
 
@@ -408,10 +404,7 @@ def _run_report(args: argparse.Namespace) -> int:
     pipeline = IngestPipeline(store, problems=problems, details=details)
     totals = load_captures(inputs.paths, pipeline, format_name=inputs.format_name(args.format))
     totals.formats, totals.failed_files = inputs.names(totals.formats), inputs.names(totals.failed_files)
-    for error in totals.failed_files.values():
-        print(f"flowviz: {error}", file=sys.stderr)
-    if not totals.usable:
-        print("flowviz: nothing usable in the given captures", file=sys.stderr)
+    if not say_what_was_unreadable(totals, sys.stderr):
         return EXIT_NOTHING_USABLE
     window = default_window(store, totals)
     packed = inputs.view.window if inputs.view is not None else None

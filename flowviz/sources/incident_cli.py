@@ -105,7 +105,7 @@ def _span(start: str | None, end: str | None, origin_ns: int, retained: tuple[in
 
 def run_pack(args: argparse.Namespace) -> int:
     from flowviz.model.problems import Problems
-    from flowviz.sources.pipeline import IngestPipeline, load_captures
+    from flowviz.sources.pipeline import IngestPipeline, load_captures, say_what_was_unreadable
     from flowviz.store.rolling_store import RollingStore
 
     try:
@@ -130,11 +130,8 @@ def run_pack(args: argparse.Namespace) -> int:
     problems = Problems()
     store = RollingStore(problems=problems)
     totals = load_captures(args.captures, IngestPipeline(store, problems=problems), format_name=args.format)
-    for error in totals.failed_files.values():
-        print(f"flowviz: {error}", file=sys.stderr)
     retained = store.time_range_ns()
-    if not totals.usable or retained is None:
-        print("flowviz: nothing usable in the given captures", file=sys.stderr)
+    if not say_what_was_unreadable(totals, sys.stderr, usable=retained is not None):
         return EXIT_NOTHING_USABLE
     origin = totals.first_start_ns if totals.first_start_ns is not None else retained[0]
     try:

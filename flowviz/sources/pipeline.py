@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -37,6 +38,17 @@ class IngestTotals:
     @property
     def usable(self) -> bool:
         return self.spans > 0 or self.dependency_links > 0 or self.events > 0
+
+
+def say_what_was_unreadable(totals: IngestTotals, out: TextIO, *, usable: bool = True) -> bool:
+    """Tell `out` (a command's stderr) each file that could not be read and, when nothing usable was read
+    (or the caller found nothing usable in it), say so; True when there is something to work with."""
+    for error in totals.failed_files.values():
+        print(f"flowviz: {error}", file=out)
+    if totals.usable and usable:
+        return True
+    print("flowviz: nothing usable in the given captures", file=out)
+    return False
 
 
 class IngestPipeline:
