@@ -129,7 +129,11 @@ class FlowChartModel:
         store_frame = self.store.query(start_ns, end_ns)
         health = self._health(store_frame)
         scoped = self._scoper.apply(
-            store_frame, self.scope, self.thresholds, None if health is None else health.node_level
+            store_frame,
+            self.scope,
+            self.thresholds,
+            None if health is None else health.node_level,
+            namespaces=self.store.service_namespaces(),
         )
         frame = scoped.frame
         # when breaking cycles, reverse asynchronous (messaging) edges before synchronous calls:

@@ -9,7 +9,7 @@ latency percentiles are its worst member's, and its edges sum the calls crossing
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -98,15 +98,21 @@ def community_groups(
     return labels
 
 
-def assign_groups(frame: GraphFrame, mode: str, *, pattern: str = "") -> list[str]:
-    """Each node's group label ("" for none) under `mode` (see GROUP_MODES); `pattern` overrides."""
+def assign_groups(
+    frame: GraphFrame, mode: str, *, pattern: str = "", namespaces: Mapping[str, str] | None = None
+) -> list[str]:
+    """Each node's group label ("" for none) under `mode` (see GROUP_MODES); `pattern` overrides.
+
+    A node's namespace is the one its resource attributes gave (`namespaces`: service -> namespace, from
+    `service.namespace` / `k8s.namespace.name`), else the one its name carries (`namespace_of`)."""
     names = frame.node_names
     if pattern:
         return pattern_groups(names, pattern)
     if mode == "none" or not names:
         return [""] * len(names)
     if mode in ("auto", "namespace"):
-        labels = [namespace_of(name) for name in names]
+        given = namespaces or {}
+        labels = [given.get(name) or namespace_of(name) for name in names]
         if len({label for label in labels if label}) >= 2:
             return labels
         if mode == "namespace":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,17 +70,27 @@ class Scoper:
         self._labels_key: tuple | None = None
         self._labels: list[str] = []
 
-    def group_labels(self, frame: GraphFrame, scope: ChartScope) -> list[str]:
-        key = (frame.topology_version, frame.node_names, scope.group_mode, scope.pattern)
+    def group_labels(
+        self, frame: GraphFrame, scope: ChartScope, namespaces: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """Each node's group label; `namespaces`: service -> namespace from resource attributes (the store's)."""
+        key = (frame.topology_version, frame.node_names, scope.group_mode, scope.pattern, id(namespaces))
         if key != self._labels_key:
-            self._labels = assign_groups(frame, scope.group_mode, pattern=scope.pattern)
+            self._labels = assign_groups(frame, scope.group_mode, pattern=scope.pattern, namespaces=namespaces)
             self._labels_key = key
         return self._labels
 
     def apply(
-        self, frame: GraphFrame, scope: ChartScope, thresholds: HealthThresholds, node_health: np.ndarray | None = None
+        self,
+        frame: GraphFrame,
+        scope: ChartScope,
+        thresholds: HealthThresholds,
+        node_health: np.ndarray | None = None,
+        *,
+        namespaces: Mapping[str, str] | None = None,
     ) -> ScopedFrame:
-        """`node_health`: per node of `frame`, its health where the chart takes it from the analysis."""
+        """`node_health`: per node of `frame`, its health where the chart takes it from the analysis;
+        `namespaces`: service -> namespace from resource attributes."""
         count = len(frame.node_names)
         keep = np.ones(count, bool)
         if scope.focus is not None:
@@ -88,7 +99,7 @@ class Scoper:
                 keep &= focused
         if scope.node_filter is not None:
             keep &= scope.node_filter.keep(node_figures(frame, thresholds, node_health))
-        labels = [] if scope.focus is not None else self.group_labels(frame, scope)
+        labels = [] if scope.focus is not None else self.group_labels(frame, scope, namespaces)
         store_node = np.arange(count)
         store_edge = np.arange(frame.edge_count)
         if not keep.all():

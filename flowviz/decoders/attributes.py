@@ -54,6 +54,9 @@ DESTINATION_KEYS = (
 HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
 ERROR_KEYS = ("otel.status_code", "error")
 KIND_KEY = "span.kind"
+NAMESPACE_KEYS = ("service.namespace", "k8s.namespace.name")
+"""Resource attributes (Jaeger: process tags) naming a service's namespace, the first present winning; groups
+on the chart follow them."""
 
 ATTRIBUTE_CODES: dict[str, int] = {}
 for _key in (*(k for k, _ in PEER_KEYS), *DESTINATION_KEYS, *HTTP_STATUS_KEYS, *ERROR_KEYS, KIND_KEY):

@@ -9,7 +9,7 @@ from itertools import chain
 
 import numpy as np
 
-from flowviz.decoders.attributes import resolve_attributes
+from flowviz.decoders.attributes import NAMESPACE_KEYS, resolve_attributes
 from flowviz.decoders.shared_spans import separate_shared_spans
 from flowviz.model.ids import hex_ids_to_u64_pairs
 from flowviz.model.problems import Problems
@@ -93,11 +93,22 @@ class SpanBatchBuilder:
     or times do not convert are dropped there and counted in `problems` with their location.
     """
 
-    __slots__ = ("_blocks", "attr_codes", "attr_rows", "attr_values", "links", "marks", "problems", "rows")
+    __slots__ = (
+        "_blocks",
+        "attr_codes",
+        "attr_rows",
+        "attr_values",
+        "links",
+        "marks",
+        "namespaces",
+        "problems",
+        "rows",
+    )
 
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
         self._blocks: list[ColumnBlock] = []
+        self.namespaces: dict[str, str] = {}  # service -> namespace, from resource attributes (`note_namespace`)
         self._reset_rows()
 
     def _reset_rows(self) -> None:
@@ -183,6 +194,15 @@ class SpanBatchBuilder:
             self.attr_codes.append(ATTRIBUTE_CODES[REMOTE_SERVICE_KEY])
             self.attr_values.append(remote_service)
 
+    def note_namespace(self, service: object, attributes: Mapping[str, object]) -> None:
+        """Remember the namespace a resource's attributes (or a Jaeger process's tags) give its service: the first of
+        `NAMESPACE_KEYS` present with a non-empty text; nothing when there is none."""
+        for key in NAMESPACE_KEYS:
+            value = attributes.get(key)
+            if isinstance(value, str) and value and isinstance(service, str) and service:
+                self.namespaces[service] = value
+                return
+
     def add_columns(self, block: ColumnBlock) -> None:
         """Append spans that a vectorised decoder already has in columns (after the rows so far)."""
         self._seal_rows()
@@ -248,6 +268,7 @@ class SpanBatchBuilder:
         """Emit everything accumulated as one batch and start afresh."""
         self._seal_rows()
         blocks, self._blocks = self._blocks, []
+        namespaces, self.namespaces = tuple(self.namespaces.items()), {}
         if not blocks:
             return SpanBatch.empty()
         offsets = np.cumsum([0] + [len(b) for b in blocks])
@@ -291,6 +312,7 @@ class SpanBatchBuilder:
             link_trace_hi=joined("link_trace_hi").astype(np.uint64),
             link_trace_lo=joined("link_trace_lo").astype(np.uint64),
             link_span_id=joined("link_span_id").astype(np.uint64),
+            service_namespaces=namespaces,
         )
         trace_set = (batch.trace_hi | batch.trace_lo) != 0
         id_ok = joined("id_ok") & (batch.span_id != 0) & trace_set

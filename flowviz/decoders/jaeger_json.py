@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowviz.decoders.attributes import ATTRIBUTE_CODES, status_from_tags
+from flowviz.decoders.attributes import ATTRIBUTE_CODES, NAMESPACE_KEYS, status_from_tags
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.json_values import MICROSECOND_NS, is_id_text, to_ns
 from flowviz.model.problems import Problems
@@ -53,7 +53,7 @@ def _add_trace(trace: object, builder: SpanBatchBuilder, problems: Problems, whe
     if not isinstance(spans, list):
         problems.add("jaeger: trace without a spans list", where)
         return 0
-    services = _process_services(trace.get("processes"), problems, where)
+    services = _process_services(trace.get("processes"), problems, where, builder)
     default_trace_id = trace.get("traceID")
     added = 0
     for index, span in enumerate(spans):
@@ -61,8 +61,8 @@ def _add_trace(trace: object, builder: SpanBatchBuilder, problems: Problems, whe
     return added
 
 
-def _process_services(processes: object, problems: Problems, where: str) -> dict[str, str]:
-    """processID -> serviceName for the trace's well-formed processes."""
+def _process_services(processes: object, problems: Problems, where: str, builder: SpanBatchBuilder) -> dict[str, str]:
+    """processID -> serviceName for the trace's well-formed processes (their namespace tags noted in `builder`)."""
     if processes is None:
         return {}
     if not isinstance(processes, dict):
@@ -73,6 +73,12 @@ def _process_services(processes: object, problems: Problems, where: str) -> dict
         service = process.get("serviceName") if isinstance(process, dict) else None
         if isinstance(service, str) and service:
             services[process_id] = service
+            tags = process.get("tags")
+            if type(tags) is list:
+                builder.note_namespace(
+                    service,
+                    {t.get("key"): t.get("value") for t in tags if type(t) is dict and t.get("key") in NAMESPACE_KEYS},
+                )
     return services
 
 

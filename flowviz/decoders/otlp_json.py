@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowviz.decoders.attributes import ATTRIBUTE_CODES
+from flowviz.decoders.attributes import ATTRIBUTE_CODES, NAMESPACE_KEYS
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.model.ids import base64_id_to_hex
 from flowviz.model.problems import Problems
@@ -95,6 +95,7 @@ def add_otlp_json(doc: object, builder: SpanBatchBuilder, problems: Problems, wh
             problems.add("otlp-json: resource without service.name", f"{where} resourceSpans[{index}]", count=skipped)
             continue
         resource_attrs = _pick_attributes(resource.get("attributes"), _RESOURCE_KEYS) or {}
+        builder.note_namespace(service, _pick_attributes(resource.get("attributes"), NAMESPACE_KEYS) or {})
         for spans in span_lists:
             if type(spans) is list:
                 added += _add_spans(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from msgspec import Struct
 
-from flowviz.decoders.attributes import ATTRIBUTE_CODES
+from flowviz.decoders.attributes import ATTRIBUTE_CODES, NAMESPACE_KEYS
 from flowviz.decoders.builder import SpanBatchBuilder
 
 # Only the fields flowviz reads; msgspec skips everything else (events, scope, trace state...)
@@ -92,16 +92,20 @@ def try_add_otlp_json_bytes(data: bytes, builder: SpanBatchBuilder, where: str) 
         return None
     resources = request.resourceSpans or request.batches
     prepared = []
+    namespaces = []
     for resource_spans in resources:
         attributes = resource_spans.resource.attributes if resource_spans.resource else []
         service = next((_scalar(a.value) for a in attributes if a.key == "service.name"), None)
         if not isinstance(service, str) or not service:
             return None
         resource_triples = [(_RESOURCE_CODES[a.key], _scalar(a.value)) for a in attributes if a.key in _RESOURCE_CODES]
+        namespaces.append((service, {a.key: _scalar(a.value) for a in attributes if a.key in NAMESPACE_KEYS}))
         for scope in resource_spans.scopeSpans or resource_spans.instrumentationLibrarySpans:
             prepared.append((service, resource_triples, scope.spans))
     if any(spans and len(spans[0].traceId) == 24 for _, _, spans in prepared):
         return None  # base64 ids (protobuf canonical JSON): the general decoder converts them
+    for service, found in namespaces:
+        builder.note_namespace(service, found)
     added = 0
     for index, (service, resource_triples, spans) in enumerate(prepared):
         _add_scope(spans, service, resource_triples, builder, f"{where} scope {index}")

@@ -17,7 +17,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-from flowviz.decoders.attributes import ATTRIBUTE_CODES
+from flowviz.decoders.attributes import ATTRIBUTE_CODES, NAMESPACE_KEYS
 from flowviz.decoders.builder import ColumnBlock, SpanBatchBuilder
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanKind, StatusCode
@@ -843,7 +843,7 @@ class _KeyTable:
 
 
 def _build_key_table() -> _KeyTable:
-    keys = tuple(dict.fromkeys([*ATTRIBUTE_CODES, _SERVICE_KEY]))
+    keys = tuple(dict.fromkeys([*ATTRIBUTE_CODES, _SERVICE_KEY, *NAMESPACE_KEYS]))
     encoded = [k.encode() for k in keys]
     count = max(len(k) for k in encoded) // 8 + 1
     padded = [k.ljust(8 * count, b"\0") for k in encoded]
@@ -875,6 +875,7 @@ _KEY_RESOURCE_CODE = np.array(
     [ATTRIBUTE_CODES[k] if k in RESOURCE_KEYS and k != _SERVICE_KEY else -1 for k in _KEYS.keys], np.int64
 )
 _SERVICE_INDEX = _KEYS.index[_SERVICE_KEY]
+_NAMESPACE_INDICES = [_KEYS.index[k] for k in NAMESPACE_KEYS]
 
 
 def _match_keys(wire: _Wire, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -942,6 +943,7 @@ class _Resources:
     triple_owner: np.ndarray  # resource of each resource triple, grouped by resource in order
     triple_code: np.ndarray
     triple_value: np.ndarray
+    namespaces: list[dict[str, object]]  # per resource: its namespace attributes (NAMESPACE_KEYS) found
 
 
 def _resources(wire: _Wire, tree: _Tree) -> _Resources:
@@ -957,7 +959,7 @@ def _resources(wire: _Wire, tree: _Tree) -> _Resources:
     pairs = tree.children(_RESOURCE, _KEY_VALUE, is_resource)
     owner = rank[tree.item_parent[tree.item_parent[pairs]]]
     codes = _KEY_RESOURCE_CODE.copy()
-    codes[_SERVICE_INDEX] = 0
+    codes[[_SERVICE_INDEX, *_NAMESPACE_INDICES]] = 0
     key, values = _read_key_values(wire, tree, pairs, codes)
     service = np.empty(items.size, object)
     service[:] = ""
@@ -965,7 +967,12 @@ def _resources(wire: _Wire, tree: _Tree) -> _Resources:
     last = named[np.append(owner[named][1:] != owner[named][:-1], True)] if named.size else named
     service[owner[last]] = [v if isinstance(v, str) else "" for v in values[last].tolist()]
     kept = np.flatnonzero((key >= 0) & (_KEY_RESOURCE_CODE[np.maximum(key, 0)] >= 0))
-    return _Resources(items, message, index, service, owner[kept], _KEY_RESOURCE_CODE[key[kept]], values[kept])
+    namespaces: list[dict[str, object]] = [{} for _ in range(items.size)]
+    for pair in np.flatnonzero(np.isin(key, _NAMESPACE_INDICES)).tolist():
+        namespaces[owner[pair]][_KEYS.keys[key[pair]]] = values[pair]
+    return _Resources(
+        items, message, index, service, owner[kept], _KEY_RESOURCE_CODE[key[kept]], values[kept], namespaces
+    )
 
 
 @dataclass(slots=True)
@@ -1194,6 +1201,9 @@ def _decode_chunk(
     ends = np.cumsum(sizes)
     tree = _walk(wire, ends - sizes, ends)
     resources = _resources(wire, tree)
+    for service, namespaces in zip(resources.service.tolist(), resources.namespaces, strict=True):
+        if namespaces:
+            builder.note_namespace(service, namespaces)
     spans, span_counts = _spans(tree, resources)
     _report(problems, wheres, tree, resources, span_counts)
     if spans.items.size:

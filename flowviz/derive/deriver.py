@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from flowviz.decoders.shared_spans import CLIENT_SIDE, SERVER_SIDE, separate_shared_spans
@@ -103,6 +105,8 @@ class EdgeDeriver:
         self.ttl_ns = ttl_ns
         self.problems = problems if problems is not None else Problems()
         self._names: dict[str, int] = {"": 0}
+        self._namespaces: dict[str, str] = {}  # service -> namespace, as the batches named them
+        self._unsent_namespaces: dict[str, str] = {}  # ... new or changed since the last non-empty output
         self._spans = ColumnTable(_SPAN_COLUMNS)
         self._index = SortedKeyIndex()  # the pending spans by key: pairing looks partners up here
         self._halves = SortedKeyIndex()  # the pending separated server halves by the key of the id they shared
@@ -117,6 +121,9 @@ class EdgeDeriver:
     def process(self, batch: SpanBatch) -> EdgeObservations:
         """Derive the calls this batch completes (and those whose partner has timed out)."""
         out: list[dict[str, np.ndarray]] = []
+        for service, namespace in batch.service_namespaces:
+            if self._namespaces.get(service) != namespace:
+                self._namespaces[service] = self._unsent_namespaces[service] = namespace
         if len(batch):
             self._take_batch(batch, out)
             self._pair(out)
@@ -553,7 +560,11 @@ class EdgeDeriver:
         if not parts:
             return EdgeObservations.empty()
         columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        return EdgeObservations.from_columns(tuple(self._names), **columns)
+        observations = EdgeObservations.from_columns(tuple(self._names), **columns)
+        if self._unsent_namespaces and len(observations):  # namespaces ride along with the next calls
+            namespaces, self._unsent_namespaces = tuple(self._unsent_namespaces.items()), {}
+            observations = dataclasses.replace(observations, service_namespaces=namespaces)
+        return observations
 
 
 def _call_http_status(server: np.ndarray, client: np.ndarray, client_failed: np.ndarray) -> np.ndarray:

@@ -61,6 +61,8 @@ class EdgeObservations:
     trace_hi: np.ndarray
     trace_lo: np.ndarray
     count: np.ndarray
+    # (service, namespace) the decoders read from resource attributes since the deriver's last output
+    service_namespaces: tuple[tuple[str, str], ...] = ()
 
     def __len__(self) -> int:
         return int(self.source.shape[0])
@@ -105,4 +107,7 @@ class EdgeObservations:
             for name in _COLUMNS:
                 values = getattr(part, name)
                 columns[name].append(remap[values] if name in ("source", "target", "via") else values)
-        return EdgeObservations(names=tuple(merged), **{n: np.concatenate(v) for n, v in columns.items()})
+        namespaces = tuple(dict(pair for part in parts for pair in part.service_namespaces).items())
+        return EdgeObservations(
+            names=tuple(merged), **{n: np.concatenate(v) for n, v in columns.items()}, service_namespaces=namespaces
+        )

@@ -95,6 +95,9 @@ class SpanBatch:
     link_trace_hi: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     link_trace_lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     link_span_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    # (service, namespace) from resource attributes (service.namespace, k8s.namespace.name; Jaeger process
+    # tags): per resource, not per span; a service named twice keeps its last namespace
+    service_namespaces: tuple[tuple[str, str], ...] = ()
 
     def __len__(self) -> int:
         return int(self.span_id.shape[0])
@@ -124,6 +127,7 @@ class SpanBatch:
             link_trace_hi=self.link_trace_hi[keep],
             link_trace_lo=self.link_trace_lo[keep],
             link_span_id=self.link_span_id[keep],
+            service_namespaces=self.service_namespaces,
         )
 
     @staticmethod
@@ -136,6 +140,7 @@ class SpanBatch:
         batches = [b for b in batches if len(b)]
         if not batches:
             return SpanBatch.empty()
+        namespaces = tuple(dict(pair for b in batches for pair in b.service_namespaces).items())
         if len(batches) == 1:
             return batches[0]
         merged: dict[str, int] = {"": 0}
@@ -161,6 +166,7 @@ class SpanBatch:
             link_trace_hi=np.concatenate([b.link_trace_hi for b in batches]),
             link_trace_lo=np.concatenate([b.link_trace_lo for b in batches]),
             link_span_id=np.concatenate([b.link_span_id for b in batches]),
+            service_namespaces=namespaces,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -128,6 +128,7 @@ class RollingStore:
         self._floor_ns = _NEVER  # data before this is gone
         self.consumer_lag = LagHistory()  # consumer groups' lag and states per look (Kafka events), by time
         self._write_lock = threading.Lock()
+        self._namespaces: dict[str, str] = {}  # the next snapshot's (a new dict whenever one changes)
         self._state = StoreSnapshot(
             tables=self._interner.snapshot(),
             tiers=tuple(TierSnapshot(t.resolution_ns, t.grid_ns, np.zeros(0, np.int64), ()) for t in self._tiers),
@@ -150,7 +151,8 @@ class RollingStore:
 
     @property
     def topology_version(self) -> int:
-        """Increases when a node or edge is added (or a node's kind becomes more specific)."""
+        """Increases when a node or edge is added (or a node's kind becomes more specific, or a service's namespace
+        becomes known or changes)."""
         return self._state.topology_version
 
     def query(self, start_ns: int, end_ns: int) -> GraphFrame:
@@ -164,6 +166,10 @@ class RollingStore:
     def time_range_ns(self) -> tuple[int, int] | None:
         """[first bucket start, last bucket start + its resolution) over all retained cells; None when empty."""
         return self._state.time_range
+
+    def service_namespaces(self) -> Mapping[str, str]:
+        """Each service's namespace as its resource attributes named it (services without one are absent)."""
+        return self._state.namespaces
 
     def memory_bytes(self) -> int:
         """Bytes of the numpy arrays held by the current state (cells and node/edge tables)."""
@@ -190,9 +196,18 @@ class RollingStore:
         changed = self._roll() or changed
         changed = self._enforce_budget() or changed
         tables = self._interner.snapshot()
-        topology_changed = tables is not old_tables
+        namespaces_changed = self._note_namespaces(obs.service_namespaces)
+        topology_changed = tables is not old_tables or namespaces_changed
         if changed or topology_changed:
             self._publish(tables, data_changed=changed, topology_changed=topology_changed)
+
+    def _note_namespaces(self, pairs: tuple[tuple[str, str], ...]) -> bool:
+        """Keep the services' namespaces; True when one is new or changed (groups follow them)."""
+        known = self._state.namespaces
+        changed = {service: namespace for service, namespace in pairs if known.get(service) != namespace}
+        if changed:
+            self._namespaces = {**known, **changed}
+        return bool(changed)
 
     def _add_rows(self, obs: EdgeObservations, batch: BatchKeys, keep: np.ndarray) -> bool:
         """Aggregate the kept rows into cells of the tiers their times fall in; count rows too old to keep."""
@@ -393,4 +408,5 @@ class RollingStore:
             topology_version=old.topology_version + int(topology_changed),
             cells_bytes=sum(self._tier_bytes),
             time_range=None if first_ns is None else (first_ns, end_ns),  # type: ignore[arg-type]
+            namespaces=self._namespaces,
         )

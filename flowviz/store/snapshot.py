@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -116,6 +117,8 @@ class StoreSnapshot:
     topology_version: int
     cells_bytes: int
     time_range: tuple[int, int] | None
+    # service -> namespace from resource attributes (service.namespace, k8s.namespace.name); never modified
+    namespaces: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def memory_bytes(self) -> int:

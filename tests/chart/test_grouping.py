@@ -93,3 +93,16 @@ def test_auto_grouping_leaves_small_graphs_whole() -> None:
     assert scoped.frame.node_names == tuple(names)
     assert scoped.members == ()
     assert scoped.group_of == {}  # no groups in play
+
+
+def test_namespaces_from_resource_attributes_win_over_names() -> None:
+    names = ["web", "cart", "orders.back", "ledger", "db"]
+    frame = _frame(names, [(0, 1, 10, 0), (1, 2, 10, 0), (2, 3, 10, 0), (3, 4, 10, 0)])
+    given = {"web": "edge", "cart": "shop", "orders.back": "shop", "ledger": "finance"}
+    # attributes first; a name's namespace where attributes name none (db: neither, so no group)
+    assert assign_groups(frame, "namespace", namespaces=given) == ["edge", "shop", "shop", "finance", ""]
+    assert assign_groups(frame, "namespace", namespaces={"web": "edge"}) == ["edge", "", "back", "", ""]
+    assert assign_groups(frame, "namespace") == [""] * 5  # one namespace in names alone is no grouping
+    scoped = Scoper().apply(frame, ChartScope("namespace"), HealthThresholds(), namespaces=given)
+    assert set(scoped.frame.node_names) == {"[edge]", "[shop]", "[finance]", "db"}
+    assert scoped.group_of["orders.back"] == "shop"

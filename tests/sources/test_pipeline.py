@@ -224,3 +224,31 @@ def test_feed_ignores_empty_batches() -> None:
     pipeline.feed(SpanBatch.empty())
     pipeline.finish()
     assert (pipeline.totals.spans, pipeline.totals.calls, pipeline.totals.first_start_ns) == (0, 0, None)
+
+
+def _namespaced_capture(path: Path) -> Path:
+    """OTLP/JSON lines: web -> cart -> ledger, resources naming namespaces (web's in a later request only)."""
+    namespaces = {"cart": {"service.namespace": "shop"}, "ledger": {"k8s.namespace.name": "finance"}}
+    lines = []
+    for trace in range(3):
+        trace_id = f"{trace + 1:032x}"
+        for depth, service in enumerate(("web", "cart", "ledger")):
+            attributes = {"service.name": service, **namespaces.get(service, {})}
+            if service == "web" and trace == 2:
+                attributes["service.namespace"] = "edge"
+            start_ns = 1_700_000_000_000_000_000 + trace * 1_000_000_000 + depth * 1_000
+            span = {"traceId": trace_id, "spanId": f"{trace * 10 + depth + 1:016x}", "name": "op",
+                    "startTimeUnixNano": str(start_ns), "endTimeUnixNano": str(start_ns + 500_000)}  # fmt: skip
+            if depth:
+                span["parentSpanId"] = f"{trace * 10 + depth:016x}"
+            resource = {"attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()]}
+            lines.append(orjson.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [span]}]}]}))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_resource_namespaces_reach_the_store(tmp_path: Path) -> None:
+    store, _, _ = _load(_namespaced_capture(tmp_path / "ns.jsonl"))
+    assert dict(store.service_namespaces()) == {"cart": "shop", "ledger": "finance", "web": "edge"}
+    edges = _edges(store.query(*EVERYTHING))
+    assert {("web", "cart"), ("cart", "ledger")} <= set(edges)

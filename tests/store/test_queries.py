@@ -22,7 +22,11 @@ def _store_with(rng: np.random.Generator, **kwargs: object) -> tuple[RollingStor
 
 
 def _take(obs: EdgeObservations, rows: np.ndarray) -> EdgeObservations:
-    columns = {name: getattr(obs, name)[rows] for name in obs.__dataclass_fields__ if name != "names"}
+    columns = {
+        name: getattr(obs, name)[rows]
+        for name in obs.__dataclass_fields__
+        if name not in ("names", "service_namespaces")
+    }
     return EdgeObservations(names=obs.names, **columns)
 
 
