@@ -42,11 +42,31 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
         help="also report one service: callers, callees, operations, exemplar traces, critical-path share",
     )
     report.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
+    _add_workers_argument(report)
     add_prometheus_arguments(report)
     report.add_argument(
         "--config", metavar="FILE", help="analysis settings (TOML; default: analysis.toml in flowviz's config folder)"
     )
     report.set_defaults(handler=_run_report)
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, at least 1 (not {text!r})")
+    return value
+
+
+def _add_workers_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="processes decoding a large capture (default: the machine's cores, at most 8; 1: this process only)",
+    )
 
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
@@ -59,6 +79,9 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    bench.add_argument(
+        "--workers", type=_workers, metavar="N", help="ingest: also decode with N processes and report the speedup"
+    )
     bench.add_argument("--bootstrap", metavar="HOST:PORT", help="live: this broker instead of a local one")
     bench.add_argument("--seconds", type=float, default=600.0, help="fuzz: how long to run (default 600)")
     bench.add_argument("--seed", type=int, default=0, help="fuzz: random seed (default 0)")
@@ -402,7 +425,10 @@ def _run_report(args: argparse.Namespace) -> int:
     store = RollingStore(problems=problems)
     details = DrillDownStore() if args.service else None
     pipeline = IngestPipeline(store, problems=problems, details=details)
-    totals = load_captures(inputs.paths, pipeline, format_name=inputs.format_name(args.format))
+    from flowviz.sources.parallel_capture import default_workers
+
+    workers = args.workers or default_workers()
+    totals = load_captures(inputs.paths, pipeline, format_name=inputs.format_name(args.format), workers=workers)
     totals.formats, totals.failed_files = inputs.names(totals.formats), inputs.names(totals.failed_files)
     if not say_what_was_unreadable(totals, sys.stderr):
         return EXIT_NOTHING_USABLE
@@ -546,7 +572,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     else:
         from flowviz.bench.ingest import format_figures, run_ingest_bench
 
-        figures = run_ingest_bench(spans=20_000 if args.quick else args.spans, quick=args.quick)
+        figures = run_ingest_bench(spans=20_000 if args.quick else args.spans, quick=args.quick, workers=args.workers)
         text = format_figures(figures)
     if args.json:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")

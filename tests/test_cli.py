@@ -174,6 +174,8 @@ def test_one_bad_file_among_good_ones(captures_dir: Path, tmp_path: Path, capsys
         ("--from", "+10", "--to", "+10"),
         ("--to", "9999-12-31"),  # beyond int64 nanoseconds
         ("--format", "csv"),
+        ("--workers", "0"),
+        ("--workers", "many"),
     ],
 )
 def test_usage_errors(captures_dir: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:

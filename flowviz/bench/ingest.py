@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -91,8 +95,95 @@ def _pipeline_case(path: Path) -> dict:
     }
 
 
-def run_ingest_bench(*, spans: int = 200_000, quick: bool = False) -> dict:
-    """All ingest figures as one JSON-ready dict (targets from issue 2 alongside)."""
+def _wall_seconds(work: Callable[[], object], repeats: int = REPEATS) -> tuple[float, float]:
+    """Least wall time of `repeats` runs and the CPU time of that run (this process and its finished workers)."""
+    best = (float("inf"), 0.0)
+    for _ in range(repeats):
+        cpu_start = _cpu_with_children()
+        start = time.perf_counter()
+        work()
+        wall = time.perf_counter() - start
+        if wall < best[0]:
+            best = (wall, _cpu_with_children() - cpu_start)
+    return best
+
+
+def _cpu_with_children() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _scaling_case(name: str, path: Path, workers: int) -> dict:
+    """decode + derive + store of one capture with 1 and with `workers` decoding processes (wall time)."""
+
+    def run(count: int) -> int:
+        problems = Problems()
+        pipeline = IngestPipeline(RollingStore(problems=problems), problems=problems)
+        return load_captures([path], pipeline, workers=count).spans
+
+    spans = run(1)
+    one_s, one_cpu_s = _wall_seconds(lambda: run(1))
+    many_s, many_cpu_s = _wall_seconds(lambda: run(workers))
+    return {
+        "format": name,
+        "spans": spans,
+        "workers": workers,
+        "seconds_1": round(one_s, 3),
+        "seconds_n": round(many_s, 3),
+        "cpu_seconds_1": round(one_cpu_s, 3),
+        "cpu_seconds_n": round(many_cpu_s, 3),
+        "spans_per_s_1": round(spans / one_s),
+        "spans_per_s_n": round(spans / many_s),
+        "speedup": round(one_s / many_s, 2),
+    }
+
+
+_BARE_SCRIPT = """
+import sys, orjson
+data = open(sys.argv[1], "rb").read()
+if sys.argv[2] == "proto":
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    offset = 0
+    while offset < len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        ExportTraceServiceRequest.FromString(data[offset + 4 : offset + 4 + length])
+        offset += 4 + length
+else:
+    for line in data.splitlines():
+        orjson.loads(line)
+"""
+
+
+def _process_seconds(command: list[str], repeats: int = REPEATS) -> float:
+    """Least wall time of a whole process (start, imports, work, exit)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _report_case(name: str, path: Path, bare_kind: str, workers: int) -> dict:
+    """`flowviz report --json` of a capture against a process that only parses it (orjson / protobuf)."""
+    bare_s = _process_seconds([sys.executable, "-c", _BARE_SCRIPT, str(path), bare_kind])
+    report = [sys.executable, "-m", "flowviz.cli", "report", "--json", str(path), "--workers"]
+    one_s = _process_seconds([*report, "1"])
+    many_s = _process_seconds([*report, str(workers)])
+    return {
+        "format": name,
+        "bare_process_seconds": round(bare_s, 3),
+        "report_seconds_1": round(one_s, 3),
+        "report_seconds_n": round(many_s, 3),
+        "workers": workers,
+        "ratio_to_bare_1": round(one_s / bare_s, 2),
+        "ratio_to_bare_n": round(many_s / bare_s, 2),
+    }
+
+
+def run_ingest_bench(*, spans: int = 200_000, quick: bool = False, workers: int | None = None) -> dict:
+    """All ingest figures as one JSON-ready dict (targets from issue 2 alongside). With `workers`: also the
+    scaling of decode + derive + store and of the whole `flowviz report` process with that many decoders."""
     from flowviz.bench.store_memory import measure_store_memory
 
     traces = list(synthetic_traces(spans=spans, seed=1))
@@ -140,12 +231,29 @@ def run_ingest_bench(*, spans: int = 200_000, quick: bool = False) -> dict:
             ),
         ]
         pipeline = _pipeline_case(files["otlp_json_lines"])
+        scaling = (
+            {
+                "cases": [
+                    _scaling_case("otlp_proto_frames", files["otlp_proto_frames"], workers),
+                    _scaling_case("otlp_json_lines", files["otlp_json_lines"], workers),
+                ],
+                "report": [
+                    _report_case("otlp_proto_frames", files["otlp_proto_frames"], "proto", workers),
+                    _report_case("otlp_json_lines", files["otlp_json_lines"], "json", workers),
+                ],
+                "cores": os.cpu_count(),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "measured_with": "wall time, best of 3 (other processes on the machine slow it down)",
+            }
+            if workers
+            else None
+        )
     store = (
         measure_store_memory(services=200, edges=1000, retention_s=300)
         if quick
         else measure_store_memory(services=2000, edges=10_000, retention_s=3600)
     )
-    return {
+    figures = {
         "ingest": formats,
         "pipeline": pipeline,
         "store": store,
@@ -157,6 +265,12 @@ def run_ingest_bench(*, spans: int = 200_000, quick: bool = False) -> dict:
         },
         "measured_with": "process CPU time (one core), best of 3",
     }
+    if scaling is not None:
+        figures["scaling"] = scaling
+        figures["targets"].update(
+            speedup_with_2_workers=1.6, report_proto_ratio_to_bare=3.0, report_json_ratio_to_bare=1.5
+        )
+    return figures
 
 
 def format_figures(figures: dict) -> str:
@@ -169,6 +283,20 @@ def format_figures(figures: dict) -> str:
         )
     pipeline = figures["pipeline"]
     lines.append(f"pipeline (decode+derive+store, {pipeline['format']}): {pipeline['spans_per_s']} spans/s")
+    scaling = figures.get("scaling")
+    for case in scaling["cases"] if scaling else []:
+        lines.append(
+            f"{case['format']}, decode+derive+store: {case['spans_per_s_1']} spans/s with 1 process, "
+            f"{case['spans_per_s_n']} with {case['workers']} -> {case['speedup']}x"
+        )
+    for case in scaling["report"] if scaling else []:
+        lines.append(
+            f"flowviz report, {case['format']}: {case['report_seconds_1']} s (1 process), {case['report_seconds_n']} s "
+            f"({case['workers']}); bare parsing {case['bare_process_seconds']} s -> {case['ratio_to_bare_1']}x, "
+            f"{case['ratio_to_bare_n']}x"
+        )
+    if scaling:
+        lines.append(f"(load average {scaling['load_average_1m']} on {scaling['cores']} cores)")
     store = figures["store"]
     lines.append(
         f"store: {store['services']} services, {store['edges']} edges, {store['retention_s']} s -> "

@@ -49,6 +49,13 @@ class Problems:
             for location in locations[1:]:
                 self.add(reason, location)
 
+    def merge(self, other: Problems) -> None:
+        """Count everything `other` counted, after what is here (its reasons in the order it met them)."""
+        for reason, entry in other._entries.items():
+            for location in entry.locations:
+                self.add(reason, location)
+            self.add(reason, count=entry.count - len(entry.locations))
+
     def mark(self) -> dict[str, tuple[int, int]]:
         """What has been counted so far, to `restore()` when the same input is going to be read again."""
         return {reason: (entry.count, len(entry.locations)) for reason, entry in self._entries.items()}

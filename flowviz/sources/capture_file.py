@@ -79,8 +79,10 @@ class CaptureReader:
         format_name: str = "auto",
         batch_spans: int = DEFAULT_BATCH_SPANS,
         limits: ReadLimits | None = None,
+        workers: int = 1,
     ) -> None:
         self.path = Path(path)
+        self.workers = workers
         self.problems = problems
         self.format_name = format_name
         self.batch_spans = batch_spans
@@ -97,15 +99,30 @@ class CaptureReader:
             self.format_name == "auto" and _looks_binary(data) and _is_protobuf(data)
         ):  # text that starts with no `{` or `[` is still tried as JSON lines: their first lines may be damaged
             self.format_name = OTLP_PROTO
-            yield from _read_protobuf(data, label, self.problems, self.batch_spans)
+            batches = self._in_parallel(data)
+            yield from _read_protobuf(data, label, self.problems, self.batch_spans) if batches is None else batches
             return
         if self.format_name == "auto" and _looks_binary(data) and not _looks_like_text(data):
             raise CaptureError(f"{label}: not a trace file (tried {TRIED})")
-        yield from self._read_json(data, label)
+        batches = self._in_parallel(data)
+        yield from self._read_json(data, label) if batches is None else batches
 
-    def _read_json(self, data, label: str) -> Iterator[SpanBatch | DependencyLinks]:
+    def _in_parallel(self, data) -> Iterator[SpanBatch] | None:
+        """With `workers` > 1: the batches of a large capture decoded by that many processes (None: here)."""
+        if self.workers <= 1:
+            return None
+        from flowviz.sources.parallel_capture import parallel_batches
+
+        return parallel_batches(self, data, self.workers)
+
+    def read_lines(self, data, start: int, end: int, first_number: int) -> Iterator[SpanBatch | DependencyLinks]:
+        """Only the JSON lines in [start, end) of `data` (a region at line boundaries; `first_number` is the
+        first one's line number), in this reader's format (a region after the first: the format already found)."""
+        yield from self._read_json(data, str(self.path), iter_lines(data, start, end, first_number))
+
+    def _read_json(self, data, label: str, lines=None) -> Iterator[SpanBatch | DependencyLinks]:
         problems, limits = self.problems, self.limits
-        lines = _json_lines(data, limits)
+        lines = json_lines(data, limits) if lines is None else lines
         builder = SpanBatchBuilder(problems)
         fast: list = [None]
         if lines is not None:
@@ -117,7 +134,7 @@ class CaptureReader:
             except StopIteration:
                 documents = iter(())
             except _TryLines:
-                lines = _iter_lines(data)
+                lines = iter_lines(data)
                 documents = _documents_from_lines(lines, data, label, problems, builder, fast, limits)
         chosen: JsonFormat | None = None
         unmatched = 0
@@ -126,7 +143,7 @@ class CaptureReader:
                 item = None
                 for document, where in documents:
                     if chosen is None:
-                        chosen = _choose_format(document, self.format_name)
+                        chosen = choose_format(document, self.format_name)
                         if chosen is None:  # a line in no format (`null`, `{}`, damage): look past it
                             unmatched += 1
                             if lines is None or unmatched >= UNMATCHED_DOCUMENTS:
@@ -234,20 +251,49 @@ def _frame_ranges(data: bytes | mmap.mmap, *, limit: int | None = None) -> list[
     return ranges
 
 
-def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> Iterator[SpanBatch]:
-    """Frames decoded in groups (a few MB, or about the spans a batch still wants), a batch per `batch_spans`."""
-    builder = SpanBatchBuilder(problems)
+@dataclass(frozen=True, slots=True)
+class ProtobufFrames:
+    """Where a protobuf capture's requests lie: (start, end) of each whole frame, or the whole file as one."""
+
+    ranges: list[tuple[int, int]]
+    is_framed: bool
+    truncated_at: int | None  # the offset of a cut-off last frame's header (not in `ranges`)
+
+
+def protobuf_frames(data, label: str, problems: Problems) -> ProtobufFrames:
+    """The file's frames; zeros after the last whole frame are counted here."""
     frames = _frame_ranges(data)
     is_framed = bool(frames) and (
         (frames[0][1] <= len(data) and looks_like_otlp_proto(bytes(data[slice(*frames[0])]))) or _is_frame_chain(data)
     )
     if not is_framed:
         frames = [(0, len(data))]
-    truncated = frames[-1][0] if frames[-1][1] > len(data) else None
+    truncated = frames[-1][0] - 4 if frames[-1][1] > len(data) else None
     if truncated is not None:
         frames.pop()
     elif is_framed and frames[-1][1] < len(data) - 4:
         problems.add("otlp-proto: zeros where frames were expected; the rest is not read", f"{label}@{frames[-1][1]}")
+    return ProtobufFrames(frames, is_framed, truncated)
+
+
+def note_truncated_frame(frames: ProtobufFrames, label: str, problems: Problems) -> None:
+    """Count a cut-off last frame (after everything before it was read)."""
+    if frames.truncated_at is not None:
+        problems.add("otlp-proto: truncated last frame (ignored)", f"{label}@{frames.truncated_at}")
+
+
+def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> Iterator[SpanBatch]:
+    """The whole file's frames decoded in order; see `decode_frames`."""
+    frames = protobuf_frames(data, label, problems)
+    yield from decode_frames(data, frames.ranges, frames.is_framed, label, problems, batch_spans)
+    note_truncated_frame(frames, label, problems)
+
+
+def decode_frames(
+    data, frames: list[tuple[int, int]], is_framed: bool, label: str, problems: Problems, batch_spans: int
+) -> Iterator[SpanBatch]:
+    """Frames decoded in groups (a few MB, or about the spans a batch still wants), a batch per `batch_spans`."""
+    builder = SpanBatchBuilder(problems)
 
     def decode(messages: list, wheres: list[str], into: SpanBatchBuilder) -> int:
         return decode_otlp_proto(messages, into, problems, wheres)
@@ -279,8 +325,6 @@ def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> It
         decoded_bytes, decoded_spans, index = decoded_bytes + size, decoded_spans + spans, stop
         if batch is not None:
             yield batch
-    if truncated is not None:
-        problems.add("otlp-proto: truncated last frame (ignored)", f"{label}@{truncated - 4}")
     if len(builder):
         with gc_paused():
             batch = builder.build()
@@ -290,12 +334,12 @@ def _read_protobuf(data, label: str, problems: Problems, batch_spans: int) -> It
 # -- JSON -----------------------------------------------------------------------------------
 
 
-def _choose_format(document: object, format_name: str) -> JsonFormat | None:
+def choose_format(document: object, format_name: str) -> JsonFormat | None:
     """The forced format, or the first whose recogniser accepts `document` (None: no format does)."""
     return json_format(format_name) if format_name != "auto" else detect_json_format(document)
 
 
-def _json_lines(data, limits: ReadLimits) -> Iterator[tuple[int, int, int]] | None:
+def json_lines(data, limits: ReadLimits) -> Iterator[tuple[int, int, int]] | None:
     """The file's lines, lazily, when it is JSON lines (the first line a whole value, more after).
 
     A damaged first line does not hide JSON lines when the two lines after it are whole
@@ -309,14 +353,14 @@ def _json_lines(data, limits: ReadLimits) -> Iterator[tuple[int, int, int]] | No
         return None  # one document (perhaps a large one, to split)
     if first_end > limits.line_bytes:  # one long line: lines if lines follow, or when it can be split
         if _whole_lines_follow(data, first_end + 1, 2) or _splittable(data):
-            return _iter_lines(data)
+            return iter_lines(data)
         return None
     try:
-        orjson.loads(_without_bom(data[:first_end]))
+        orjson.loads(without_bom(data[:first_end]))
     except orjson.JSONDecodeError:
         if not _whole_lines_follow(data, first_end + 1, 2):
             return None
-    return _iter_lines(data)
+    return iter_lines(data)
 
 
 def _first_non_space(data) -> int:
@@ -324,7 +368,7 @@ def _first_non_space(data) -> int:
     return len(head) - len(head.lstrip(b" \t\r\n\xef\xbb\xbf"))
 
 
-def _without_bom(text: bytes) -> bytes:
+def without_bom(text: bytes) -> bytes:
     return text[3:] if text.startswith(_BOM) else text
 
 
@@ -353,12 +397,12 @@ def _whole_lines_follow(data, start: int, wanted: int, *, look_at: int | None = 
     return wanted == 0
 
 
-def _iter_lines(data) -> Iterator[tuple[int, int, int]]:
-    """(line number, start offset, end offset) of every line."""
-    start, number, size = 0, 1, len(data)
+def iter_lines(data, start: int = 0, size: int | None = None, number: int = 1) -> Iterator[tuple[int, int, int]]:
+    """(line number, start offset, end offset) of every line (from `start`, numbered from `number`, up to `size`)."""
+    size = len(data) if size is None else size
     find = data.find
     while start < size:
-        end = find(b"\n", start)
+        end = find(b"\n", start, size)
         end = size if end < 0 else end
         yield number, start, end
         start, number = end + 1, number + 1
@@ -416,7 +460,7 @@ def _documents_from_lines(lines, data, label: str, problems: Problems, builder: 
             yield None, ""
             continue
         try:
-            document = orjson.loads(_without_bom(line) if number == 1 else line)
+            document = orjson.loads(without_bom(line) if number == 1 else line)
         except orjson.JSONDecodeError as error:
             if not line.strip():
                 continue
@@ -460,7 +504,7 @@ def _documents_from_document(
                 f"{limit_text(limits.line_bytes)} limit (FLOWVIZ_MAX_LINE_MB raises it)"
             )
         try:
-            document = orjson.loads(_without_bom(bytes(content)))
+            document = orjson.loads(without_bom(bytes(content)))
         except orjson.JSONDecodeError as error:
             if not _splittable(data):
                 if _whole_lines_follow(data, 0, 1, look_at=1_000):

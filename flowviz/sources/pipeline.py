@@ -178,10 +178,12 @@ def load_captures(
     pipeline: IngestPipeline,
     *,
     format_name: str = "auto",
+    workers: int = 1,
 ) -> IngestTotals:
-    """Read every capture into the pipeline (bulk load); a file that cannot be read is recorded, not fatal."""
+    """Read every capture into the pipeline (bulk load); a file that cannot be read is recorded, not fatal.
+    With `workers` > 1 a large capture is decoded by that many processes (derived here, in file order)."""
     for path in paths:
-        reader = CaptureReader(path, problems=pipeline.problems, format_name=format_name)
+        reader = CaptureReader(path, problems=pipeline.problems, format_name=format_name, workers=workers)
         try:
             for item in reader:
                 pipeline.feed(item)

@@ -1,0 +1,223 @@
+"""Large captures decoded by several processes: regions cut at frame or line boundaries, batches merged in file order.
+
+Decoding (bytes -> `SpanBatch`) is spread over a pool of worker processes; deriving stays in one place
+(the caller's `EdgeDeriver`), fed the regions' batches in file order, so the graph is the one a single
+process derives. Each worker maps the file itself (with `fork` it shares the caller's mapping, so a
+gzip decompressed once, or a pipe read once, is shared too); at most `2 × workers` regions are in
+flight, so memory stays bounded whatever the file's size. Problems found in a region are counted
+at their place in the file (`file@offset`, `file:line`) and merged in file order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from flowviz.decoders.formats import OTLP_PROTO
+from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatch
+from flowviz.sources.capture_file import (
+    UNMATCHED_DOCUMENTS,
+    CaptureError,
+    CaptureReader,
+    ProtobufFrames,
+    choose_format,
+    decode_frames,
+    iter_lines,
+    json_lines,
+    load_bytes,
+    note_truncated_frame,
+    protobuf_frames,
+    without_bom,
+)
+from flowviz.sources.input_bytes import GZIP_MAGIC, ReadLimits
+
+MAX_DEFAULT_WORKERS = 8  # the default worker count: the cores this process may use, at most this many
+MIN_PARALLEL_BYTES = 16 << 20  # smaller captures are decoded in one process (starting workers costs more)
+PROTOBUF_REGION_BYTES = 8 << 20  # ~35 000 spans of typical OTLP
+JSON_REGION_BYTES = 16 << 20  # ~30 000 spans of typical OTLP JSON
+IN_FLIGHT_PER_WORKER = 2  # regions handed out ahead of the one being merged, per worker
+
+
+def default_workers() -> int:
+    """The cores this process may run on, at most `MAX_DEFAULT_WORKERS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+
+
+@dataclass(frozen=True, slots=True)
+class RegionTask:
+    """One region of a capture for a worker: frames of a protobuf capture, or a range of JSON lines."""
+
+    path: str
+    limits: ReadLimits
+    batch_spans: int
+    frames: list[tuple[int, int]] | None = None  # protobuf: the region's frames (absolute offsets)
+    is_framed: bool = True
+    format_name: str = "auto"  # JSON lines: the format (the first region: as the reader was asked)
+    start: int = 0  # JSON lines: [start, end) at line boundaries, the first line numbered `first_line`
+    end: int = 0
+    first_line: int = 1
+
+
+@dataclass(slots=True)
+class RegionResult:
+    """A decoded region: its batches in order and what was skipped in it."""
+
+    batches: list[SpanBatch]
+    problems: Problems
+
+
+_mapped: dict[str, object] = {}  # per process: a capture's bytes (a fork-started worker inherits its parent's)
+
+
+def _capture_bytes(path: str, limits: ReadLimits):
+    data = _mapped.get(path)
+    if data is None:
+        data = _mapped[path] = load_bytes(Path(path), Problems(), limits)
+    return data
+
+
+def decode_region(task: RegionTask) -> RegionResult:
+    """A worker's job: decode one region into batches (runs in the pool's processes)."""
+    problems = Problems()
+    data = _capture_bytes(task.path, task.limits)
+    if task.frames is not None:
+        batches = list(decode_frames(data, task.frames, task.is_framed, task.path, problems, task.batch_spans))
+        return RegionResult(batches, problems)
+    reader = CaptureReader(
+        task.path, problems=problems, format_name=task.format_name, batch_spans=task.batch_spans, limits=task.limits
+    )
+    try:
+        batches = [b for b in reader.read_lines(data, task.start, task.end, task.first_line) if len(b)]
+    except CaptureError:
+        if task.start == 0:
+            raise
+        batches = []  # only blank lines in this region
+    return RegionResult(batches, problems)
+
+
+def _start_method(path: Path, data) -> str | None:
+    """`fork` where it is safe (one thread; workers then share the mapped bytes), else `spawn` when a worker
+    can map the file itself (a regular file, not gzip); None: decode in this process."""
+    if multiprocessing.current_process().daemon:
+        return None  # a daemonic process may not start workers
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return "fork"
+    try:
+        with path.open("rb") as file:
+            plain = path.is_file() and file.read(2) != GZIP_MAGIC
+    except OSError:
+        return None
+    return "spawn" if plain and os.path.getsize(path) == len(data) else None
+
+
+def _merged(
+    tasks: Iterator[RegionTask], method: str, workers: int, problems: Problems, path: str
+) -> Iterator[SpanBatch]:
+    context = multiprocessing.get_context(method)
+    pending: deque = deque()
+    try:
+        with context.Pool(workers) as pool:
+            for task in tasks:
+                pending.append(pool.apply_async(decode_region, (task,)))
+                while len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                    yield from _take(pending.popleft().get(), problems)
+            while pending:
+                yield from _take(pending.popleft().get(), problems)
+    finally:
+        _mapped.pop(path, None)
+
+
+def _take(result: RegionResult, problems: Problems) -> list[SpanBatch]:
+    problems.merge(result.problems)
+    return result.batches
+
+
+def parallel_batches(reader: CaptureReader, data, workers: int) -> Iterator[SpanBatch] | None:
+    """The capture's span batches decoded by `workers` processes, in file order; None when this capture is
+    read in one process (small, one worker, not protobuf frames or JSON lines of spans, no way to share it)."""
+    if workers <= 1 or len(data) < MIN_PARALLEL_BYTES:
+        return None
+    method = _start_method(reader.path, data)
+    if method is None:
+        return None
+    label = str(reader.path)
+    if reader.format_name == OTLP_PROTO:
+        tasks = _protobuf_regions(reader, protobuf_frames(data, label, reader.problems), label)
+    else:
+        tasks = _json_line_tasks(reader, data)
+        if tasks is None:
+            return None
+    if method == "fork":
+        _mapped[label] = data  # the workers, forked with the pool, inherit the mapping
+    return _merged(tasks, method, workers, reader.problems, label)
+
+
+def _protobuf_regions(reader: CaptureReader, frames: ProtobufFrames, label: str) -> Iterator[RegionTask]:
+    ranges, first = frames.ranges, 0
+    while first < len(ranges):
+        last, size = first + 1, ranges[first][1] - ranges[first][0]
+        while last < len(ranges) and size < PROTOBUF_REGION_BYTES:
+            size += ranges[last][1] - ranges[last][0]
+            last += 1
+        yield RegionTask(label, reader.limits, reader.batch_spans, frames=ranges[first:last], is_framed=True)
+        first = last
+    note_truncated_frame(frames, label, reader.problems)  # after every frame before it, as in one process
+
+
+def _json_line_tasks(reader: CaptureReader, data) -> Iterator[RegionTask] | None:
+    """Regions of JSON lines once the format is known from the first lines; None when the file is not JSON
+    lines of spans (a single document, a dependency list, a format that takes no lines)."""
+    if json_lines(data, reader.limits) is None:
+        return None
+    for seen, (number, start, end) in enumerate(iter_lines(data)):
+        if seen >= UNMATCHED_DOCUMENTS or end - start > reader.limits.line_bytes:
+            return None  # the one-process reader says why (no format, or a long line to split first)
+        try:
+            document = orjson.loads(without_bom(data[start:end]) if number == 1 else data[start:end])
+        except orjson.JSONDecodeError:
+            continue
+        chosen = choose_format(document, reader.format_name)
+        if chosen is not None:
+            break
+    else:
+        return None
+    if chosen.add is None:
+        return None  # dependency links: small, and not span batches
+    first_format, reader.format_name = reader.format_name, chosen.name
+    return _json_regions(reader, data, first_format, chosen.name, end)
+
+
+def _json_regions(
+    reader: CaptureReader, data, first_format: str, format_name: str, first_match_end: int
+) -> Iterator[RegionTask]:
+    """Regions of about `JSON_REGION_BYTES` at line starts (the first one past the first line in the format)."""
+    label, size = str(reader.path), len(data)
+    view = np.frombuffer(data, np.uint8)
+    start, line = 0, 1
+    while start < size:
+        cut = data.find(b"\n", max(start + JSON_REGION_BYTES, first_match_end if start == 0 else 0))
+        end = size if cut < 0 else cut + 1
+        yield RegionTask(
+            label,
+            reader.limits,
+            reader.batch_spans,
+            format_name=first_format if start == 0 else format_name,
+            start=start,
+            end=end,
+            first_line=line,
+        )
+        line += int(np.count_nonzero(view[start:end] == 10))
+        start = end

@@ -1,0 +1,266 @@
+"""Captures decoded by several processes: the same graph, latencies and problems as one process, whatever the split."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+import flowviz.sources.parallel_capture as parallel_capture
+from flowviz.analysis.report import build_report, default_window
+from flowviz.bench.encode import otlp_json_lines, otlp_proto_frames
+from flowviz.bench.synthetic import synthetic_traces
+from flowviz.model.problems import Problems
+from flowviz.sources.capture_file import CaptureReader
+from flowviz.sources.pipeline import IngestPipeline, load_captures
+from flowviz.store.rolling_store import RollingStore
+
+REAL_OTLP = (
+    "otlp-protojson/kiali-istio-bookinfo-tempo-trace.json",
+    "otlp-json/jaeger-integration-example-trace.json",
+    "otlp-json/jaeger-telemetrygen-otlp2jaeger-in.json",
+    "otlp-json/opentelemetry-proto-example-trace.json",
+)
+
+
+@pytest.fixture
+def tiny_regions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every capture is split, into regions of a line or a frame or two; counts the splits made."""
+    monkeypatch.setattr(parallel_capture, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel_capture, "PROTOBUF_REGION_BYTES", 1)
+    monkeypatch.setattr(parallel_capture, "JSON_REGION_BYTES", 1)
+    splits: list[int] = []
+    merged = parallel_capture._merged
+
+    def counting(tasks, *args):
+        tasks = list(tasks)
+        splits.append(len(tasks))
+        return merged(iter(tasks), *args)
+
+    monkeypatch.setattr(parallel_capture, "_merged", counting)
+    return splits
+
+
+def _report(path: Path, workers: int) -> dict:
+    problems = Problems()
+    store = RollingStore(problems=problems)
+    totals = load_captures([path], IngestPipeline(store, problems=problems), workers=workers)
+    return build_report(store, default_window(store, totals), totals, problems)
+
+
+def _lines_of_real_captures(captures_dir: Path) -> bytes:
+    """The real OTLP captures as JSON lines, one resource's spans a line (a trace's spans on several lines)."""
+    lines = []
+    for name in REAL_OTLP:
+        document = orjson.loads((captures_dir / name).read_bytes())
+        resources = document.get("resourceSpans") or document["batches"]  # Tempo's name
+        lines += [orjson.dumps({"resourceSpans": [resource]}) for resource in resources]
+    return b"\n".join(lines) + b"\n"
+
+
+def _base64_ids(value: object) -> object:
+    """OTLP JSON's hex ids as protobuf JSON's base64 (ids already in base64 stay)."""
+    if isinstance(value, list):
+        return [_base64_ids(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key in ("traceId", "spanId", "parentSpanId") and item and len(item) in (16, 32):
+            item = base64.b64encode(bytes.fromhex(item)).decode()
+        out[key] = _base64_ids(item)
+    return out
+
+
+def _frames_of_real_captures(captures_dir: Path) -> bytes:
+    from google.protobuf.json_format import ParseDict
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    frames = []
+    for line in _lines_of_real_captures(captures_dir).splitlines():
+        message = ParseDict(_base64_ids(orjson.loads(line)), ExportTraceServiceRequest(), ignore_unknown_fields=True)
+        body = message.SerializeToString()
+        frames.append(len(body).to_bytes(4, "big") + body)
+    return b"".join(frames)
+
+
+def test_real_captures_as_json_lines_give_the_same_report(
+    captures_dir: Path, tmp_path: Path, tiny_regions: list[int]
+) -> None:
+    path = tmp_path / "real.jsonl"
+    path.write_bytes(_lines_of_real_captures(captures_dir))
+    one = _report(path, 1)
+    assert tiny_regions == []
+    two = _report(path, 2)
+    assert tiny_regions == [len(path.read_bytes().splitlines())]  # a region per line
+    assert one["edges"]
+    assert one["input"]["spans"] > 10
+    assert two == one
+
+
+def _report_of_line_batches(path: Path) -> dict:
+    """One process, a batch per line: the split that regions of a line each make."""
+    problems = Problems()
+    store = RollingStore(problems=problems)
+    pipeline = IngestPipeline(store, problems=problems)
+    reader = CaptureReader(path, problems=problems, batch_spans=1)
+    for batch in reader:
+        pipeline.feed(batch)
+    pipeline.finish()
+    pipeline.totals.formats[str(path)] = reader.format_name
+    return build_report(store, default_window(store, pipeline.totals), pipeline.totals, problems)
+
+
+def test_real_zipkin_captures_as_json_lines_give_the_report_of_their_batches(
+    captures_dir: Path, tmp_path: Path, tiny_regions: list[int]
+) -> None:
+    """Zipkin's shared spans across lines: a region per line gives what one process gives with a batch per line.
+    (The deriver's result may depend on the batch split for spans further apart than its TTL, as in the
+    SmartThings captures, and for some shared-span traces, as in Yelp's: the same in one process.)"""
+    captures = sorted((captures_dir / "zipkin-v2").glob("*.json"))
+    edges = 0
+    for capture in captures:
+        spans = orjson.loads(capture.read_bytes())
+        lines = [orjson.dumps(spans[i : i + 3]) for i in range(0, len(spans), 3)]  # a trace over several lines
+        path = tmp_path / f"{capture.stem}.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        splits = len(tiny_regions)
+        one, two = _report_of_line_batches(path), _report(path, 2)
+        assert tiny_regions[splits:] == ([len(lines)] if len(lines) > 1 else [])  # one line: one document
+        assert one["input"]["files"] == {str(path): "zipkin_json"}
+        assert two == one, capture.name
+        edges += len(one["edges"])
+    assert len(captures) == 10
+    assert len(tiny_regions) >= 8
+    assert edges > 40
+
+
+def test_real_captures_as_protobuf_frames_give_the_same_report(
+    captures_dir: Path, tmp_path: Path, tiny_regions: list[int]
+) -> None:
+    path = tmp_path / "real.pb"
+    path.write_bytes(_frames_of_real_captures(captures_dir))
+    one = _report(path, 1)
+    three = _report(path, 3)
+    assert tiny_regions
+    assert tiny_regions[0] > 10
+    assert one["edges"]
+    assert one["input"]["files"] == {str(path): "otlp_proto"}
+    assert three == one
+
+
+@pytest.mark.parametrize("encode", [otlp_json_lines, otlp_proto_frames], ids=["json_lines", "proto_frames"])
+def test_generated_traffic_gives_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_regions: list[int], encode
+) -> None:
+    monkeypatch.setattr(parallel_capture, "PROTOBUF_REGION_BYTES", 40_000)
+    monkeypatch.setattr(parallel_capture, "JSON_REGION_BYTES", 100_000)
+    path = tmp_path / "generated"
+    path.write_bytes(encode(list(synthetic_traces(spans=6_000, seed=5))))
+    one, two = _report(path, 1), _report(path, 2)
+    assert tiny_regions[0] > 5
+    assert one["input"]["spans"] == 6_000
+    assert len(one["edges"]) > 10
+    assert [e["p95_ms"] for e in two["edges"]] == [e["p95_ms"] for e in one["edges"]]
+    assert two == one
+
+
+def test_bad_lines_in_any_region_are_counted_where_they_are(tmp_path: Path, tiny_regions: list[int]) -> None:
+    lines = otlp_json_lines(list(synthetic_traces(spans=2_000, seed=2))).splitlines()
+    lines[3] = b'{"resourceSpans": [{"scopeSpans": '  # cut
+    lines[11] = b"{not json at all"
+    lines.insert(15, b"")
+    path = tmp_path / "damaged.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    one, two = _report(path, 1), _report(path, 2)
+    assert one["problems"]["json: line is not valid JSON"] == {
+        "count": 2,
+        "first": [f"{path}:4 (unexpected end of data)", f"{path}:12 (unexpected character, expected a string key)"],
+    }
+    assert two == one
+
+
+def test_a_damaged_frame_and_a_cut_last_frame_are_counted_where_they_are(
+    tmp_path: Path, tiny_regions: list[int]
+) -> None:
+    data = bytearray(otlp_proto_frames(list(synthetic_traces(spans=3_000, seed=4))))
+    second = 4 + int.from_bytes(data[:4], "big")  # the second frame's header
+    data[second + 4 : second + 12] = b"\xff" * 8  # its first field is no longer protobuf
+    path = tmp_path / "damaged.pb"
+    path.write_bytes(bytes(data[:-10]))
+    one, two = _report(path, 1), _report(path, 2)
+    reasons = " ".join(one["problems"])
+    assert "truncated last frame" in reasons
+    assert one["problems"]
+    assert len(one["problems"]) >= 2
+    assert any(f"{path}@{second}" in entry["first"] for entry in one["problems"].values())
+    assert two == one
+
+
+def test_spawned_workers_map_the_file_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_regions: list[int]
+) -> None:
+    monkeypatch.setattr(parallel_capture, "JSON_REGION_BYTES", 100_000)
+    monkeypatch.setattr(parallel_capture, "_start_method", lambda path, data: "spawn")
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(otlp_json_lines(list(synthetic_traces(spans=3_000, seed=6))))
+    one, two = _report(path, 1), _report(path, 2)
+    assert tiny_regions[0] > 2
+    assert two == one
+
+
+def test_gzip_is_decompressed_once_and_shared_with_forked_workers(tmp_path: Path, tiny_regions: list[int]) -> None:
+    path = tmp_path / "spans.pb.gz"
+    path.write_bytes(gzip.compress(otlp_proto_frames(list(synthetic_traces(spans=1_000, seed=7)))))
+    assert parallel_capture._start_method(path, b"") == "fork"
+    one, two = _report(path, 1), _report(path, 2)
+    assert tiny_regions
+    assert two == one
+
+
+def test_without_fork_a_gzip_is_read_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "spans.jsonl.gz"
+    plain = otlp_json_lines(list(synthetic_traces(spans=500, seed=8)))
+    path.write_bytes(gzip.compress(plain))
+    monkeypatch.setattr(parallel_capture.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert parallel_capture._start_method(path, plain) is None
+    plain_path = tmp_path / "spans.jsonl"
+    plain_path.write_bytes(plain)
+    assert parallel_capture._start_method(plain_path, plain) == "spawn"
+
+
+def test_small_captures_and_single_documents_stay_in_one_process(
+    captures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(parallel_capture, "_merged", lambda *args: calls.append(1))
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(otlp_json_lines(list(synthetic_traces(spans=300, seed=1))))
+    assert _report(small, 4)["input"]["spans"] == 300
+    monkeypatch.setattr(parallel_capture, "MIN_PARALLEL_BYTES", 0)
+    assert _report(captures_dir / REAL_OTLP[0], 4)["edges"]  # one JSON document: not split
+    assert calls == []
+
+
+def test_default_workers_are_the_cores_capped() -> None:
+    assert 1 <= parallel_capture.default_workers() <= parallel_capture.MAX_DEFAULT_WORKERS
+
+
+def test_report_command_with_workers_prints_the_same_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_regions: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flowviz.cli import main
+
+    monkeypatch.setattr(parallel_capture, "PROTOBUF_REGION_BYTES", 20_000)
+    path = tmp_path / "spans.pb"
+    path.write_bytes(otlp_proto_frames(list(synthetic_traces(spans=2_000, seed=9))))
+    outputs = []
+    for workers in ("1", "2"):
+        assert main(["report", "--json", str(path), "--workers", workers]) == 0
+        outputs.append(orjson.loads(capsys.readouterr().out))
+    assert tiny_regions
+    assert outputs[0]["edges"]
+    assert outputs[1] == outputs[0]
