@@ -555,9 +555,13 @@ def _run_bench(args: argparse.Namespace) -> int:
         from flowviz.bench.render import run_scrub_bench
 
         figures = run_scrub_bench(retention_s=600 if args.quick else 3600, steps=10 if args.quick else 60)
+        drag = figures["drag"]
         text = (
-            f"scrub step at {figures['scrub']['services']} services: p50 {figures['scrub']['p50_ms']} ms, "
-            f"p95 {figures['scrub']['p95_ms']} ms"
+            f"scrub step at {figures['scrub']['services']} services, request to painted: "
+            f"p50 {figures['scrub']['p50_ms']} ms, p95 {figures['scrub']['p95_ms']} ms\n"
+            f"drag of {drag['requests']} positions {drag['interval_ms']} ms apart: {drag['frames_painted']} frames "
+            f"painted, {drag['coalesced']} requests coalesced, {drag['stale_results_dropped']} stale results dropped, "
+            f"p50 {drag['p50_ms']} ms, p95 {drag['p95_ms']} ms"
         )
     elif args.suite == "findings":
         from flowviz.bench.findings import format_findings_figures, run_findings_bench

@@ -58,6 +58,7 @@ class FlowChartModel:
         self.particles = ParticleSystem(budget=particle_budget)
         self.chart: ChartFrame | None = None
         self.chart_version = 0
+        self.shown_window_ns: tuple[int, int] | None = None  # [start, end) the chart frame aggregates
         self._seen: tuple | None = None
         self.aspect = 16 / 9  # of the screen the chart is fitted to
         # layered layouts are wide (or, with huge first columns, tall): spread them towards the screen's
@@ -103,20 +104,24 @@ class FlowChartModel:
 
     # -- refresh -----------------------------------------------------------------------------
 
-    def refresh(self) -> bool:
-        """Rebuild what changed; True when the chart frame is new."""
+    def pending_window(self) -> tuple[int, int] | None:
+        """The window [start_ns, end_ns) a refresh would query now, or None when it would change nothing
+        (so a caller can run the query elsewhere and hand the frame to `refresh`)."""
         if self.time.cursor_ns is None:
             self.time.tick(0.0, self.available())
         window = self.time.window_ns()
         if window is None:
-            return False
-        start_ns, end_ns = window
+            return None
         notes = dict(self.node_notes()) if self.node_notes is not None else {}
-        state = (
-            self.store.data_version,
-            self.store.topology_version,
-            end_ns,
-            start_ns,
+        versions = (self.store.data_version, self.store.topology_version)
+        return None if self._state(versions, window, notes) == self._seen else window
+
+    def _state(self, versions: tuple[int, int], window: tuple[int, int], notes: dict[str, str]) -> tuple:
+        """What the chart frame depends on: data, window, looks, notes, scope, health, layout."""
+        return (
+            *versions,
+            window[1],
+            window[0],
             self.theme.name,
             self.thresholds,
             tuple(sorted(notes.items())),
@@ -124,9 +129,27 @@ class FlowChartModel:
             self.health_source.key() if self.health_source is not None else None,
             self.layout.result.version if self.layout.result else None,
         )
+
+    def refresh(self, store_frame: GraphFrame | None = None) -> bool:
+        """Rebuild what changed; True when the chart frame is new. `store_frame`: the store's frame of a
+        window already queried (off the UI thread); the chart then shows that window."""
+        if store_frame is None:
+            if self.time.cursor_ns is None:
+                self.time.tick(0.0, self.available())
+            window = self.time.window_ns()
+            if window is None:
+                return False
+            versions = (self.store.data_version, self.store.topology_version)
+        else:
+            window = (store_frame.start_ns, store_frame.end_ns)
+            versions = (store_frame.data_version, store_frame.topology_version)
+        start_ns, end_ns = window
+        notes = dict(self.node_notes()) if self.node_notes is not None else {}
+        state = self._state(versions, window, notes)
         if state == self._seen:
             return False
-        store_frame = self.store.query(start_ns, end_ns)
+        if store_frame is None:
+            store_frame = self.store.query(start_ns, end_ns)
         health = self._health(store_frame)
         scoped = self._scoper.apply(
             store_frame,
@@ -176,6 +199,7 @@ class FlowChartModel:
         self.scoped = scoped
         self.particles.update(self.chart)
         self.chart_version += 1
+        self.shown_window_ns = (start_ns, end_ns)
         self._seen = (*state[:-1], self.layout.result.version)
         return True
 

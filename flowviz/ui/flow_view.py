@@ -15,6 +15,7 @@ from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
+from flowviz.chart.window_worker import WindowQueryWorker, WindowRequest, WindowResult
 from flowviz.model.time_spec import format_latency_ms
 from flowviz.ui.chart_painter import ChartPainter, Emphasis, figure_line, qcolor
 
@@ -27,10 +28,14 @@ _DRAG_THRESHOLD_PX = 4
 
 class FlowChartView(QWidget):
     """Draws `model` and lets the user explore it. The static layer (edges, nodes, labels) is painted
-    into a cached pixmap when data, view or emphasis changes; every frame only moves particles."""
+    into a cached pixmap when data, view or emphasis changes; every frame only moves particles.
+    Window queries of a scrub and of the periodic refresh run on a worker thread (newest only); the
+    UI thread applies the finished frame and repaints."""
 
     selection_changed = Signal(object)  # node index or None
     edge_selected = Signal(object)  # edge index or None
+    frame_applied = Signal(object)  # the WindowRequest whose frame the chart now shows
+    _window_ready = Signal(object)  # a WindowResult, emitted on the worker thread
 
     def __init__(self, model: FlowChartModel, parent: QWidget | None = None, *, animate: bool = True) -> None:
         super().__init__(parent)
@@ -61,6 +66,13 @@ class FlowChartView(QWidget):
         self._last_refresh = 0.0
         self._refreshed_window: tuple[int, int] | None = None
         self.frames_painted = 0
+        self._window_worker = WindowQueryWorker(self._query_window, self._deliver_window)
+        self._window_ready.connect(self._apply_window, Qt.ConnectionType.QueuedConnection)
+        self._applied_sequence = 0  # the newest request whose frame was applied (or overtaken by a refresh)
+        self._applied_at = 0.0
+        # a result older than the newest request is still shown when the chart is this old (a long drag)
+        self.follow_interval_s = SCRUB_INTERVAL_S
+        self.stale_results = 0  # finished queries dropped: an older position than the one shown or asked for
         # drawn over edges and nodes, under the particles: an object with `paint(painter, viewport)` (a comparison)
         self.overlay = None
         self.setMouseTracking(True)
@@ -87,17 +99,66 @@ class FlowChartView(QWidget):
         due = since >= max(REFRESH_INTERVAL_S, 4 * cost_s) or (moved and since >= SCRUB_INTERVAL_S)
         if due and not self._interacting():
             self._last_refresh = now
-            self.refresh()
+            self.request_refresh()
         self.update()
 
     def refresh(self) -> None:
+        """Query the window and rebuild the chart now, on this thread (results still under way are dropped)."""
+        self._applied_sequence = self._window_worker.latest_sequence
+        self._applied_at = time.monotonic()
         self._refreshed_window = self.model.time.window_ns()
+        self._rebuild(None)
+
+    def request_refresh(self) -> WindowRequest | None:
+        """Have the window queried off the UI thread when the chart would change (the request, else
+        None); the frame is applied when it arrives (`frame_applied`)."""
+        window = self.model.pending_window()
+        self._refreshed_window = self.model.time.window_ns()
+        return None if window is None else self._window_worker.request(*window)
+
+    @property
+    def window_queries(self) -> WindowQueryWorker:
+        """The worker running this view's window queries (its counts: `coalesced`, `completed`)."""
+        return self._window_worker
+
+    def _rebuild(self, store_frame) -> bool:
         started = time.perf_counter()
-        changed = self.model.refresh()
+        changed = self.model.refresh(store_frame)
         if changed:
             self._refresh_cost_s = time.perf_counter() - started
         if changed and not self._user_moved and self.model.bounds() != self._fitted_bounds:
             self.fit()  # on open, and while the graph grows, until the user takes the view over
+        return changed
+
+    def _query_window(self, start_ns: int, end_ns: int):
+        """On the worker thread: the store's frame of a window (the store's snapshots are immutable)."""
+        return self.model.store.query(start_ns, end_ns)
+
+    def _deliver_window(self, result: WindowResult) -> None:
+        """On the worker thread: hand the result to the UI thread."""
+        try:
+            self._window_ready.emit(result)
+        except RuntimeError:  # the widget is gone
+            self._window_worker.close()
+
+    def _apply_window(self, result: WindowResult) -> None:
+        """On the UI thread: show a finished query unless it is stale. A result older than the one shown
+        never replaces it; one older than the newest request waits for that one, unless the chart has not
+        changed for `follow_interval_s` (a long drag keeps showing where it passes)."""
+        request = result.request
+        newest = request.sequence == self._window_worker.latest_sequence
+        passing = time.monotonic() - self._applied_at >= self.follow_interval_s
+        if request.sequence <= self._applied_sequence or not (newest or passing):
+            self.stale_results += 1
+            return
+        self._applied_sequence = request.sequence
+        self._applied_at = time.monotonic()
+        if result.frame is None:  # the query failed there: run it here, where its error is reported as before
+            self.refresh()
+        else:
+            self._rebuild(result.frame)
+        self.update()
+        self.frame_applied.emit(request)
 
     def set_theme(self, theme: Theme) -> None:
         self.model.theme = theme
@@ -342,13 +403,23 @@ class FlowChartView(QWidget):
         return self._static
 
     def scrub_to(self, time_ns: int) -> None:
-        """Seek and show that moment now; while seeks follow each other, labels keep their last
+        """Seek and show that moment now (a jump made by the program: the chart is current on return)."""
+        self._note_scrub(time_ns)
+        self.refresh()
+        self.update()
+
+    def follow_scrub(self, time_ns: int) -> WindowRequest | None:
+        """Seek as the user drags the cursor: returns at once; the window is queried off the UI thread and
+        shown when ready (the newest position only). While seeks follow each other, labels keep their last
         figures (positions do not change) and catch up when the scrub pauses."""
+        self._note_scrub(time_ns)
+        self._last_refresh = time.monotonic()
+        return self.request_refresh()
+
+    def _note_scrub(self, time_ns: int) -> None:
         self.model.time.seek(time_ns)
         self._scrubbed_until = time.monotonic() + INTERACTION_SETTLE_S
         self._settle_timer.start(int(INTERACTION_SETTLE_S * 1000) + 10)
-        self.refresh()
-        self.update()
 
     def _scrubbing(self) -> bool:
         return time.monotonic() < self._scrubbed_until

@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self._status_text = status_text
         self._bookmark_key = bookmark_key
         self.strip.set_bookmarks(load_bookmarks(bookmark_key))
-        self.strip.scrubbed.connect(self.view.scrub_to)
+        self.strip.scrubbed.connect(self.view.follow_scrub)
         self.transport.bookmark_requested.connect(self.add_bookmark)
         self.transport.loop_requested.connect(self.toggle_loop)
         self._build_docks(details)
