@@ -62,3 +62,12 @@ def prometheus_server(tmp_path_factory):
     from tests.sources.prometheus_series import start_prometheus
 
     yield from start_prometheus(tmp_path_factory.mktemp("prometheus"))
+
+
+@pytest.fixture(scope="session")
+def exemplar_prometheus(tmp_path_factory):
+    """A real Prometheus with exemplar storage that has scraped service-graph series carrying `EXEMPLARS`:
+    `(url, the exemplars' time in s)`."""
+    from tests.sources.prometheus_series import start_exemplar_prometheus
+
+    yield from start_exemplar_prometheus(tmp_path_factory.mktemp("prometheus-exemplars"))

@@ -12,9 +12,12 @@ import itertools
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowviz.store.drill_down import DrillDownStore
+
+if TYPE_CHECKING:
+    from flowviz.sources.metric_details import MetricDetails
 
 QUERY_TIMEOUT_S = 10.0
 QUERIES = {
@@ -33,7 +36,7 @@ QUERIES = {
             "memory_bytes",
         }
     ),
-    "edges": frozenset({"sides", "statuses", "memory_bytes"}),
+    "edges": frozenset({"sides", "statuses", "payload", "memory_bytes"}),
     "store": frozenset({"status", "span_details"}),  # the drill-down store itself
 }
 
@@ -42,7 +45,7 @@ class DetailsUnavailable(RuntimeError):
     """The worker holding the details is gone, or did not answer in time."""
 
 
-def serve_details(details: DrillDownStore, connection: Connection) -> threading.Thread:
+def serve_details(details: DrillDownStore | MetricDetails, connection: Connection) -> threading.Thread:
     """Answer `(request id, part, method, args, kwargs)` requests on `connection` from a daemon thread.
 
     The answer is `(request id, True, result)` or `(request id, False, error text)`; the thread ends

@@ -21,6 +21,7 @@ from flowviz.derive.deriver import EdgeDeriver
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.detail_channel import DetailClient, serve_details
+from flowviz.sources.metric_details import MetricDetails
 from flowviz.sources.otlp_receiver import ReceiverSettings as ReceiverSpec  # OTLP received live
 from flowviz.sources.prometheus_feed import PrometheusSpec  # service-graph metrics, a range or live
 from flowviz.sources.raw_inputs import CaptureFiles, RawRing
@@ -190,7 +191,9 @@ def _worker_main(
     detail_connection: Connection | None,
 ) -> None:
     details = None
-    if detail_connection is not None:
+    if detail_connection is not None and isinstance(spec, PrometheusSpec):
+        serve_details(MetricDetails(spec.settings), detail_connection)  # metrics keep no spans: asked of the server
+    elif detail_connection is not None:
         # live Kafka may run faster than exemplars can be kept: sample them rather than fall behind
         details = DrillDownStore(max_time_share=1.0 if isinstance(spec, SimulatorSpec | CaptureSpec) else 0.3)
         serve_details(details, detail_connection)

@@ -60,6 +60,10 @@ class PrometheusError(Exception):
     """A Prometheus that cannot be reached or refuses a query, or settings that cannot work."""
 
 
+class NoGraphSeries(PrometheusError):
+    """The server answers but holds no service-graph series in the range asked."""
+
+
 @dataclass(frozen=True, slots=True)
 class PrometheusSettings:
     """Where the metrics are and how to ask: URL, auth from files (never on the command line), TLS, tenant."""
@@ -168,6 +172,13 @@ class PrometheusClient:
         data = self.get("/api/v1/query_range", params)
         return data.get("result", []) if isinstance(data, dict) else []
 
+    def query_exemplars(self, expression: str, start_s: float, end_s: float) -> list[dict]:
+        """`/api/v1/query_exemplars`: per series `{"seriesLabels": ..., "exemplars": [{"labels", "value",
+        "timestamp"}]}` (empty where the server keeps no exemplars)."""
+        params = [("query", expression), ("start", f"{start_s:.3f}"), ("end", f"{end_s:.3f}")]
+        data = self.get("/api/v1/query_exemplars", params)
+        return data if isinstance(data, list) else []
+
 
 def _error_text(body: bytes) -> str:
     try:
@@ -206,7 +217,7 @@ def find_graph_metrics(client: PrometheusClient, start_s: float, end_s: float) -
                 present(f"{prefix}{GRAPH}_server_seconds_bucket"),
                 present(f"{prefix}{GRAPH}_client_seconds_bucket"),
             )
-    raise PrometheusError(
+    raise NoGraphSeries(
         f"{client.settings.url}: no traces_service_graph_request_total (or service_graph_request_total) series "
         "in that time range: is the collector's servicegraph connector exporting to this Prometheus?"
     )

@@ -7,7 +7,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from flowviz.model.time_spec import TimeSpecError, parse_duration_s, parse_time_ns
+from flowviz.model.time_spec import TimeSpecError, format_time_ns, parse_duration_s, parse_time_ns
+from flowviz.sources.metric_details import read_exemplars
 
 if TYPE_CHECKING:  # the data side loads when a command runs, not for `--help`
     from flowviz.model.problems import Problems
@@ -137,6 +138,13 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
         operations = []
     if operations:
         report["operations"] = operations  # per service and operation, from span metrics
+    try:
+        exemplars = exemplar_rows(reader, first_ns / SECOND_NS, end_ns / SECOND_NS)
+    except PrometheusError as error:
+        print(f"flowviz: exemplars not read: {error}", file=sys.stderr)
+        exemplars = []
+    if exemplars:
+        report["exemplars"] = exemplars  # trace ids the server keeps, the slowest per edge
     report["input"] = {  # type: ignore[dict-item]
         **report["input"],  # type: ignore[dict-item]
         "prometheus": settings.url,
@@ -155,8 +163,39 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
                     f"  {row['service']}  {row['operation']} ({row['kind']}): {row['requests']:,} requests, "
                     f"{row['errors']:,} errors  {latency}"
                 )
+        if exemplars:
+            print(f"\nExemplar traces (the slowest per edge, {len(exemplars)}; look them up in your tracing backend)")
+            for row in exemplars:
+                latency = f"{row['latency_ms']:g} ms" if row["latency_ms"] is not None else "latency not given"
+                failed = ", failed" if row["failed"] else ""
+                print(f"  {row['source']} -> {row['target']}  {row['trace_id']}  {row['time']}  {latency}{failed}")
         print(f"\nfrom {settings.url}: {reader.status.metric}, step {reader.step_s:g} s (the scrape interval)")
     return EXIT_OK
+
+
+def exemplar_rows(reader, start_s: float, end_s: float, per_edge: int = 5) -> list[dict[str, object]]:
+    """The slowest `per_edge` exemplar trace ids of each edge in [start, end) (failed ones first among equals)."""
+    assert reader.metrics is not None
+    found = read_exemplars(reader, reader.metrics, start_s, end_s)
+    found.sort(key=lambda e: (e.client, e.server, -e.latency_ns, not e.failed, e.time_ns))
+    rows: list[dict[str, object]] = []
+    taken: dict[tuple[str, str], int] = {}
+    for item in found:
+        edge = (item.client, item.server)
+        if taken.get(edge, 0) >= per_edge or not start_s * SECOND_NS <= item.time_ns < end_s * SECOND_NS:
+            continue
+        taken[edge] = taken.get(edge, 0) + 1
+        rows.append(
+            {
+                "source": item.client,
+                "target": item.server,
+                "trace_id": item.trace_id,
+                "time": format_time_ns(item.time_ns),
+                "latency_ms": item.latency_ns / 1e6 if item.latency_ns else None,
+                "failed": item.failed,
+            }
+        )
+    return rows
 
 
 def add_range_arguments(parser: argparse.ArgumentParser) -> None:

@@ -66,12 +66,21 @@ def _totals(matrix: SeriesMatrix, key_of) -> dict:
     return sums
 
 
-def read_operations(reader: PrometheusReader, start_s: float, end_s: float) -> list[dict[str, object]]:
-    """Per service and operation over [start, end): requests, errors and p50/p95/p99 (ms, None without a
-    histogram); empty when the server has no span metrics. Sorted by service, then by requests."""
+@dataclass(slots=True)
+class SpanMetricTotals:
+    """Span metrics summed over a range: calls and failures per (service, operation, kind), and each operation's
+    cumulative bucket counts by upper bound in seconds (empty without a histogram)."""
+
+    calls: dict[tuple[str, str, str], float]
+    errors: dict[tuple[str, str, str], float]
+    buckets: dict[tuple[str, str, str], dict[float, float]]
+
+
+def read_span_metric_totals(reader: PrometheusReader, start_s: float, end_s: float) -> SpanMetricTotals | None:
+    """The span metrics' increases over [start, end), or None when the server has none."""
     names = find_span_metrics(reader, start_s, end_s)
     if names is None:
-        return []
+        return None
     calls: dict = {}
     errors: dict = {}
     buckets: dict = {}
@@ -90,20 +99,34 @@ def read_operations(reader: PrometheusReader, start_s: float, end_s: float) -> l
     by_operation: dict = {}
     for (operation, le), count in buckets.items():
         try:
-            by_operation.setdefault(operation, {})[float(le)] = count
+            bound_s = float(le) * names.seconds_per_unit
         except ValueError:
             reader.problems.add("prometheus: span-metrics bucket without a numeric le label (skipped)", str(operation))
+            continue
+        by_operation.setdefault(operation, {})[bound_s] = count
+    return SpanMetricTotals(calls, errors, by_operation)
+
+
+def read_operations(reader: PrometheusReader, start_s: float, end_s: float) -> list[dict[str, object]]:
+    """Per service and operation over [start, end): requests, errors and p50/p95/p99 (ms, None without a
+    histogram); empty when the server has no span metrics. Sorted by service, then by requests."""
+    totals = read_span_metric_totals(reader, start_s, end_s)
+    return [] if totals is None else operation_rows(totals)
+
+
+def operation_rows(totals: SpanMetricTotals) -> list[dict[str, object]]:
+    """`read_operations`' rows from totals already read."""
     rows = []
-    for key, count in calls.items():
+    for key, count in totals.calls.items():
         service, operation, kind = key
-        p50, p95, p99 = _percentiles_ms(by_operation.get(key), names.seconds_per_unit)
+        p50, p95, p99 = _percentiles_ms(totals.buckets.get(key))
         rows.append(
             {
                 "service": service,
                 "operation": operation,
                 "kind": kind,
                 "requests": round(count),
-                "errors": round(errors.get(key, 0.0)),
+                "errors": round(totals.errors.get(key, 0.0)),
                 "p50_ms": p50,
                 "p95_ms": p95,
                 "p99_ms": p99,
@@ -114,16 +137,24 @@ def read_operations(reader: PrometheusReader, start_s: float, end_s: float) -> l
     return rows
 
 
-def _percentiles_ms(cumulative: dict[float, float] | None, seconds_per_unit: float) -> tuple[float | None, ...]:
-    """Percentiles from cumulative bucket counts: the latency that stands for the bucket holding each rank."""
+def bucket_increments(cumulative: dict[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(upper bounds in seconds, calls in each bucket) from cumulative counts by upper bound."""
+    bounds_s = np.array(sorted(cumulative), np.float64)
+    counts = np.maximum.accumulate(np.array([cumulative[b] for b in bounds_s], np.float64))
+    return bounds_s, np.diff(counts, prepend=0.0)
+
+
+def _percentiles_ms(cumulative: dict[float, float] | None) -> tuple[float | None, ...]:
+    """Percentiles from cumulative bucket counts (bounds in seconds): the latency that stands for the bucket
+    holding each rank."""
     if not cumulative:
         return None, None, None
-    bounds = np.array(sorted(cumulative))
-    counts = np.maximum.accumulate(np.array([cumulative[b] for b in bounds]))
+    bounds_s = np.array(sorted(cumulative))
+    counts = np.maximum.accumulate(np.array([cumulative[b] for b in bounds_s]))
     total = counts[-1]
     if total <= 0:
         return None, None, None
-    latencies_ms = bucket_latencies_ns(bounds * seconds_per_unit) / 1e6
+    latencies_ms = bucket_latencies_ns(bounds_s) / 1e6
     out = []
     for percentile in (50, 95, 99):
         rank = max(1.0, np.ceil(total * percentile / 100 - 1e-9))

@@ -214,7 +214,7 @@ def metrics_window(spec, *, theme: str | None = None):
     from flowviz.ui.main_window import MainWindow
 
     store = RollingStore()
-    feed = ProcessFeed(store, spec, details=False)  # metrics have no traces to drill into
+    feed = ProcessFeed(store, spec)  # panels ask the server: span-metric operations, exemplar trace ids
     live = spec.end_ns is None
     model = new_chart_model(store, live=live, theme=theme, window_s=300.0)  # a few scrape intervals
     span = "live" if live else f"{format_time_ns(spec.start_ns)} .. {format_time_ns(spec.end_ns)}"
@@ -229,7 +229,7 @@ def metrics_window(spec, *, theme: str | None = None):
         return feed.status.summary()
 
     title = f"metrics: {spec.describe()} · {span} · resolution = the scrape interval"
-    window = MainWindow(model, title=title, status_text=status)
+    window = MainWindow(model, title=title, status_text=status, details=feed.details)
     window.feed = feed
     feed.start()
     return window

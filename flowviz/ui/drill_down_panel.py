@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxL
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
+from flowviz.sources.metric_details import EXEMPLAR_REASON
 from flowviz.store.exemplars import KINDS, Exemplar
 from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
@@ -219,6 +220,12 @@ class DrillDownPanel(QWidget):
         self.exemplar_table.set_exemplars(exemplars)
         skipped = int(getattr(self.figures_of, "skipped_spans", 0))
         sampled = f" · catching up, {skipped:,} spans were left out of the kept traces" if skipped else ""
+        if any(EXEMPLAR_REASON in e.reasons for e in exemplars):  # a metrics source: ids, not traces
+            self.traces_note.setText(
+                f"{len(exemplars)} {kind} trace ids Prometheus keeps as exemplars in the window "
+                "(their spans are in your tracing backend)"
+            )
+            return
         self.traces_note.setText(
             f"{len(exemplars)} {kind} traces kept for the window "
             f"(per minute: the slowest, latest failing and latest, and one per latency band){sampled}"

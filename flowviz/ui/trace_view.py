@@ -429,8 +429,8 @@ class TraceView(QWidget):
     def _fetch(self, trace_id: str) -> tuple[TraceSpans | None, dict[int, SpanDetail] | None, str]:
         """The kept spans, then what the source's raw input still holds of them (runs off the UI thread)."""
         spans = self.details.exemplars.trace(trace_id)
-        if spans is None:
-            return None, None, ""
+        if spans is None:  # a source that keeps no spans (metrics) says why
+            return None, None, str(self.details.status().get("trace_note", ""))
         try:
             more = self.details.span_details(trace_id)
         except Exception as error:  # the basic waterfall is worth showing anyway
@@ -449,7 +449,8 @@ class TraceView(QWidget):
         spans, self.span_info, self.span_info_note = fetched if fetched is not None else (None, None, "")
         if error is not None or spans is None:
             self.header.setText(
-                f"Trace <b>{trace_id}</b>: {error or 'no longer kept (older than what the store retains)'}"
+                f"Trace <b>{trace_id}</b>: "
+                f"{error or self.span_info_note or 'no longer kept (older than what the store retains)'}"
             )
             self.show_waterfall(None)
             return

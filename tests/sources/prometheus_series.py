@@ -4,14 +4,19 @@ graph they encode."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -182,7 +187,16 @@ def start_prometheus(directory: Path) -> Iterator[tuple[str, list[Edge]]]:
         capture_output=True,
         timeout=120,
     )
-    (directory / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
+    yield from run_prometheus(directory, "global:\n  scrape_interval: 15s\n", edges)
+
+
+def run_prometheus(directory: Path, config: str, held, *flags: str) -> Iterator[tuple[str, object]]:
+    """Prometheus with `config` on a free loopback port over `directory / "data"`: yields `(url, held)` once it is
+    ready; killed afterwards."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("these tests need Prometheus: apt-get install prometheus (.ci/run installs it)")
+    (directory / "prometheus.yml").write_text(config)
     port = free_port()
     process = subprocess.Popen(
         [
@@ -191,6 +205,7 @@ def start_prometheus(directory: Path) -> Iterator[tuple[str, list[Edge]]]:
             f"--storage.tsdb.path={directory / 'data'}",
             "--storage.tsdb.retention.time=100y",
             f"--web.listen-address=127.0.0.1:{port}",
+            *flags,
         ],
         stdout=subprocess.DEVNULL,
         stderr=(directory / "prometheus.log").open("wb"),
@@ -208,7 +223,7 @@ def start_prometheus(directory: Path) -> Iterator[tuple[str, list[Edge]]]:
             process.kill()
             pytest.fail(f"Prometheus did not start: {(directory / 'prometheus.log').read_text()[-2000:]}")
         time.sleep(0.2)
-    yield url, edges
+    yield url, held
     process.terminate()
     try:
         process.wait(10)
@@ -240,3 +255,80 @@ def expected_graph(edges: list[Edge], first: int, last: int) -> dict:
         via = next(iter(edge.extra.values()), None)
         out[(edge.client, edge.server)] = (edge.connection_type, requests, int(edge.failed[window].sum()), via)
     return out
+
+
+EXEMPLARS = (  # (client, server, trace id, latency s, failed): what the scrape target attaches as exemplars
+    ("frontend", "checkout", "4bf92f3577b34da6a3ce929d0e0e4736", 0.067, False),
+    ("frontend", "checkout", "00f067aa0ba902b7a3ce929d0e0e4736", 1.7, True),
+    ("checkout", "postgresql", "a3ce929d0e0e4736", 0.004, False),  # a 64-bit id, as Zipkin-era services send
+)
+
+
+def exemplar_metrics(time_s: float, calls: int) -> str:
+    """OpenMetrics as the collector's servicegraph connector exposes it with exemplars (trace_id on histogram
+    buckets and, for failed calls, on the failed-requests counter), the exemplars taken at `time_s`; each edge has
+    made `calls` calls of its latency so far."""
+    base = "traces_service_graph_request"
+    requests, failed, histogram = [f"# TYPE {base} counter"], [f"# TYPE {base}_failed counter"], []
+    histogram.append(f"# TYPE {base}_server_seconds histogram")
+    for client, server, trace_id, latency_s, is_failed in EXEMPLARS:
+        pair = f'client="{client}",server="{server}",trace="{trace_id[:6]}"'
+        requests.append(f'{base}_total{{{pair}}} {calls} # {{trace_id="{trace_id}"}} 1 {time_s:.3f}')
+        if is_failed:
+            failed.append(f'{base}_failed_total{{{pair}}} {calls} # {{trace_id="{trace_id}"}} 1 {time_s:.3f}')
+        bound = next(b for b in BUCKETS_S if b >= latency_s)
+        for le in (*BUCKETS_S, "+Inf"):
+            count = calls if le == "+Inf" or le >= latency_s else 0
+            exemplar = f' # {{trace_id="{trace_id}"}} {latency_s} {time_s:.3f}' if le == bound else ""
+            histogram.append(f'{base}_server_seconds_bucket{{{pair},le="{le}"}} {count}{exemplar}')
+        histogram.append(f"{base}_server_seconds_count{{{pair}}} {calls}")
+        histogram.append(f"{base}_server_seconds_sum{{{pair}}} {calls * latency_s:g}")
+    return "\n".join([*requests, *failed, *histogram, "# EOF", ""])
+
+
+class _MetricsTarget(http.server.BaseHTTPRequestHandler):
+    exemplar_time_s: ClassVar[float] = 0.0
+
+    def do_GET(self) -> None:
+        calls = int(time.time() - self.exemplar_time_s) + 10  # a call a second: the graph has figures live
+        body = exemplar_metrics(self.exemplar_time_s, calls).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def start_exemplar_prometheus(directory: Path) -> Iterator[tuple[str, float]]:
+    """A Prometheus with exemplar storage scraping, every second, a target that exposes `EXEMPLARS`; yields once
+    the exemplars are stored, with the time they are dated (5 s after the start: the series exist by then)."""
+    _MetricsTarget.exemplar_time_s = time.time() + 5
+    target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MetricsTarget)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    config = (
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: otel-collector\n"
+        f"    static_configs:\n      - targets: ['127.0.0.1:{target.server_address[1]}']\n"
+    )
+    try:
+        for url, _ in run_prometheus(directory, config, None, "--enable-feature=exemplar-storage"):
+            deadline = time.monotonic() + 30
+            query = urllib.parse.urlencode(
+                {
+                    "query": "traces_service_graph_request_server_seconds_bucket",
+                    "start": time.time() - 600,
+                    "end": time.time() + 600,
+                }
+            )
+            while time.monotonic() < deadline:
+                with urllib.request.urlopen(f"{url}/api/v1/query_exemplars?{query}", timeout=5) as answer:
+                    if len(json.loads(answer.read())["data"]) >= len(EXEMPLARS):
+                        break
+                time.sleep(0.5)
+            else:
+                pytest.fail("Prometheus stored no exemplars in 30 s")
+            yield url, _MetricsTarget.exemplar_time_s
+    finally:
+        target.shutdown()

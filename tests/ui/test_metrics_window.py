@@ -59,3 +59,43 @@ def test_live_metrics_read_the_recent_past_then_follow(qtbot, prometheus_server)
         assert "following · Prometheus" in window.feed.status.summary()
     finally:
         window.feed.stop()
+
+
+def test_an_edges_exemplar_traces_are_listed_and_say_where_to_find_them(qtbot, exemplar_prometheus):
+    import numpy as np
+
+    from flowviz.sources.metric_details import TRACE_NOTE
+    from tests.sources.prometheus_series import EXEMPLARS
+
+    url, exemplar_time_s = exemplar_prometheus
+    spec = PrometheusSpec(PrometheusSettings(url), round((exemplar_time_s - 60) * SECOND_NS))  # live
+    window = metrics_window(spec)
+    qtbot.addWidget(window)
+    window.resize(1600, 1000)
+    window.show()
+    try:
+        qtbot.waitUntil(
+            lambda: window.model.chart is not None and "checkout" in window.model.chart.node_names, timeout=30_000
+        )
+        exemplar_ns = round(exemplar_time_s * SECOND_NS)
+        qtbot.waitUntil(lambda: window.model.available().end_ns > exemplar_ns + 5 * SECOND_NS, timeout=60_000)
+        window.model.time.seek(exemplar_ns + 5 * SECOND_NS)  # the live window may end before the exemplars' time
+        window.model.refresh()
+        chart = window.model.chart
+        source, target = chart.node_names.index("frontend"), chart.node_names.index("checkout")
+        edge = int(np.flatnonzero((chart.edge_source == source) & (chart.edge_target == target))[0])
+        window.view.select_edge(edge)
+        panel = window.edge_panel
+        expected = {t for c, s, t, _, _ in EXEMPLARS if (c, s) == ("frontend", "checkout")}
+
+        def listed() -> set[str]:
+            panel.wait_for_details()
+            return {e.trace_id for e in panel.exemplar_table.exemplars}
+
+        qtbot.waitUntil(lambda: listed() == expected, timeout=20_000)
+        assert "trace ids Prometheus keeps as exemplars" in panel.traces_note.text()
+        window.docks.show_trace(panel.exemplar_table.exemplars[0].trace_id)
+        window.docks.trace_view.wait()
+        assert TRACE_NOTE.split(":")[0] in window.docks.trace_view.header.text()
+    finally:
+        window.feed.stop()
