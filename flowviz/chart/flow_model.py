@@ -159,6 +159,7 @@ class FlowChartModel:
             namespaces=self.store.service_namespaces(),
         )
         frame = scoped.frame
+        self._unfold_opened_groups(scoped)
         # when breaking cycles, reverse asynchronous (messaging) edges before synchronous calls:
         # a reply over a topic is feedback, the call is the flow
         weight = np.where(frame.edge_connection_type == ConnectionType.MESSAGING_SYSTEM, 1.0, 10.0)
@@ -202,6 +203,30 @@ class FlowChartModel:
         self.shown_window_ns = (start_ns, end_ns)
         self._seen = (*state[:-1], self.layout.result.version)
         return True
+
+    def _unfold_opened_groups(self, scoped: ScopedFrame) -> None:
+        """Members of a group that was shown as a box until now take the free places nearest to it, busiest
+        first: they appear where the group was, and nothing else moves."""
+        previous = self.scoped
+        if previous is None or not previous.members:
+            return
+        shown = set(scoped.frame.node_names)
+        index_of = {name: i for i, name in enumerate(scoped.frame.node_names)}
+        requests = scoped.frame.node_requests
+        down = self.member_spacing()[1]
+        for group, members in zip(previous.frame.node_names, previous.members, strict=True):
+            if not members or group in shown:
+                continue
+            arrived = [name for name in members if name in index_of]
+            if arrived:
+                arrived.sort(key=lambda name: -int(requests[index_of[name]]))
+                self.layout.unfold(group, arrived, x_weight=self.x_stretch, y_weight=self.y_stretch or 1.0, gap=down)
+
+    def member_spacing(self) -> tuple[float, float]:
+        """How far apart (chart units, across and down) an opened group's members are placed: a column apart,
+        and far enough for the largest nodes not to touch."""
+        largest_radius = float(node_radius_for(np.array([np.inf]), scale=self.theme.node_scale)[0])
+        return self.layout.layer_gap * self.x_stretch, max(self.layout.node_gap, 2 * largest_radius + 16.0)
 
     def _edge_routes(self, frame, routes: dict[tuple[str, str], np.ndarray]) -> dict[int, np.ndarray]:
         """The layout's routes of long edges, by the frame's edge index, in chart coordinates."""

@@ -12,6 +12,7 @@ from flowviz.layout.incremental import column_of, place_new_nodes, settle_around
 from flowviz.layout.layered import LayeredPlacement, layered_positions, priority_rank
 from flowviz.layout.layering import Layering, assign_layers
 from flowviz.layout.result import LayoutResult, empty_result, make_result
+from flowviz.layout.unfold import unfold_spots
 
 
 class FlowLayout:
@@ -47,6 +48,7 @@ class FlowLayout:
         self._stale = False  # pins changed since `_result` was built
         self.last_placement: LayeredPlacement | None = None  # the latest full layout (ordering stats)
         self._routes: dict[tuple[str, str], np.ndarray] = {}  # long edges' way points from the latest full layout
+        self._unfolded: set[str] = set()  # given their places by `unfold`: kept there when they arrive
 
     @property
     def layer_gap(self) -> float:
@@ -129,6 +131,45 @@ class FlowLayout:
         if self._pins.pop(name, None) is not None:
             self._stale = True
 
+    def unfold(
+        self,
+        group: str,
+        members: Sequence[str],
+        *,
+        x_weight: float = 1.0,
+        y_weight: float = 1.0,
+        gap: float | None = None,
+    ) -> None:
+        """Give `members` (about to replace the shown node `group`) the free places nearest to where `group`
+        is, nearest first, so they appear where it was and no placed node moves (`unfold_spots`). x and y
+        distances are weighted as the screen shows them (a stretched layout), and members keep `gap` (default
+        `node_gap`) apart as shown (`gap / y_weight` in layout units). Pinned members keep their pins; nothing
+        happens when `group` is not placed."""
+        spot = self._placed.get(group)
+        if spot is None:
+            return
+        leaving = {group, *members}
+        occupied: dict[int, list[float]] = {}
+        for name in (*self._names, *self._unfolded):  # shown, and given a place by an earlier unfold
+            if name not in leaving:
+                _, y, column = self._placed[name]
+                occupied.setdefault(column, []).append(y)
+        for ys in occupied.values():
+            ys.sort()
+        movable = [name for name in members if name not in self._pins]
+        spots = unfold_spots(
+            spot[:2],
+            len(movable),
+            occupied,
+            layer_gap=self._layer_gap,
+            node_gap=(self._node_gap if gap is None else gap) / y_weight,
+            x_weight=x_weight,
+            y_weight=y_weight,
+        )
+        for name, placed in zip(movable, spots, strict=True):
+            self._placed[name] = placed
+        self._unfolded.update(movable)
+
     def relayout(self) -> LayoutResult:
         """A fresh layout of every current node (pins kept); new and old nodes alike may move."""
         self._lay_out_everything()
@@ -150,7 +191,12 @@ class FlowLayout:
     def _forget_returning_nodes_in_the_way(self, names: tuple[str, ...]) -> None:
         """A node that comes back (after being left out) keeps its old spot unless a newer node took it."""
         previous = set(self._names)
-        returning = [name for name in names if name in self._placed and name not in previous and name not in self._pins]
+        unfolded, self._unfolded = self._unfolded, set()
+        returning = [
+            name
+            for name in names
+            if name in self._placed and name not in previous and name not in self._pins and name not in unfolded
+        ]
         if not returning:
             return
         returning_set = set(returning)

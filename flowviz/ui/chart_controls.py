@@ -196,9 +196,11 @@ class ChartControls(QObject):
             self.view.select(chart.node_names.index(name))
 
     def set_group_mode(self, mode: str) -> None:
+        self.view.semantic_zoom.forget()
         self._scope(group_mode=mode, expanded=frozenset())
 
     def close_all_groups(self) -> None:
+        self.view.semantic_zoom.forget()
         self._scope(expanded=frozenset())
 
     def reset(self) -> None:
@@ -207,6 +209,7 @@ class ChartControls(QObject):
             self.model.layout.unpin(name)
         self.filter_field.clear()
         self.problems_action.setChecked(False)
+        self.view.semantic_zoom.forget()
         self.model.set_scope(dataclasses.replace(self.model.scope, expanded=frozenset(), focus=None, node_filter=None))
         self.model.relayout()
         self.view.fit()

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.semantic_zoom import SemanticZoom
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
 from flowviz.chart.window_worker import WindowQueryWorker, WindowRequest, WindowResult
@@ -42,6 +43,7 @@ class FlowChartView(QWidget):
         self.model = model
         self.viewport = Viewport()
         self.emphasis = Emphasis()
+        self.semantic_zoom = SemanticZoom()  # groups open as the user zooms into them, close as they zoom out
         self.painter = ChartPainter(model.theme)
         self._static: tuple[QPixmap, QPixmap] | None = None
         self._skeleton: QPixmap | None = None
@@ -297,6 +299,7 @@ class FlowChartView(QWidget):
         scope = self.model.scope
         if label in scope.expanded:
             return False
+        self.semantic_zoom.note_user(label)
         self.select(None)
         self.model.set_scope(dataclasses.replace(scope, expanded=scope.expanded | {label}))
         self.refresh()
@@ -312,6 +315,7 @@ class FlowChartView(QWidget):
         scope = self.model.scope
         if label is None or label not in scope.expanded:
             return False
+        self.semantic_zoom.note_user(label)
         self.select(None)
         self.model.set_scope(dataclasses.replace(scope, expanded=scope.expanded - {label}))
         self.refresh()
@@ -487,7 +491,31 @@ class FlowChartView(QWidget):
         position = event.position()
         self.viewport.zoom_at(1.15**steps, position.x(), position.y())
         self._user_moves_view()
+        self.apply_semantic_zoom(at=(position.x(), position.y()))
         self.update()
+
+    def apply_semantic_zoom(self, *, at: tuple[float, float] | None = None) -> bool:
+        """Open the group this zoom (at widget point `at`) gives room to, close those the zoom opened and has
+        left (see `chart.semantic_zoom`); the selection stays on its node where it is still shown. True when
+        groups changed."""
+        chart = self.model.chart
+        if chart is None:
+            return False
+        opening, closing = self.semantic_zoom.decide(
+            chart, self.viewport, member_spacing=self.model.member_spacing(), at=at
+        )
+        scope = self.model.scope
+        expanded = (scope.expanded | opening) - closing
+        if expanded == scope.expanded:
+            return False
+        selected = None if self.emphasis.selected is None else chart.node_names[self.emphasis.selected]
+        self.select(None)
+        self.model.set_scope(dataclasses.replace(scope, expanded=expanded))
+        self.refresh()
+        names = self.model.chart.node_names if self.model.chart is not None else ()
+        if selected in names:
+            self.select(names.index(selected))
+        return True
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
