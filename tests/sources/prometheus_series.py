@@ -9,7 +9,7 @@ import json
 import shutil
 import socket
 import subprocess
-import threading
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -305,12 +305,17 @@ class _MetricsTarget(http.server.BaseHTTPRequestHandler):
 def start_exemplar_prometheus(directory: Path) -> Iterator[tuple[str, float]]:
     """A Prometheus with exemplar storage scraping, every second, a target that exposes `EXEMPLARS`; yields once
     the exemplars are stored, with the time they are dated (5 s after the start: the series exist by then)."""
-    _MetricsTarget.exemplar_time_s = time.time() + 5
-    target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MetricsTarget)
-    threading.Thread(target=target.serve_forever, daemon=True).start()
+    exemplar_time_s = time.time() + 5
+    port = free_port()
+    # the target runs in its own process: a thread left in the test process would change what other tests see
+    # (the parallel capture reader forks only a single-threaded process)
+    target = subprocess.Popen(
+        [sys.executable, "-m", "tests.sources.prometheus_series", str(port), repr(exemplar_time_s)],
+        cwd=Path(__file__).resolve().parents[2],
+    )
     config = (
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: otel-collector\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{target.server_address[1]}']\n"
+        f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     )
     try:
         for url, _ in run_prometheus(directory, config, None, "--enable-feature=exemplar-storage"):
@@ -329,6 +334,17 @@ def start_exemplar_prometheus(directory: Path) -> Iterator[tuple[str, float]]:
                 time.sleep(0.5)
             else:
                 pytest.fail("Prometheus stored no exemplars in 30 s")
-            yield url, _MetricsTarget.exemplar_time_s
+            yield url, exemplar_time_s
     finally:
-        target.shutdown()
+        target.kill()
+        target.wait(10)
+
+
+def serve_exemplar_metrics(port: int, exemplar_time_s: float) -> None:
+    """The scrape target of `start_exemplar_prometheus` (run as this module's main)."""
+    _MetricsTarget.exemplar_time_s = exemplar_time_s
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), _MetricsTarget).serve_forever()
+
+
+if __name__ == "__main__":
+    serve_exemplar_metrics(int(sys.argv[1]), float(sys.argv[2]))
