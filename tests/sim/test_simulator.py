@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import textwrap
@@ -262,3 +263,29 @@ def test_sim_is_qt_free() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_output_bytes_are_pinned() -> None:
+    """The exact bytes of a short run with every kind of incident, so refactoring cannot change the output.
+
+    If a deliberate change of the simulator's output makes this fail, print the new digests and update them.
+    """
+    script = IncidentScript(
+        (
+            Incident("db", "payments-db slow", "payments-db", Effect.LATENCY, 4.0, 0, 9, ramp_in_s=2, ramp_out_s=2),
+            Incident("cart", "cart slow", "cart", Effect.LATENCY, 2.5, 1, 6),
+            Incident("inv", "inventory errors", "inventory", Effect.ERRORS, 0.6, 0, 8, ramp_in_s=1),
+            Incident("lag", "loyalty lags", "loyalty", Effect.CONSUMER_LAG, 4.0, 0, 9, topic="OrderPlaced"),
+        )
+    )
+    sim = Simulator(seed=7, rate_per_s=900, script=script, spans_per_message=250)
+    protobuf = [m for until_s in (0.4, 2.9, 6.0) for m in sim.generate(sim.start_ns + int(until_s * S))]
+    json = sim.generate_json(sim.start_ns + 9 * S)
+    rates = sim.rate_at(sim.start_ns + np.arange(0, 3_600 * S, 97 * S))
+    digest = hashlib.sha256()
+    for message in protobuf + json:
+        digest.update(len(message).to_bytes(8, "little") + message)
+    assert (len(protobuf), len(json), sim.spans_emitted) == (24, 13, 7_911)
+    assert digest.hexdigest() == "c6907becab0df5a3e56dbc533f161b6d089e271aee8e2b42410097a321acada9"
+    rates_digest = hashlib.sha256(rates.tobytes()).hexdigest()
+    assert rates_digest == "bb0950a16c45b39877088b39e87a48607835571acae54dd0e0694dab9cbe2db2"
