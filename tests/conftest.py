@@ -9,6 +9,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check behaviour, not speed: a busy machine (CI, parallel work) must not fail them on time.
+settings.register_profile("flowviz", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("flowviz")
 
 # Qt tests run without a display; set here so nobody has to set it in their shell.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -76,6 +76,9 @@ class FlowChartModel:
         self.scope = ChartScope()  # focus, filter and groups: what part of the graph is shown
         self.scoped: ScopedFrame | None = None  # the last frame as shown, with its map back to the store
         self._scoper = Scoper()
+        # whether the source still streams (a live feed, a capture still loading): the window sets it from its
+        # feed; playback reaching the end waits for more while it does
+        self.source_streaming: Callable[[], bool] = lambda: self.live
 
     # -- time --------------------------------------------------------------------------------
 
@@ -91,14 +94,14 @@ class FlowChartModel:
 
     def tick(self, dt_s: float) -> None:
         """Real time passes: the cursor follows, plays or stays; particles flow."""
-        self.time.tick(dt_s, self.available())
+        self.time.tick(dt_s, self.available(), streaming=self.source_streaming())
         self.particles.step(dt_s)
 
     def show_whole_range(self) -> None:
         """Aggregate everything retained (a capture just opened), cursor at the end."""
         available = self.available()
         if available is not None:
-            self.time.tick(0.0, available)
+            self.time.tick(0.0, available, streaming=self.source_streaming())
             self.time.set_window((available.end_ns - available.start_ns) / SECOND_NS)
             self.time.seek(available.end_ns)
 
@@ -108,7 +111,7 @@ class FlowChartModel:
         """The window [start_ns, end_ns) a refresh would query now, or None when it would change nothing
         (so a caller can run the query elsewhere and hand the frame to `refresh`)."""
         if self.time.cursor_ns is None:
-            self.time.tick(0.0, self.available())
+            self.time.tick(0.0, self.available(), streaming=self.source_streaming())
         window = self.time.window_ns()
         if window is None:
             return None
@@ -135,7 +138,7 @@ class FlowChartModel:
         window already queried (off the UI thread); the chart then shows that window."""
         if store_frame is None:
             if self.time.cursor_ns is None:
-                self.time.tick(0.0, self.available())
+                self.time.tick(0.0, self.available(), streaming=self.source_streaming())
             window = self.time.window_ns()
             if window is None:
                 return False

@@ -32,9 +32,9 @@ class TimeControl:
     """Where the chart's window ends (`cursor_ns`) and how long it is (`window_s`).
 
     Commands (`pause`, `play`, `follow`, `seek`, `step`, `set_speed`, `faster`, `slower`,
-    `set_window`, `set_loop`) change the state; `tick(dt_s, available)` advances it by real time
-    `dt_s` given the data available now. `notice` holds a message for the user when the control
-    had to act on its own (a paused cursor overtaken by retention, playback reaching the end).
+    `set_window`, `set_loop`) change the state; `tick(dt_s, available, streaming=...)` advances it by real
+    time `dt_s` given the data available now and whether more is coming. `notice` holds a message for
+    the user when the control had to act on its own (a paused cursor overtaken by retention, playback reaching the end).
     `moves` counts the commands that moved the cursor or changed the window (a scrub made while a
     capture loads is kept when loading ends).
     """
@@ -125,8 +125,10 @@ class TimeControl:
 
     # -- time passing ------------------------------------------------------------------------
 
-    def tick(self, dt_s: float, available: TimeRange | None) -> None:
-        """Advance by `dt_s` seconds of wall time, given the data available now."""
+    def tick(self, dt_s: float, available: TimeRange | None, *, streaming: bool) -> None:
+        """Advance by `dt_s` seconds of wall time, given the data available now and whether the source is still
+        streaming (more data will come: a live feed, a capture still loading). Playing into the end of the data
+        waits there while the source streams; once it has stopped, playback stops at the end and says so."""
         self._available = available
         self.notice = ""
         if available is None:
@@ -137,25 +139,28 @@ class TimeControl:
         if self.mode is PlayMode.PLAYING:
             advance_ns = min(int(dt_s * self.speed * SECOND_NS), MAX_PLAY_FRAME_NS)
             self.cursor_ns += advance_ns
-            self._wrap_or_stop(available)
+            self._wrap_or_stop(available, streaming)
         if self.cursor_ns < available.start_ns:
             self.cursor_ns = available.start_ns
             self.notice = "The paused moment is no longer retained: moved to the oldest data kept."
         elif self.cursor_ns > available.end_ns:
             self.cursor_ns = available.end_ns
 
-    def _wrap_or_stop(self, available: TimeRange) -> None:
+    def _wrap_or_stop(self, available: TimeRange, streaming: bool) -> None:
         if self.loop is not None and self.cursor_ns >= self.loop.end_ns:
             self.cursor_ns = self.loop.start_ns + (self.cursor_ns - self.loop.end_ns) % max(
                 self.loop.end_ns - self.loop.start_ns, 1
             )
         elif self.cursor_ns >= available.end_ns:
             self.cursor_ns = available.end_ns
-            if self.live:
+            if self.live and streaming:
                 self.mode = PlayMode.FOLLOWING  # caught up with live
-            else:
+            elif not streaming:
                 self.mode = PlayMode.PAUSED
-                self.notice = "Reached the end of the capture."
+                self.notice = (
+                    "Reached the end of the capture." if not self.live else "Reached the end: the source stopped."
+                )
+            # else: a capture still loading: keep playing into what arrives
 
     # -- questions -----------------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.model = model
+        self._feed = None
         self.source_title = title
         self.setWindowTitle(f"flowviz — {title}")
         self.view = FlowChartView(model, self)
@@ -124,6 +125,16 @@ class MainWindow(QMainWindow):
         self._default_size()
         self.apply_preferences(load_preferences(), startup=True)
         self._restore_window_state()
+
+    @property
+    def feed(self):
+        """The source filling this window's store (None: a store filled elsewhere)."""
+        return self._feed
+
+    @feed.setter
+    def feed(self, feed) -> None:
+        self._feed = feed
+        self.model.source_streaming = lambda: feed.status.running  # playback waits for data while it comes
 
     # -- remembered between runs -------------------------------------------------------------
 

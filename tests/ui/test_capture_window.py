@@ -70,6 +70,23 @@ def test_a_scrub_made_while_loading_is_kept(qtbot) -> None:
         window.feed.stop()
 
 
+def test_the_time_control_is_told_while_the_capture_still_loads(qtbot) -> None:
+    window = capture_window([str(SAMPLE)])
+    qtbot.addWidget(window)
+    try:
+        assert window.model.source_streaming() is window.feed.status.running
+        assert window.model.source_streaming()  # loading
+        _loaded(qtbot, window)
+        assert not window.model.source_streaming()  # loaded: playing to the end stops there
+        window.model.time.seek(window.model.available().end_ns - SECOND)
+        window.model.time.play()
+        for _ in range(5):
+            window.model.tick(0.5)
+        assert window.model.time.mode is PlayMode.PAUSED
+    finally:
+        window.feed.stop()
+
+
 def test_a_dependency_list_has_no_timeline_and_says_so(qtbot, captures_dir: Path) -> None:
     from flowviz.model.problems import Problems
     from flowviz.sources.pipeline import IngestPipeline, load_captures

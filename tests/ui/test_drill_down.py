@@ -49,7 +49,7 @@ def simulated() -> tuple[RollingStore, DrillDownStore, int]:
 def window(qtbot, simulated) -> MainWindow:
     store, details, start_ns = simulated
     model = FlowChartModel(store, window_s=60.0, live=False)
-    model.time.tick(0.0, model.available())
+    model.time.tick(0.0, model.available(), streaming=False)
     model.time.seek(start_ns + 150 * S)
     model.refresh()
     window = MainWindow(model, title="test", details=details)
@@ -223,7 +223,7 @@ def test_waterfall_of_the_seed_trace_marks_payment_and_database_critical(tmp_pat
 def test_without_span_details_the_panels_say_so(qtbot, simulated):
     store, _, start_ns = simulated
     model = FlowChartModel(store, window_s=60.0, live=False)
-    model.time.tick(0.0, model.available())
+    model.time.tick(0.0, model.available(), streaming=False)
     model.time.seek(start_ns + 150 * S)
     model.refresh()
     window = MainWindow(model, title="deps only")

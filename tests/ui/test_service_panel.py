@@ -26,7 +26,7 @@ def store() -> RollingStore:
 
 def make_model(store: RollingStore) -> FlowChartModel:
     model = FlowChartModel(store, window_s=30.0, live=False)
-    model.time.tick(0.0, model.available())
+    model.time.tick(0.0, model.available(), streaming=False)
     model.time.seek(T0 + 60 * SECOND)
     model.refresh()
     return model
