@@ -53,7 +53,7 @@ def _frame_times(nodes: int, edges: int, particles: int, *, frames: int, width: 
     # the budget floors each edge's share: allow a little over, so the case's count is reached
     model = FlowChartModel(store, window_s=60.0, live=False, particle_budget=int(particles * 1.15))
     model.time.seek(T0_NS + 60 * SECOND_NS)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     view.resize(width, height)
     view.viewport.width, view.viewport.height = width, height
     started = time.perf_counter()
@@ -136,7 +136,7 @@ def run_scrub_bench(
         services=services, edges=edges, retention_s=retention_s, requests_per_edge_s=2.0
     )
     model = FlowChartModel(store, window_s=60.0, live=False)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     view.resize(1920, 1080)
     view.viewport.width, view.viewport.height = 1920, 1080
     model.tick(0.0)

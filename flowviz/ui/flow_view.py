@@ -38,7 +38,7 @@ class FlowChartView(QWidget):
     frame_applied = Signal(object)  # the WindowRequest whose frame the chart now shows
     _window_ready = Signal(object)  # a WindowResult, emitted on the worker thread
 
-    def __init__(self, model: FlowChartModel, parent: QWidget | None = None, *, animate: bool = True) -> None:
+    def __init__(self, model: FlowChartModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.viewport = Viewport()
@@ -80,16 +80,12 @@ class FlowChartView(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(320, 240)
-        self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self.tick)
-        if animate:
-            self._timer.start(FRAME_INTERVAL_MS)
 
     # -- animation ----------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """One animation step: time passes, the model refreshes when due, particles move, repaint."""
+        """One animation step (the window's frame clock calls it): time passes, the model refreshes when due,
+        particles move, repaint."""
         now = time.monotonic()
         dt = min(now - self._last_tick, 0.1)
         self._last_tick = now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, QStringListModel, Qt, QTimer
@@ -30,7 +31,7 @@ from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.compare_panel import CompareController
 from flowviz.ui.drill_down_docks import DrillDownDocks
 from flowviz.ui.export_menu import install_export_menu
-from flowviz.ui.flow_view import FlowChartView
+from flowviz.ui.flow_view import FRAME_INTERVAL_MS, FlowChartView
 from flowviz.ui.help_overlay import HelpOverlay
 from flowviz.ui.incident_window import install_incident_menu
 from flowviz.ui.settings import (
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
         self._feed = None
         self.source_title = title
         self.setWindowTitle(f"flowviz — {title}")
-        self.view = FlowChartView(model, self)
+        self.view = FlowChartView(model, self)  # ticked by this window's frame clock
         self.transport = TransportBar(model.time, self)
         self.strip = TimelineStrip(model, self)
         central = QWidget(self)
@@ -112,9 +113,13 @@ class MainWindow(QMainWindow):
         self.view.setFocus()  # keys go to the chart (the search box takes them only when clicked)
         self._status = QLabel()
         self.statusBar().addWidget(self._status, 1)
-        self._status_timer = QTimer(self)
-        self._status_timer.timeout.connect(self._update_status)
-        self._status_timer.start(STATUS_INTERVAL_MS)
+        # one frame clock: each frame ticks the time model once, then refreshes the chart; the panels, timeline
+        # and status line every STATUS_INTERVAL_MS of those frames
+        self._last_status = 0.0
+        self.clock = QTimer(self)
+        self.clock.setTimerType(Qt.TimerType.PreciseTimer)
+        self.clock.timeout.connect(self._frame)
+        self.clock.start(FRAME_INTERVAL_MS)
         install_menus(self)  # menu bar (File, View) and the Problems panel
         # filter, focus, groups, presentation mode, type size by theme, and what is kept per capture
         self.controls = ChartControls(self, model, self.view, memory_key=bookmark_key)
@@ -313,12 +318,20 @@ class MainWindow(QMainWindow):
         self.transport.setVisible(not timeless)
         return timeless
 
+    def _frame(self) -> None:
+        """One tick of the frame clock: time passes once, the chart follows; the rest at the status rate."""
+        self.view.tick()
+        if self.model.time.notice:  # set by this tick only: shown now, or never
+            self.statusBar().showMessage(self.model.time.notice, 6000)
+        now = time.monotonic()
+        if now - self._last_status >= STATUS_INTERVAL_MS / 1000:
+            self._last_status = now
+            self._update_status()
+
     def _update_status(self) -> None:
         self.transport.update_labels()
         self.strip.refresh()
         self.docks.refresh()
-        if self.model.time.notice:
-            self.statusBar().showMessage(self.model.time.notice, 6000)
         chart = self.model.chart
         if chart is not None and self._names.rowCount() != chart.node_count:
             self._names.setStringList(list(chart.node_names))

@@ -78,7 +78,7 @@ def render_store(
     model.time.seek(request.at_ns)
     if request.scope is not None:
         model.set_scope(request.scope)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     if request.baseline is not None:
         from flowviz.analysis.compare import compare_windows
         from flowviz.ui.compare_overlay import ComparisonOverlay

@@ -64,7 +64,7 @@ def render_video_captures(paths: Sequence[str], request: VideoRequest, output_pa
     model.refresh()
     model.relayout()
     model.time.set_window(request.window_s)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     legend = legend_entries(theme, model.thresholds) if request.legend else []
     even_height = height - height % 2
     view.resize(width - width % 2, even_height)  # the legend wraps by the width

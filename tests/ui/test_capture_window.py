@@ -87,6 +87,21 @@ def test_the_time_control_is_told_while_the_capture_still_loads(qtbot) -> None:
         window.feed.stop()
 
 
+def test_playing_to_the_end_says_so_in_the_status_bar(qtbot) -> None:
+    """The notice lives for one tick of the time model: the window's one frame clock shows it in that frame."""
+    window = capture_window([str(SAMPLE)])
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        _loaded(qtbot, window)
+        window.model.time.seek(window.model.available().end_ns - SECOND // 2)
+        window.model.time.play()
+        qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "Reached the end of the capture.", timeout=5_000)
+        assert window.model.time.mode is PlayMode.PAUSED
+    finally:
+        window.feed.stop()
+
+
 def test_a_dependency_list_has_no_timeline_and_says_so(qtbot, captures_dir: Path) -> None:
     from flowviz.model.problems import Problems
     from flowviz.sources.pipeline import IngestPipeline, load_captures

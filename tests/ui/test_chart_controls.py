@@ -154,7 +154,7 @@ def test_pins_groups_filter_and_view_survive_a_reopen(qtbot, settings) -> None:
 
 def test_the_chart_refits_on_resize_until_the_user_zooms(qtbot) -> None:
     model = FlowChartModel(_store(), window_s=30.0, live=False)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     qtbot.addWidget(view)
     view.resize(1200, 700)
     view.show()
@@ -187,7 +187,7 @@ def test_scrubbing_never_refits_the_view(qtbot) -> None:
     store.ingest(traffic([("a", "b", 50, 0.0), ("b", "c", 50, 0.0)], seconds=10))
     store.ingest(traffic([("a", "b", 1, 0.0), ("b", "c", 1, 0.0)], seconds=10, start_ns=T0 + 10 * SECOND))
     model = FlowChartModel(store, window_s=5.0, live=False)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     qtbot.addWidget(view)
     view.resize(1000, 600)
     view.show()

@@ -49,7 +49,7 @@ def store() -> RollingStore:
 def make_view(qtbot, store: RollingStore, *, size=(900, 600)) -> FlowChartView:
     model = FlowChartModel(store, window_s=60.0, live=False, theme=DARK)
     model.time.seek(T0 + 20 * SECOND)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     qtbot.addWidget(view)
     view.resize(*size)
     with qtbot.waitExposed(view):

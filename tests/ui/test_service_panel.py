@@ -34,7 +34,7 @@ def make_model(store: RollingStore) -> FlowChartModel:
 
 def make_panel(qtbot, store: RollingStore) -> tuple[ServicePanel, FlowChartView]:
     model = make_model(store)
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     panel = ServicePanel(model)
     panel.service_clicked.connect(lambda node: view.select(node, center=True))
     qtbot.addWidget(view)
