@@ -41,7 +41,7 @@ def _positions(model: FlowChartModel) -> dict[str, tuple[float, float]]:
 def test_zooming_in_opens_the_group_under_the_cursor_and_zooming_out_closes_it(qtbot, large_store) -> None:
     model = FlowChartModel(large_store, live=False)
     model.show_whole_range()
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     qtbot.addWidget(view)
     view.resize(1920, 1080)
     model.aspect = 1920 / 1080
@@ -94,7 +94,7 @@ def test_zooming_in_opens_the_group_under_the_cursor_and_zooming_out_closes_it(q
 def test_a_group_the_user_opened_stays_open_when_zooming_out(qtbot, large_store) -> None:
     model = FlowChartModel(large_store, live=False)
     model.show_whole_range()
-    view = FlowChartView(model, animate=False)
+    view = FlowChartView(model)
     qtbot.addWidget(view)
     view.resize(1280, 720)
     model.refresh()
