@@ -105,6 +105,7 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     open_.add_argument("captures", nargs="*", metavar="CAPTURE", help="capture files, or --prometheus URL")
     open_.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="force the capture format")
     open_.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
+    _add_workers_argument(open_)
     add_prometheus_arguments(open_)
     add_range_arguments(open_)
     open_.set_defaults(handler=_run_open)
@@ -242,7 +243,7 @@ def _run_open(args: argparse.Namespace) -> int:
         from flowviz.ui.incident_window import run_incident
 
         return run_incident(args.captures[0], theme=args.theme)
-    return run_open(args.captures, format_name=args.format, theme=args.theme)
+    return run_open(args.captures, format_name=args.format, theme=args.theme, workers=args.workers)
 
 
 def _run_render(args: argparse.Namespace) -> int:

@@ -10,8 +10,12 @@ at their place in the file (`file@offset`, `file:line`) and merged in file order
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -45,6 +49,7 @@ MIN_PARALLEL_BYTES = 16 << 20  # smaller captures are decoded in one process (st
 PROTOBUF_REGION_BYTES = 8 << 20  # ~35 000 spans of typical OTLP
 JSON_REGION_BYTES = 16 << 20  # ~30 000 spans of typical OTLP JSON
 IN_FLIGHT_PER_WORKER = 2  # regions handed out ahead of the one being merged, per worker
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 
 
 def default_workers() -> int:
@@ -108,6 +113,14 @@ def decode_region(task: RegionTask) -> RegionResult:
     return RegionResult(batches, problems)
 
 
+def end_with_parent() -> None:
+    """A pool worker's first step: on Linux, ask the kernel to end it when its parent ends (however abruptly,
+    a window's terminated capture worker too), so no decoder is left behind."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _start_method(path: Path, data) -> str | None:
     """`fork` where it is safe (one thread; workers then share the mapped bytes), else `spawn` when a worker
     can map the file itself (a regular file, not gzip); None: decode in this process."""
@@ -129,7 +142,7 @@ def _merged(
     context = multiprocessing.get_context(method)
     pending: deque = deque()
     try:
-        with context.Pool(workers) as pool:
+        with context.Pool(workers, initializer=end_with_parent) as pool:
             for task in tasks:
                 pending.append(pool.apply_async(decode_region, (task,)))
                 while len(pending) >= workers * IN_FLIGHT_PER_WORKER:

@@ -53,10 +53,11 @@ class SimulatorSpec:
 
 @dataclass(frozen=True, slots=True)
 class CaptureSpec:
-    """Capture files, bulk-loaded as fast as they decode."""
+    """Capture files, bulk-loaded as fast as they decode (a large one by `workers` decoding processes)."""
 
     paths: tuple[str, ...]
     format_name: str = "auto"
+    workers: int = 1
 
 
 @dataclass(slots=True)
@@ -156,8 +157,12 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
 
     if details is not None:
         details.raw_spans = CaptureFiles(spec.paths).span_details
+    if spec.workers > 1:
+        # multiprocessing refuses children to a daemonic process (they would outlive it when it is terminated);
+        # the decoding workers end with this process (`parallel_capture.end_with_parent`), so it may have them
+        multiprocessing.current_process().daemon = False
     pipeline = IngestPipeline(_Forward(), problems=problems, details=details)  # type: ignore[arg-type]
-    totals = load_captures(spec.paths, pipeline, format_name=spec.format_name)
+    totals = load_captures(spec.paths, pipeline, format_name=spec.format_name, workers=spec.workers)
     errors = "; ".join(totals.failed_files.values())
     connection.send(("done", totals.spans, problems.as_dict(), dict(totals.formats), errors))
     if details is not None:

@@ -251,16 +251,22 @@ def capture_window(
     title: str | None = None,
     bookmark_key: str | None = "",
     on_loaded=None,
+    workers: int | None = None,
 ):
-    """A window on capture files, loaded in a worker process; the chart shows the whole capture, or what
-    `on_loaded(window)` sets once loading finished. `bookmark_key` None keeps bookmarks with nothing."""
+    """A window on capture files, loaded in a worker process (a large capture decoded by `workers` processes,
+    by default the machine's cores: `parallel_capture.default_workers`);
+    the chart shows the whole capture, or what `on_loaded(window)` sets once loading finished. `bookmark_key`
+    None keeps bookmarks with nothing."""
     from flowviz.sources.kafka_events import frame_notes
     from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
     from flowviz.store.rolling_store import RollingStore
     from flowviz.ui.main_window import MainWindow
 
     store = RollingStore()
-    feed = ProcessFeed(store, CaptureSpec(tuple(str(p) for p in paths), format_name))
+    from flowviz.sources.parallel_capture import default_workers
+
+    workers = default_workers() if workers is None else workers
+    feed = ProcessFeed(store, CaptureSpec(tuple(str(p) for p in paths), format_name, workers))
     model = new_chart_model(store, live=False, theme=theme)
     model.node_notes = lambda: frame_notes(store.consumer_lag.at(model.time.cursor_ns))  # a recording of events
     names = ", ".join(os.path.basename(p) for p in paths)
@@ -362,7 +368,7 @@ def run_demo(*, seed: int, rate_per_s: float, theme: str | None, history_s: floa
     return run_window(demo_window(seed=seed, rate_per_s=rate_per_s, theme=theme, history_s=history_s))
 
 
-def run_open(paths: Sequence[str], *, format_name: str, theme: str | None) -> int:
+def run_open(paths: Sequence[str], *, format_name: str, theme: str | None, workers: int | None = None) -> int:
     failure = _fail_without_display()
     if failure is not None:
         return failure
@@ -371,7 +377,7 @@ def run_open(paths: Sequence[str], *, format_name: str, theme: str | None) -> in
         print(f"flowviz open: no such file: {', '.join(missing)}", file=sys.stderr)
         return 1
     _application()
-    return run_window(capture_window(paths, format_name=format_name, theme=theme))
+    return run_window(capture_window(paths, format_name=format_name, theme=theme, workers=workers))
 
 
 def run_start_page(*, theme: str | None) -> int:

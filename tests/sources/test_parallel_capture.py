@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import time
 from pathlib import Path
 
 import orjson
@@ -264,3 +265,92 @@ def test_report_command_with_workers_prints_the_same_json(
     assert tiny_regions
     assert outputs[0]["edges"]
     assert outputs[1] == outputs[0]
+
+
+def test_the_capture_worker_of_a_window_decodes_with_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_regions: list[int]
+) -> None:
+    from flowviz.sources.process_feed import CaptureSpec, _run_captures
+
+    class Collected(list):
+        send = list.append  # what the worker would send to the window
+
+    monkeypatch.setattr(parallel_capture, "JSON_REGION_BYTES", 50_000)
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(otlp_json_lines(list(synthetic_traces(spans=2_000, seed=10))))
+    calls = []
+    for workers in (1, 2):
+        messages = Collected()
+        _run_captures(CaptureSpec((str(path),), workers=workers), messages, None)  # type: ignore[arg-type]
+        calls.append(sum(int(m[1].count.sum()) for m in messages if m[0] == "data"))
+        assert messages[-1][:2] == ("done", 2_000)
+    assert len(tiny_regions) == 1
+    assert tiny_regions[0] > 1
+    assert calls[0] > 1_000
+    assert calls[1] == calls[0]
+
+
+def test_a_window_feed_with_workers_loads_the_same(tmp_path: Path) -> None:
+    from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
+
+    path = tmp_path / "spans.pb"
+    path.write_bytes(otlp_proto_frames(list(synthetic_traces(spans=1_000, seed=11))))
+    calls = []
+    for workers in (1, 2):
+        store = RollingStore()
+        feed = ProcessFeed(store, CaptureSpec((str(path),), workers=workers), details=False)
+        feed.start()
+        try:
+            assert feed.wait(60)
+        finally:
+            feed.stop()
+        assert feed.status.spans == 1_000
+        assert not feed.status.error
+        calls.append(feed.status.calls)
+    assert calls[0] > 500
+    assert calls[1] == calls[0]
+
+
+def test_a_daemonic_worker_that_may_have_workers_decodes_with_them_and_they_end_with_it(tmp_path: Path) -> None:
+    """A window's capture worker (daemonic, spawned) with a large capture: its decoders are started, and they
+    end when it is terminated mid-load."""
+    import multiprocessing
+
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(otlp_json_lines(list(synthetic_traces(spans=40_000, seed=12))))  # over MIN_PARALLEL_BYTES
+    assert path.stat().st_size > parallel_capture.MIN_PARALLEL_BYTES
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    worker = context.Process(target=_decoders_of_a_daemon, args=(str(path), child), daemon=True)
+    worker.start()
+    try:
+        assert parent.poll(120)
+        decoders = parent.recv()
+    finally:
+        worker.terminate()
+        worker.join(10)
+    assert len(decoders) == 2
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in decoders) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in decoders)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _decoders_of_a_daemon(path: str, connection) -> None:
+    """In a daemonic process: start reading with two workers, report their pids, then wait to be terminated."""
+    import multiprocessing
+
+    from flowviz.sources.capture_file import CaptureReader
+
+    multiprocessing.current_process().daemon = False  # as the window's capture worker does with workers
+    batches = iter(CaptureReader(path, problems=Problems(), workers=2))
+    next(batches)
+    connection.send([child.pid for child in multiprocessing.active_children()])
+    time.sleep(60)
