@@ -1,0 +1,32 @@
+"""The ingest benchmark's scaling figures: spans, both runs and their speedups, as the README shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flowviz.bench.encode import otlp_proto_frames
+from flowviz.bench.ingest import format_figures, measure_scaling
+from flowviz.bench.synthetic import synthetic_traces
+
+
+def test_scaling_figures_of_a_capture(tmp_path: Path) -> None:
+    path = tmp_path / "spans.pb"
+    path.write_bytes(otlp_proto_frames(list(synthetic_traces(spans=3_000, seed=1))))
+    case = measure_scaling(str(path), 2)
+    assert case["spans"] == 3_000
+    assert case["workers"] == 2
+    assert case["cpu_seconds_1"] > 0
+    assert case["spans_per_s_1"] == round(3_000 / case["seconds_1"])
+    assert case["speedup"] == round(case["seconds_1"] / case["seconds_n"], 2)
+    figures = {
+        "ingest": [],
+        "pipeline": {"format": "otlp_json_lines", "spans_per_s": 1},
+        "store": {"services": 1, "edges": 1, "retention_s": 1, "memory_mib": 1},
+        "scaling": {
+            "cases": [{"format": "otlp_proto_frames", **case}],
+            "report": [],
+            "load_average_1m": 1.0,
+            "cores": 2,
+        },
+    }
+    assert f"-> {case['speedup']}x (CPU-bound: {case['cpu_bound_speedup']}x)" in format_figures(figures)
