@@ -16,7 +16,7 @@ def test_scaling_figures_of_a_capture(tmp_path: Path) -> None:
     assert case["spans"] == 3_000
     assert case["workers"] == 2
     assert case["cpu_seconds_1"] > 0
-    assert case["spans_per_s_1"] == round(3_000 / case["seconds_1"])
+    assert abs(case["spans_per_s_1"] * case["seconds_1"] - 3_000) < 30  # seconds are rounded to 1 ms
     assert case["speedup"] == round(case["seconds_1"] / case["seconds_n"], 2)
     figures = {
         "ingest": [],
