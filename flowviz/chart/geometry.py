@@ -38,27 +38,37 @@ def edge_curves(
 ) -> np.ndarray:
     """E×samples×2 points per edge, from the source's right side to the target's left side.
 
-    Forward edges are S-curves; edges that go backwards (cycles) loop above both nodes; self-loops
-    are a small loop over the node. An edge with a route (edge index -> K×2 way points, left to
-    right) passes through its way points, level at each of them.
+    Forward edges are S-curves. Edges that go backwards (cycles) run the other way, from the source's
+    left side to the target's right side, bowed aside when the opposite edge exists so the two stay
+    apart; an edge between nodes of one column loops above them; self-loops are a small loop over the
+    node. An edge with a route (edge index -> K×2 way points, in its own direction) passes through its
+    way points, level at each of them.
     """
     count = source_xy.shape[0]
     if count == 0:
         return np.zeros((0, samples, 2))
     r0, r1 = source_radius[:, None], target_radius[:, None]
-    start = source_xy + np.hstack([r0, np.zeros_like(r0)])
-    end = target_xy - np.hstack([r1, np.zeros_like(r1)])
-    gap = end[:, 0] - start[:, 0]
-    reach = np.maximum(0.45 * gap, 30.0)[:, None]
-    c1 = start + np.hstack([reach, np.zeros_like(reach)])
-    c2 = end - np.hstack([reach, np.zeros_like(reach)])
-    backward = gap < 20.0
-    if backward.any():
+    zeros = np.zeros_like(r0)
+    backward = target_xy[:, 0] - source_xy[:, 0] < -(r0[:, 0] + r1[:, 0] + 20.0)
+    side = np.where(backward, -1.0, 1.0)[:, None]  # which way the edge runs
+    start = source_xy + np.hstack([side * r0, zeros])
+    end = target_xy - np.hstack([side * r1, zeros])
+    gap = side[:, 0] * (end[:, 0] - start[:, 0])
+    reach = side * np.maximum(0.45 * gap, 30.0)[:, None]
+    c1 = start + np.hstack([reach, zeros])
+    c2 = end - np.hstack([reach, zeros])
+    bow = backward & _has_opposite(source_xy, target_xy)
+    if bow.any():  # drawn below the forward edge it would otherwise hide
+        drop = (0.3 * gap)[:, None]
+        c1 = np.where(bow[:, None], c1 + np.hstack([zeros, drop]), c1)
+        c2 = np.where(bow[:, None], c2 + np.hstack([zeros, drop]), c2)
+    same_column = (gap < 20.0) & ~backward
+    if same_column.any():
         lift = (90.0 + 0.25 * np.abs(end[:, 1] - start[:, 1]))[:, None]
         top = np.minimum(start[:, 1:2], end[:, 1:2]) - lift
         loop = 140.0
-        c1 = np.where(backward[:, None], np.hstack([start[:, :1] + loop, top]), c1)
-        c2 = np.where(backward[:, None], np.hstack([end[:, :1] - loop, top]), c2)
+        c1 = np.where(same_column[:, None], np.hstack([start[:, :1] + loop, top]), c1)
+        c2 = np.where(same_column[:, None], np.hstack([end[:, :1] - loop, top]), c2)
     self_loop = np.all(source_xy == target_xy, axis=1)
     if self_loop.any():
         r = np.maximum(r0, 10.0)
@@ -69,18 +79,27 @@ def edge_curves(
         c2 = np.where(self_loop[:, None], np.hstack([x - 2.6 * r, y - 3.2 * r]), c2)
     curves = _resample_by_length(_bezier(start, c1, c2, end, _DENSE), samples)
     for edge, way in (routes or {}).items():
-        if edge < count and not backward[edge] and way.size:
-            curves[edge] = _routed(np.vstack([start[edge], way, end[edge]]), samples)
+        if edge < count and not same_column[edge] and not self_loop[edge] and way.size:
+            curves[edge] = _routed(np.vstack([start[edge], way, end[edge]]), samples, float(side[edge, 0]))
     return curves
 
 
-def _routed(points: np.ndarray, samples: int) -> np.ndarray:
-    """A smooth curve through `points` (left to right; Catmull-Rom tangents, level where it leaves the
-    source and reaches the target), sampled evenly by length."""
+def _has_opposite(source_xy: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
+    """Per edge: another edge runs between the same two places the other way."""
+    count = source_xy.shape[0]
+    both = np.vstack([np.hstack([source_xy, target_xy]), np.hstack([target_xy, source_xy])])
+    _, place = np.unique(both, axis=0, return_inverse=True)
+    place = place.reshape(-1)
+    return np.isin(place[count:], place[:count])
+
+
+def _routed(points: np.ndarray, samples: int, side: float = 1.0) -> np.ndarray:
+    """A smooth curve through `points` (Catmull-Rom tangents, level where it leaves the source and
+    reaches the target, running rightward for `side` 1, leftward for -1), sampled evenly by length."""
     tangent = np.empty_like(points)
     tangent[1:-1] = (points[2:] - points[:-2]) / 2
-    tangent[0] = (max(points[1, 0] - points[0, 0], 10.0), 0.0)
-    tangent[-1] = (max(points[-1, 0] - points[-2, 0], 10.0), 0.0)
+    tangent[0] = (side * max(side * (points[1, 0] - points[0, 0]), 10.0), 0.0)
+    tangent[-1] = (side * max(side * (points[-1, 0] - points[-2, 0]), 10.0), 0.0)
     p0, p3 = points[:-1], points[1:]
     c1 = p0 + tangent[:-1] / 3
     c2 = p3 - tangent[1:] / 3

@@ -17,8 +17,8 @@ DUMMY_SHARE = 0.3  # room a long edge takes where it passes a column, as a share
 @dataclass(frozen=True, slots=True, eq=False)
 class LayeredPlacement:
     """Positions (N×2) of a layered layout, the ordering that produced them, and the way points of
-    each long forward edge through the columns it passes (simple edge index -> K×2, with room
-    reserved for it there)."""
+    each long edge through the columns it passes (simple edge index -> K×2 in the edge's own
+    direction: right to left for an edge reversed to break a cycle; with room reserved for it there)."""
 
     positions: np.ndarray  # float64 (N, 2)
     ordering: Ordering
@@ -72,7 +72,9 @@ def layered_positions(
     dummies = span - 1
     first = count + np.cumsum(dummies) - dummies
     routes = {}
-    for edge in np.flatnonzero((dummies > 0) & ~layering.reversed).tolist():
+    for edge in np.flatnonzero(dummies > 0).tolist():
         nodes = np.arange(first[edge], first[edge] + dummies[edge])
+        if layering.reversed[edge]:  # an edge reversed to break a cycle runs right to left
+            nodes = nodes[::-1]
         routes[edge] = np.column_stack([proper.layer[nodes] * float(layer_gap), y_all[nodes]])
     return LayeredPlacement(positions, ordering, routes)
