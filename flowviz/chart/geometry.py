@@ -42,7 +42,7 @@ def edge_curves(
     left side to the target's right side, bowed aside when the opposite edge exists so the two stay
     apart; an edge between nodes of one column loops above them; self-loops are a small loop over the
     node. An edge with a route (edge index -> K×2 way points, in its own direction) passes through its
-    way points, level at each of them.
+    way points; the route decides which side of each end node it leaves and enters by.
     """
     count = source_xy.shape[0]
     if count == 0:
@@ -79,8 +79,15 @@ def edge_curves(
         c2 = np.where(self_loop[:, None], np.hstack([x - 2.6 * r, y - 3.2 * r]), c2)
     curves = _resample_by_length(_bezier(start, c1, c2, end, _DENSE), samples)
     for edge, way in (routes or {}).items():
-        if edge < count and not same_column[edge] and not self_loop[edge] and way.size:
-            curves[edge] = _routed(np.vstack([start[edge], way, end[edge]]), samples, float(side[edge, 0]))
+        if edge >= count or self_loop[edge] or not way.size:
+            continue
+        # the route says which way the edge leaves: rightward, also when it turns back to the next row
+        # of a wrapped layout; leftward for an edge of a cycle
+        way_side = 1.0 if way[0, 0] > source_xy[edge, 0] else -1.0
+        first = source_xy[edge] + (way_side * r0[edge, 0], 0.0)
+        last_side = 1.0 if way[-1, 0] < target_xy[edge, 0] else -1.0
+        last = target_xy[edge] - (last_side * r1[edge, 0], 0.0)
+        curves[edge] = _routed(np.vstack([first, way, last]), samples, way_side, last_side)
     return curves
 
 
@@ -93,13 +100,14 @@ def _has_opposite(source_xy: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
     return np.isin(place[count:], place[:count])
 
 
-def _routed(points: np.ndarray, samples: int, side: float = 1.0) -> np.ndarray:
-    """A smooth curve through `points` (Catmull-Rom tangents, level where it leaves the source and
-    reaches the target, running rightward for `side` 1, leftward for -1), sampled evenly by length."""
+def _routed(points: np.ndarray, samples: int, first_side: float = 1.0, last_side: float = 1.0) -> np.ndarray:
+    """A smooth curve through `points` (Catmull-Rom tangents), level where it leaves the source (rightward
+    for `first_side` 1, leftward for -1) and where it reaches the target (`last_side` likewise), sampled
+    evenly by length."""
     tangent = np.empty_like(points)
     tangent[1:-1] = (points[2:] - points[:-2]) / 2
-    tangent[0] = (side * max(side * (points[1, 0] - points[0, 0]), 10.0), 0.0)
-    tangent[-1] = (side * max(side * (points[-1, 0] - points[-2, 0]), 10.0), 0.0)
+    tangent[0] = (first_side * max(first_side * (points[1, 0] - points[0, 0]), 10.0), 0.0)
+    tangent[-1] = (last_side * max(last_side * (points[-1, 0] - points[-2, 0]), 10.0), 0.0)
     p0, p3 = points[:-1], points[1:]
     c1 = p0 + tangent[:-1] / 3
     c2 = p3 - tangent[1:] / 3

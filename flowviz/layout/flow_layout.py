@@ -245,7 +245,7 @@ class FlowLayout:
             for edge, route in placement.routes.items()
             if not (moved[simple_source[edge]] or moved[simple_target[edge]])
         }
-        columns = np.where(pinned, np.rint(positions[:, 0] / self._layer_gap), layering.layer).astype(np.int64)
+        columns = np.rint(positions[:, 0] / self._layer_gap).astype(np.int64)  # wrapped rows restart at 0
         for name, (x, y), column in zip(self._names, positions.tolist(), columns.tolist(), strict=True):
             self._placed[name] = (x, y, column)
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from flowviz.layout.coordinates import assign_y
 from flowviz.layout.layering import Layering
-from flowviz.layout.ordering import Ordering, dfs_order, order_layers, proper_graph
+from flowviz.layout.ordering import Ordering, ProperGraph, dfs_order, order_layers, proper_graph
+from flowviz.layout.wrap import wrap_rows
 
 ROUTED_UP_TO = 6_000  # nodes of the proper graph (real and dummy) up to which long edges are routed
 DUMMY_SHARE = 0.3  # room a long edge takes where it passes a column, as a share of the node gap
@@ -44,13 +45,14 @@ def layered_positions(
     sweep_passes: int = 6,
     coordinate_passes: int = 2,
 ) -> LayeredPlacement:
-    """x = layer × layer_gap; y from barycentre-ordered columns pulled toward their neighbours."""
+    """x = layer × layer_gap; y from ordered columns pulled toward their neighbours; a very deep graph
+    wrapped into rows (see `wrap.wrap_rows`)."""
     down_source, down_target = layering.down_source, layering.down_target
     initial_key = dfs_order(layering.node_count, down_source, down_target, priority)
     proper = proper_graph(layering.layer, down_source, down_target)
     ordering = order_layers(proper, initial_key, passes=sweep_passes)
     count = layering.node_count
-    if proper.node_count > ROUTED_UP_TO or proper.node_count == count:
+    if proper.node_count > ROUTED_UP_TO:
         y = assign_y(
             layering.layer, ordering.rank[:count], down_source, down_target, node_gap=node_gap, passes=coordinate_passes
         )
@@ -67,14 +69,42 @@ def layered_positions(
         passes=coordinate_passes,
         half=half,
     )
-    positions = np.column_stack([layering.layer * float(layer_gap), y_all[:count]])
-    span = layering.layer[down_target] - layering.layer[down_source]
-    dummies = span - 1
-    first = count + np.cumsum(dummies) - dummies
-    routes = {}
-    for edge in np.flatnonzero(dummies > 0).tolist():
-        nodes = np.arange(first[edge], first[edge] + dummies[edge])
-        if layering.reversed[edge]:  # an edge reversed to break a cycle runs right to left
-            nodes = nodes[::-1]
-        routes[edge] = np.column_stack([proper.layer[nodes] * float(layer_gap), y_all[nodes]])
+    x_all = proper.layer * float(layer_gap)
+    wrapped = wrap_rows(
+        proper.layer, y_all, proper.source, proper.target, ordering.rank, layer_gap=layer_gap, node_gap=node_gap
+    )
+    turns: dict[int, np.ndarray] = {}
+    if wrapped is not None:
+        x_all, y_all, turns = wrapped.x, wrapped.y, wrapped.turns
+    positions = np.column_stack([x_all[:count], y_all[:count]])
+    routes = _routes(layering, proper, x_all, y_all, turns)
     return LayeredPlacement(positions, ordering, routes)
+
+
+def _routes(
+    layering: Layering, proper: ProperGraph, x: np.ndarray, y: np.ndarray, turns: dict[int, np.ndarray]
+) -> dict[int, np.ndarray]:
+    """Way points of every simple edge that passes columns (its dummies) or turns between rows, in the
+    edge's own direction."""
+    real_count = layering.node_count
+    edge_of_dummy = proper.edge[proper.target >= real_count]
+    wanted = np.zeros(layering.source.size, dtype=bool)
+    wanted[edge_of_dummy] = True
+    for segment in turns:
+        wanted[proper.edge[segment]] = True
+    if not wanted.any():
+        return {}
+    segments_of = np.argsort(proper.edge, kind="stable")  # segments of each edge, in chain order
+    bounds = np.searchsorted(proper.edge[segments_of], np.arange(layering.source.size + 1))
+    routes = {}
+    for edge in np.flatnonzero(wanted).tolist():
+        points = []
+        for segment in segments_of[bounds[edge] : bounds[edge + 1]].tolist():
+            if segment in turns:
+                points.append(turns[segment])
+            node = int(proper.target[segment])
+            if node >= real_count:
+                points.append(np.array([[x[node], y[node]]]))
+        route = np.vstack(points)
+        routes[edge] = route[::-1] if layering.reversed[edge] else route  # a reversed edge runs right to left
+    return routes
