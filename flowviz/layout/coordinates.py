@@ -53,12 +53,14 @@ def assign_y(
     node_gap: float,
     passes: int = 2,
     half: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """y per node: each column in its `rank` order, node_gap apart (or half[i] + half[j] between
     neighbours i and j), each node pulled to its neighbours' mean y.
 
     Sweeps left to right (toward callers) and right to left (toward callees) `passes` times, then
-    once toward both sides; a node with no neighbour on the pulling side keeps its y.
+    once toward both sides; a node with no neighbour on the pulling side keeps its y. `weight` (per
+    edge) makes some edges pull harder (graphviz pulls the inner stretches of long edges straight).
     """
     node_count = layer.size
     y = np.zeros(node_count, dtype=np.float64)
@@ -73,6 +75,8 @@ def assign_y(
         y[nodes] = offset - offset[-1] / 2
     both_source = np.concatenate([down_source, down_target])
     both_target = np.concatenate([down_target, down_source])
+    pull_weight = np.ones(down_source.size) if weight is None else np.asarray(weight, dtype=np.float64)
+    both_weight = np.concatenate([pull_weight, pull_weight])
     incoming = _group(layer[down_target], layer_count)
     outgoing = _group(layer[down_source], layer_count)
     either = _group(layer[both_target], layer_count)
@@ -80,22 +84,24 @@ def assign_y(
     for nodes in columns:
         local[nodes] = np.arange(nodes.size)
 
-    def pull(layers: range, groups: list[np.ndarray], here: np.ndarray, there: np.ndarray) -> None:
+    def pull(
+        layers: range, groups: list[np.ndarray], here: np.ndarray, there: np.ndarray, strength: np.ndarray
+    ) -> None:
         for index in layers:
             nodes = columns[index]
             chosen = groups[index]
             if chosen.size == 0:
                 continue
             where = local[here[chosen]]
-            total = np.bincount(where, weights=y[there[chosen]], minlength=nodes.size)
-            count = np.bincount(where, minlength=nodes.size)
+            total = np.bincount(where, weights=strength[chosen] * y[there[chosen]], minlength=nodes.size)
+            count = np.bincount(where, weights=strength[chosen], minlength=nodes.size)
             desired = np.where(count > 0, total / np.maximum(count, 1), y[nodes])
             y[nodes] = spread_with_gap(desired, node_gap, None if half is None else half[nodes])
 
     for _ in range(passes):
-        pull(range(1, layer_count), incoming, down_target, down_source)
-        pull(range(layer_count - 2, -1, -1), outgoing, down_source, down_target)
-    pull(range(layer_count), either, both_target, both_source)
+        pull(range(1, layer_count), incoming, down_target, down_source, pull_weight)
+        pull(range(layer_count - 2, -1, -1), outgoing, down_source, down_target, pull_weight)
+    pull(range(layer_count), either, both_target, both_source, both_weight)
     return y
 
 

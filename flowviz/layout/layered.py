@@ -68,6 +68,7 @@ def layered_positions(
         node_gap=node_gap,
         passes=coordinate_passes,
         half=half,
+        weight=_pull_weight(proper),
     )
     x_all = proper.layer * float(layer_gap)
     wrapped = wrap_rows(
@@ -79,6 +80,13 @@ def layered_positions(
     positions = np.column_stack([x_all[:count], y_all[:count]])
     routes = _routes(layering, proper, x_all, y_all, turns)
     return LayeredPlacement(positions, ordering, routes)
+
+
+def _pull_weight(proper: ProperGraph) -> np.ndarray:
+    """How hard each segment pulls its ends level (graphviz's: 1 between real nodes, 2 beside a dummy,
+    8 between dummies), so long edges run straight and bend near their ends."""
+    dummies = (proper.source >= proper.real_count).astype(np.int64) + (proper.target >= proper.real_count)
+    return np.array([1.0, 2.0, 8.0])[dummies]
 
 
 def _routes(

@@ -167,13 +167,15 @@ def _group_segments(by_layer: np.ndarray, layer_count: int) -> list[np.ndarray]:
 # (from four starts, as graphviz does); a service graph of ~50 nodes is ~2 000
 REFINE_UP_TO = 60_000
 THOROUGH_UP_TO = 12_000
+MEDIAN_UP_TO = 4_000  # nodes (real and dummy) up to which median sweeps follow the barycentre ones
 
 
 def order_layers(proper: ProperGraph, initial_key: np.ndarray, *, passes: int = 6) -> Ordering:
-    """Barycentre sweeps (down then up, `passes` times), keeping the ordering with the fewest crossings;
-    on graphs up to REFINE_UP_TO then weighted-median sweeps with transpose and sifting (see
-    `refine.refine_order`): from the barycentre order, and up to THOROUGH_UP_TO also from the initial
-    order and graphviz's two breadth-first orders.
+    """Barycentre sweeps (down then up, `passes` times), then up to MEDIAN_UP_TO nodes median sweeps,
+    keeping the ordering with the fewest crossings. Then, while the layers are narrow enough
+    (REFINE_UP_TO), weighted-median sweeps with transpose and sifting (see `refine.refine_order`):
+    from the best order so far, and up to THOROUGH_UP_TO also from the initial order and graphviz's
+    two breadth-first orders; with wider layers (up to MEDIAN_UP_TO nodes) adjacent swaps alone.
 
     `initial_key` orders the real nodes at the start; a dummy starts beside its edge's source.
     Each layer's reorder is one bincount and one sort.
@@ -206,8 +208,12 @@ def order_layers(proper: ProperGraph, initial_key: np.ndarray, *, passes: int = 
             local = rank[here[chosen]]
             count = np.bincount(local, minlength=nodes.size)
             current = (np.arange(nodes.size) + 0.5) / nodes.size
-            centre = np.bincount(local, weights=position[there[chosen]], minlength=nodes.size)
-            barycentre = np.where(count > 0, centre / np.maximum(count, 1), current)
+            if use_median[0]:
+                centre = _medians(local, position[there[chosen]], nodes.size)
+            else:
+                centre = np.bincount(local, weights=position[there[chosen]], minlength=nodes.size)
+                centre = centre / np.maximum(count, 1)
+            barycentre = np.where(count > 0, centre, current)
             nodes = nodes[np.lexsort((np.arange(nodes.size), barycentre))]
             members[index] = nodes
             rank[nodes] = np.arange(nodes.size)
@@ -216,19 +222,24 @@ def order_layers(proper: ProperGraph, initial_key: np.ndarray, *, passes: int = 
     initial_rank = rank.copy()
     initial = count_crossings(proper, rank)
     best_rank, best = rank.copy(), initial
-    stale = 0
-    for _ in range(passes):
-        if best == 0:
-            break
-        sweep(range(1, layer_count), into_layer, proper.target, proper.source)
-        sweep(range(layer_count - 2, -1, -1), out_of_layer, proper.source, proper.target)
-        crossings = count_crossings(proper, rank)
-        if crossings < best:
-            best_rank, best, stale = rank.copy(), crossings, 0
-        else:
-            stale += 1
-            if stale >= 2:
+    use_median = [False]
+    medians = node_count <= MEDIAN_UP_TO  # big graphs: barycentre sweeps alone, in a tenth of a second
+    for median in (False, True) if medians else (False,):
+        use_median[0] = median
+        stale = 0
+        for _ in range(passes):
+            if best == 0:
                 break
+            sweep(range(1, layer_count), into_layer, proper.target, proper.source)
+            sweep(range(layer_count - 2, -1, -1), out_of_layer, proper.source, proper.target)
+            crossings = count_crossings(proper, rank)
+            if crossings < best:
+                best_rank, best, stale = rank.copy(), crossings, 0
+            else:
+                stale += 1
+                if stale >= 2:
+                    break
+        _restore(best_rank, members, rank, position)  # the median sweeps start from the best so far
     work = int((np.bincount(layer) ** 2).sum())  # a transpose or sifting pass costs about this
     if best > 0 and work <= REFINE_UP_TO:
         starts = [best_rank]
@@ -248,4 +259,63 @@ def order_layers(proper: ProperGraph, initial_key: np.ndarray, *, passes: int = 
             max_sweeps=24 if thorough else 4,
             sift_rounds=4 if thorough else 1,
         )
+    elif best > 0 and medians:  # layers too wide for the pair matrices: adjacent swaps alone
+        _transpose(proper, members, rank)
+        crossings = count_crossings(proper, rank)
+        if crossings < best:
+            best_rank, best = rank.copy(), crossings
     return Ordering(proper, best_rank, initial, best)
+
+
+def _medians(local: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Median of `values` per group `local` in [0, size) (NaN-free; 0 where a group is empty)."""
+    order = np.lexsort((values, local))
+    local, values = local[order], values[order]
+    starts = np.searchsorted(local, np.arange(size))
+    ends = np.searchsorted(local, np.arange(size), side="right")
+    counts = ends - starts
+    low = values[np.minimum(starts + (counts - 1) // 2, max(values.size - 1, 0))] if values.size else np.zeros(size)
+    high = values[np.minimum(starts + counts // 2, max(values.size - 1, 0))] if values.size else np.zeros(size)
+    return np.where(counts > 0, (low + high) / 2, 0.0)
+
+
+def _restore(best_rank: np.ndarray, members: list[np.ndarray], rank: np.ndarray, position: np.ndarray) -> None:
+    """Put every layer back in the order `best_rank` gives."""
+    for index, nodes in enumerate(members):
+        nodes = nodes[np.argsort(best_rank[nodes], kind="stable")]
+        members[index] = nodes
+        rank[nodes] = np.arange(nodes.size)
+        position[nodes] = (np.arange(nodes.size) + 0.5) / max(nodes.size, 1)
+
+
+def _transpose(proper: ProperGraph, members: list[np.ndarray], rank: np.ndarray, *, rounds: int = 4) -> None:
+    """Swap neighbours within a layer wherever that lowers the crossings with the layers on both sides."""
+    up: list[list[int]] = [[] for _ in range(proper.node_count)]
+    down: list[list[int]] = [[] for _ in range(proper.node_count)]
+    for source, target in zip(proper.source.tolist(), proper.target.tolist(), strict=True):
+        down[source].append(target)
+        up[target].append(source)
+
+    def crossing(u: int, v: int) -> int:
+        """Crossings among u's and v's segments with u placed before v."""
+        total = 0
+        for lists in (up, down):
+            ranks_v = [rank[w] for w in lists[v]]
+            for a in lists[u]:
+                ra = rank[a]
+                total += sum(1 for rb in ranks_v if rb < ra)
+        return total
+
+    for _ in range(rounds):
+        improved = False
+        for index, nodes in enumerate(members):
+            order = nodes.tolist()
+            for k in range(len(order) - 1):
+                u, v = order[k], order[k + 1]
+                if crossing(v, u) < crossing(u, v):
+                    order[k], order[k + 1] = v, u
+                    rank[v], rank[u] = k, k + 1
+                    improved = True
+            members[index] = np.asarray(order, dtype=np.int64)
+        if not improved:
+            break
