@@ -167,15 +167,17 @@ def _group_segments(by_layer: np.ndarray, layer_count: int) -> list[np.ndarray]:
 # (from four starts, as graphviz does); a service graph of ~50 nodes is ~2 000
 REFINE_UP_TO = 60_000
 THOROUGH_UP_TO = 12_000
+REFINE_LAYERS = 120  # and up to how many layers (each costs a few Python steps per sweep)
+THOROUGH_LAYERS = 40
 MEDIAN_UP_TO = 4_000  # nodes (real and dummy) up to which median sweeps follow the barycentre ones
 
 
 def order_layers(proper: ProperGraph, initial_key: np.ndarray, *, passes: int = 6) -> Ordering:
     """Barycentre sweeps (down then up, `passes` times), then up to MEDIAN_UP_TO nodes median sweeps,
-    keeping the ordering with the fewest crossings. Then, while the layers are narrow enough
-    (REFINE_UP_TO), weighted-median sweeps with transpose and sifting (see `refine.refine_order`):
-    from the best order so far, and up to THOROUGH_UP_TO also from the initial order and graphviz's
-    two breadth-first orders; with wider layers (up to MEDIAN_UP_TO nodes) adjacent swaps alone.
+    keeping the ordering with the fewest crossings. Then, while the layers are narrow and few enough
+    (REFINE_UP_TO, REFINE_LAYERS), weighted-median sweeps with transpose and sifting (see `refine.refine_order`):
+    from the best order so far, and up to THOROUGH_UP_TO and THOROUGH_LAYERS also from the initial order
+    and graphviz's two breadth-first orders; else (up to MEDIAN_UP_TO nodes) adjacent swaps alone.
 
     `initial_key` orders the real nodes at the start; a dummy starts beside its edge's source.
     Each layer's reorder is one bincount and one sort.
@@ -241,15 +243,15 @@ def order_layers(proper: ProperGraph, initial_key: np.ndarray, *, passes: int = 
                     break
         _restore(best_rank, members, rank, position)  # the median sweeps start from the best so far
     work = int((np.bincount(layer) ** 2).sum())  # a transpose or sifting pass costs about this
-    if best > 0 and work <= REFINE_UP_TO:
+    thorough = work <= THOROUGH_UP_TO and layer_count <= THOROUGH_LAYERS
+    if best > 0 and work <= REFINE_UP_TO and layer_count <= REFINE_LAYERS:
         starts = [best_rank]
-        if work <= THOROUGH_UP_TO:
+        if thorough:
             starts += [
                 initial_rank,
                 breadth_first_rank(layer, proper.source, proper.target, key, from_sinks=False),
                 breadth_first_rank(layer, proper.source, proper.target, key, from_sinks=True),
             ]
-        thorough = work <= THOROUGH_UP_TO
         best_rank, best = refine_order(
             layer,
             proper.source,
