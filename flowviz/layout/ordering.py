@@ -258,7 +258,6 @@ def order_layers(proper: ProperGraph, initial_key: np.ndarray, *, passes: int = 
             proper.target,
             starts,
             lambda candidate: count_crossings(proper, candidate),
-            max_sweeps=24 if thorough else 4,
             sift_rounds=4 if thorough else 1,
         )
     elif best > 0 and medians:  # layers too wide for the pair matrices: adjacent swaps alone
