@@ -124,6 +124,8 @@ class ChartPainter:
         self.theme = theme
         self.labels: list[PlacedLabel] = []  # as placed by the last label paint
         self.label_font_px = (0.0, 0.0)  # name and figures font sizes of the last label paint
+        # every edge's curve in screen pixels and whether it reaches the screen, for one geometry and view
+        self._screen_curves: tuple[np.ndarray, tuple, np.ndarray, np.ndarray] | None = None
 
     # -- static layer -----------------------------------------------------------------------
 
@@ -239,17 +241,26 @@ class ChartPainter:
             painter.setPen(qcolor(self.theme.background))
             painter.drawText(disc, _CENTERED, text)
 
-    @staticmethod
-    def _edges_on_screen(chart: ChartFrame, viewport: Viewport) -> tuple[np.ndarray, np.ndarray]:
-        visible = np.flatnonzero(chart.edge_visible)
-        curves = viewport.to_screen(chart.edge_curve[visible])
-        if visible.size == 0:
-            return visible, curves
-        low, high = curves.min(axis=1), curves.max(axis=1)
-        on_screen = (
-            (high[:, 0] >= 0) & (low[:, 0] <= viewport.width) & (high[:, 1] >= 0) & (low[:, 1] <= viewport.height)
-        )
-        return visible[on_screen], curves[on_screen]
+    def _edges_on_screen(self, chart: ChartFrame, viewport: Viewport) -> tuple[np.ndarray, np.ndarray]:
+        """(visible edges that reach the screen, their curves in screen pixels). The screen curves are
+        kept while the geometry and the view stay: a scrub changes only which edges are visible."""
+        view = (viewport.scale, viewport.offset_x, viewport.offset_y, viewport.width, viewport.height)
+        cached = self._screen_curves
+        if cached is None or cached[0] is not chart.edge_curve or cached[1] != view:
+            curves = viewport.to_screen(chart.edge_curve)
+            on_screen = np.zeros(curves.shape[0], bool)
+            if curves.shape[0]:
+                low, high = curves.min(axis=1), curves.max(axis=1)
+                on_screen = (
+                    (high[:, 0] >= 0)
+                    & (low[:, 0] <= viewport.width)
+                    & (high[:, 1] >= 0)
+                    & (low[:, 1] <= viewport.height)
+                )
+            cached = self._screen_curves = (chart.edge_curve, view, curves, on_screen)
+        curves, on_screen = cached[2], cached[3]
+        shown = np.flatnonzero(chart.edge_visible & on_screen)
+        return shown, curves[shown]
 
     def _paint_edges(self, painter: QPainter, chart: ChartFrame, viewport: Viewport, dimmed_nodes: np.ndarray) -> None:
         """Over the skeleton: degraded and failing edges in their colour, the busiest wide edges at their
