@@ -35,7 +35,7 @@ class WindowQueryWorker:
     it (`coalesced` counts those). A thread is started for a burst of requests and ends when none has
     come for `idle_s`."""
 
-    idle_s = 2.0
+    idle_s = 1.0
 
     def __init__(self, query: Callable[[int, int], GraphFrame], deliver: Callable[[WindowResult], None]) -> None:
         self._query = query
