@@ -63,7 +63,8 @@ def range_text(start_ns: int, end_ns: int) -> str:
 
 def window_caption(source: str, start_ns: int, end_ns: int, *, baseline: tuple[int, int] | None = None) -> Caption:
     """The caption for a chart of `source` over [start_ns, end_ns) (compared with `baseline`, when given)."""
-    subtitle = range_text(start_ns, end_ns)
+    timeless = end_ns <= SECOND_NS  # a dependency list: every link at the epoch
+    subtitle = "no time in this capture (a dependency list)" if timeless else range_text(start_ns, end_ns)
     note = f"compared with {range_text(*baseline)}" if baseline is not None else ""
     return Caption(title=source, subtitle=subtitle, note=note)
 

@@ -8,8 +8,8 @@ from flowviz.chart.chart_frame import ChartFrame
 
 DEFAULT_BUDGET = 20_000
 MAX_PER_EDGE = 40
-CLEAR_EDGES = 120  # up to this many visible edges particles flow at full density; beyond, they thin out
-HAZE_BUDGET = 1_500  # at most this many particles once edges thin out: dots, not a haze
+CLEAR_EDGES = 120  # up to this many visible edges particles flow on all, at full density; beyond, they thin out
+HAZE_BUDGET = 800  # at most this many particles once edges thin out: dots, not a haze
 
 
 def particles_per_edge(
@@ -23,6 +23,17 @@ def particles_per_edge(
     if total > budget > 0:
         counts = np.where(counts > 0, np.maximum(1.0, np.floor(counts * budget / total)), 0.0)
     return counts.astype(np.int64)
+
+
+def flowing_edges(rate_per_s: np.ndarray, error_ratio: np.ndarray, *, count: int = CLEAR_EDGES) -> np.ndarray:
+    """Which edges carry particles when there are too many for all: the `count` with traffic that fail most,
+    then the busiest (a mask)."""
+    has_traffic = rate_per_s > 0
+    failing = np.where(has_traffic, np.nan_to_num(error_ratio, nan=0.0), 0.0)
+    order = np.lexsort((-rate_per_s, ~(failing > 0)))  # failing edges first, each part busiest first
+    chosen = np.zeros(rate_per_s.shape[0], bool)
+    chosen[order[:count]] = True
+    return chosen & has_traffic
 
 
 def travel_seconds(p95_ms: np.ndarray) -> np.ndarray:
@@ -49,6 +60,8 @@ class ParticleSystem:
         """Match the population to the frame's rates: keep particles where they are, add or drop the difference."""
         visible_rate = np.where(chart.edge_visible, chart.edge_rate_per_s, 0.0)
         visible = int(np.count_nonzero(visible_rate))
+        if visible > CLEAR_EDGES:  # only the busiest edges flow (failing ones first); the rest show their width
+            visible_rate = np.where(flowing_edges(visible_rate, chart.edge_error_ratio), visible_rate, 0.0)
         thinning = min(1.0, float(np.sqrt(CLEAR_EDGES / max(visible, 1))))
         budget = self.budget if thinning >= 1.0 else min(self.budget, HAZE_BUDGET)
         wanted = particles_per_edge(visible_rate, budget=budget, density=self.density * thinning)

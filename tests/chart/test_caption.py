@@ -38,3 +38,10 @@ def test_the_legend_states_the_thresholds_and_colours_in_use():
     sizes = next(e for e in entries if e.mark == "size")
     assert list(sizes.radii) == sorted(sizes.radii)
     assert sizes.radii[0] < sizes.radii[-1]
+
+
+def test_a_capture_without_time_says_so_instead_of_1970() -> None:
+    from flowviz.chart.caption import window_caption
+
+    caption = window_caption("deps.json", -59_000_000_000, 1_000_000_000)
+    assert caption.subtitle == "no time in this capture (a dependency list)"
