@@ -218,7 +218,7 @@ def _store_graph(paths: list[str]) -> Graph:
 
 
 def _platform_graph() -> Graph:
-    from flowviz.sim.topology import ecommerce_platform
+    from flowviz.sim.platforms.ecommerce import ecommerce_platform
 
     edges = ecommerce_platform().edges()
     index: dict[str, int] = {}

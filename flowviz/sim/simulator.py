@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from flowviz.sim.export_queue import ExportQueue
-from flowviz.sim.incidents import NS_PER_S, ActiveIncident, Effect, IncidentScript, Occurrence, default_script
+from flowviz.sim.incidents import NS_PER_S, ActiveIncident, Effect, IncidentScript, Occurrence
+from flowviz.sim.platforms.ecommerce import default_script, ecommerce_platform
 from flowviz.sim.span_classes import SpanClassBook
-from flowviz.sim.topology import Topic, Topology, ecommerce_platform
+from flowviz.sim.topology import Topic, Topology
 from flowviz.sim.trace_evaluation import IncidentEffects, evaluate_traces
 from flowviz.sim.trace_shapes import ShapeSampler
 from flowviz.sim.trace_tables import TraceTables

@@ -11,19 +11,6 @@ S = 1_000_000_000
 T0 = 1_700_000_000 * S
 
 
-def test_default_script_tells_the_demo_story_every_ten_minutes() -> None:
-    script = default_script()
-    assert script.cycle_s == 600
-    names = [i.name for i in script.incidents]
-    assert names == ["payments-db-slow", "orders-backlog", "inventory-errors", "loyalty-db-slow", "loyalty-lag"]
-    effects = {i.name: (i.target, i.effect) for i in script.incidents}
-    assert effects["payments-db-slow"] == ("payments-db", Effect.LATENCY)
-    assert effects["inventory-errors"] == ("inventory", Effect.ERRORS)
-    assert effects["loyalty-lag"] == ("loyalty", Effect.CONSUMER_LAG)
-    assert all(i.title for i in script.incidents)
-    assert min(i.start_s for i in script.incidents) >= 60  # a calm start, then trouble within minutes
-
-
 def test_occurrences_repeat_with_the_cycle_for_the_timeline() -> None:
     script = default_script()
     occurrences = script.occurrences(T0, T0 + 1200 * S, start_ns=T0)
@@ -50,13 +37,6 @@ def test_strength_ramps_in_and_out() -> None:
     assert active.strength == 1.0
     assert active.occurrence.start_ns == T0 + 400 * S
     assert NO_INCIDENTS.active_at(T0, start_ns=T0) == []
-
-
-def test_scale_the_default_script() -> None:
-    short = default_script(cycle_s=120)
-    assert short.cycle_s == 120
-    assert max(i.end_s for i in short.incidents) <= 120
-    assert short.incidents[0].start_s == pytest.approx(24)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from flowviz.model.span_batch import SpanBatch, SpanKind, StatusCode
-from flowviz.sim import NO_INCIDENTS, Effect, Incident, IncidentScript, Simulator, day_curve, ecommerce_platform
-from flowviz.sim.topology import Call, NodeType, Operation, Service
+from flowviz.sim import NO_INCIDENTS, Effect, Incident, IncidentScript, Simulator, day_curve
 
 S = 1_000_000_000
 
@@ -207,31 +206,6 @@ def test_json_lines_carry_the_same_spans_as_protobuf(decode) -> None:
         json_batch = decode(json.generate_json(json.start_ns + int(until_s * S)), json=True)
         assert len(proto_batch) > 1_000
         assert _rows(proto_batch) == _rows(json_batch)
-
-
-def test_topology_is_the_platform_support_engineers_know() -> None:
-    topology = ecommerce_platform()
-    summary = topology.summary()
-    assert 45 <= summary["nodes"] <= 55
-    assert summary["service"] == 20
-    assert summary["topic"] == 5
-    for topic in topology.topics:
-        assert 2 <= len(topic.subscriptions) <= 4
-    for name in ("OrderPlaced", "PaymentProcessed", "InventoryUpdated", "ShipmentCreated"):
-        assert topology.node_type(name) is NodeType.TOPIC
-    assert {s.style for t in topology.topics for s in t.subscriptions} == {"child", "link"}
-    assert topology.node_type("payments-db") is NodeType.DATABASE
-    assert topology.node_type("session-cache") is NodeType.CACHE
-    assert topology.node_type("api.stripe.com") is NodeType.EXTERNAL
-    broken = Service("broken", "go", (Operation("GET /", 1, (Call("nowhere"),)),))
-    with pytest.raises(ValueError, match="unknown target"):
-        type(topology)(
-            (*topology.services, broken),
-            topology.datastores,
-            topology.externals,
-            topology.topics,
-            topology.entry_points,
-        ).validate()
 
 
 def test_scripts_are_checked_against_the_topology() -> None:
