@@ -216,7 +216,7 @@ class FlowChartModel:
         shown = set(scoped.frame.node_names)
         index_of = {name: i for i, name in enumerate(scoped.frame.node_names)}
         requests = scoped.frame.node_requests
-        down = self.member_spacing()[1]
+        down = self.member_room()[1]
         for group, members in zip(previous.frame.node_names, previous.members, strict=True):
             if not members or group in shown:
                 continue
@@ -225,11 +225,13 @@ class FlowChartModel:
                 arrived.sort(key=lambda name: -int(requests[index_of[name]]))
                 self.layout.unfold(group, arrived, x_weight=self.x_stretch, y_weight=self.y_stretch or 1.0, gap=down)
 
-    def member_spacing(self) -> tuple[float, float]:
-        """How far apart (chart units, across and down) an opened group's members are placed: a column apart,
-        and far enough for the largest nodes not to touch."""
+    def member_room(self) -> tuple[float, float]:
+        """The room (chart units) an opened group's members get: across, between the shapes of the largest nodes
+        a column apart (where a name goes); down, from one member's centre to the next (far enough for the
+        largest nodes not to touch)."""
         largest_radius = float(node_radius_for(np.array([np.inf]), scale=self.theme.node_scale)[0])
-        return self.layout.layer_gap * self.x_stretch, max(self.layout.node_gap, 2 * largest_radius + 16.0)
+        across = self.layout.layer_gap * self.x_stretch - 2 * largest_radius
+        return across, max(self.layout.node_gap, 2 * largest_radius + 16.0)
 
     def _edge_routes(self, frame, routes: dict[tuple[str, str], np.ndarray]) -> dict[int, np.ndarray]:
         """The layout's routes of long edges, by the frame's edge index, in chart coordinates."""

@@ -22,11 +22,12 @@ class SemanticZoom:
     """The groups the zoom opened (with the scale it opened each at) and the groups the user decided on.
 
     `decide` gives the changes for a view. A collapsed group whose box is on screen and at least
-    `MIN_BOX_HEIGHT_PX` high opens once its members, at the spacing they unfold with (`member_spacing`,
-    chart units across and down), would be `NAME_WIDTH_PX` by `NAME_HEIGHT_PX` apart on screen: room for
-    each one's name. One opens per step, the one nearest the zoom's point, so it unfolds first and takes the
-    places nearest its box. A group the zoom opened closes once the scale drops below `CLOSE_BELOW` of the
-    scale it opened at. Groups the user opened or closed (`note_user`) are left alone until `forget`.
+    `MIN_BOX_HEIGHT_PX` high opens once its members, placed as they unfold (`member_room`, chart units: the
+    room beside each across, the distance to the next down), would have `NAME_WIDTH_PX` beside and
+    `NAME_HEIGHT_PX` down on screen: room for each one's name. One opens per step, the one nearest the
+    zoom's point, so it unfolds first and takes the places nearest its box. A group the zoom opened closes
+    once the scale drops below `CLOSE_BELOW` of the scale it opened at. Groups the user opened or closed
+    (`note_user`) are left alone until `forget`.
     """
 
     opened_at: dict[str, float] = field(default_factory=dict)  # group label -> view scale when the zoom opened it
@@ -47,7 +48,7 @@ class SemanticZoom:
         chart: ChartFrame,
         viewport: Viewport,
         *,
-        member_spacing: tuple[float, float],
+        member_room: tuple[float, float],
         at: tuple[float, float] | None = None,
     ) -> tuple[frozenset[str], frozenset[str]]:
         """(groups to open, groups to close) at this view, zoomed at screen point `at` (default: the centre);
@@ -58,7 +59,7 @@ class SemanticZoom:
             del self.opened_at[label]
         ready = [
             label
-            for label in openable_groups(chart, viewport, member_spacing=member_spacing, at=at)
+            for label in openable_groups(chart, viewport, member_room=member_room, at=at)
             if label not in self.user_decided and label not in close
         ]
         for label in ready[:1]:
@@ -70,14 +71,14 @@ def openable_groups(
     chart: ChartFrame,
     viewport: Viewport,
     *,
-    member_spacing: tuple[float, float],
+    member_room: tuple[float, float],
     at: tuple[float, float] | None = None,
 ) -> list[str]:
     """Labels of the collapsed groups on screen that this view would show readably opened (see `SemanticZoom`),
     nearest to screen point `at` (default: the centre) first."""
     members = chart.node_members
     scale = viewport.scale
-    across_px, down_px = member_spacing[0] * scale, member_spacing[1] * scale
+    across_px, down_px = member_room[0] * scale, member_room[1] * scale  # beside a member, and to the next
     if len(members) != chart.node_count or across_px < NAME_WIDTH_PX or down_px < NAME_HEIGHT_PX:
         return []
     rows = np.flatnonzero(np.fromiter((bool(m) for m in members), bool, len(members)) & chart.node_visible)

@@ -497,9 +497,7 @@ class FlowChartView(QWidget):
         chart = self.model.chart
         if chart is None:
             return False
-        opening, closing = self.semantic_zoom.decide(
-            chart, self.viewport, member_spacing=self.model.member_spacing(), at=at
-        )
+        opening, closing = self.semantic_zoom.decide(chart, self.viewport, member_room=self.model.member_room(), at=at)
         scope = self.model.scope
         expanded = (scope.expanded | opening) - closing
         if expanded == scope.expanded:

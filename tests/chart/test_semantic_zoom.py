@@ -17,8 +17,8 @@ from flowviz.chart.themes import HealthThresholds
 from flowviz.chart.viewport import Viewport
 from flowviz.store.graph_frame import GraphFrame
 
-SPACING = (260.0, 136.0)  # members a column apart across, 136 chart units down
-READABLE = max(NAME_WIDTH_PX / SPACING[0], NAME_HEIGHT_PX / SPACING[1])  # the scale from which names fit
+ROOM = (140.0, 136.0)  # beside a member 140 chart units of room, 136 to the next one down
+READABLE = max(NAME_WIDTH_PX / ROOM[0], NAME_HEIGHT_PX / ROOM[1])  # the scale from which names fit
 IDLE_BOX = MIN_BOX_HEIGHT_PX / (2 * 22.0)  # the scale from which an idle box (radius 22) is high enough
 
 
@@ -56,21 +56,21 @@ def test_a_group_opens_once_its_members_names_fit_and_its_box_is_large() -> None
     def view(scale: float) -> Viewport:
         return _view(scale, centre=(300, 0))
 
-    assert openable_groups(chart, view(READABLE * 0.95), member_spacing=SPACING) == []  # names would not fit
-    assert openable_groups(chart, view(READABLE * 1.01), member_spacing=SPACING) == ["g2"]
-    assert sorted(openable_groups(chart, view(IDLE_BOX * 1.01), member_spacing=SPACING)) == ["g0", "g2"]
-    assert openable_groups(chart, view(IDLE_BOX * 0.99), member_spacing=SPACING) == ["g2"]  # g0's box still small
+    assert openable_groups(chart, view(READABLE * 0.95), member_room=ROOM) == []  # names would not fit
+    assert openable_groups(chart, view(READABLE * 1.01), member_room=ROOM) == ["g2"]
+    assert sorted(openable_groups(chart, view(IDLE_BOX * 1.01), member_room=ROOM)) == ["g0", "g2"]
+    assert openable_groups(chart, view(IDLE_BOX * 0.99), member_room=ROOM) == ["g2"]  # g0's box still small
     # off screen: not opened, however far in
-    assert openable_groups(chart, _view(8.0, centre=(300, 0)), member_spacing=SPACING) == []
+    assert openable_groups(chart, _view(8.0, centre=(300, 0)), member_room=ROOM) == []
 
 
 def test_nearest_to_the_zoom_point_first_one_per_step() -> None:
     chart = _chart([FEW, (), FEW], [(0, 0), (100, 0), (200, 0)])
     view = _view(3.0, centre=(100, 0))
     left, right = view.to_screen(np.array([[0.0, 0.0], [200.0, 0.0]]))
-    assert openable_groups(chart, view, member_spacing=SPACING, at=tuple(right)) == ["g2", "g0"]
+    assert openable_groups(chart, view, member_room=ROOM, at=tuple(right)) == ["g2", "g0"]
     zoom = SemanticZoom()
-    assert zoom.decide(chart, view, member_spacing=SPACING, at=tuple(left)) == (frozenset({"g0"}), frozenset())
+    assert zoom.decide(chart, view, member_room=ROOM, at=tuple(left)) == (frozenset({"g0"}), frozenset())
     assert zoom.opened_at == {"g0": 3.0}
 
 
@@ -81,7 +81,7 @@ def test_zooming_out_closes_what_the_zoom_opened_past_a_margin_and_the_user_wins
     opens_at = IDLE_BOX * 1.1  # the scale where the zoom opens g0
 
     def decide(chart, scale):
-        return zoom.decide(chart, _view(scale), member_spacing=SPACING)
+        return zoom.decide(chart, _view(scale), member_room=ROOM)
 
     assert decide(chart, opens_at) == (frozenset({"g0"}), frozenset())
     # zooming out below where it opens (no flicker around the threshold) keeps it open ...
