@@ -119,6 +119,12 @@ def _fail_without_display() -> int | None:
     return None
 
 
+def source_memory_key(kind: str, *parts: object) -> str:
+    """What a live source's pins, open groups, filter and view are kept under: its kind and what tells it apart
+    (Kafka: bootstrap and topics; OTLP: the listen addresses; Prometheus: the URL; the simulator: its seed)."""
+    return f"{kind}:" + "|".join(str(part) for part in parts)
+
+
 def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str | None = None, history_s: float = 100.0):
     """The window on the built-in simulator, live (the caller shows it and runs the event loop)."""
     from flowviz.sources.process_feed import ProcessFeed, SimulatorSpec
@@ -133,6 +139,7 @@ def demo_window(*, seed: int = 0, rate_per_s: float = 1_500.0, theme: str | None
         title="demo: the e-commerce platform (simulated)",
         status_text=feed.status.summary,
         details=feed.details,
+        memory_key=source_memory_key("simulator", f"seed {seed}"),
     )
     window.feed = feed
     feed.start()
@@ -159,7 +166,8 @@ def live_window(settings, *, theme: str | None = None):
         schema_notes(feed.status.source),  # a topic's schema subject and version (Avro/Protobuf events)
     )
     title = f"live: {', '.join(settings.topics)} @ {settings.bootstrap}"
-    window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
+    memory = source_memory_key("kafka", settings.bootstrap, ",".join(sorted(settings.topics)))
+    window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details, memory_key=memory)
     window.feed = feed
     install_record_button(window, feed, settings)  # the worker records what it reads
     install_peek(window, settings, history=store.consumer_lag)  # the last messages; one event's journey
@@ -190,7 +198,8 @@ def listen_window(settings=None, *, theme: str | None = None):
     feed = ProcessFeed(store, settings)
     model = new_chart_model(store, live=True, theme=theme)
     title = f"listening for OTLP: {settings.describe()}"
-    window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details)
+    memory = source_memory_key("otlp", settings.describe())
+    window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details, memory_key=memory)
     window.feed = feed
     install_record_button(window, feed, SimpleNamespace(topics=("otlp",)))  # the worker records what arrives
     feed.start()
@@ -226,10 +235,12 @@ def metrics_window(spec, *, theme: str | None = None):
             model.show_whole_range()
             model.relayout()
             window.view.fit()
+            window.controls.restore_view()  # where the user left this source last time
         return feed.status.summary()
 
     title = f"metrics: {spec.describe()} · {span} · resolution = the scrape interval"
-    window = MainWindow(model, title=title, status_text=status, details=feed.details)
+    memory = source_memory_key("prometheus", spec.describe())
+    window = MainWindow(model, title=title, status_text=status, details=feed.details, memory_key=memory)
     window.feed = feed
     feed.start()
     return window

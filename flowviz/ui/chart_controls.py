@@ -1,12 +1,12 @@
 """The chart's cut controls: find/hide filter field, focus with depths, grouping, presentation mode, reset,
-and remembering pins, groups, filters and the view per capture."""
+and remembering pins, groups, filters and the view per capture or live source."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QStringListModel, Qt
+from PySide6.QtCore import QEvent, QObject, QSettings, QStringListModel, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QMainWindow, QMenu, QSpinBox, QToolBar
 
@@ -23,8 +23,9 @@ _PROBLEMS = "problems"
 
 
 class ChartControls(QObject):
-    """A toolbar row and a Chart menu over `view` in `window`; `memory_key` names the capture whose
-    pins, open groups, filter and view are remembered (None: nothing is remembered)."""
+    """A toolbar row and a Chart menu over `view` in `window`; `memory_key` names the capture or live source
+    whose pins, open groups, filter and view are remembered (None: nothing is remembered). A live chart gets
+    its view back once it shows something (a capture's window asks for it when loading ended)."""
 
     def __init__(self, window: QMainWindow, model: FlowChartModel, view: FlowChartView, *, memory_key: str | None):
         super().__init__(window)
@@ -40,6 +41,16 @@ class ChartControls(QObject):
         window.installEventFilter(self)
         self._restored_view = False
         self.restore()
+        if model.live and getattr(self, "_saved_view", None):
+            self._view_timer = QTimer(self)
+            self._view_timer.timeout.connect(self._restore_view_once_shown)
+            self._view_timer.start(250)
+
+    def _restore_view_once_shown(self) -> None:
+        chart = self.model.chart
+        if chart is not None and chart.node_visible.any():
+            self._view_timer.stop()
+            self.restore_view()
 
     # -- widgets -----------------------------------------------------------------------------------
 

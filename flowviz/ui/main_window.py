@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         title: str,
         status_text: Callable[[], str] | None = None,
         bookmark_key: str | None = None,
+        memory_key: str | None = None,
         details: object | None = None,
         analysis_config: AnalysisConfig | None = None,
         parent: QWidget | None = None,
@@ -122,7 +123,8 @@ class MainWindow(QMainWindow):
         self.clock.start(FRAME_INTERVAL_MS)
         install_menus(self)  # menu bar (File, View) and the Problems panel
         # filter, focus, groups, presentation mode, type size by theme, and what is kept per capture
-        self.controls = ChartControls(self, model, self.view, memory_key=bookmark_key)
+        # `memory_key` names a live source (its bookmarks are not kept); a capture's is its bookmark key
+        self.controls = ChartControls(self, model, self.view, memory_key=memory_key or bookmark_key)
         install_export_menu(self)  # File ▸ Export
         install_incident_menu(self)  # File ▸ Save incident…
         self.compare = CompareController(self)  # Compare menu, baseline band, Changes panel

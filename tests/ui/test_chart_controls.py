@@ -198,3 +198,50 @@ def test_scrubbing_never_refits_the_view(qtbot) -> None:
     view.scrub_to(T0 + 18 * SECOND)
     assert not np.allclose(model.chart.node_radius, radius_before)  # the nodes did shrink
     assert (view.viewport.scale, view.viewport.offset_x, view.viewport.offset_y) == before
+
+
+def test_a_live_source_keeps_its_pins_groups_filter_and_view_apart_from_others(qtbot, settings) -> None:
+    from flowviz.ui.app import source_memory_key
+
+    kafka = source_memory_key("kafka", "broker:9092", "otlp_spans")
+    keys = {
+        kafka,
+        source_memory_key("kafka", "broker:9092", "other"),
+        source_memory_key("otlp", "gRPC :4317"),
+        source_memory_key("prometheus", "http://prom:9090"),
+        source_memory_key("simulator", "seed 0"),
+    }
+    assert len(keys) == 5  # each source its own memory
+    store = _store()
+
+    def live_window(key: str) -> MainWindow:
+        window = MainWindow(FlowChartModel(store, window_s=30.0, live=True), title="live", memory_key=key)
+        qtbot.addWidget(window)
+        window.resize(1280, 720)
+        window.show()
+        window.model.tick(0.0)
+        window.view.refresh()
+        return window
+
+    window = live_window(kafka)
+    assert window.controls.memory_key == kafka
+    window.model.pin(window.model.chart.node_names.index("db.back"), 1234.0, 567.0)
+    pinned = window.model.layout.pins["db.back"]
+    window.controls.filter_field.setText("hide name = user")
+    window.controls.apply_filter()
+    window.view.viewport.zoom_at(2.0, 100, 100)
+    window.view._user_moves_view()
+    scale = window.view.viewport.scale
+    window.close()
+    reopened = live_window(kafka)
+    assert reopened.model.layout.pins["db.back"] == pytest.approx(pinned)
+    assert "user" not in _names(reopened)
+    qtbot.waitUntil(lambda: reopened.view.viewport.scale == pytest.approx(scale), timeout=3000)  # once it shows
+    other = live_window(source_memory_key("otlp", "gRPC 127.0.0.1:4317"))  # another source: nothing of it
+    assert "user" in _names(other)
+    assert other.model.layout.pins == {}
+    reopened.controls.reset()
+    reopened.close()
+    again = live_window(kafka)
+    assert again.model.layout.pins == {}
+    assert "user" in _names(again)
