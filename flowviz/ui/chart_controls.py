@@ -230,12 +230,13 @@ class ChartControls(QObject):
     # -- memory ------------------------------------------------------------------------------------
 
     def remembered(self) -> dict:
-        """What is kept for this capture: pins, open groups, group mode, filter text, and the view when
-        the user moved it."""
+        """What is kept for this capture: pins, open groups (and which of them the zoom opened, at what
+        scale, so zooming out closes them again), group mode, filter text, and the view when the user moved it."""
         viewport = self.view.viewport
         return {
             "pins": {name: list(xy) for name, xy in self.model.layout.pins.items()},
             "expanded": sorted(self.model.scope.expanded),
+            "zoom_opened": dict(sorted(self.view.semantic_zoom.opened_at.items())),
             "group_mode": self.model.scope.group_mode,
             "filter": self.filter_field.text(),
             "only_problems": self.problems_action.isChecked(),
@@ -270,6 +271,10 @@ class ChartControls(QObject):
             for action in self.group_actions.actions():
                 action.setChecked(action.text() == mode)
         self.model.set_scope(dataclasses.replace(self.model.scope, **changes))
+        zoom_opened = saved.get("zoom_opened")
+        for label, scale in zoom_opened.items() if isinstance(zoom_opened, dict) else ():
+            if label in changes["expanded"] and isinstance(scale, int | float):
+                self.view.semantic_zoom.opened_at[label] = float(scale)
         self.filter_field.setText(str(saved.get("filter") or ""))
         self.problems_action.setChecked(bool(saved.get("only_problems")))
         self.apply_filter()

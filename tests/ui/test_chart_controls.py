@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QSettings, Qt
@@ -138,9 +140,14 @@ def test_pins_groups_filter_and_view_survive_a_reopen(qtbot, settings) -> None:
     window.view.viewport.zoom_at(2.0, 100, 100)
     window.view._user_moves_view()
     scale = window.view.viewport.scale
+    window.controls.set_group_mode("namespace")
+    window.model.set_scope(dataclasses.replace(window.model.scope, expanded=frozenset({"front", "back"})))
+    window.view.semantic_zoom.opened_at["back"] = 1.5  # the zoom opened [back], the user [front]
     window.close()
     reopened = _window(qtbot, store, key="/captures/shop.jsonl")
     reopened.controls.restore_view()
+    assert reopened.model.scope.expanded == {"front", "back"}
+    assert reopened.view.semantic_zoom.opened_at == {"back": 1.5}  # zooming out closes it again
     result = reopened.model.layout.result
     assert tuple(result.positions[result.node_names.index("db.back")]) == pytest.approx(pinned)
     assert "user" not in _names(reopened)
