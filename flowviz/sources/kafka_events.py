@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flowviz.derive.consumer_lag import LagFrame, LagTracker, duration_text
+from flowviz.derive.consumer_lag import LagFrame, LagTracker, duration_text, grouped_count
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.events import EventDeriver
 from flowviz.derive.observations import EdgeObservations
@@ -128,15 +128,10 @@ def lag_notes(source_status: dict[str, Any] | None) -> dict[str, str]:
         by_group[entry["group"]] = by_group.get(entry["group"], 0) + lag
         if lag > worst.get(entry["topic"], (0, ""))[0]:
             worst[entry["topic"]] = (lag, entry["group"])
-    notes = {group: f"lag {_grouped(lag)}" for group, lag in by_group.items()}
+    notes = {group: f"lag {grouped_count(lag)}" for group, lag in by_group.items()}
     for topic, (lag, group) in worst.items():
-        notes[topic] = f"max lag {_grouped(lag)} ({group})"
+        notes[topic] = f"max lag {grouped_count(lag)} ({group})"
     return notes
-
-
-def _grouped(count: int) -> str:
-    """1234567 -> `1 234 567` (thin groups read at a glance on a chart)."""
-    return f"{count:,}".replace(",", " ")
 
 
 def frame_notes(frame: LagFrame | None) -> dict[str, str]:
@@ -160,14 +155,14 @@ def frame_notes(frame: LagFrame | None) -> dict[str, str]:
         if count > 1:
             notes[group] += f" +{count - 1} topics"
     for topic, (lag, who) in worst.items():
-        notes[topic] = f"max lag {_grouped(lag)} ({who})"
+        notes[topic] = f"max lag {grouped_count(lag)} ({who})"
     return notes
 
 
 def _state_note(state) -> str:
     parts = [] if state.state == "ok" else [state.state]
     if state.lag is not None:
-        lag = f"lag {_grouped(state.lag)}"
+        lag = f"lag {grouped_count(state.lag)}"
         if state.lag and state.lag_s is not None:
             lag += f" ({duration_text(state.lag_s)})"
         if state.behind_per_s and state.behind_per_s >= 0.5:

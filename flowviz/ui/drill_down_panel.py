@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from flowviz.analysis.partition_rows import PartitionTableModel
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import Theme
 from flowviz.sources.metric_details import EXEMPLAR_REASON
@@ -16,7 +17,9 @@ from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.history_plots import HistoryPlots
 from flowviz.ui.latency_histogram import LatencyHistogram
+from flowviz.ui.partition_table import PartitionTable
 from flowviz.ui.trace_table import TraceTable
+from flowviz.ui.ui_scale import base_point_size
 
 DETAILS_INTERVAL_S = 1.0  # live data: re-query the details at most this often
 EXEMPLAR_LIMIT = 25
@@ -24,11 +27,13 @@ NO_DETAILS = "No span details for this source (they come with spans, not with de
 
 
 def panel_style_sheet(theme: Theme) -> str:
-    """The panels' colours: the chart's background and text, header and tab accents from the theme."""
+    """The panels' colours (the chart's background and text, header and tab accents) and type size from the theme
+    (a style sheet's widgets keep the font they were polished with: the window's scaled font never reaches them)."""
     background, text, dim = (qcolor(c).name() for c in (theme.background, theme.text, theme.text_dim))
     grid = qcolor(theme.grid).name()
+    size_pt = base_point_size() * theme.ui_scale
     return (
-        f"QWidget {{ background: {background}; color: {text}; }}"
+        f"QWidget {{ background: {background}; color: {text}; font-size: {size_pt:.1f}pt; }}"
         f"QHeaderView::section {{ background: {grid}; color: {dim}; border: none; padding: 2px; }}"
         f"QTableWidget {{ gridline-color: {grid}; }}"
         f"QTabBar::tab {{ background: {background}; color: {dim}; padding: 4px 10px; border: none; }}"
@@ -72,6 +77,12 @@ class DrillDownPanel(QWidget):
         self.figures.setTextFormat(Qt.TextFormat.RichText)
         self.history = HistoryPlots(model, self)
         self.tabs = QTabWidget(self)
+        # consumer groups' partitions at the cursor: a tab shown while the selection has any
+        self.partitions = PartitionTable(
+            PartitionTableModel(model.store.consumer_lag, lambda: model.time.cursor_ns), model.theme, self
+        )
+        self._partitions_selected: tuple | None = None
+        self._under_figures: tuple[QWidget, ...] = ()
         self.setMinimumWidth(420)
 
     def _lay_out(self, *under_figures: QWidget) -> None:
@@ -79,16 +90,23 @@ class DrillDownPanel(QWidget):
         tab bar under them must not move under the cursor), then the history and the tabs."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        line_px = self.fontMetrics().lineSpacing()
-        self.title.setFixedHeight(round(line_px * 1.9))
-        self.figures.setFixedHeight(round(line_px * 3.4))
-        for widget in under_figures:
-            if isinstance(widget, QLabel):
-                widget.setFixedHeight(round(line_px * 2.3))  # two wrapped lines
+        self._under_figures = under_figures
+        self._fit_heights()
         for widget in (self.title, self.figures, *under_figures):
             layout.addWidget(widget)
         layout.addWidget(self.history, 3)
         layout.addWidget(self.tabs, 4)
+        self.tabs.setTabVisible(self.tabs.addTab(self.partitions, "Partitions"), False)
+
+    def _fit_heights(self) -> None:
+        """Fixed heights from the current type size (a theme's scale changes it)."""
+        self.title.ensurePolished()  # the style sheet's type size, before it is first shown
+        line_px = self.title.fontMetrics().lineSpacing()
+        self.title.setFixedHeight(round(line_px * 1.9))
+        self.figures.setFixedHeight(round(line_px * 3.4))
+        for widget in self._under_figures:
+            if isinstance(widget, QLabel):
+                widget.setFixedHeight(round(line_px * 2.3))  # two wrapped lines
 
     def _traces_tab(self) -> QWidget:
         """The kept traces of the window, by kind; a click opens one (`trace_chosen`)."""
@@ -129,6 +147,10 @@ class DrillDownPanel(QWidget):
         """More that the query depends on (a selected latency range)."""
         return None
 
+    def _partition_selection(self) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+        """The names whose consumer-group partitions the Partitions tab shows, and an edge's (source, target)."""
+        return (), None
+
     def _show_figures(self) -> None:
         raise NotImplementedError
 
@@ -155,8 +177,17 @@ class DrillDownPanel(QWidget):
             self._seen = key
             self._show_figures()
         self.history.refresh()
+        self._refresh_partitions()
         self._start_details()
         self._take_details()
+
+    def _refresh_partitions(self) -> None:
+        selected = self._partition_selection()
+        if selected != self._partitions_selected:
+            self._partitions_selected = selected
+            self.partitions.rows.select(selected[0], pair=selected[1])
+        self.partitions.refresh()
+        self.tabs.setTabVisible(self.tabs.indexOf(self.partitions), bool(self.partitions.rows.rows))
 
     def wait_for_details(self, timeout_s: float = 10.0) -> None:
         """Finish the pending background queries and show them (for tests and renders)."""
@@ -237,7 +268,9 @@ class DrillDownPanel(QWidget):
     def _apply_theme(self, theme: Theme) -> None:
         self._theme = theme
         self.setStyleSheet(panel_style_sheet(theme))
+        self._fit_heights()
         self.history.apply_theme(theme)
+        self.partitions.set_theme(theme)
         for histogram in self._histograms():
             histogram.apply_theme(theme)
         for table in self.findChildren(TraceTable):

@@ -138,6 +138,13 @@ class EdgePanel(DrillDownPanel):
     def _target(self) -> object:
         return self.ends
 
+    def _partition_selection(self) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+        chart, edge = self.model.chart, self.edge
+        if self.ends is None or chart is None or edge is None or edge >= chart.edge_count:
+            return (), None
+        via = chart.edge_via[edge]  # a service → service call through a topic: that topic's groups
+        return (*self.ends, via) if via else self.ends, self.ends
+
     def _query(self, target: object, start_ns: int, end_ns: int, extra: object) -> EdgeDetailFigures:
         source, target_name = target  # type: ignore[misc]
         return edge_detail_figures(self.details, source, target_name, start_ns, end_ns)

@@ -206,6 +206,9 @@ class ServicePanel(DrillDownPanel):
     def _query_extra(self) -> object:
         return self.selected_bins
 
+    def _partition_selection(self) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+        return ((self.name,) if self.name else ()), None  # a consumer group, or a topic: all its groups
+
     def _query(self, target: object, start_ns: int, end_ns: int, extra: object) -> ServiceDetails:
         return service_details(self.details, str(target), start_ns, end_ns, extra)  # type: ignore[arg-type]
 
