@@ -37,7 +37,7 @@ QUERIES = {
         }
     ),
     "edges": frozenset({"sides", "statuses", "payload", "memory_bytes"}),
-    "store": frozenset({"status", "span_details"}),  # the drill-down store itself
+    "store": frozenset({"status", "span_details", "continued_traces"}),  # the drill-down store itself
 }
 
 
@@ -136,6 +136,10 @@ class DetailClient:
     def span_details(self, trace_id: str) -> dict | None:
         """`DrillDownStore.span_details()` of the worker's store."""
         return self.call("store", "span_details", trace_id)
+
+    def continued_traces(self, trace_id: str, span_id: str) -> list:
+        """`DrillDownStore.continued_traces()` of the worker's store."""
+        return self.call("store", "continued_traces", trace_id, span_id)
 
     def close(self) -> None:
         with self._lock:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flowviz.sources.kafka_peek import PeekedMessage, describe_messages, newest_messages
 from flowviz.sources.kafka_source import KafkaSettings, client_config
+from flowviz.store.continuations import Continuation
 
 SCAN_PER_PARTITION = 20_000  # the newest messages of each partition searched for the id
 
@@ -34,13 +35,20 @@ class Journey:
     trace_id: str | None = None
     span_id: str | None = None
     groups: tuple[Coverage, ...] = field(default_factory=tuple)
+    continued: tuple[Continuation, ...] = ()  # the consumers' spans that carry on from the producer's span
 
     def path(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-        """Chart nodes and calls it went through: producer → topic → each group that consumed it."""
+        """Chart nodes and calls it went through: producer → topic → each group that consumed it, and → each
+        service whose span carries on from the producer's (in its own trace by a span link, or the same trace)."""
         topic = self.message.topic
         calls = {(self.message.producer, topic)} if self.message.producer else set()
         calls |= {(topic, coverage.group) for coverage in self.groups if coverage.covered}
+        calls |= {(topic, step.service) for step in self.continued if step.service}
         return frozenset(name for call in calls for name in call) | {topic}, frozenset(calls)
+
+    def traces(self) -> tuple[str, ...]:
+        """The consumers' own traces the journey continues into (other than the producer's), first seen first."""
+        return tuple(dict.fromkeys(step.trace_id for step in self.continued if step.trace_id != self.trace_id))
 
     def lines(self) -> list[str]:
         """The journey as text, in order (for the panel and the command line)."""
@@ -57,7 +65,20 @@ class Journey:
                 lines.append(f"  {coverage.group}: consumed, commit seen {coverage.delay_ms / 1000:,.1f} s after")
             else:
                 lines.append(f"  {coverage.group}: consumed (committed {coverage.committed:,})")
+        for step in self.continued:
+            how = "its own trace, by a span link" if step.relation == "link" else "the producer's trace"
+            after = (step.start_ns / 1e6 - message.timestamp_ms) / 1000 if message.timestamp_ms >= 0 else None
+            when = f" {after:,.2f} s after" if after is not None else ""
+            lines.append(f"  → {step.service or 'a consumer'} went on{when} in {how}: trace {step.trace_id}")
         return lines
+
+    def continued_by(self, details) -> Journey:
+        """This journey with the spans that carry on from the producer's span, from the drill-down store (or its
+        client) that saw the consumers' spans; unchanged without a producer span or when none are known."""
+        if self.trace_id is None or self.span_id is None or details is None:
+            return self
+        found = tuple(details.continued_traces(self.trace_id, self.span_id))
+        return replace(self, continued=found) if found else self
 
 
 def parse_traceparent(text: str | None) -> tuple[str, str] | None:

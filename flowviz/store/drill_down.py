@@ -10,6 +10,7 @@ from flowviz.derive.observations import EdgeObservations
 from flowviz.model.ids import hex_ids_to_u64_pairs
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
+from flowviz.store.continuations import Continuation, TraceContinuations
 from flowviz.store.edge_details import EdgeDetails
 from flowviz.store.exemplars import ExemplarStore
 
@@ -37,6 +38,7 @@ class DrillDownStore:
     ) -> None:
         self.exemplars = exemplars if exemplars is not None else ExemplarStore(problems=problems)
         self.edges = edges if edges is not None else EdgeDetails()
+        self.continuations = TraceContinuations()  # span links and consumer spans: where a journey goes on
         self.max_time_share = max_time_share
         self.raw_spans: Callable[[int, int], dict[int, SpanDetail]] | None = None  # set by a source keeping raw input
         self.skipped_spans = 0
@@ -46,6 +48,7 @@ class DrillDownStore:
     def take(self, batch: SpanBatch | None, observations: EdgeObservations | None) -> None:
         """Spans of a batch and the calls derived from it (either may be None or empty)."""
         if batch is not None and len(batch):
+            self.continuations.add(batch)  # every batch (cheap): a journey must find its consumers' traces
             now = time.monotonic()
             if self._first_s is None:
                 self._first_s = now
@@ -73,9 +76,14 @@ class DrillDownStore:
         high, low, ok = hex_ids_to_u64_pairs([trace_id])
         return self.raw_spans(int(high[0]), int(low[0])) if ok[0] else {}
 
+    def continued_traces(self, trace_id: str, span_id: str) -> list[Continuation]:
+        """The spans that carry on from a span (a producer's, from a message's `traceparent`): linked to it from
+        other traces, or its CONSUMER children."""
+        return self.continuations.after(trace_id, span_id)
+
     def flush(self) -> None:
         """End of input: close every trace still open."""
         self.exemplars.flush()
 
     def memory_bytes(self) -> int:
-        return self.exemplars.memory_bytes() + self.edges.memory_bytes()
+        return self.exemplars.memory_bytes() + self.edges.memory_bytes() + self.continuations.memory_bytes()

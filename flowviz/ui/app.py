@@ -170,7 +170,7 @@ def live_window(settings, *, theme: str | None = None):
     window = MainWindow(model, title=title, status_text=feed.status.summary, details=feed.details, memory_key=memory)
     window.feed = feed
     install_record_button(window, feed, settings)  # the worker records what it reads
-    install_peek(window, settings, history=store.consumer_lag)  # the last messages; one event's journey
+    install_peek(window, settings, history=store.consumer_lag, details=feed.details)  # last messages; a journey
     feed.start()
     return window
 

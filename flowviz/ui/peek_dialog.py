@@ -27,10 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from flowviz.derive.observations import NodeKind
+from flowviz.sources.detail_channel import DetailsUnavailable
 from flowviz.sources.kafka_journey import Journey, event_journey
 from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_offsets, peek
 from flowviz.sources.kafka_source import KafkaSettings
 from flowviz.ui.background import BackgroundJob
+from flowviz.ui.trace_view import waterfall
 
 COLUMNS = ("time", "where", "producer", "type", "id", "key", "bytes", "value", "headers")
 POLL_MS = 100
@@ -175,9 +177,34 @@ class PeekDialog(QDialog):
         self.note.setText(f"{len(messages)} newest messages{scope} on {target.topic}, newest first (not kept).")
 
 
-def find_journey(settings: KafkaSettings, event_id: str, topics: tuple[str, ...], history) -> Journey | None:
-    """Runs off the UI thread: the event found among the topics' newest messages, and where it went."""
-    return event_journey(settings, event_id, topics=topics, history=history)
+@dataclass(frozen=True, slots=True)
+class FoundJourney:
+    """A journey with its path on the chart: producer → topic → groups, and the kept consumers' traces' calls."""
+
+    journey: Journey
+    nodes: frozenset[str]
+    calls: frozenset[tuple[str, str]]
+
+
+def find_journey(
+    settings: KafkaSettings, event_id: str, topics: tuple[str, ...], history, details=None
+) -> FoundJourney | None:
+    """Runs off the UI thread: the event found among the topics' newest messages, where it went, and the
+    consumers' own traces it went on in (span links or the producer's context, from `details`)."""
+    journey = event_journey(settings, event_id, topics=topics, history=history)
+    if journey is None:
+        return None
+    try:
+        journey = journey.continued_by(details)
+        nodes, calls = journey.path()
+        for trace_id in (journey.trace_id, *journey.traces()) if journey.continued else ():
+            spans = details.exemplars.trace(trace_id) if trace_id else None
+            if spans is not None and len(spans):  # kept: the calls it made light up too
+                trace_nodes, trace_calls = waterfall(spans).path_on_chart()
+                nodes, calls = nodes | trace_nodes, calls | trace_calls
+    except DetailsUnavailable:  # the worker holding the spans is gone: the journey as far as Kafka tells it
+        nodes, calls = journey.path()
+    return FoundJourney(journey, nodes, calls)
 
 
 class JourneyDialog(QDialog):
@@ -189,12 +216,15 @@ class JourneyDialog(QDialog):
         topics: list[str],
         *,
         history=None,
+        details=None,
         light_path: Callable[[frozenset, frozenset], None] | None = None,
+        open_trace: Callable[[str], None] | None = None,
         event_id: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Journey of an event")
+        self.details, self.open_trace = details, open_trace
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.settings, self.topics, self.history, self.light_path = settings, topics, history, light_path
         self.event_id = QLineEdit(event_id, self)
@@ -205,6 +235,7 @@ class JourneyDialog(QDialog):
         self.note = QLabel("", self)
         self.note.setWordWrap(True)
         self.steps = QListWidget(self)
+        self.steps.itemDoubleClicked.connect(self._open_trace)
         row = QHBoxLayout()
         row.addWidget(QLabel("Event id", self))
         row.addWidget(self.event_id, 1)
@@ -215,6 +246,7 @@ class JourneyDialog(QDialog):
         layout.addWidget(self.steps, 1)
         self.resize(760, 360)
         self.journey: Journey | None = None
+        self.found: FoundJourney | None = None
         self._job = BackgroundJob("flowviz-journey")
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._take)
@@ -226,7 +258,7 @@ class JourneyDialog(QDialog):
             self.note.setText("Give an event id.")
             return
         topics = tuple(self.topics)
-        if not self._job.start(event_id, find_journey, self.settings, event_id, topics, self.history):
+        if not self._job.start(event_id, find_journey, self.settings, event_id, topics, self.history, self.details):
             return
         self.find_button.setEnabled(False)
         self.note.setText(f"looking for {event_id} in the newest messages of {', '.join(topics)} …")
@@ -245,23 +277,39 @@ class JourneyDialog(QDialog):
             return
         self.show_journey(journey, event_id)
 
-    def show_journey(self, journey: Journey | None, event_id: str) -> None:
-        self.journey = journey
+    def show_journey(self, found: FoundJourney | None, event_id: str) -> None:
+        self.found = found
+        self.journey = journey = found.journey if found is not None else None
         if journey is None:
             self.note.setText(f"No event {event_id} among the newest messages of {', '.join(self.topics)}.")
             self._light(None)
             return
-        self.steps.addItems(journey.lines())
+        lines = journey.lines()
+        self.steps.addItems(lines)
+        first = len(lines) - len(journey.continued)
+        for index, step in enumerate(journey.continued):  # a double click opens the trace it went on in
+            item = self.steps.item(first + index)
+            item.setData(Qt.ItemDataRole.UserRole, step.trace_id)
+            item.setToolTip("Double-click: open this trace in the waterfall")
         consumed = sum(1 for c in journey.groups if c.covered)
-        self.note.setText(f"{event_id}: consumed by {consumed} of {len(journey.groups)} groups; its path is lit.")
-        self._light(journey)
+        traces = len(journey.traces())
+        went_on = f"; it went on in {traces} trace{'s' if traces != 1 else ''} of its consumers" if traces else ""
+        self.note.setText(
+            f"{event_id}: consumed by {consumed} of {len(journey.groups)} groups{went_on}; its path is lit."
+        )
+        self._light(found)
 
-    def _light(self, journey: Journey | None) -> None:
+    def _open_trace(self, item) -> None:
+        trace_id = item.data(Qt.ItemDataRole.UserRole)
+        if trace_id and self.open_trace is not None:
+            self.open_trace(trace_id)
+
+    def _light(self, found: FoundJourney | None) -> None:
         if self.light_path is not None:
-            self.light_path(*(journey.path() if journey is not None else (frozenset(), frozenset())))
+            self.light_path(*((found.nodes, found.calls) if found is not None else (frozenset(), frozenset())))
 
 
-def install_peek(window: QMainWindow, settings: KafkaSettings, *, history=None) -> QAction:
+def install_peek(window: QMainWindow, settings: KafkaSettings, *, history=None, details=None) -> QAction:
     """Peek… and Journey… actions on the window's toolbar: the dialogs open on the selected edge or topic."""
 
     def topics_of(chart) -> list[str]:
@@ -277,7 +325,9 @@ def install_peek(window: QMainWindow, settings: KafkaSettings, *, history=None) 
             settings,
             topics_of(chart),
             history=history,
+            details=details,
             light_path=docks.light_path if docks is not None else None,
+            open_trace=docks.show_trace if docks is not None else None,
             event_id=event_id,
             parent=window,
         )

@@ -87,3 +87,30 @@ def test_the_journey_of_a_known_event_through_two_groups(kafka_broker) -> None:
         billing: True,
         analytics: False,
     }
+
+
+def test_the_journey_goes_on_into_the_consumers_traces() -> None:
+    from flowviz.sources.kafka_journey import Coverage, Journey
+    from flowviz.sources.kafka_peek import PeekedMessage
+    from flowviz.store.drill_down import DrillDownStore
+    from tests.store.test_continuations import PRODUCER_SPAN, PRODUCER_TRACE, T0, consumer_spans
+
+    message = PeekedMessage(
+        "orders", 0, 7, T0 // 1_000_000, "", (), 120, "{}", "checkout", "OrderPlaced", "o-7",
+        f"00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01",
+    )  # fmt: skip
+    journey = Journey("o-7", message, PRODUCER_TRACE, PRODUCER_SPAN, (Coverage("billing-group", 8, True),))
+    assert journey.continued_by(DrillDownStore()) is journey  # nothing known: unchanged
+    details = DrillDownStore()
+    details.take(consumer_spans(), None)
+    went_on = journey.continued_by(details)
+    assert [step.service for step in went_on.continued] == ["shipping", "billing"]
+    assert went_on.traces() == ("b" * 32,)  # shipping went on in the producer's own trace
+    nodes, calls = went_on.path()
+    assert calls == {("checkout", "orders"), ("orders", "billing-group"), ("orders", "shipping"), ("orders", "billing")}
+    assert {"billing", "shipping"} <= nodes
+    lines = went_on.lines()
+    assert lines[-2] == f"  → shipping went on 0.02 s after in the producer's trace: trace {PRODUCER_TRACE}"
+    assert lines[-1] == f"  → billing went on 0.03 s after in its own trace, by a span link: trace {'b' * 32}"
+    no_context = Journey("o-7", message)
+    assert no_context.continued_by(details) is no_context

@@ -87,3 +87,41 @@ def test_the_journey_dialog_lists_the_event_and_lights_its_path(qtbot, kafka_bro
     assert dialog.grab().save(str(tmp_path / "journey.png"))
     dialog.close()
     assert lit[-1] == (frozenset(), frozenset())  # closed: the chart is no longer lit
+
+
+def test_the_journey_goes_on_into_a_consumers_linked_trace(qtbot, kafka_broker) -> None:
+    from flowviz.store.drill_down import DrillDownStore
+    from flowviz.ui.peek_dialog import JourneyDialog
+    from tests.store.test_continuations import PRODUCER_SPAN, PRODUCER_TRACE, consumer_spans
+
+    topic = f"journey-links-{uuid.uuid4().hex[:8]}"
+    settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,))
+    create_topic(settings, topic, partitions=1)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap})
+    event = orjson.dumps({"type": "OrderPlaced", "id": "o-1", "source": "checkout"})
+    producer.produce(topic, event, headers=[("traceparent", f"00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01".encode())])
+    assert producer.flush(10) == 0
+    details = DrillDownStore()  # the spans the window's source read: billing's own trace links to the producer's span
+    details.take(consumer_spans(), None)
+    details.flush()
+    lit: list[tuple[frozenset, frozenset]] = []
+    opened: list[str] = []
+    dialog = JourneyDialog(
+        settings, [topic], details=details, light_path=lambda n, c: lit.append((n, c)), open_trace=opened.append,
+        event_id="o-1",
+    )  # fmt: skip
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.find()
+    qtbot.waitUntil(lambda: dialog.steps.count() > 0, timeout=15_000)
+    lines = [dialog.steps.item(row).text() for row in range(dialog.steps.count())]
+    assert lines[-1].startswith("  → billing went on")
+    assert lines[-1].endswith(f"by a span link: trace {'b' * 32}")
+    assert "went on in 1 trace of its consumers" in dialog.note.text()
+    nodes, calls = lit[-1]
+    assert ("checkout", topic) in calls
+    assert (topic, "billing") in calls
+    assert ("billing", "payments") in calls  # billing's kept trace: the calls it made light up too
+    assert "payments" in nodes
+    dialog.steps.itemDoubleClicked.emit(dialog.steps.item(len(lines) - 1))
+    assert opened == ["b" * 32]
