@@ -1,5 +1,6 @@
-"""The Confluent wire format (magic byte 0, a 4-byte schema id, the payload) with Avro or Protobuf schemas from a
-folder of `.avsc`/`.proto` files or a schema registry's HTTP API, cached; records decoded to plain dicts."""
+"""The Confluent wire format (magic byte 0, a 4-byte schema id, the payload) with Avro, Protobuf or JSON Schema
+schemas from a folder of `.avsc`/`.proto`/`.json` files or a schema registry's HTTP API, cached; records decoded to
+plain dicts."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def split_wire(value: bytes | None) -> tuple[int, memoryview] | None:
 
 @dataclass(frozen=True, slots=True)
 class Schema:
-    """One schema: its id, kind (`AVRO` or `PROTOBUF`), where it is registered (subject, version) and how a
+    """One schema: its id, kind (`AVRO`, `PROTOBUF` or `JSON`), where it is registered (subject, version) and how a
     payload becomes a dict (`decode`); `name` is the record's full name (an event type when the record has none)."""
 
     schema_id: int
@@ -144,21 +145,63 @@ def _zigzag(data: memoryview, position: int) -> tuple[int, int]:
         shift += 7
 
 
+# -- JSON Schema --------------------------------------------------------------------------------
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "integer": (int,), "number": (int, float),
+    "boolean": (bool,), "null": (type(None),),
+}  # fmt: skip
+
+
+def json_schema(schema_id: int, text: str, *, subject: str = "", version: int | None = None) -> Schema:
+    """A JSON Schema: the payload is UTF-8 JSON (Confluent's serializer adds no message indexes). A record is
+    checked against the schema's top level — its `type` and `required` properties — not validated in depth."""
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise SchemaError(f"schema id {schema_id}: not a JSON Schema ({error})") from error
+    if not isinstance(document, dict):
+        raise SchemaError(f"schema id {schema_id}: not a JSON Schema (a JSON object is)")
+    name = str(document.get("title") or str(document.get("$id") or "").rstrip("/").rsplit("/", 1)[-1])
+    wanted = document.get("type")
+    types = tuple(
+        t for kind in ([wanted] if isinstance(wanted, str) else wanted or ()) for t in _JSON_TYPES.get(kind, ())
+    )
+    required = [key for key in document.get("required") or () if isinstance(key, str)]
+
+    def decode(payload: memoryview) -> dict:
+        record = orjson.loads(payload)  # JSONDecodeError (a ValueError) on bad bytes: a record that does not decode
+        if types and (not isinstance(record, types) or (isinstance(record, bool) and bool not in types)):
+            raise ValueError(f"a JSON {type(record).__name__} where the schema wants {wanted}")
+        missing = [key for key in required if not isinstance(record, dict) or key not in record]
+        if missing:
+            raise ValueError(f"required {', '.join(missing)} missing")
+        return record if isinstance(record, dict) else {"value": record}
+
+    return Schema(schema_id, "JSON", name, subject or name, version, decode)
+
+
+SCHEMA_SUFFIXES = {".avsc": "AVRO", ".proto": "PROTOBUF", ".json": "JSON"}  # a schema folder's files, by kind
+
+
 def make_schema(schema_id: int, kind: str, text: str, *, subject: str = "", version: int | None = None) -> Schema:
     kind = (kind or "AVRO").upper()
     if kind == "AVRO":
         return avro_schema(schema_id, text, subject=subject, version=version)
     if kind == "PROTOBUF":
         return protobuf_schema(schema_id, text, subject=subject, version=version)
-    raise SchemaError(f"schema id {schema_id}: {kind} schemas are not read (Avro and Protobuf are)")
+    if kind == "JSON":
+        return json_schema(schema_id, text, subject=subject, version=version)
+    raise SchemaError(f"schema id {schema_id}: {kind} schemas are not read (Avro, Protobuf and JSON Schema are)")
 
 
 # -- where schemas come from --------------------------------------------------------------------
 
 
 class FolderSchemas:
-    """`.avsc` and `.proto` files of a folder, each named by its schema id: `17.avsc`, `17-orders-value.avsc`
-    (the rest of the name is the subject). Compiled when first asked for."""
+    """`.avsc`, `.proto` and `.json` (JSON Schema) files of a folder, each named by its schema id: `17.avsc`,
+    `17-orders-value.avsc`, `25-shipments-value.schema.json` (the rest of the name is the subject). Compiled when
+    first asked for."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -166,8 +209,9 @@ class FolderSchemas:
             raise SchemaError(f"{folder}: no such folder of schemas")
         self._files: dict[int, tuple[Path, str, str]] = {}  # id -> (path, kind, subject)
         for path in sorted(self.folder.iterdir()):
-            kind = {".avsc": "AVRO", ".proto": "PROTOBUF"}.get(path.suffix.lower())
-            match = _ID_PREFIX.match(path.stem)
+            kind = SCHEMA_SUFFIXES.get(path.suffix.lower())
+            stem = path.stem.removesuffix(".schema")  # `25-shipments-value.schema.json`
+            match = _ID_PREFIX.match(stem)
             if kind and match:
                 self._files[int(match.group(1))] = (path, kind, match.group(2) or "")
         self._cache = _Cache()
@@ -180,7 +224,9 @@ class FolderSchemas:
 
         def load() -> Schema:
             if schema_id not in self._files:
-                raise SchemaError(f"schema id {schema_id} is not in {self.folder} (files are named ID[-SUBJECT].avsc)")
+                raise SchemaError(
+                    f"schema id {schema_id} is not in {self.folder} (files are named ID[-SUBJECT].avsc/.proto/.json)"
+                )
             path, kind, subject = self._files[schema_id]
             return make_schema(schema_id, kind, path.read_text(encoding="utf-8"), subject=subject)
 

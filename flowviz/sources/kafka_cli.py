@@ -81,7 +81,9 @@ def add_kafka_arguments(
             help="schema registry for Avro/Protobuf events in the Confluent wire format (its HTTP API)",
         )
         parser.add_argument(
-            "--schemas", metavar="DIR", help="folder of schemas named by id: 17.avsc, 18-orders-value.proto, ..."
+            "--schemas",
+            metavar="DIR",
+            help="folder of schemas named by id: 17.avsc, 18-orders.proto, 25-shipments.json, ...",
         )
         parser.add_argument(
             "--schema-registry-config",

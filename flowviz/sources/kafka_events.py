@@ -175,12 +175,15 @@ def _state_note(state) -> str:
     return " · ".join(parts)
 
 
+SCHEMA_KINDS = {"AVRO": "Avro", "PROTOBUF": "Protobuf", "JSON": "JSON Schema"}
+
+
 def schema_notes(source_status: dict[str, Any] | None) -> dict[str, str]:
     """Topic -> `Avro orders-value v3` (the schema of its latest record in the Confluent wire format)."""
     notes = {}
     for topic, schema in ((source_status or {}).get("schemas") or {}).items():
         version = f" v{schema['version']}" if schema.get("version") is not None else f" (id {schema['id']})"
-        notes[topic] = f"{schema['kind'].title()} {schema['subject']}{version}"
+        notes[topic] = f"{SCHEMA_KINDS.get(schema['kind'], schema['kind'])} {schema['subject']}{version}"
     return notes
 
 

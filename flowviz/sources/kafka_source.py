@@ -99,7 +99,7 @@ class KafkaSettings:
     groups: tuple[str, ...] = ()  # consumer groups to watch on event topics (none: every group the broker lists)
     dead_letters: tuple[str, ...] = ()  # name patterns of dead-letter/retry topics (none: DEFAULT_PATTERNS)
     schema_registry: str | None = None  # a schema registry's URL (Avro/Protobuf events in the Confluent wire format)
-    schemas: str | None = None  # a folder of ID[-SUBJECT].avsc / .proto files
+    schemas: str | None = None  # a folder of ID[-SUBJECT].avsc / .proto / .json (JSON Schema) files
     schema_registry_config: str | None = None  # properties file with basic.auth.user.info (a secret: only named)
     event_fields: tuple[str, ...] = ()  # `type=PATH`, `id=PATH`, `time=PATH`: where plain events keep them
 

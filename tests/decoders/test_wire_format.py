@@ -12,7 +12,14 @@ import fastavro
 import orjson
 import pytest
 
-from flowviz.decoders.wire_format import FolderSchemas, RegistrySchemas, SchemaError, schema_source, split_wire
+from flowviz.decoders.wire_format import (
+    FolderSchemas,
+    RegistrySchemas,
+    SchemaError,
+    json_schema,
+    schema_source,
+    split_wire,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas"
 
@@ -42,6 +49,11 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
+def json_value(schema_id: int, record: object) -> bytes:
+    """A record as Confluent's JSON Schema serializer writes it: the wire-format header, then the JSON."""
+    return b"\x00" + schema_id.to_bytes(4, "big") + orjson.dumps(record)
+
+
 def protobuf_value(schema_id: int, *, id: str, source: str, time: str, amount: int, brand: str) -> bytes:
     payload = _field(1, id) + _field(2, source) + _field(3, time) + _field(4, amount) + _field(5, _field(1, brand))
     return b"\x00" + schema_id.to_bytes(4, "big") + b"\x00" + payload  # message indexes [0]: a single 0
@@ -62,10 +74,10 @@ class Registry:
                 if parts[:2] != ["schemas", "ids"] or schema_id not in files:
                     body, code = b'{"error_code": 40403, "message": "Schema not found"}', 404
                 elif len(parts) == 4 and parts[3] == "versions":
-                    subject = files[schema_id].stem.split("-", 1)[1]
+                    subject = files[schema_id].stem.removesuffix(".schema").split("-", 1)[1]
                     body, code = orjson.dumps([{"subject": subject, "version": schema_id - 15}]), 200
                 else:
-                    kind = "PROTOBUF" if files[schema_id].suffix == ".proto" else "AVRO"
+                    kind = {".proto": "PROTOBUF", ".json": "JSON"}.get(files[schema_id].suffix, "AVRO")
                     body = orjson.dumps({"schema": files[schema_id].read_text(), "schemaType": kind})
                     code = 200
                 handler.send_response(code)
@@ -103,7 +115,7 @@ def test_split_wire() -> None:
 
 def test_avro_and_protobuf_from_a_folder() -> None:
     folder = FolderSchemas(SCHEMAS)
-    assert folder.ids() == [17, 18, 21]
+    assert folder.ids() == [17, 18, 21, 25]
     stamp = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
     value = avro_value(17, {"id": "o-1", "source": "checkout", "time": stamp, "total_cents": 4200})
     schema_id, payload = split_wire(value)
@@ -176,3 +188,21 @@ def test_event_fields_name_type_id_and_time_of_records() -> None:
     )
     assert int(batch.event_time_ns[0]) == int(stamp.timestamp()) * 1_000_000_000
     assert int(batch.value_bytes[0]) == 40
+
+
+def test_json_schema_from_a_folder_and_a_registry(registry) -> None:
+    record = {"id": "s-1", "source": "shipping", "time": "2026-12-02T20:00:00Z", "parcels": 2}
+    for source in (FolderSchemas(SCHEMAS), RegistrySchemas(registry.url)):
+        schema_id, payload = split_wire(json_value(25, record))
+        schema = source.get(schema_id)
+        assert (schema.kind, schema.name, schema.subject) == ("JSON", "shop.shipping.ShipmentSent", "shipments-value")
+        assert schema.decode(payload) == record
+        with pytest.raises(ValueError, match="required source missing"):
+            schema.decode(split_wire(json_value(25, {"id": "s-2"}))[1])
+        with pytest.raises(ValueError, match="schema wants object"):
+            schema.decode(split_wire(json_value(25, ["s-3"]))[1])
+        with pytest.raises(orjson.JSONDecodeError):
+            schema.decode(memoryview(b"{not json"))
+    assert RegistrySchemas(registry.url).get(25).version == 10
+    with pytest.raises(SchemaError, match="not a JSON Schema"):
+        json_schema(30, "[1, 2]")

@@ -345,10 +345,15 @@ def test_schema_notes_on_topics_merge_with_lag_notes() -> None:
         "schemas": {
             "orders": {"id": 18, "kind": "AVRO", "subject": "orders-value", "version": 3},
             "payments": {"id": 21, "kind": "PROTOBUF", "subject": "payments-value", "version": None},
+            "shipments": {"id": 25, "kind": "JSON", "subject": "shipments-value", "version": 2},
         }
     }
     notes = schema_notes(status)
-    assert notes == {"orders": "Avro orders-value v3", "payments": "Protobuf payments-value (id 21)"}
+    assert notes == {
+        "orders": "Avro orders-value v3",
+        "payments": "Protobuf payments-value (id 21)",
+        "shipments": "JSON Schema shipments-value v2",
+    }
     assert (
         merged_notes({"orders": "max lag 5 (billing)"}, notes)["orders"] == "max lag 5 (billing) · Avro orders-value v3"
     )

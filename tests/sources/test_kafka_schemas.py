@@ -109,3 +109,30 @@ def test_avro_and_protobuf_events_with_schemas_from_a_registry(kafka_broker) -> 
     assert by_topic["payments"]["version"] == 6
     assert marks[0].text.endswith("(orders-value v3)")
     assert registry.asked.count("/schemas/ids/99") == 1  # an unknown id is asked for once
+
+
+def test_json_schema_events_with_schemas_from_a_folder(kafka_broker) -> None:
+    from tests.decoders.test_wire_format import json_value
+
+    shipments = f"shipments-{uuid.uuid4().hex[:6]}"
+    create_topic(KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(shipments,)), shipments, partitions=1)
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap})
+    for index in range(5):
+        record = {"id": f"s-{index}", "source": "shipping", "time": when.isoformat(), "parcels": index}
+        producer.produce(shipments, json_value(25, record), partition=0)
+    producer.produce(shipments, json_value(25, {"id": "s-9"}), partition=0)  # no source: the schema requires it
+    producer.produce(shipments, json_value(77, {"id": "s-10"}), partition=0)  # an id nobody knows
+    assert producer.flush(10) == 0
+    settings = KafkaSettings(
+        bootstrap=kafka_broker.bootstrap, topics=(shipments,), start="earliest", schemas=str(SCHEMAS)
+    )
+    status, problems, observations, _marks = _run(settings, 5)
+    calls = EdgeObservations.concat(observations)
+    names = calls.names
+    pairs = {(names[s], names[t]) for s, t in zip(calls.source.tolist(), calls.target.tolist(), strict=True)}
+    assert pairs == {("shipping", shipments)}
+    assert int(calls.count.sum()) == 5
+    assert status["schemas"][shipments] == {"id": 25, "kind": "JSON", "subject": "shipments-value", "version": None}
+    assert problems[BAD_RECORD]["first"][0].startswith(f"{shipments}[0]@5 (schema id 25: ValueError: required source")
+    assert problems[UNKNOWN_SCHEMA]["first"][0].startswith(f"{shipments}[0]@6 (schema id 77")
