@@ -208,6 +208,13 @@ class LagMark:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class TimelineMarks:
+    """Marks that come without a look (a topic's records changed schema), as a source hands them to the ingest."""
+
+    marks: tuple[LagMark, ...]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class LagFrame:
     """Everything about the consumer groups at one look (what the rolling store keeps per look)."""

@@ -9,7 +9,7 @@ from typing import TextIO
 
 import numpy as np
 
-from flowviz.derive.consumer_lag import LagTracker
+from flowviz.derive.consumer_lag import LagTracker, TimelineMarks
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.deriver import DEFAULT_TTL_NS, EdgeDeriver
 from flowviz.derive.events import EventDeriver
@@ -72,9 +72,14 @@ class IngestPipeline:
         self._read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> after the last event read
         self.totals = IngestTotals()
 
-    def feed(self, item: SpanBatch | DependencyLinks | EventBatch | GroupOffsets | EdgeObservations) -> None:
+    def feed(
+        self, item: SpanBatch | DependencyLinks | EventBatch | GroupOffsets | EdgeObservations | TimelineMarks
+    ) -> None:
         if isinstance(item, GroupOffsets):
             self._feed_look(item)
+            return
+        if isinstance(item, TimelineMarks):  # a recording's schema changes, on the timeline as live
+            self.store.consumer_lag.add_marks(list(item.marks))
             return
         if isinstance(item, EdgeObservations):  # calls derived while reading (dead letters of a recording)
             if len(item):

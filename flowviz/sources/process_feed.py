@@ -147,13 +147,16 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
         """Stands in for the store: observations and consumer lag frames go to the parent instead."""
 
         def __init__(self) -> None:
-            self.consumer_lag = self  # the store's LagHistory: `consumer_lag.add(frame)`
+            self.consumer_lag = self  # the store's LagHistory: `consumer_lag.add(frame)`, `.add_marks(marks)`
 
         def ingest(self, observations: EdgeObservations) -> None:
             connection.send(("data", observations, pipeline.totals.spans, problems.as_dict()))
 
         def add(self, frame) -> None:
             connection.send(("lag", frame))
+
+        def add_marks(self, marks) -> None:
+            connection.send(("marks", marks))
 
     if details is not None:
         details.raw_spans = CaptureFiles(spec.paths).span_details

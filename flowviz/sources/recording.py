@@ -24,6 +24,7 @@ import msgspec
 import orjson
 
 from flowviz.decoders.formats import KAFKA_FORMATS
+from flowviz.derive.consumer_lag import TimelineMarks
 from flowviz.derive.consumption import GroupOffsets
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
@@ -255,10 +256,10 @@ def recording_batches(
     *,
     format_name: str = "auto",
     batch_spans: int = DEFAULT_BATCH_SPANS,
-) -> Iterator[SpanBatch | EventBatch | GroupOffsets | EdgeObservations]:
-    """The spans (and business events, and looks at the consumer groups) of a recording's messages, decoded
-    as live: the same decoder,
-    format and event producer rule from the header unless `format_name` forces a format (a capture
+) -> Iterator[SpanBatch | EventBatch | GroupOffsets | EdgeObservations | TimelineMarks]:
+    """The spans (and business events, looks at the consumer groups, schema-change marks) of a recording's
+    messages, decoded as live: the same decoder, format and event producer rule from the header unless
+    `format_name` forces a format (a capture
     format name other than Kafka's means auto)."""
     from flowviz.decoders.builder import SpanBatchBuilder
     from flowviz.decoders.events import MessageMeta
@@ -287,12 +288,14 @@ def recording_batches(
             if values and decoder is not None and (events := decode_pending()) is not None:
                 yield events
             yield from _drain(dead_letters)
+            yield from _schema_marks(decoder)
             yield item
             continue
         if isinstance(item, dict):
             if values and decoder is not None and (events := decode_pending()) is not None:
                 yield events
             yield from _drain(dead_letters)
+            yield from _schema_marks(decoder)
             recorded_format = item.get("format_name", "auto")
             recorded = recorded_format if recorded_format in KAFKA_FORMATS else "auto"
             producer = item.get("event_producer") if isinstance(item.get("event_producer"), str) else None
@@ -335,11 +338,13 @@ def recording_batches(
             if (events := decode_pending()) is not None:
                 yield events
             yield from _drain(dead_letters)
+            yield from _schema_marks(decoder)
             if len(builder) >= batch_spans:
                 yield builder.build()
     if values and decoder is not None and (events := decode_pending()) is not None:
         yield events
     yield from _drain(dead_letters)
+    yield from _schema_marks(decoder)
     if len(builder):
         yield builder.build()
 
@@ -356,6 +361,13 @@ def _recorded_schemas(header: dict, problems: Problems, label: str):
     except SchemaError as error:
         problems.add("recording: the schemas it was recorded with cannot be had", f"{label} ({error})")
         return None
+
+
+def _schema_marks(decoder) -> Iterator[TimelineMarks]:
+    """A topic's records that came with a new schema id: marks on the timeline, in replay as live."""
+    changes = decoder.take_schema_changes() if decoder is not None else []
+    if changes:
+        yield TimelineMarks(tuple(changes))
 
 
 def _drain(parts: list[EdgeObservations]) -> Iterator[EdgeObservations]:

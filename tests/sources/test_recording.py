@@ -235,3 +235,42 @@ def test_the_recorded_format_is_used_unless_one_is_forced(tmp_path) -> None:
     assert sum(len(b) for b in CaptureReader(recording, problems=problems)) == 0
     assert problems  # read as OTLP JSON, as it was watched: not a request
     assert sum(len(b) for b in CaptureReader(recording, problems=Problems(), format_name="simple_json")) == 1
+
+
+def test_a_schema_change_in_a_recording_is_a_mark_in_replay(tmp_path) -> None:
+    """As live: the topic's records come with a new schema id → a mark at the first such record's time,
+    through the in-process pipeline and through the worker that loads captures for a window."""
+    from datetime import UTC, datetime
+
+    from flowviz.sources.pipeline import IngestPipeline, load_captures
+    from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
+    from flowviz.store.rolling_store import RollingStore
+    from tests.decoders.test_wire_format import SCHEMAS, avro_value
+
+    base_ms = 1_700_000_000_000
+    stamp = datetime.fromtimestamp(base_ms / 1000, UTC)
+    messages = [
+        RecordedMessage(
+            "orders", 0, offset, 1, base_ms + 1000 * offset, None,
+            avro_value(17 if offset < 3 else 18, {"id": f"o-{offset}", "source": "checkout", "time": stamp,
+                                                 "total_cents": 1, **({"currency": "EUR"} if offset >= 3 else {})}),
+        )
+        for offset in range(5)
+    ]  # fmt: skip
+    path = tmp_path / "orders.fvrec"
+    _write(path, [messages], topics=["orders"], format_name="auto", schemas=str(SCHEMAS))
+    problems = Problems()
+    store = RollingStore(problems=problems)
+    load_captures([path], IngestPipeline(store, problems=problems))
+    marks = store.consumer_lag.marks(0, 2**62)
+    assert [(mark.time_ns, mark.group, mark.text) for mark in marks] == [
+        ((base_ms + 3000) * 1_000_000, "orders", "schema 17 → 18 (orders-value)")
+    ]
+    window_store = RollingStore()
+    feed = ProcessFeed(window_store, CaptureSpec((str(path),)))
+    feed.start()
+    try:
+        assert feed.wait(60)  # the marks come before the worker says it is done
+        assert [m.text for m in window_store.consumer_lag.marks(0, 2**62)] == ["schema 17 → 18 (orders-value)"]
+    finally:
+        feed.stop()
