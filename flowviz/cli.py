@@ -388,13 +388,14 @@ def _analysis_config(command: str, path: str | None):
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from flowviz.analysis.report import ReportWindow, build_report, default_window, format_report
+    from flowviz.analysis.report import ReportWindow, add_payload_sizes, build_report, default_window, format_report
     from flowviz.model.problems import Problems
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
     from flowviz.sources.incident_cli import open_inputs
     from flowviz.sources.incident_package import PackageError
     from flowviz.sources.pipeline import IngestPipeline, load_captures, say_what_was_unreadable
     from flowviz.store.drill_down import DrillDownStore
+    from flowviz.store.edge_details import EdgeDetails
     from flowviz.store.rolling_store import RollingStore
 
     if args.prometheus:
@@ -425,7 +426,7 @@ def _run_report(args: argparse.Namespace) -> int:
     problems = Problems(echo=sys.stderr)
     store = RollingStore(problems=problems)
     details = DrillDownStore() if args.service else None
-    pipeline = IngestPipeline(store, problems=problems, details=details)
+    pipeline = IngestPipeline(store, problems=problems, details=details, payloads=EdgeDetails())
     from flowviz.sources.parallel_capture import default_workers
 
     workers = args.workers or default_workers()
@@ -450,6 +451,8 @@ def _run_report(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         window = ReportWindow.snapped(start, end)
     report = build_report(store, window, totals, problems, settings=config.findings)
+    if totals.events and pipeline.payloads is not None:  # message sizes on producer → topic edges
+        add_payload_sizes(report, pipeline.payloads, window)
     if len(store.consumer_lag):  # a recording of events with its looks at the consumer groups
         from flowviz.analysis.consumer_groups import consumer_groups
 

@@ -13,6 +13,7 @@ from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.problems import Problems
 from flowviz.model.time_spec import format_time_ns
 from flowviz.sources.pipeline import IngestTotals
+from flowviz.store.edge_details import EdgeDetails
 from flowviz.store.graph_frame import GraphFrame
 from flowviz.store.rolling_store import RollingStore
 
@@ -124,6 +125,21 @@ def edge_rows(frame: GraphFrame) -> list[dict[str, object]]:
         }
         for e in active
     ]
+
+
+def add_payload_sizes(report: dict[str, object], payloads: EdgeDetails, window: ReportWindow | None) -> None:
+    """Give each edge that carried business events (producer → topic) its message sizes in the window:
+    `"payload_bytes": {"messages", "p50", "p95", "p99"}` (log bins, within 9 %); other edges get none."""
+    start_ns, end_ns = (window.start_ns, window.end_ns) if window is not None else (-(1 << 62), 1 << 62)
+    for row in report["edges"]:  # type: ignore[attr-defined]
+        sizes = payloads.payload(row["source"], row["target"], start_ns, end_ns)
+        if sizes.calls:
+            row["payload_bytes"] = {
+                "messages": sizes.calls,
+                "p50": round(sizes.p50_ms),
+                "p95": round(sizes.p95_ms),
+                "p99": round(sizes.p99_ms),
+            }
 
 
 def _cell(value: object) -> str:

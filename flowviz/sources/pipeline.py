@@ -19,6 +19,7 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
 from flowviz.store.drill_down import DrillDownStore
+from flowviz.store.edge_details import EdgeDetails
 from flowviz.store.rolling_store import RollingStore
 
 
@@ -61,9 +62,12 @@ class IngestPipeline:
         problems: Problems,
         ttl_ns: int = DEFAULT_TTL_NS,
         details: DrillDownStore | None = None,
+        payloads: EdgeDetails | None = None,
     ) -> None:
         self.store = store
         self.details = details
+        # message sizes per producer → topic: the drill-down store's edge details, or these (a report's)
+        self.payloads = details.edges if details is not None else payloads
         self.problems = problems
         self.deriver = EdgeDeriver(ttl_ns=ttl_ns, problems=problems)
         self.event_deriver = EventDeriver(problems=problems)  # business events of Kafka recordings
@@ -99,8 +103,8 @@ class IngestPipeline:
             self.consumption.note_events(item)
             self.lag.note_events(item)
             self._note_positions(item)
-            if self.details is not None:
-                self.details.edges.add_payloads(observations, item.value_bytes)
+            if self.payloads is not None:
+                self.payloads.add_payloads(observations, item.value_bytes)
             self._note_times(observations.time_ns)
             self._write(observations)
             return

@@ -107,3 +107,27 @@ def test_a_capture_worker_reads_a_traces_attributes_again_from_the_file(captures
         assert remote.span_details("00000000000000000000000000000bad") == {}
     finally:
         feed.stop()
+
+
+def test_the_edge_panels_payload_query_is_served() -> None:
+    """Live Kafka windows ask the worker for a producer → topic edge's message sizes (the edge panel's line)."""
+    import numpy as np
+
+    from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+
+    calls = EdgeObservations.from_columns(
+        ("", "checkout", "orders"),
+        source=[1] * 3, target=[2] * 3, source_kind=NodeKind.SERVICE, target_kind=NodeKind.TOPIC,
+        connection_type=ConnectionType.MESSAGING_SYSTEM, via=0, time_ns=[10, 20, 30], latency_ns=1_000_000,
+        failed=False,
+    )  # fmt: skip
+    details = DrillDownStore()
+    details.edges.add(calls)
+    details.edges.add_payloads(calls, np.array([100, 200, 400]))
+    parent, child = multiprocessing.Pipe()
+    serve_details(details, child)
+    client = DetailClient(parent, timeout_s=5)
+    payload = client.edges.payload("checkout", "orders", 0, 100)
+    assert payload.calls == 3
+    assert payload.p50_ms == pytest.approx(200, rel=0.09)  # bytes
+    client.close()

@@ -301,6 +301,12 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
     [entry] = report["consumer_groups"]["groups"]
     assert (entry["group"], entry["lag"], entry["partitions"][0]["committed"]) == (group, 8, 12)
     assert entry["text"].startswith("ok · lag 8 (")
+    produced = next(e for e in report["edges"] if (e["source"], e["target"]) == ("orders", topic))
+    assert produced["payload_bytes"]["messages"] == 20  # message sizes on the producer → topic edge, as live
+    assert produced["payload_bytes"]["p50"] == pytest.approx(np.median(sizes), rel=0.09)
+    assert produced["payload_bytes"]["p95"] == pytest.approx(np.percentile(sizes, 95), rel=0.09)
+    consumed = next(e for e in report["edges"] if (e["source"], e["target"]) == (topic, group))
+    assert "payload_bytes" not in consumed
 
 
 def test_frame_notes_name_state_lag_age_and_trend() -> None:
