@@ -210,7 +210,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_live(args: argparse.Namespace) -> int:
     from flowviz.model.time_spec import TimeSpecError
     from flowviz.sources.kafka_cli import settings_from_args
-    from flowviz.sources.kafka_source import KafkaConfigError
+    from flowviz.sources.kafka_settings import KafkaConfigError
     from flowviz.ui.app import run_live
 
     if args.prometheus:

@@ -308,9 +308,9 @@ def read_file_as_report(path: Path, problems: Problems) -> int:
 
 def read_messages_as_live(values: list[bytes | None], problems: Problems) -> int:
     """What the live worker does with a batch of Kafka message values: decode, derive, events."""
+    from flowviz.decoders.messages import MessageDecoder
     from flowviz.derive.deriver import EdgeDeriver
     from flowviz.derive.events import EventDeriver
-    from flowviz.sources.kafka_source import MessageDecoder
 
     decoder = MessageDecoder("auto", problems=problems)
     builder = SpanBatchBuilder(problems)

@@ -18,7 +18,7 @@ from flowviz.derive.consumer_lag import LagTracker
 from flowviz.derive.consumption import GroupConsumption
 from flowviz.sources.kafka_groups import DEFAULT_INTERVAL_S, read_group_offsets
 from flowviz.sources.kafka_publish import LocalBroker, create_topic
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 
 
 def run_groups_bench(*, groups: int = 200, partitions: int = 50, looks: int = 12, bootstrap: str | None = None) -> dict:

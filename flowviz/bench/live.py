@@ -14,9 +14,11 @@ import time
 
 import numpy as np
 
+from flowviz.decoders.messages import MessageDecoder
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import LocalBroker, Publisher, create_topic, publish_simulator
-from flowviz.sources.kafka_source import KafkaReader, KafkaSettings, MessageDecoder
+from flowviz.sources.kafka_reader import KafkaReader
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.pipeline import IngestPipeline
 from flowviz.store.rolling_store import RollingStore
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from flowviz.derive.consumption import GroupOffsets, OffsetTimes
 from flowviz.model.event_batch import EventBatch
+from flowviz.model.timeline_marks import LagMark
 
 SECOND_NS = 1_000_000_000
 STATES = ("ok", "warning", "rewound", "no consumers", "stalled", "stopped")
@@ -197,22 +198,6 @@ class PartitionTable:
 
 _COLUMNS = ("group", "topic", "partition", "committed", "end", "lag", "lag_s", "consume_per_s", "produce_per_s")
 _COLUMNS += ("state", "owner", "hot")
-
-
-@dataclass(frozen=True, slots=True)
-class LagMark:
-    """Something that happened to a group at a look: a rebalance, or a change of state."""
-
-    time_ns: int
-    group: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineMarks:
-    """Marks that come without a look (a topic's records changed schema), as a source hands them to the ingest."""
-
-    marks: tuple[LagMark, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -3,31 +3,16 @@ flow it left — from the consumer group that gave up on it where the message na
 
 from __future__ import annotations
 
-import fnmatch
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from flowviz.decoders.dead_letter_topics import DeadLetterRules
+from flowviz.decoders.messages import DeadLetterMessage
 from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
 
-DEFAULT_PATTERNS = (
-    "*.DLT",
-    "*-dlt",
-    "*_dlt",
-    "*.dlq",
-    "*-dlq",
-    "*_dlq",
-    "*.dead-letter",
-    "*-dead-letter",
-    "*.retry",
-    "*-retry",
-    "*_retry",
-    "*-retry-*",
-    "*.retry.*",
-)
-"""Spring Kafka (`orders.DLT`, `orders-retry-0`), Kafka Connect and common `-dlq` names; matched ignoring case."""
 ORIGIN_TOPIC_HEADERS = (
     "kafka_dlt-original-topic",  # Spring Kafka's DeadLetterPublishingRecoverer
     "kafka_original-topic",
@@ -38,50 +23,6 @@ ORIGIN_TOPIC_HEADERS = (
 ORIGIN_GROUP_HEADERS = ("kafka_dlt-original-consumer-group", "kafka_original-consumer-group")
 ORIGIN_TIME_HEADERS = ("kafka_dlt-original-timestamp", "kafka_original-timestamp", "retry_topic-original-timestamp")
 REASON_HEADERS = ("kafka_dlt-exception-message", "__connect.errors.exception.message", "kafka_dlt-exception-fqcn")
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetterRules:
-    """Which topics are dead-letter or retry topics (shell patterns, ignoring case), and where they come from:
-    the name without the matched suffix (`orders.DLT` -> `orders`, `orders-retry-2` -> `orders`)."""
-
-    patterns: tuple[str, ...] = DEFAULT_PATTERNS
-
-    @staticmethod
-    def parse(texts: Iterable[str] | None) -> DeadLetterRules:
-        """From `--dead-letter` options (each a pattern or a comma-separated list); none: the defaults."""
-        patterns = tuple(p.strip() for text in texts or () for p in text.split(",") if p.strip())
-        return DeadLetterRules(patterns or DEFAULT_PATTERNS)
-
-    def _match(self, topic: str) -> str | None:
-        lowered = topic.lower()
-        for pattern in self.patterns:
-            if fnmatch.fnmatchcase(lowered, pattern.lower()):
-                return pattern
-        return None
-
-    def kind(self, topic: str) -> str | None:
-        """`dead letter`, `retry` or None."""
-        pattern = self._match(topic)
-        if pattern is None:
-            return None
-        return "retry" if "retry" in pattern.lower() else "dead letter"
-
-    def origin(self, topic: str) -> str | None:
-        """The topic a dead-letter/retry topic's messages came from, by its name (None when no rule says)."""
-        pattern = self._match(topic)
-        if pattern is None or not pattern.startswith("*"):
-            return None
-        rest = pattern[1:]
-        if "*" not in rest and "?" not in rest:
-            return topic[: len(topic) - len(rest)] or None
-        fixed = rest.split("*", 1)[0]
-        cut = topic.lower().rfind(fixed.lower()) if fixed else -1
-        return topic[:cut] or None if cut > 0 else None
-
-    def mask(self, names: Iterable[str]) -> np.ndarray:
-        """True for the names that are dead-letter or retry topics."""
-        return np.fromiter((self._match(name) is not None for name in names), bool)
 
 
 @dataclass(slots=True)
@@ -135,6 +76,12 @@ class DeadLetterDeriver:
         if reason and (reason in figures.reasons or len(figures.reasons) < 20):
             figures.reasons[reason[:200]] = figures.reasons.get(reason[:200], 0) + 1
         return True
+
+    def derive(self, messages: Iterable[DeadLetterMessage]) -> EdgeObservations:
+        """The failed calls of dead-letter/retry messages a decoder set aside (with those counted before)."""
+        for message in messages:
+            self.add(message.topic, message.time_ns, message.headers)
+        return self.take()
 
     def take(self) -> EdgeObservations:
         """The calls counted since the last call."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import mmap
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -18,6 +16,7 @@ from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.formats import FORMAT_NAMES as FORMAT_NAMES  # the table moved; its names stay importable here
 from flowviz.decoders.formats import JSON_FORMATS as JSON_FORMATS
 from flowviz.decoders.formats import OTLP_PROTO, TRIED, JsonFormat, detect_json_format, json_format
+from flowviz.decoders.gc_pause import gc_paused
 from flowviz.decoders.guard import guarded, guarded_group
 from flowviz.decoders.json_split import split_document
 from flowviz.decoders.otlp_proto import looks_like_otlp_proto
@@ -37,19 +36,6 @@ _SPLIT_KEYS = ("resourceSpans", "batches", "data")  # envelope keys whose arrays
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark (Windows tools) that orjson refuses
 UNMATCHED_DOCUMENTS = 1_000  # JSON values in no trace format before the first one that is: the file is none
 EMPTY_FRAME_RUN = 1_000  # zero-length frames in a row: zeros, not frames
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a bulk decode: the many short-lived objects of parsed
-    documents otherwise trigger collections that scan every live container (a quarter of the time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class CaptureError(Exception):

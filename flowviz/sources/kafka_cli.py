@@ -14,17 +14,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
+from flowviz.decoders.formats import KAFKA_FORMATS
 from flowviz.model.time_spec import TimeSpecError
-from flowviz.sources.kafka_source import (
+from flowviz.sources.kafka_reader import KafkaReader
+from flowviz.sources.kafka_settings import (
     DEFAULT_TOPIC,
-    KAFKA_FORMATS,
     START_CHOICES_HELP,
     KafkaConfigError,
-    KafkaReader,
     KafkaSettings,
     check_settings,
-    status_text,
+    recording_header,
 )
+from flowviz.sources.kafka_status import status_text
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 STATUS_EVERY_S = 5.0
@@ -270,17 +271,7 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     if args.max_messages is not None and args.max_messages < 1:
         print("flowviz record: --max-messages must be at least 1", file=err)
         return EXIT_USAGE
-    header = {
-        "bootstrap": settings.bootstrap,
-        "topics": list(settings.topics),
-        "format_name": settings.format_name,
-        "start": settings.start,
-        "event_producer": settings.event_producer,
-        "dead_letters": list(settings.dead_letters),
-        "schema_registry": settings.schema_registry,
-        "schemas": settings.schemas,
-        "event_fields": list(settings.event_fields),
-    }
+    header = recording_header(settings)
     try:
         writer = RecordingWriter(args.output, header=header)
     except RecordingError as error:

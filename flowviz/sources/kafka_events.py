@@ -12,7 +12,7 @@ from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_groups import GroupOffsetPoller
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 
 Partition = tuple[str, int]
 

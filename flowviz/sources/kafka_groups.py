@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 
 from flowviz.derive.consumption import GroupMembers, GroupOffsets
-from flowviz.sources.kafka_source import KafkaSettings, client_config
+from flowviz.sources.kafka_settings import KafkaSettings, client_config
 
 DEFAULT_INTERVAL_S = 1.5
 OWN_GROUP = "flowviz-viewer"  # the viewer's own group id: never joined, never committed, never shown

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from flowviz.sources.kafka_peek import PeekedMessage, describe_messages, newest_messages
-from flowviz.sources.kafka_source import KafkaSettings, client_config
+from flowviz.sources.kafka_settings import KafkaSettings, client_config
 from flowviz.store.continuations import Continuation
 
 SCAN_PER_PARTITION = 20_000  # the newest messages of each partition searched for the id

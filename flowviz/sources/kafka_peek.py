@@ -13,7 +13,7 @@ import orjson
 from flowviz.decoders.events import EventDecoder, header_map, is_cloudevents_binary, message_meta
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_groups import OWN_GROUP, read_group_offsets
-from flowviz.sources.kafka_source import KafkaSettings, client_config
+from flowviz.sources.kafka_settings import KafkaSettings, client_config
 
 DEFAULT_COUNT = 20
 MAX_SCAN = 5_000  # messages read per partition at most when looking for one producer's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flowviz.sources.kafka_source import KafkaConfigError, KafkaSettings, client_config
+from flowviz.sources.kafka_settings import KafkaConfigError, KafkaSettings, client_config
 
 PROBE_TIMEOUT_S = 5.0
 

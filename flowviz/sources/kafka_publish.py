@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flowviz.sources.kafka_source import KafkaSettings, client_config
+from flowviz.sources.kafka_settings import KafkaSettings, client_config
 
 SECOND_NS = 1_000_000_000
 TICK_S = 0.1  # the simulator is asked for the spans of each tenth of a second

@@ -195,9 +195,9 @@ def run_otlp_worker(
     Sends `("data", observations, spans, problems)` per batch and `("source", status)` about twice a
     second, like the Kafka worker; takes `("record", path)` / `("record", None)` to record what arrives.
     """
+    from flowviz.decoders.gc_pause import gc_paused
     from flowviz.derive.deriver import EdgeDeriver
     from flowviz.model.span_batch import SpanBatch
-    from flowviz.sources.capture_file import gc_paused
     from flowviz.sources.live_recording import LiveRecorder
     from flowviz.sources.raw_inputs import RawRing
 

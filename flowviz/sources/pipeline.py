@@ -9,7 +9,7 @@ from typing import TextIO
 
 import numpy as np
 
-from flowviz.derive.consumer_lag import LagTracker, TimelineMarks
+from flowviz.derive.consumer_lag import LagTracker
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.deriver import DEFAULT_TTL_NS, EdgeDeriver
 from flowviz.derive.events import EventDeriver
@@ -17,6 +17,7 @@ from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKi
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
+from flowviz.model.timeline_marks import TimelineMarks
 from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.edge_details import EdgeDetails

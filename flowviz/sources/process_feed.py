@@ -29,7 +29,7 @@ from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
 
 if TYPE_CHECKING:
-    from flowviz.sources.kafka_source import KafkaSettings as KafkaSpec  # Kafka topics, read live (no group)
+    from flowviz.sources.kafka_settings import KafkaSettings as KafkaSpec  # Kafka topics, read live (no group)
 
 SECOND_NS = 1_000_000_000
 RESTART_FIRST_S, RESTART_MAX_S = 1.0, 30.0  # back-off between restarts of a live worker that died
@@ -91,7 +91,7 @@ class FeedStatus:
 
             return f"{receiver_text(self.source)} · {self.spans:,} spans · {self.calls:,} calls"
         if self.source:
-            from flowviz.sources.kafka_source import status_text
+            from flowviz.sources.kafka_status import status_text
 
             return f"{status_text(self.source)} · {self.spans:,} spans · {self.calls:,} calls"
         state = "loaded" if self.finished else f"{self.spans_per_s:,.0f} spans/s" if self.running else "starting…"
@@ -219,7 +219,7 @@ def _worker_main(
 
             run_otlp_worker(spec, connection, details=details)
         else:
-            from flowviz.sources.kafka_source import run_kafka_worker
+            from flowviz.sources.kafka_worker import run_kafka_worker
 
             run_kafka_worker(spec, connection, details=details)
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
@@ -399,7 +399,7 @@ def _merged(first: dict[str, dict[str, object]], second: dict[str, dict[str, obj
 def _resumed(spec, last_data_ns: int):
     """The spec a restarted worker runs: Kafka reads again from a second before the last data that arrived
     (a few messages twice rather than any lost); other sources start as they did."""
-    from flowviz.sources.kafka_source import KafkaSettings
+    from flowviz.sources.kafka_settings import KafkaSettings
 
     if not isinstance(spec, KafkaSettings) or not last_data_ns:
         return spec

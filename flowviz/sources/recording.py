@@ -24,12 +24,12 @@ import msgspec
 import orjson
 
 from flowviz.decoders.formats import KAFKA_FORMATS
-from flowviz.derive.consumer_lag import TimelineMarks
 from flowviz.derive.consumption import GroupOffsets
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
+from flowviz.model.timeline_marks import TimelineMarks
 
 RECORDING_MAGIC = b"\x89flowviz-kafka\r\n\x1a\n"  # binary (not JSON, not protobuf), damaged by text-mode copies
 RECORDING_VERSION = 1
@@ -263,7 +263,8 @@ def recording_batches(
     format name other than Kafka's means auto)."""
     from flowviz.decoders.builder import SpanBatchBuilder
     from flowviz.decoders.events import MessageMeta
-    from flowviz.sources.kafka_source import KafkaConfigError, MessageDecoder
+    from flowviz.decoders.messages import DecoderSettingsError, MessageDecoder
+    from flowviz.derive.dead_letters import DeadLetterDeriver
 
     forced = format_name if format_name in KAFKA_FORMATS and format_name != "auto" else None
     decoder: MessageDecoder | None = None
@@ -273,13 +274,14 @@ def recording_batches(
     metas: list[MessageMeta] = []
     pending_bytes = 0
     dead_letters: list[EdgeObservations] = []  # failed calls of dead-letter/retry messages, handed out as they come
+    dead_letter_calls = DeadLetterDeriver()  # of the decoder's dead-letter messages, by its rules
 
     def decode_pending() -> EventBatch | None:
         nonlocal values, wheres, metas, pending_bytes
         assert decoder is not None
         decoder.add(values, wheres, builder, metas=metas)
         values, wheres, metas, pending_bytes = [], [], [], 0
-        dead_letters.append(decoder.take_dead_letters())
+        dead_letters.append(dead_letter_calls.derive(decoder.take_dead_letters()))
         events = decoder.take_events()
         return events if len(events) else None
 
@@ -314,9 +316,10 @@ def recording_batches(
                     schemas=schemas,
                     event_fields=fields,
                 )
-            except KafkaConfigError:
+            except DecoderSettingsError:
                 problems.add("recording: header's event producer rule or event fields not understood (ignored)", label)
                 decoder = MessageDecoder(forced or recorded, problems=problems, label=label)
+            dead_letter_calls = DeadLetterDeriver(decoder.dead_letter_rules)
             continue
         if decoder is None:
             decoder = MessageDecoder(forced or "auto", problems=problems, label=label)

@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flowviz.decoders.formats import KAFKA_FORMATS
 from flowviz.model.time_spec import TimeSpecError
 from flowviz.sources.kafka_probe import PROBE_TIMEOUT_S
-from flowviz.sources.kafka_source import (
+from flowviz.sources.kafka_settings import (
     DEFAULT_TOPIC,
-    KAFKA_FORMATS,
     KafkaConfigError,
     KafkaSettings,
     check_settings,

@@ -30,7 +30,7 @@ from flowviz.derive.observations import NodeKind
 from flowviz.sources.detail_channel import DetailsUnavailable
 from flowviz.sources.kafka_journey import Journey, event_journey
 from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_offsets, peek
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.ui.background import BackgroundJob
 from flowviz.ui.trace_view import waterfall
 

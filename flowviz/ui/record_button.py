@@ -10,8 +10,8 @@ from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QToolBar, QWidget
 
-from flowviz.sources.kafka_source import KafkaSettings
-from flowviz.sources.kafka_source import _human_bytes as size_text
+from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.sources.kafka_status import human_bytes as size_text
 from flowviz.sources.recording import RECORDING_MAGIC, is_recording
 
 RECORDING_SUFFIX = ".fvrec"

@@ -19,9 +19,9 @@ from flowviz.decoders.events import (
     header_map,
     parse_time_ns,
 )
+from flowviz.decoders.messages import DecoderSettingsError, MessageDecoder
 from flowviz.model.event_batch import UNKNOWN_NS
 from flowviz.model.problems import Problems
-from flowviz.sources.kafka_source import KafkaConfigError, MessageDecoder
 
 KAFKA_MS = 1_700_000_000_000  # the messages' Kafka timestamp
 T0 = "2023-11-14T22:13:18.250Z"  # 1.75 s before it
@@ -143,7 +143,7 @@ def test_producer_rules_parse() -> None:
     for bad in ("header:", "a..b"):
         with pytest.raises(ValueError, match="event-producer"):
             ProducerRule.parse(bad)
-    with pytest.raises(KafkaConfigError):
+    with pytest.raises(DecoderSettingsError):
         MessageDecoder("events", problems=Problems(), event_producer="header:")
 
 

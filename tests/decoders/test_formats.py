@@ -16,7 +16,7 @@ from flowviz.decoders.formats import (
     detect_json_format,
     json_format,
 )
-from flowviz.sources import capture_file, kafka_source
+from flowviz.sources import capture_file
 
 CAPTURES = {
     "otlp-json/opentelemetry-proto-example-trace.json": "otlp_json",
@@ -34,7 +34,6 @@ def test_names_for_files_and_kafka_come_from_the_table() -> None:
     # the old homes of the names still give the same objects
     assert capture_file.FORMAT_NAMES is FORMAT_NAMES
     assert capture_file.JSON_FORMATS is JSON_FORMATS
-    assert kafka_source.KAFKA_FORMATS is KAFKA_FORMATS
 
 
 def test_every_json_format_is_named_in_the_tried_list() -> None:

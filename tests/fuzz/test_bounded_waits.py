@@ -43,7 +43,7 @@ def test_the_group_poller_survives_timeouts_and_errors_and_keeps_looking() -> No
     from concurrent.futures import Future
 
     from flowviz.sources.kafka_groups import GroupOffsetPoller
-    from flowviz.sources.kafka_source import KafkaSettings
+    from flowviz.sources.kafka_settings import KafkaSettings
 
     class NoBroker:
         calls = 0

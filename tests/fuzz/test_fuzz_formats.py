@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from flowviz.bench.fuzz import default_seeds, mutate, read_file_as_report, read_messages_as_live, run_fuzz
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.events import MessageMeta
+from flowviz.decoders.messages import MessageDecoder
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.capture_file import CaptureReader
-from flowviz.sources.kafka_source import MessageDecoder
 
 SHORT = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 DEEP = 1_200

@@ -14,7 +14,7 @@ from flowviz.bench.encode import otlp_json_request, otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import Publisher, create_topic
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.process_feed import ProcessFeed, SimulatorSpec
 from flowviz.store.rolling_store import RollingStore
 
@@ -101,7 +101,7 @@ def test_a_broker_that_restarts_without_its_data_is_read_again_from_the_new_begi
     """Three runs of the issue's case: 5 messages read, the broker restarts empty, 105 published: all 105
     arrive (104 were skipped before), and the reset is counted."""
     from flowviz.sources.kafka_publish import LocalBroker
-    from flowviz.sources.kafka_source import KafkaReader
+    from flowviz.sources.kafka_reader import KafkaReader
 
     def read(reader, count: int) -> list[bytes]:
         got: list[bytes] = []

@@ -9,9 +9,9 @@ from flowviz.bench.encode import otlp_json_request, otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.events import MessageMeta, parse_time_ns
+from flowviz.decoders.messages import MessageDecoder
 from flowviz.model.event_batch import UNKNOWN_NS
 from flowviz.model.problems import Problems
-from flowviz.sources.kafka_source import MessageDecoder
 
 DEEP = 1_500
 
@@ -92,9 +92,9 @@ def test_whatever_a_decoder_raises_on_one_message_is_counted_there_and_its_half_
     monkeypatch,
 ) -> None:
     """The guard: a decoder that adds some spans and then fails costs only that message."""
-    import flowviz.sources.kafka_source as kafka_source
+    import flowviz.decoders.messages as messages
 
-    real = kafka_source.decode_otlp_proto
+    real = messages.decode_otlp_proto
 
     def fails_on_marked(messages, builder, problems, wheres):
         added = real(messages, builder, problems, wheres)  # spans added first, then the failure
@@ -102,7 +102,7 @@ def test_whatever_a_decoder_raises_on_one_message_is_counted_there_and_its_half_
             raise TypeError("a decoder bug")
         return added
 
-    monkeypatch.setattr(kafka_source, "decode_otlp_proto", fails_on_marked)
+    monkeypatch.setattr(messages, "decode_otlp_proto", fails_on_marked)
     requests = [otlp_proto_request(trace) for trace in _traces(60)]
     marked = requests[2]
     values = requests

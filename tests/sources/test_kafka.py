@@ -31,19 +31,16 @@ from flowviz.bench.encode import (
 )
 from flowviz.bench.live import latency_case, throughput_case
 from flowviz.bench.synthetic import synthetic_traces
+from flowviz.decoders.messages import MessageDecoder
 from flowviz.derive.observations import ConnectionType
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import DEFAULT_START_NS, Simulator
 from flowviz.sources.kafka_cli import add_kafka_commands
 from flowviz.sources.kafka_publish import LocalBroker, Publisher, create_topic, free_port
-from flowviz.sources.kafka_source import (
-    KafkaReader,
-    KafkaSettings,
-    MessageDecoder,
-    consumer_config,
-    run_kafka_worker,
-    status_text,
-)
+from flowviz.sources.kafka_reader import KafkaReader
+from flowviz.sources.kafka_settings import KafkaSettings, consumer_config
+from flowviz.sources.kafka_status import status_text
+from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.sources.recording import read_recording
 from flowviz.store.rolling_store import RollingStore

@@ -16,7 +16,8 @@ from confluent_kafka import Producer
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import create_topic
-from flowviz.sources.kafka_source import KafkaSettings, run_kafka_worker
+from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.store.rolling_store import RollingStore
 

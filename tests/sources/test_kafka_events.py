@@ -21,7 +21,9 @@ from flowviz.model.problems import Problems
 from flowviz.sources.kafka_cli import add_kafka_commands, settings_from_args
 from flowviz.sources.kafka_events import lag_notes
 from flowviz.sources.kafka_publish import LocalBroker, create_topic
-from flowviz.sources.kafka_source import KafkaSettings, run_kafka_worker, status_text
+from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.sources.kafka_status import status_text
+from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.store.rolling_store import RollingStore
 

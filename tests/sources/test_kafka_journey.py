@@ -17,7 +17,7 @@ from flowviz.sources.kafka_cli import add_kafka_commands
 from flowviz.sources.kafka_groups import read_group_offsets
 from flowviz.sources.kafka_journey import event_journey, parse_traceparent
 from flowviz.sources.kafka_publish import create_topic
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.store.lag_history import LagHistory
 
 TRACE, SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"

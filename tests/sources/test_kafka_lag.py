@@ -14,7 +14,7 @@ from flowviz.derive.consumer_lag import LagTracker
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatchBuilder
 from flowviz.sources.kafka_groups import read_group_offsets
 from flowviz.sources.kafka_publish import LocalBroker, create_topic
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 
 S = 1_000_000_000
 
@@ -222,7 +222,7 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
     import orjson
 
     from flowviz.model.problems import Problems
-    from flowviz.sources.kafka_source import run_kafka_worker
+    from flowviz.sources.kafka_worker import run_kafka_worker
     from flowviz.sources.pipeline import IngestPipeline, load_captures
     from flowviz.store.drill_down import DrillDownStore
     from flowviz.store.rolling_store import RollingStore

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from flowviz.sources.kafka_cli import add_kafka_commands
 from flowviz.sources.kafka_peek import peek, text_preview
 from flowviz.sources.kafka_publish import create_topic
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 
 
 def test_text_preview() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flowviz.sources.kafka_probe import ProbeResult, probe_topics
 from flowviz.sources.kafka_publish import create_topic, free_port
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 
 
 def test_probe_lists_the_topics_of_a_broker(kafka_broker):

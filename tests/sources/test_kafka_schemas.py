@@ -12,10 +12,12 @@ from multiprocessing import Pipe
 import numpy as np
 from confluent_kafka import Producer
 
+from flowviz.decoders.messages import BAD_RECORD, UNKNOWN_SCHEMA
 from flowviz.derive.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import create_topic
-from flowviz.sources.kafka_source import BAD_RECORD, UNKNOWN_SCHEMA, KafkaSettings, run_kafka_worker
+from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.store.rolling_store import RollingStore
 from tests.decoders.test_wire_format import SCHEMAS, Registry, avro_value, protobuf_value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from flowviz.model.problems import Problems
-from flowviz.sources.kafka_source import status_text
+from flowviz.sources.kafka_status import status_text
 from flowviz.sources.live_recording import LiveRecorder
 from flowviz.sources.recording import RecordedMessage, read_recording
 

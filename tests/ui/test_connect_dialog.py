@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog
 
 from flowviz.sources.kafka_publish import create_topic, free_port
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.ui.connect_dialog import SETTINGS_PREFIX, ConnectDialog, bootstrap_problem, parse_topics
 from flowviz.ui.start_page import StartPage
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from flowviz.sources.kafka_publish import create_topic, publish_simulator
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.ui.app import live_window
 
 

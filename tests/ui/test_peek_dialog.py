@@ -10,7 +10,7 @@ from confluent_kafka import Producer
 
 from flowviz.derive.observations import NodeKind
 from flowviz.sources.kafka_publish import create_topic
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.ui.peek_dialog import PeekDialog, PeekTarget, target_of
 
 CHART = SimpleNamespace(

@@ -8,7 +8,7 @@ from flowviz.derive.observations import ConnectionType
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import DEFAULT_START_NS, Simulator
 from flowviz.sources.kafka_publish import Publisher, create_topic
-from flowviz.sources.kafka_source import KafkaSettings
+from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.sources.recording import read_recording
 from flowviz.store.rolling_store import RollingStore
