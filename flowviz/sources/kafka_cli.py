@@ -29,6 +29,7 @@ from flowviz.sources.kafka_status import status_text
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 STATUS_EVERY_S = 5.0
+STOP_WAIT_S = 1.0  # at the end of `record`, how long a look at the groups still in flight may take
 
 
 def add_kafka_arguments(
@@ -297,10 +298,10 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
                 on_status=lambda status: print(status_text(status), file=err),
                 groups=groups,
             )
-        groups.stop()
+        groups.stop(wait_s=STOP_WAIT_S)  # a look in flight at a broker that does not answer is not waited out
         writer.append_looks(groups.take())
     finally:
-        groups.stop()
+        groups.stop(wait_s=0.0)
         reader.close()
         writer.close()
     print(

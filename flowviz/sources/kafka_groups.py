@@ -134,11 +134,12 @@ class GroupOffsetPoller:
                 found.append(self._results.get_nowait())
         return found
 
-    def stop(self) -> None:
+    def stop(self, *, wait_s: float = _REQUEST_TIMEOUT_S * 2) -> None:
+        """Stop looking; wait at most `wait_s` for a look in flight (its thread is a daemon: it may be left)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(_REQUEST_TIMEOUT_S * 2)
+            self._thread.join(wait_s)
 
     def _run(self) -> None:
         admin = self._admin()
