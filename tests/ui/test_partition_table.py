@@ -47,7 +47,7 @@ def model() -> FlowChartModel:
     )
     _looks(store)
     model = FlowChartModel(store, window_s=30.0, live=False)
-    model.time.tick(0.0, model.available())
+    model.time.tick(0.0, model.available(), streaming=False)
     model.time.seek(T0 + 100 * SECOND)
     model.refresh()
     return model
@@ -121,7 +121,7 @@ def test_new_looks_update_the_table_live(qtbot):
     store.ingest(traffic([("orders", "audit", 5, 0.0)], seconds=SECONDS))
     _looks(store, until_s=20)
     model = FlowChartModel(store, window_s=30.0, live=True)
-    model.time.tick(0.0, model.available())
+    model.time.tick(0.0, model.available(), streaming=True)
     model.refresh()
     panel = ServicePanel(model)
     qtbot.addWidget(panel)
