@@ -22,6 +22,7 @@ MARGIN_PX = 2.0  # labels keep this far inside the chart
 _CELL_PX = 48.0
 _FAR_RINGS = 10  # how many steps further out a label may move (with a leader line)
 _LEADERS_UP_TO = 400  # on-screen nodes up to which labels of ordinary nodes may move away with a leader
+_REPAIRS_UP_TO = 24  # names left without room for which neighbours' names are moved aside (each costs a search)
 
 Rect = tuple[float, float, float, float]  # x, y, width, height
 
@@ -226,6 +227,11 @@ def place_labels(
         second = names_first(retry)
         if len(second[1]) > len(placed):
             occupied, placed = second
+        still_missing = [i for i in order if i not in placed]
+        if len(still_missing) <= _REPAIRS_UP_TO:  # then make room: move a neighbour's name or two aside
+            texts = {i: lines[i][:1] for i in order}
+            for index in still_missing:
+                placer.make_room(occupied, placed, index, texts[index], texts, important)
     if figures:
         for index in order:
             if index in important or index not in placed or len(lines[index]) < 2:
@@ -272,6 +278,52 @@ class _Placer:
                     _add_segment(occupied, leader)
                 placed[index] = (PlacedLabel(index, text, left, top, box_w, box_h, leader), handle)
                 return True
+        return False
+
+
+    def make_room(
+        self,
+        occupied: _Occupancy,
+        placed: dict,
+        index: int,
+        text: tuple[str, ...],
+        texts: dict[int, tuple[str, ...]],
+        important: frozenset[int],
+    ) -> bool:
+        """Place a label that found no free spot by moving one or two ordinary labels in its way elsewhere;
+        everything stays as it was when they find no other place."""
+        box_w, box_h = self.fonts.box_size(text)
+        x, y = float(self.screen_xy[index, 0]), float(self.screen_xy[index, 1])
+        half_w, half_h = float(self.half_extents[index, 0]), float(self.half_extents[index, 1])
+        for ring in range(_FAR_RINGS + 1):
+            for left, top, _rim in _spots(x, y, half_w, half_h, box_w, box_h, ring):
+                if left < MARGIN_PX or top < MARGIN_PX or left + box_w > self.width - MARGIN_PX:
+                    continue
+                if top + box_h > self.height - MARGIN_PX:
+                    continue
+                spot = (left - 1.0, top - 1.0, box_w + 2.0, box_h + 2.0)
+                blockers = [i for i, (label, _) in placed.items() if overlaps(spot, label.rect)]
+                if not blockers or len(blockers) > 2 or any(i in important for i in blockers):
+                    continue
+                if self._moved_aside(occupied, placed, index, text, blockers, texts):
+                    return True
+        return False
+
+    def _moved_aside(
+        self, occupied: _Occupancy, placed: dict, index: int, text: tuple[str, ...], blockers: list[int], texts: dict
+    ) -> bool:
+        before = {i: placed.pop(i) for i in blockers}
+        for _label, handle in before.values():
+            occupied.remove(handle)
+        if self.attempt(occupied, placed, index, text, _FAR_RINGS) and all(
+            self.attempt(occupied, placed, i, texts[i], _FAR_RINGS) for i in blockers
+        ):
+            return True
+        for i in [index, *blockers]:  # undo: the new places go, the old ones come back
+            if i in placed:
+                occupied.remove(placed.pop(i)[1])
+        for i, (label, _) in before.items():
+            placed[i] = (label, occupied.add(label.rect))
         return False
 
 

@@ -9,9 +9,8 @@ import numpy as np
 from flowviz.layout.graph import adjacency
 
 STALE_SWEEPS = 8  # median sweeps without a new best after which a start is given up (graphviz's MinQuit)
-# median sweeps per start. graphviz's 24 find a few fewer crossings (shop sample 44, platform 21 against
-# 46 and 23) but line the shop's nodes up so that one name finds no room at 1280x720 (tests/ui/test_scene.py)
-MAX_SWEEPS = 4
+# median sweeps per start, as graphviz (shop sample 44 crossings against dot's 43, platform 21 against 18)
+MAX_SWEEPS = 24
 SIFT_ROUNDS = 4  # rounds of sifting every layer down and up
 
 
