@@ -52,7 +52,9 @@ def test_crowded_nodes_get_names_before_anyone_else_gets_figures_and_nothing_ove
     with_figures = [label.node for label in placed if len(label.lines) == 2 and label.node != 3]
     # nobody got figures while a node that could have been named went without: every name was tried first
     names_only = [line if i == 3 else line[:1] for i, line in enumerate(lines)]
-    without = place_labels(xy, half, names_only, priority, fonts=FONTS, width=1000, height=700, important=frozenset({3}))
+    without = place_labels(
+        xy, half, names_only, priority, fonts=FONTS, width=1000, height=700, important=frozenset({3})
+    )
     assert named >= len(without)
     assert len(with_figures) < named
     moved = [label for label in placed if label.leader is not None]
