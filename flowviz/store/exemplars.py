@@ -9,8 +9,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from flowviz.analysis.critical_path import credit_peers, critical_path, exclusive_ns
-from flowviz.analysis.critical_path import parent_rows as trace_parent_rows
+from flowviz.derive.critical_path import credit_peers, critical_path, exclusive_ns
+from flowviz.derive.critical_path import parent_rows as trace_parent_rows
 from flowviz.derive.span_table import ColumnTable, span_keys
 from flowviz.model.ids import hex_ids_to_u64_pairs, u64_pair_to_hex
 from flowviz.model.problems import Problems

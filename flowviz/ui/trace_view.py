@@ -20,9 +20,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from flowviz.analysis.critical_path import CriticalPath, trace_critical_path
 from flowviz.chart.themes import Theme
 from flowviz.decoders.span_details import SpanDetail
+from flowviz.derive.critical_path import CriticalPath, trace_critical_path
 from flowviz.model.span_batch import SpanKind, StatusCode
 from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.exemplars import TraceSpans

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import orjson
@@ -10,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowviz.analysis.critical_path import CriticalPath, critical_path, trace_critical_path
+from flowviz.derive.critical_path import (
+    CriticalPath,
+    credit_peers,
+    critical_path,
+    exclusive_ns,
+    parent_rows,
+    trace_critical_path,
+)
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind
 from flowviz.sources.capture_file import CaptureReader
@@ -232,10 +240,6 @@ def test_random_trees_match_the_reference(rows: list[tuple[int, int, int, int, i
 def test_waiting_on_an_uninstrumented_peer_is_the_peers_time() -> None:
     """frontend SERVER [0, 100) -> CLIENT [10, 90) -> payment SERVER [12, 88) -> CLIENT to the database [20, 80)
     (no span of the database's own): the database gets 60 ms of the path, payment 16, frontend 24."""
-    from types import SimpleNamespace
-
-    from flowviz.analysis.critical_path import credit_peers, exclusive_ns, parent_rows
-
     strings = ("", "frontend", "payment", "payments-db", "unknown")
     trace = SimpleNamespace(
         span_id=np.array([1, 2, 3, 4], np.uint64),
