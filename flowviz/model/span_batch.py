@@ -168,13 +168,3 @@ class SpanBatch:
             link_span_id=np.concatenate([b.link_span_id for b in batches]),
             service_namespaces=namespaces,
         )
-
-
-def __getattr__(name: str) -> object:
-    """`SpanBatchBuilder`, `ColumnBlock` and `ROW_FIELDS` moved to `flowviz.decoders.builder` (a decoder's tool);
-    kept importable from here for code written before the move."""
-    if name in ("SpanBatchBuilder", "ColumnBlock", "ROW_FIELDS"):
-        from flowviz.decoders import builder
-
-        return getattr(builder, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.pipeline import IngestPipeline
 from flowviz.store.rolling_store import RollingStore

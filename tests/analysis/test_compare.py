@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from flowviz.analysis.compare import Change, change_rows, compare_windows, node_change_rows
+from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatchBuilder
 from flowviz.sim.incidents import Effect, Incident, IncidentScript
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.pipeline import IngestPipeline
