@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 import orjson
 
+from flowviz.commands.incident import add_pack_command
+from flowviz.commands.otlp import add_listen_command, wrap_record_handler
+from flowviz.commands.prometheus import add_prometheus_arguments, add_range_arguments
 from flowviz.decoders.formats import FORMAT_NAMES
-from flowviz.sources.incident_cli import add_pack_command
 from flowviz.sources.kafka_cli import add_kafka_arguments, add_kafka_commands
-from flowviz.sources.otlp_cli import add_listen_command, wrap_record_handler
-from flowviz.sources.prometheus_cli import add_prometheus_arguments, add_range_arguments
 
 EXIT_OK, EXIT_NOTHING_USABLE, EXIT_USAGE = 0, 1, 2
 
@@ -214,7 +214,7 @@ def _run_live(args: argparse.Namespace) -> int:
     from flowviz.ui.app import run_live
 
     if args.prometheus:
-        from flowviz.sources.prometheus_cli import run_live_prometheus
+        from flowviz.commands.prometheus import run_live_prometheus
 
         return run_live_prometheus(args)
     try:
@@ -230,7 +230,7 @@ def _run_open(args: argparse.Namespace) -> int:
     from flowviz.ui.app import run_open
 
     if args.prometheus:
-        from flowviz.sources.prometheus_cli import run_open_prometheus
+        from flowviz.commands.prometheus import run_open_prometheus
 
         return run_open_prometheus(args)
     if not args.captures:
@@ -250,8 +250,8 @@ def _run_render(args: argparse.Namespace) -> int:
     from flowviz.chart.filter_expr import NodeFilter
     from flowviz.chart.focus import MAX_HOPS, Focus
     from flowviz.chart.reduction import ChartScope
+    from flowviz.commands.incident import open_inputs
     from flowviz.model.time_spec import TimeSpecError, format_time_ns, parse_duration_s, parse_time_ns
-    from flowviz.sources.incident_cli import open_inputs
     from flowviz.sources.incident_package import PackageError
     from flowviz.sources.pipeline import say_what_was_unreadable
     from flowviz.ui.render import OutsideCapture, output_problem, parse_size, render_captures
@@ -329,8 +329,8 @@ def _run_render(args: argparse.Namespace) -> int:
 
 def _run_render_video(args: argparse.Namespace, inputs, window_s: float) -> int:
     from flowviz.chart.video_plan import VideoPlanError
+    from flowviz.commands.incident import parse_bookmark
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
-    from flowviz.sources.incident_cli import parse_bookmark
     from flowviz.sources.pipeline import say_what_was_unreadable
     from flowviz.ui.render_video import VideoRequest, render_video_captures
 
@@ -389,9 +389,9 @@ def _analysis_config(command: str, path: str | None):
 
 def _run_report(args: argparse.Namespace) -> int:
     from flowviz.analysis.report import ReportWindow, add_payload_sizes, build_report, default_window, format_report
+    from flowviz.commands.incident import open_inputs
     from flowviz.model.problems import Problems
     from flowviz.model.time_spec import TimeSpecError, parse_time_ns
-    from flowviz.sources.incident_cli import open_inputs
     from flowviz.sources.incident_package import PackageError
     from flowviz.sources.pipeline import IngestPipeline, load_captures, say_what_was_unreadable
     from flowviz.store.drill_down import DrillDownStore
@@ -399,7 +399,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from flowviz.store.rolling_store import RollingStore
 
     if args.prometheus:
-        from flowviz.sources.prometheus_cli import run_report_prometheus
+        from flowviz.commands.prometheus import run_report_prometheus
 
         return run_report_prometheus(args)
     if not args.captures:

@@ -49,7 +49,7 @@ def test_an_ignored_arrow_that_is_gone_fails(tmp_path: Path, capsys: pytest.Capt
     # the ignore list cannot go stale: when a planned cut is made, its ignore line must go too
     config = _contracts()
     (layers,) = [c for c in config["contracts"] if c["type"] == "layers"]
-    layers["ignore_imports"].append("flowviz.model.ids -> flowviz.ui.app")
+    layers.setdefault("ignore_imports", []).append("flowviz.model.ids -> flowviz.ui.app")
     code, out = _lint(_write_ini(tmp_path / "contracts.ini", config), capsys)
     assert code == EXIT_BROKEN
     assert "No matches for ignored import flowviz.model.ids -> flowviz.ui.app" in out

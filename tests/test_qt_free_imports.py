@@ -16,6 +16,7 @@ QT_FREE_PACKAGES = (
     "flowviz.store",
     "flowviz.analysis",
     "flowviz.bench",
+    "flowviz.commands",
     "flowviz.chart",
     "flowviz.layout",
     "flowviz.sim",
