@@ -240,7 +240,7 @@ def _run_open(args: argparse.Namespace) -> int:
         print("flowviz open: --from/--to go with --prometheus (captures open whole)", file=sys.stderr)
         return EXIT_USAGE
     if len(args.captures) == 1 and is_package(args.captures[0]):
-        from flowviz.ui.incident_window import run_incident
+        from flowviz.ui.app import run_incident
 
         return run_incident(args.captures[0], theme=args.theme)
     return run_open(args.captures, format_name=args.format, theme=args.theme, workers=args.workers)

@@ -1,4 +1,5 @@
-"""The import contracts of pyproject.toml hold (Qt only in flowviz.ui; layers in data-path order), and they bite."""
+"""The import contracts of pyproject.toml hold (Qt only in flowviz.ui; layers in data-path order; window factories
+one way), and they bite."""
 
 from __future__ import annotations
 
@@ -42,13 +43,13 @@ def _lint(config_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def test_the_contracts_are_kept(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _lint(REPO / "pyproject.toml", capsys)
     assert code == EXIT_KEPT, out
-    assert "2 kept, 0 broken" in out
+    assert "3 kept, 0 broken" in out
 
 
 def test_an_ignored_arrow_that_is_gone_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # the ignore list cannot go stale: when a planned cut is made, its ignore line must go too
     config = _contracts()
-    (layers,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    (layers,) = [c for c in config["contracts"] if c["id"] == "data-path-layers"]
     layers.setdefault("ignore_imports", []).append("flowviz.model.ids -> flowviz.ui.app")
     code, out = _lint(_write_ini(tmp_path / "contracts.ini", config), capsys)
     assert code == EXIT_BROKEN
@@ -57,7 +58,7 @@ def test_an_ignored_arrow_that_is_gone_fails(tmp_path: Path, capsys: pytest.Capt
 
 def test_an_upward_arrow_breaks_the_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = _contracts()
-    (layers,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    (layers,) = [c for c in config["contracts"] if c["id"] == "data-path-layers"]
     # model placed above derive: every derive -> model import (the deriver's span kinds among them) runs up
     layers["layers"].remove("flowviz.model")
     layers["layers"].insert(layers["layers"].index("flowviz.derive"), "flowviz.model")
@@ -74,3 +75,14 @@ def test_qt_outside_ui_breaks_the_forbidden_contract(tmp_path: Path, capsys: pyt
     assert code == EXIT_BROKEN
     assert "flowviz.bench is not allowed to import PySide6" in out
     assert "flowviz.bench.render -> PySide6" in out
+
+
+def test_a_menu_that_imports_the_window_factories_breaks_the_one_way_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _contracts()
+    (windows,) = [c for c in config["contracts"] if c["id"] == "windows-one-way"]
+    windows["layers"].reverse()  # as if the menus imported the factories, and the factories the app
+    code, out = _lint(_write_ini(tmp_path / "contracts.ini", config), capsys)
+    assert code == EXIT_BROKEN
+    assert "flowviz.ui.windows -> flowviz.ui.main_window" in out

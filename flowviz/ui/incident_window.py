@@ -1,11 +1,10 @@
 """Incident files in the window: File ▸ Save incident… (captures or recording, window, baseline, bookmarks,
-pins and positions, notes, theme, zoom, selection) and opening one read-only, its view restored."""
+pins and positions, notes, theme, zoom, selection) and restoring a saved view (`ui/windows.py` opens the file)."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -22,7 +21,8 @@ from PySide6.QtWidgets import (
 
 from flowviz.chart.focus import Focus
 from flowviz.chart.grouping import GROUP_MODES
-from flowviz.sources.incident_package import PACKAGE_SUFFIX, IncidentView, PackageError, open_package, write_package
+from flowviz.sources.incident_package import PACKAGE_SUFFIX, IncidentView, UnpackedIncident, write_package
+from flowviz.ui.settings import forget_recent
 from flowviz.ui.timeline_strip import Bookmark
 
 SECOND_NS = 1_000_000_000
@@ -155,50 +155,10 @@ def show_notes(window: QMainWindow, notes: str) -> None:
     window.notes_dock = dock
 
 
-def incident_window(path: str, *, theme: str | None = None) -> QMainWindow:
-    """A read-only window on an incident file: its captures loaded, then its view restored. PackageError
-    when the file cannot be read."""
-    from flowviz.ui.app import capture_window
-
-    incident = open_package(path)
-    package = incident.package
-    title = f"incident {os.path.basename(path)} (read-only): {package.source}"
-    window = capture_window(
-        incident.paths,
-        format_name=package.format_name,
-        theme=package.view.theme or theme,
-        title=title,
-        bookmark_key=None,  # read-only: nothing is written back
-        on_loaded=lambda w: _loaded(w, incident),
-    )
-    window.incident = incident  # keeps the unpacked captures while the window lives
-    window.destroyed.connect(lambda *_: incident.close())
-    return window
-
-
-def _loaded(window: QMainWindow, incident) -> None:
-    from flowviz.ui.settings import forget_recent
-
+def incident_loaded(window: QMainWindow, incident: UnpackedIncident) -> None:
+    """An incident window's captures are loaded: restore the incident's view (the window factory calls this)."""
     forget_recent(incident.paths)  # the unpacked copies go with the window: the recent list keeps the package
     apply_view(window, incident.package.view)
-
-
-def run_incident(path: str, *, theme: str | None) -> int:
-    """`flowviz open INCIDENT.flowviz`."""
-    from flowviz.ui.app import _application, _fail_without_display, run_window
-    from flowviz.ui.settings import remember_recent
-
-    failure = _fail_without_display()
-    if failure is not None:
-        return failure
-    _application()
-    try:
-        window = incident_window(path, theme=theme)
-    except PackageError as error:
-        print(f"flowviz open: {error}", file=sys.stderr)
-        return 1
-    remember_recent([path])
-    return run_window(window)
 
 
 def _ask_save(window: QMainWindow) -> None:
@@ -228,15 +188,6 @@ def _ask_save(window: QMainWindow) -> None:
     if left:
         message += " — " + "; ".join(f"{c['name']} {c['note']}" for c in left)
     window.statusBar().showMessage(message, 10_000)
-
-
-def open_incident_file(window: QMainWindow, path: str) -> QMainWindow | None:
-    """Open an incident file in a new window beside `window` (a message instead when it cannot be read)."""
-    try:
-        return incident_window(path, theme=window.model.theme.name if hasattr(window, "model") else "dark")
-    except PackageError as error:
-        QMessageBox.warning(window, "Open incident", str(error))
-        return None
 
 
 def install_incident_menu(window: QMainWindow) -> None:

@@ -45,7 +45,7 @@ from flowviz.ui.settings import (
 )
 from flowviz.ui.timeline_strip import Bookmark, TimelineStrip
 from flowviz.ui.transport_bar import TransportBar
-from flowviz.ui.window_menus import install_menus
+from flowviz.ui.window_menus import WindowOpeners, install_menus
 
 STATUS_INTERVAL_MS = 250
 
@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         memory_key: str | None = None,
         details: object | None = None,
         analysis_config: AnalysisConfig | None = None,
+        openers: WindowOpeners | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -121,7 +122,7 @@ class MainWindow(QMainWindow):
         self.clock.setTimerType(Qt.TimerType.PreciseTimer)
         self.clock.timeout.connect(self._frame)
         self.clock.start(FRAME_INTERVAL_MS)
-        install_menus(self)  # menu bar (File, View) and the Problems panel
+        install_menus(self, openers)  # menu bar (File, View) and the Problems panel
         # filter, focus, groups, presentation mode, type size by theme, and what is kept per capture
         # `memory_key` names a live source (its bookmarks are not kept); a capture's is its bookmark key
         self.controls = ChartControls(self, model, self.view, memory_key=memory_key or bookmark_key)

@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (
 )
 
 from flowviz.sources.otlp_receiver import DEFAULT_GRPC, DEFAULT_HTTP
-from flowviz.ui.app import capture_window, demo_window, listen_window, live_window
+from flowviz.ui.connect_dialog import ask_kafka_settings
 from flowviz.ui.settings import recent_files
 from flowviz.ui.window_menus import CAPTURE_FILE_FILTER
+from flowviz.ui.windows import capture_window, demo_window, listen_window, live_window
 
 
 class StartPage(QWidget):
@@ -80,8 +81,6 @@ class StartPage(QWidget):
         self._show(capture_window(paths, theme=self.theme))
 
     def _ask_kafka(self) -> None:
-        from flowviz.ui.connect_dialog import ask_kafka_settings
-
         settings = ask_kafka_settings(self)
         if settings is not None:
             self.open_live(settings)

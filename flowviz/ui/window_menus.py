@@ -3,16 +3,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMenu
 
+from flowviz.sources.incident_package import is_package
+from flowviz.ui.connect_dialog import ask_kafka_settings
 from flowviz.ui.help_menu import install_help_menu
 from flowviz.ui.problems_panel import install_problems_dock
 
 # the format is read from the content, so every file is offered first; the second filter narrows it down
 CAPTURE_FILE_FILTER = "All files (*);;Trace captures (*.json *.jsonl *.ndjson *.gz *.pb *.bin *.otlp *.fvrec *.flowviz)"
 _OPENED: list[QMainWindow] = []  # windows opened from a menu, referenced until they are destroyed
+
+
+@dataclass(frozen=True, slots=True)
+class WindowOpeners:
+    """How File's entries open a new window (`ui/windows.py` passes its factories in; this module imports none).
+    Each returns the new window, or None when there is none to show (an incident file that cannot be read)."""
+
+    capture: Callable[[Sequence[str], str], QMainWindow]  # (capture paths, theme name)
+    incident: Callable[[QMainWindow, str], QMainWindow | None]  # (the window asking, incident file path)
+    live: Callable[[object, str], QMainWindow]  # (Kafka settings, theme name)
+    listen: Callable[[str], QMainWindow]  # (theme name): OTLP at the default addresses
+    demo: Callable[[str], QMainWindow]  # (theme name)
 
 
 class _StopFeedOnClose(QObject):
@@ -26,17 +43,24 @@ class _StopFeedOnClose(QObject):
         return False
 
 
-def install_menus(window: QMainWindow) -> None:
-    """Give `window` its menu bar and Problems panel (called once, from the window's constructor)."""
+def install_menus(window: QMainWindow, openers: WindowOpeners | None) -> None:
+    """Give `window` its menu bar and Problems panel (called once, from the window's constructor). Without
+    `openers` (a window made on its own, as in tests) File has no entries that open other windows."""
     install_problems_dock(window)
     menu_bar = window.menuBar()
     file_menu = menu_bar.addMenu("&File")
-    entries = (
-        ("&Open capture…", QKeySequence.StandardKey.Open, lambda: open_capture(window)),
-        ("&Connect to Kafka…", QKeySequence("Ctrl+K"), lambda: connect_kafka(window)),
-        ("&Receive OTLP (gRPC 4317, HTTP 4318)", QKeySequence("Ctrl+L"), lambda: listen_otlp(window)),
-        ("Open the &demo", None, lambda: _show_new(demo_window_like(window))),
-    )
+    entries = ()
+    if openers is not None:
+        entries = (
+            ("&Open capture…", QKeySequence.StandardKey.Open, lambda: open_capture(window, openers)),
+            ("&Connect to Kafka…", QKeySequence("Ctrl+K"), lambda: connect_kafka(window, openers)),
+            (
+                "&Receive OTLP (gRPC 4317, HTTP 4318)",
+                QKeySequence("Ctrl+L"),
+                lambda: _show_new(openers.listen(_theme(window))),
+            ),
+            ("Open the &demo", None, lambda: _show_new(openers.demo(_theme(window)))),
+        )
     for text, shortcut, handler in entries:
         action = QAction(text, window)
         if shortcut is not None:
@@ -96,44 +120,22 @@ def _show_new(new_window: QMainWindow | None) -> None:
     new_window.show()
 
 
-def open_capture(window: QMainWindow) -> None:
-    """Ask for capture files and open them in a new window."""
-    from flowviz.ui.app import capture_window
-
+def open_capture(window: QMainWindow, openers: WindowOpeners) -> None:
+    """Ask for capture files and open them in a new window (an incident file in its own read-only window)."""
     paths, _ = QFileDialog.getOpenFileNames(
         window,
         "Open trace captures",
         "",
         CAPTURE_FILE_FILTER,
     )
-    from flowviz.sources.incident_package import is_package
-
-    if len(paths) == 1 and is_package(paths[0]):  # an incident file: its own read-only window
-        from flowviz.ui.incident_window import open_incident_file
-
-        _show_new(open_incident_file(window, paths[0]))
+    if len(paths) == 1 and is_package(paths[0]):
+        _show_new(openers.incident(window, paths[0]))
     elif paths:
-        _show_new(capture_window(paths, theme=_theme(window)))
+        _show_new(openers.capture(paths, _theme(window)))
 
 
-def connect_kafka(window: QMainWindow) -> None:
+def connect_kafka(window: QMainWindow, openers: WindowOpeners) -> None:
     """The Connect to Kafka dialog; accepted, a new live window on the chosen topics."""
-    from flowviz.ui.app import live_window
-    from flowviz.ui.connect_dialog import ask_kafka_settings
-
     settings = ask_kafka_settings(window)
     if settings is not None:
-        _show_new(live_window(settings, theme=_theme(window)))
-
-
-def listen_otlp(window: QMainWindow) -> None:
-    """A new live window receiving OTLP at the default loopback addresses."""
-    from flowviz.ui.app import listen_window
-
-    _show_new(listen_window(theme=_theme(window)))
-
-
-def demo_window_like(window: QMainWindow) -> QMainWindow:
-    from flowviz.ui.app import demo_window
-
-    return demo_window(theme=_theme(window))
+        _show_new(openers.live(settings, _theme(window)))

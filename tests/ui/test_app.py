@@ -10,7 +10,8 @@ from PySide6.QtGui import QImage
 
 from flowviz.chart.themes import DARK
 from flowviz.cli import main
-from flowviz.ui.app import capture_window, demo_window, display_problem
+from flowviz.ui.app import display_problem
+from flowviz.ui.windows import capture_window, demo_window
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample-shop.otlp.jsonl.gz"
 
@@ -132,7 +133,7 @@ def test_the_application_has_name_version_and_icon(qtbot, monkeypatch):
     from flowviz import __version__
     from flowviz.ui.app import _application
 
-    monkeypatch.setattr("flowviz.ui.app_log.install_log", lambda: None)  # no log file in the user's home
+    monkeypatch.setattr("flowviz.ui.app.install_log", lambda: None)  # no log file in the user's home
     app = _application()
     assert app.applicationName() == "flowviz"
     assert app.applicationVersion() == __version__

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QMessageBox
 from flowviz.model.time_control import PlayMode
 from flowviz.model.time_spec import parse_time_ns
 from flowviz.resources import sample_capture_path
-from flowviz.ui.app import capture_window
 from flowviz.ui.settings import recent_files
+from flowviz.ui.windows import capture_window
 
 SAMPLE = sample_capture_path()
 SECOND = 1_000_000_000
@@ -106,8 +106,8 @@ def test_a_dependency_list_has_no_timeline_and_says_so(qtbot, captures_dir: Path
     from flowviz.model.problems import Problems
     from flowviz.sources.pipeline import IngestPipeline, load_captures
     from flowviz.store.rolling_store import RollingStore
-    from flowviz.ui.app import new_chart_model
     from flowviz.ui.main_window import MainWindow
+    from flowviz.ui.windows import new_chart_model
 
     store = RollingStore()
     deps = captures_dir / "jaeger-dependencies" / "jaeger-ui-dependencygraph-small.json"

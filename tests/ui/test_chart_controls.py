@@ -208,7 +208,7 @@ def test_scrubbing_never_refits_the_view(qtbot) -> None:
 
 
 def test_a_live_source_keeps_its_pins_groups_filter_and_view_apart_from_others(qtbot, settings) -> None:
-    from flowviz.ui.app import source_memory_key
+    from flowviz.ui.windows import source_memory_key
 
     kafka = source_memory_key("kafka", "broker:9092", "otlp_spans")
     keys = {

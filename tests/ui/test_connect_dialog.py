@@ -202,7 +202,7 @@ def test_the_start_page_offers_kafka_and_opens_a_live_window(qtbot, isolated_set
     monkeypatch.setattr("flowviz.ui.start_page.live_window", lambda settings, theme: opened.append(settings) or None)
     monkeypatch.setattr(StartPage, "_show", lambda self, window: None)
     chosen = KafkaSettings(bootstrap="kafka:9092")
-    monkeypatch.setattr("flowviz.ui.connect_dialog.ask_kafka_settings", lambda parent: chosen)
+    monkeypatch.setattr("flowviz.ui.start_page.ask_kafka_settings", lambda parent: chosen)
     page = StartPage()
     qtbot.addWidget(page)
     assert "Connect to Kafka" in page.connect_button.text()

@@ -8,9 +8,9 @@ import numpy as np
 from PySide6.QtWidgets import QDockWidget
 
 from flowviz.sources.incident_package import read_package
-from flowviz.ui.app import capture_window
-from flowviz.ui.incident_window import incident_window, save_incident
+from flowviz.ui.incident_window import save_incident
 from flowviz.ui.timeline_strip import Bookmark
+from flowviz.ui.windows import capture_window, incident_window
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample-shop.otlp.jsonl.gz"
 S = 1_000_000_000

@@ -9,7 +9,7 @@ import grpc
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.otlp_receiver import ReceiverSettings
 from flowviz.sources.recording import read_recording
-from flowviz.ui.app import listen_window
+from flowviz.ui.windows import listen_window
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 

@@ -6,7 +6,7 @@ import threading
 
 from flowviz.sources.kafka_publish import create_topic, publish_simulator
 from flowviz.sources.kafka_settings import KafkaSettings
-from flowviz.ui.app import live_window
+from flowviz.ui.windows import live_window
 
 
 def test_live_window_shows_the_platform_from_kafka(qtbot, kafka_broker):

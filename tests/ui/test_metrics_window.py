@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flowviz.sources.prometheus import PrometheusSettings
 from flowviz.sources.prometheus_feed import PrometheusSpec
-from flowviz.ui.app import metrics_window
+from flowviz.ui.windows import metrics_window
 from tests.sources.prometheus_series import STEP_S, STEPS, T0, expected_graph
 
 SECOND_NS = 1_000_000_000

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtWidgets import QDockWidget
 
 from flowviz.chart.themes import DARK, LIGHT
-from flowviz.ui.app import capture_window
 from flowviz.ui.problems_panel import ProblemsPanel, split_reason
+from flowviz.ui.windows import capture_window
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample-shop.otlp.jsonl.gz"
 

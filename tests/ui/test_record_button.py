@@ -12,8 +12,8 @@ from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.sources.recording import read_recording
 from flowviz.store.rolling_store import RollingStore
-from flowviz.ui.app import live_window
 from flowviz.ui.record_button import ACTIVE_TEXT, IDLE_TEXT, default_recording_path
+from flowviz.ui.windows import live_window
 from tests.sources.test_kafka import _edges
 
 SECOND_NS = 1_000_000_000

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QDialog
 
 from flowviz import __version__
 from flowviz.store.rolling_store import RollingStore
-from flowviz.ui.app import new_chart_model
 from flowviz.ui.help_menu import ReadmeDialog, about_text
 from flowviz.ui.main_window import MainWindow, save_bookmarks
 from flowviz.ui.preferences_dialog import PreferencesDialog
@@ -29,6 +28,7 @@ from flowviz.ui.settings import (
     save_preferences,
 )
 from flowviz.ui.timeline_strip import Bookmark
+from flowviz.ui.windows import new_chart_model
 
 REPO = Path(__file__).resolve().parents[2]
 

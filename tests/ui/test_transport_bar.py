@@ -54,8 +54,8 @@ def test_a_narrow_bar_wraps_instead_of_cutting_controls_off(qtbot) -> None:
 
 def test_small_window_keeps_the_bar_whole_between_chart_and_timeline(qtbot) -> None:
     from flowviz.store.rolling_store import RollingStore
-    from flowviz.ui.app import new_chart_model
     from flowviz.ui.main_window import MainWindow
+    from flowviz.ui.windows import new_chart_model
 
     window = MainWindow(new_chart_model(RollingStore(), live=False, theme=None), title="small")
     qtbot.addWidget(window)
@@ -74,10 +74,10 @@ def test_small_window_keeps_the_bar_whole_between_chart_and_timeline(qtbot) -> N
 def test_bookmark_names_take_the_theme_text_colour(qtbot) -> None:
     from flowviz.chart.themes import THEMES
     from flowviz.store.rolling_store import RollingStore
-    from flowviz.ui.app import new_chart_model
     from flowviz.ui.chart_painter import qcolor
     from flowviz.ui.main_window import MainWindow
     from flowviz.ui.timeline_strip import Bookmark
+    from flowviz.ui.windows import new_chart_model
 
     window = MainWindow(new_chart_model(RollingStore(), live=False, theme="dark"), title="bookmarks")
     qtbot.addWidget(window)
@@ -93,9 +93,9 @@ def test_tooltips_follow_the_theme(qtbot) -> None:
 
     from flowviz.chart.themes import THEMES
     from flowviz.store.rolling_store import RollingStore
-    from flowviz.ui.app import new_chart_model
     from flowviz.ui.chart_painter import qcolor
     from flowviz.ui.main_window import MainWindow
+    from flowviz.ui.windows import new_chart_model
 
     window = MainWindow(new_chart_model(RollingStore(), live=False, theme="dark"), title="tips")
     qtbot.addWidget(window)
@@ -108,8 +108,8 @@ def test_tooltips_follow_the_theme(qtbot) -> None:
 
 def test_the_view_menu_keeps_its_order(qtbot) -> None:
     from flowviz.store.rolling_store import RollingStore
-    from flowviz.ui.app import new_chart_model
     from flowviz.ui.main_window import MainWindow
+    from flowviz.ui.windows import new_chart_model
 
     window = MainWindow(new_chart_model(RollingStore(), live=False, theme=None), title="menu")
     qtbot.addWidget(window)
