@@ -203,7 +203,7 @@ def dot_figures(graph: Graph) -> dict | None:
 
 
 def _store_graph(paths: list[str]) -> Graph:
-    from flowviz.derive.observations import ConnectionType
+    from flowviz.model.graph_kinds import ConnectionType
     from flowviz.model.problems import Problems
     from flowviz.sources.pipeline import IngestPipeline, load_captures
     from flowviz.store.rolling_store import RollingStore

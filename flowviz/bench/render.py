@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.store.rolling_store import RollingStore
 
 SECOND_NS = 1_000_000_000

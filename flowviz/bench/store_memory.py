@@ -8,7 +8,8 @@ import time
 import numpy as np
 
 from flowviz.bench.timing import median_ms
-from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.store.rolling_store import SECOND_NS, RollingStore
 
 DEFAULT_REQUESTS_PER_EDGE_S = 10.0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from flowviz.chart.chart_frame import node_radius_for
 from flowviz.chart.themes import RGBA, HealthThresholds, Theme
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 
 SECOND_NS = 1_000_000_000
 

@@ -12,7 +12,7 @@ import numpy as np
 from flowviz.chart.geometry import edge_curves
 from flowviz.chart.themes import HealthThresholds
 from flowviz.derive.dead_letters import DeadLetterRules
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 from flowviz.store.graph_frame import GraphFrame
 
 CURVE_SAMPLES = 32  # enough for a long edge routed through several columns

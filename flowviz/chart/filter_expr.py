@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowviz.chart.chart_frame import Health
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 
 FIELDS = ("errors", "p50", "p95", "p99", "rate", "kind", "name")
 STATES = ("healthy", "degraded", "failing", "idle", "problems")

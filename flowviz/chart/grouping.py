@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import networkx as nx
 import numpy as np
 
-from flowviz.derive.observations import ConnectionType, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.store.graph_frame import GraphFrame
 
 GROUP_MODES = ("auto", "namespace", "community", "none")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 
 GROUP_ASPECT = 1.6  # a group's box is this much wider than high
 GAP_PX = 3.0  # between a node's outline and its label

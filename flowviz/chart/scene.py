@@ -9,7 +9,7 @@ import numpy as np
 from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.labels import PlacedLabel
 from flowviz.chart.viewport import Viewport
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 
 EDGE_POINTS = 8  # points per drawn edge route in a description (the curve, flattened)
 

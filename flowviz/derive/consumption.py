@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatch
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import NO_LATENCY, EdgeObservations
 
 DEFAULT_OFFSETS_PER_PARTITION = 200_000
 DELAYS_KEPT = 4_096  # per topic and group, for the status's percentiles

@@ -11,7 +11,8 @@ import numpy as np
 
 from flowviz.decoders.dead_letter_topics import DeadLetterRules
 from flowviz.decoders.messages import DeadLetterMessage
-from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import NO_LATENCY, EdgeObservations
 
 ORIGIN_TOPIC_HEADERS = (
     "kafka_dlt-original-topic",  # Spring Kafka's DeadLetterPublishingRecoverer

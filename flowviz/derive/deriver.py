@@ -7,9 +7,10 @@ import dataclasses
 import numpy as np
 
 from flowviz.decoders.shared_spans import CLIENT_SIDE, SERVER_SIDE, separate_shared_spans
-from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
 from flowviz.derive.span_table import ColumnTable, SortedKeyIndex, span_keys
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.ids import u64_pair_to_hex
+from flowviz.model.observations import NO_LATENCY, EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SPAN_FLAG_SHARED, PeerKind, SpanBatch, SpanKind, StatusCode
 

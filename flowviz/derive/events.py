@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatch
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import NO_LATENCY, EdgeObservations
 from flowviz.model.problems import Problems
 
 DUPLICATE_ID = "events: duplicate event id (the same producer and id again on the topic; drawn as a call)"

@@ -22,8 +22,8 @@ from flowviz.decoders.json_split import split_document
 from flowviz.decoders.otlp_proto import looks_like_otlp_proto
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.derive.consumption import GroupOffsets
-from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.input_bytes import InputError, ReadLimits, limit_text, load_input

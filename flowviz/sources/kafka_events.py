@@ -8,8 +8,8 @@ from typing import Any
 from flowviz.derive.consumer_lag import LagFrame, LagTracker, duration_text, grouped_count
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.events import EventDeriver
-from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_groups import GroupOffsetPoller
 from flowviz.sources.kafka_settings import KafkaSettings

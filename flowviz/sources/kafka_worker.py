@@ -10,7 +10,7 @@ from flowviz.decoders.gc_pause import gc_paused
 from flowviz.decoders.guard import guarded
 from flowviz.decoders.messages import MessageDecoder
 from flowviz.derive.dead_letters import DeadLetterDeriver
-from flowviz.derive.observations import EdgeObservations
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_reader import KafkaReader, message_where
 from flowviz.sources.kafka_settings import KafkaSettings, recording_header, settings_schemas

@@ -13,8 +13,9 @@ from flowviz.derive.consumer_lag import LagTracker
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.deriver import DEFAULT_TTL_NS, EdgeDeriver
 from flowviz.derive.events import EventDeriver
-from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
 from flowviz.model.event_batch import EventBatch
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.model.timeline_marks import TimelineMarks

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.derive.deriver import EdgeDeriver
-from flowviz.derive.observations import EdgeObservations
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.sources.metric_details import MetricDetails

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import NO_LATENCY, EdgeObservations
 from flowviz.model.problems import Problems
 
 SECOND_NS = 1_000_000_000

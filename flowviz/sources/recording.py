@@ -25,8 +25,8 @@ import orjson
 
 from flowviz.decoders.formats import KAFKA_FORMATS
 from flowviz.derive.consumption import GroupOffsets
-from flowviz.derive.observations import EdgeObservations
 from flowviz.model.event_batch import EventBatch
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.model.timeline_marks import TimelineMarks

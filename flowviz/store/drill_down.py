@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 
 from flowviz.decoders.span_details import SpanDetail
-from flowviz.derive.observations import EdgeObservations
 from flowviz.model.ids import hex_ids_to_u64_pairs
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.store.continuations import Continuation, TraceContinuations

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowviz.derive.observations import EdgeObservations
+from flowviz.model.observations import EdgeObservations
 from flowviz.store.latency_bins import BIN_COUNT, percentiles
 from flowviz.store.operation_stats import OperationStats
 

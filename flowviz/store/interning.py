@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowviz.derive.observations import EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import NodeKind
+from flowviz.model.observations import EdgeObservations
 
 NODE_BITS = 22
 VIA_BITS = 16

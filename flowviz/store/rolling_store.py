@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from flowviz.derive.observations import EdgeObservations
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.store.cells import (
     Cells,

@@ -7,7 +7,7 @@ from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QLinearGradient, QPainte
 
 from flowviz.chart.caption import Caption, LegendEntry
 from flowviz.chart.themes import Theme
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 from flowviz.ui.chart_painter import ChartPainter, qcolor
 
 _PAD_PX = 14.0

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 from flowviz.sources.detail_channel import DetailsUnavailable
 from flowviz.sources.kafka_journey import Journey, event_journey
 from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_offsets, peek

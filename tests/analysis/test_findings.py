@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from flowviz.analysis.findings import FindingsSettings, FindingsTracker, analyse_store
-from flowviz.derive.observations import EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.store.rolling_store import RollingStore
 
 SECOND_NS = 1_000_000_000

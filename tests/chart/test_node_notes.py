@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.labels import node_note, with_note
-from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.sources.kafka_events import lag_notes
 from flowviz.store.rolling_store import RollingStore
 

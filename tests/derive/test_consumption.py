@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets, OffsetTimes
-from flowviz.derive.observations import NO_LATENCY, ConnectionType, NodeKind
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatchBuilder
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import NO_LATENCY
 
 SECOND_NS = 1_000_000_000
 MS = 1_000_000

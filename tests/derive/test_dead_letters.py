@@ -7,7 +7,7 @@ import struct
 import numpy as np
 
 from flowviz.derive.dead_letters import DeadLetterDeriver, DeadLetterRules
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 
 S = 1_000_000_000
 

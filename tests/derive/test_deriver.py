@@ -12,7 +12,8 @@ import yaml
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json
 from flowviz.derive.deriver import ORPHAN_SERVER, UNCONSUMED_PRODUCER, UNNAMED_CLIENT, EdgeDeriver
-from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanKind, StatusCode
 

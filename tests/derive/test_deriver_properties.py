@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from flowviz.bench.encode import jaeger_json_document, otlp_json_lines, zipkin_json_traces
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.derive.deriver import EdgeDeriver
-from flowviz.derive.observations import ConnectionType, EdgeObservations
+from flowviz.model.graph_kinds import ConnectionType
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.capture_file import CaptureReader

@@ -11,7 +11,7 @@ from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json
 from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.derive.deriver import EdgeDeriver
-from flowviz.derive.observations import EdgeObservations
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 

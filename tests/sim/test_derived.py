@@ -7,7 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from flowviz.derive.observations import ConnectionType, EdgeObservations
+from flowviz.model.graph_kinds import ConnectionType
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.span_batch import SpanBatch, SpanKind
 from flowviz.sim import Simulator
 

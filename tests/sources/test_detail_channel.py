@@ -113,7 +113,8 @@ def test_the_edge_panels_payload_query_is_served() -> None:
     """Live Kafka windows ask the worker for a producer → topic edge's message sizes (the edge panel's line)."""
     import numpy as np
 
-    from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+    from flowviz.model.graph_kinds import ConnectionType, NodeKind
+    from flowviz.model.observations import EdgeObservations
 
     calls = EdgeObservations.from_columns(
         ("", "checkout", "orders"),

@@ -32,7 +32,7 @@ from flowviz.bench.encode import (
 from flowviz.bench.live import latency_case, throughput_case
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.decoders.messages import MessageDecoder
-from flowviz.derive.observations import ConnectionType
+from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import DEFAULT_START_NS, Simulator
 from flowviz.sources.kafka_cli import add_kafka_commands

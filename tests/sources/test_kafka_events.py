@@ -16,7 +16,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from flowviz.decoders.events import BINARY_INCOMPLETE
 from flowviz.derive.events import DUPLICATE_ID
-from flowviz.derive.observations import ConnectionType, EdgeObservations
+from flowviz.model.graph_kinds import ConnectionType
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_cli import add_kafka_commands, settings_from_args
 from flowviz.sources.kafka_events import lag_notes

@@ -13,7 +13,7 @@ import numpy as np
 from confluent_kafka import Producer
 
 from flowviz.decoders.messages import BAD_RECORD, UNKNOWN_SCHEMA
-from flowviz.derive.observations import EdgeObservations
+from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import create_topic
 from flowviz.sources.kafka_settings import KafkaSettings

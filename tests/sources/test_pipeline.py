@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from flowviz.derive.observations import ConnectionType, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind
 from flowviz.sources.capture_file import CaptureReader, DependencyLinks

@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from flowviz.derive.observations import ConnectionType
+from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import DEFAULT_START_NS, Simulator
 from flowviz.sources.capture_file import CaptureReader

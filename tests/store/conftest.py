@@ -7,7 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from flowviz.derive.observations import EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import NodeKind
+from flowviz.model.observations import EdgeObservations
 
 SECOND_NS = 1_000_000_000
 BASE_NS = 1_700_000_000 * SECOND_NS

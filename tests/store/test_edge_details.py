@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowviz.derive.observations import NO_LATENCY, ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import NO_LATENCY, EdgeObservations
 from flowviz.sim.simulator import Simulator
 from flowviz.store.edge_details import NO_HTTP_FAILED, NO_HTTP_OK, EdgeDetails
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowviz.derive.observations import EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.store.interning import REFUSED_EDGE, REFUSED_NODE, REFUSED_REASONS
 from flowviz.store.rolling_store import DROP_BAD_COUNT, RollingStore
 

@@ -16,7 +16,7 @@ def test_store_imports_without_pyside6() -> None:
         import flowviz.store
         from flowviz.bench.store_memory import measure_store_memory
         from flowviz.store.rolling_store import RollingStore
-        from flowviz.derive.observations import EdgeObservations
+        from flowviz.model.observations import EdgeObservations
         store = RollingStore()
         store.ingest(EdgeObservations.from_columns(
             ("", "a", "b"), source=np.array([1]), target=2, source_kind=0, target_kind=0, connection_type=0,

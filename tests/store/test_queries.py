@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowviz.derive.observations import EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.store.rolling_store import RollingStore
 
 from .conftest import BASE_NS, SECOND_NS, brute_force, frame_edges, random_observations

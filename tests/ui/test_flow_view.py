@@ -9,7 +9,8 @@ from PySide6.QtGui import QColor, QImage
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import DARK
-from flowviz.derive.observations import ConnectionType, EdgeObservations, NodeKind
+from flowviz.model.graph_kinds import ConnectionType, NodeKind
+from flowviz.model.observations import EdgeObservations
 from flowviz.store.rolling_store import RollingStore
 from flowviz.ui.flow_view import FlowChartView
 

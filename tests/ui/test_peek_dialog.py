@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import orjson
 from confluent_kafka import Producer
 
-from flowviz.derive.observations import NodeKind
+from flowviz.model.graph_kinds import NodeKind
 from flowviz.sources.kafka_publish import create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.ui.peek_dialog import PeekDialog, PeekTarget, target_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flowviz.derive.observations import ConnectionType
+from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import DEFAULT_START_NS, Simulator
 from flowviz.sources.kafka_publish import Publisher, create_topic

@@ -1,4 +1,5 @@
-"""Edge observations: one row per call between two nodes, the deriver's output and the store's input."""
+"""Edge observations: one row per call between two nodes, the deriver's output and the store's input (shared
+vocabulary: sources, the store, the benchmarks and the tests build and read them)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-
-from flowviz.model.graph_kinds import ConnectionType, NodeKind
-
-__all__ = ["NO_LATENCY", "ConnectionType", "EdgeObservations", "NodeKind"]  # the enums re-exported from model
 
 NO_LATENCY = -1
 
