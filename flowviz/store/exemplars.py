@@ -12,6 +12,7 @@ import numpy as np
 from flowviz.derive.critical_path import credit_peers, critical_path, exclusive_ns
 from flowviz.derive.critical_path import parent_rows as trace_parent_rows
 from flowviz.derive.span_table import ColumnTable, span_keys
+from flowviz.derive.trace_calls import trace_calls
 from flowviz.model.ids import hex_ids_to_u64_pairs, u64_pair_to_hex
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind, StatusCode
@@ -33,8 +34,6 @@ TOO_OLD = "exemplars: older than retained exemplars"
 _SLOWEST, _FAILING, _RECENT, _BAND = 1, 2, 4, 8
 _FLAG_NAMES = ((_SLOWEST, "slowest"), (_FAILING, "failing"), (_RECENT, "recent"), (_BAND, "latency band"))
 _BAND_BINS = 8  # a latency band is 8 log bins (a factor of about 2)
-_CLIENT_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
-_SERVER_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.UNSPECIFIED)
 _NEVER = -(1 << 62)
 _KEY_SHIFT = 34  # group id = key << 34 | bucket start in seconds (< 2**34: until the year 2514)
 
@@ -54,6 +53,22 @@ _PENDING = {
     "http_status": np.int16,
     "peer_kind": np.int8,
 }
+_BATCH_COLUMNS = (
+    "trace_hi",
+    "trace_lo",
+    "span_id",
+    "parent_id",
+    "kind",
+    "status",
+    "start_ns",
+    "end_ns",
+    "service",
+    "name",
+    "peer",
+    "peer_kind",
+    "destination",
+    "http_status",
+)
 _POOL = {
     "span_id": np.uint64,
     "parent_id": np.uint64,
@@ -62,9 +77,11 @@ _POOL = {
     "service": np.int32,
     "name": np.int32,
     "peer": np.int32,
+    "destination": np.int32,
     "kind": np.int8,
     "status": np.int8,
     "http_status": np.int16,
+    "peer_kind": np.int8,
 }
 _TRACES = {
     "trace_hi": np.uint64,
@@ -171,6 +188,8 @@ class TraceSpans:
     status: np.ndarray
     http_status: np.ndarray  # 0 where none
     truncated: bool  # more spans than `max_spans_per_trace`: the earliest starting ones are kept
+    destination: np.ndarray  # the topic or queue a message span names (0: none)
+    peer_kind: np.ndarray  # `PeerKind` of the peer a client span names
 
     def __len__(self) -> int:
         return int(self.span_id.shape[0])
@@ -181,6 +200,28 @@ class TraceSpans:
 
     def string_column(self, column: str) -> list[str]:
         return [self.strings[i] for i in getattr(self, column).tolist()]
+
+    def span_batch(self) -> SpanBatch:
+        """The trace's spans as a `SpanBatch` (for the deriver's rules)."""
+        size = len(self)
+        return SpanBatch(
+            strings=self.strings,
+            trace_hi=np.full(size, self.trace_hi, np.uint64),
+            trace_lo=np.full(size, self.trace_lo, np.uint64),
+            span_id=self.span_id,
+            parent_id=self.parent_id,
+            kind=self.kind,
+            status=self.status,
+            start_ns=self.start_ns,
+            end_ns=self.end_ns,
+            service=self.service,
+            name=self.name,
+            peer=self.peer,
+            peer_kind=self.peer_kind,
+            destination=self.destination,
+            http_status=self.http_status,
+            flags=np.zeros(size, np.uint8),
+        )
 
 
 class ExemplarStore:
@@ -400,10 +441,11 @@ class ExemplarStore:
             order = np.argsort(columns["start_ns"], kind="stable")
             columns = {name: column[order] for name, column in columns.items()}
             used, local = np.unique(
-                np.concatenate([columns["service"], columns["name"], columns["peer"], [0, 3]]), return_inverse=True
+                np.concatenate([columns["service"], columns["name"], columns["peer"], columns["destination"], [0, 3]]),
+                return_inverse=True,
             )
             size = len(order)
-            for index, name in enumerate(("service", "name", "peer")):
+            for index, name in enumerate(("service", "name", "peer", "destination")):
                 columns[name] = local[index * size : (index + 1) * size].astype(np.int32)
             return TraceSpans(
                 trace_hi=trace_id[0],
@@ -655,45 +697,8 @@ class ExemplarStore:
         top = ~has_parent | (service[up] != service)
         # services: entered by their top spans (SERVER span, or parent elsewhere / missing)
         parts = [_per_trace_key(trace_of, service, -np.ones_like(service), top, start, duration, failed)]
-        # edges: caller -> callee as the deriver pairs them
-        is_client = np.isin(kind, _CLIENT_KINDS)
-        server_like = np.isin(kind, _SERVER_KINDS)
-        parent_client = has_parent & is_client[up]
-        paired = (
-            has_parent & server_like & ((service[up] != service) | (parent_client & (kind != SpanKind.UNSPECIFIED)))
-        )
-        call_failed = failed | (parent_client & failed[up])
-        call_time = np.where(parent_client, start[up], start)
-        rows = np.flatnonzero(paired)
-        parts.append(
-            _per_trace_key(
-                trace_of[rows],
-                service[up[rows]],
-                service[rows],
-                None,
-                call_time[rows],
-                duration[rows],
-                call_failed[rows],
-            )
-        )
-        root = np.flatnonzero((spans["parent_id"] == 0) & server_like)
-        topic = np.where(spans["destination"] != 0, spans["destination"], spans["peer"])
-        source = np.where((kind[root] == SpanKind.CONSUMER) & (topic[root] != 0), topic[root], 2)  # 2: "user"
-        parts.append(
-            _per_trace_key(trace_of[root], source, service[root], None, start[root], duration[root], failed[root])
-        )
-        claimed = np.zeros(len(kind), bool)
-        claimed[up[paired & parent_client]] = True
-        nested = has_parent & is_client & parent_client & (service[up] == service)
-        claimed[up[nested]] = True
-        database = (kind == SpanKind.CLIENT) & (spans["peer_kind"] == 2)  # PeerKind.DATABASE
-        leaf = np.flatnonzero(is_client & (~claimed | database))
-        target = np.where(spans["peer"][leaf] != 0, spans["peer"][leaf], 3)  # 3: "unknown"
-        to_topic = (kind[leaf] == SpanKind.PRODUCER) & (spans["destination"][leaf] != 0)
-        target = np.where(to_topic, spans["destination"][leaf], target)
-        parts.append(
-            _per_trace_key(trace_of[leaf], service[leaf], target, None, start[leaf], duration[leaf], failed[leaf])
-        )
+        # edges: the calls the deriver derives from these traces (the one rule: derive/trace_calls.py)
+        parts.append(self._call_rows(spans, trace_of))
         # uninstrumented peers (databases, caches, third-party APIs) as services of their own: the client side
         credited = credit_peers(parent, service, kind, spans["peer"], unknown=3)  # 3: "unknown"
         peer_rows = np.flatnonzero(credited != service)
@@ -711,6 +716,31 @@ class ExemplarStore:
         rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         rows["key"] = self._intern_keys(rows.pop("first"), rows.pop("second"))
         return rows
+
+    def _call_rows(self, spans: dict[str, np.ndarray], trace_of: np.ndarray) -> dict[str, np.ndarray]:
+        """One row per (closed trace, call the deriver derives from it): call start, latency, failure."""
+        size = len(spans["span_id"])
+        batch = SpanBatch(
+            strings=tuple(self._strings),
+            flags=np.zeros(size, np.uint8),
+            **{name: spans[name] for name in _BATCH_COLUMNS},
+        )
+        calls = trace_calls(batch)
+        first = np.flatnonzero(np.concatenate(([True], trace_of[1:] != trace_of[:-1])))
+        keys = span_keys(spans["trace_hi"][first], spans["trace_lo"][first], np.zeros(first.size, np.uint64))
+        order = np.argsort(keys)
+        wanted = span_keys(calls.trace_hi, calls.trace_lo, np.zeros(len(calls), np.uint64))
+        trace = order[np.minimum(np.searchsorted(keys[order], wanted), max(keys.size - 1, 0))]
+        remap = self._intern(calls.names)
+        return _per_trace_key(
+            trace,
+            remap[calls.source],
+            remap[calls.target],
+            None,
+            calls.time_ns,
+            np.maximum(calls.latency_ns, 0),
+            calls.failed,
+        )
 
     # -- selection ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpli
 from flowviz.chart.themes import Theme
 from flowviz.decoders.span_details import SpanDetail
 from flowviz.derive.critical_path import CriticalPath, trace_critical_path
+from flowviz.derive.trace_calls import call_pairs, trace_calls
 from flowviz.model.span_batch import SpanKind, StatusCode
 from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.exemplars import TraceSpans
@@ -59,30 +60,12 @@ class Waterfall:
         return sorted({self.spans.strings[i] for i in self.spans.service.tolist()})
 
     def path_on_chart(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-        """The services the trace passes through and the calls between them, by name (for the flow chart).
-
-        A root is called by `user` (or its topic, for a consumer); a client span to an
-        uninstrumented peer adds that peer, as the deriver draws them.
-        """
-        spans = self.spans
-        service = spans.string_column("service")
-        peer = spans.string_column("peer")
-        row_of = {int(s): r for r, s in enumerate(spans.span_id.tolist())}
-        nodes, calls = set(service), set()
-        children = {row_of[int(p)] for p in spans.parent_id.tolist() if int(p) in row_of}
-        for row, parent_id in enumerate(spans.parent_id.tolist()):
-            parent = row_of.get(int(parent_id))
-            kind = int(spans.kind[row])
-            if parent is None:
-                source = peer[row] if kind == SpanKind.CONSUMER and peer[row] else "user"
-                nodes.add(source)
-                calls.add((source, service[row]))
-            elif service[parent] != service[row]:
-                calls.add((service[parent], service[row]))
-            if kind in (SpanKind.CLIENT, SpanKind.PRODUCER) and peer[row] and row not in children:
-                nodes.add(peer[row])
-                calls.add((service[row], peer[row]))
-        return frozenset(nodes), frozenset(calls)
+        """The services the trace passes through and the calls between them, by name (for the flow chart):
+        the calls the deriver derives from the trace's spans (`derive/trace_calls.py`), so the path lit is
+        made of the chart's own edges."""
+        calls = call_pairs(trace_calls(self.spans.span_batch()))
+        nodes = set(self.spans.string_column("service")) | {name for call in calls for name in call}
+        return frozenset(nodes), calls
 
 
 def waterfall(spans: TraceSpans) -> Waterfall:
