@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
@@ -18,8 +19,6 @@ from flowviz.resources import icon_path
 from flowviz.sources.incident_package import PackageError
 from flowviz.ui.app_log import install_log
 from flowviz.ui.settings import APPLICATION, ORGANIZATION, remember_recent
-from flowviz.ui.start_page import StartPage
-from flowviz.ui.windows import capture_window, demo_window, incident_window, listen_window, live_window, metrics_window
 
 XCB_LIBRARIES = {
     "xcb-cursor": "libxcb-cursor0",
@@ -96,6 +95,14 @@ def _application() -> QApplication:
     return app
 
 
+def _windows() -> ModuleType:
+    """`ui/windows.py`, imported when the first window is built: after the application exists and Ctrl+C is
+    handled (importing every view takes seconds on a busy machine; a Ctrl+C meanwhile must close cleanly)."""
+    from flowviz.ui import windows
+
+    return windows
+
+
 def _fail_without_display() -> int | None:
     problem = display_problem()
     if problem:
@@ -109,7 +116,7 @@ def run_live(settings, *, theme: str | None) -> int:
     if failure is not None:
         return failure
     _application()
-    return run_window(live_window(settings, theme=theme))
+    return run_window(_windows().live_window(settings, theme=theme))
 
 
 def run_listen(settings, *, theme: str | None) -> int:
@@ -117,7 +124,7 @@ def run_listen(settings, *, theme: str | None) -> int:
     if failure is not None:
         return failure
     _application()
-    return run_window(listen_window(settings, theme=theme))
+    return run_window(_windows().listen_window(settings, theme=theme))
 
 
 def run_metrics(spec, *, theme: str | None) -> int:
@@ -125,7 +132,7 @@ def run_metrics(spec, *, theme: str | None) -> int:
     if failure is not None:
         return failure
     _application()
-    return run_window(metrics_window(spec, theme=theme))
+    return run_window(_windows().metrics_window(spec, theme=theme))
 
 
 def close_on_interrupt(app) -> list[bool]:
@@ -169,7 +176,7 @@ def run_demo(*, seed: int, rate_per_s: float, theme: str | None, history_s: floa
     if failure is not None:
         return failure
     _application()
-    return run_window(demo_window(seed=seed, rate_per_s=rate_per_s, theme=theme, history_s=history_s))
+    return run_window(_windows().demo_window(seed=seed, rate_per_s=rate_per_s, theme=theme, history_s=history_s))
 
 
 def run_open(paths: Sequence[str], *, format_name: str, theme: str | None, workers: int | None = None) -> int:
@@ -181,7 +188,7 @@ def run_open(paths: Sequence[str], *, format_name: str, theme: str | None, worke
         print(f"flowviz open: no such file: {', '.join(missing)}", file=sys.stderr)
         return 1
     _application()
-    return run_window(capture_window(paths, format_name=format_name, theme=theme, workers=workers))
+    return run_window(_windows().capture_window(paths, format_name=format_name, theme=theme, workers=workers))
 
 
 def run_incident(path: str, *, theme: str | None) -> int:
@@ -191,7 +198,7 @@ def run_incident(path: str, *, theme: str | None) -> int:
         return failure
     _application()
     try:
-        window = incident_window(path, theme=theme)
+        window = _windows().incident_window(path, theme=theme)
     except PackageError as error:
         print(f"flowviz open: {error}", file=sys.stderr)
         return 1
@@ -204,6 +211,8 @@ def run_start_page(*, theme: str | None) -> int:
     if failure is not None:
         return failure
     app = _application()
+    from flowviz.ui.start_page import StartPage  # (as `_windows`: imported once Ctrl+C is handled)
+
     page = StartPage(theme=theme)
     page.show()
     code = app.exec()
