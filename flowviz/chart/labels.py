@@ -280,7 +280,6 @@ class _Placer:
                 return True
         return False
 
-
     def make_room(
         self,
         occupied: _Occupancy,

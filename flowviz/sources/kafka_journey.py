@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from flowviz.sources.kafka_peek import PeekedMessage, describe_messages, newest_messages
 from flowviz.sources.kafka_settings import KafkaSettings, client_config
 from flowviz.store.continuations import Continuation
+from flowviz.store.detail_queries import ContinuationsQuery
 
 SCAN_PER_PARTITION = 20_000  # the newest messages of each partition searched for the id
 
@@ -77,7 +78,7 @@ class Journey:
         client) that saw the consumers' spans; unchanged without a producer span or when none are known."""
         if self.trace_id is None or self.span_id is None or details is None:
             return self
-        found = tuple(details.continued_traces(self.trace_id, self.span_id))
+        found = details.ask(ContinuationsQuery(self.trace_id, self.span_id)).continuations
         return replace(self, continued=found) if found else self
 
 

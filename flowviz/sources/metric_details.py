@@ -24,6 +24,7 @@ from flowviz.sources.prometheus import (
     bucket_latencies_ns,
 )
 from flowviz.sources.span_metrics import SpanMetricTotals, bucket_increments, operation_rows, read_span_metric_totals
+from flowviz.store.detail_queries import DetailAnswer, DetailQuery, answer_query
 from flowviz.store.edge_details import SideFigures, StatusFigures
 from flowviz.store.exemplars import KINDS, Exemplar
 from flowviz.store.latency_bins import BIN_COUNT, bin_of, percentiles
@@ -363,3 +364,11 @@ class MetricDetails:
 
     def span_details(self, trace_id: str) -> None:
         return None
+
+    def continued_traces(self, trace_id: str, span_id: str) -> list:
+        """Metrics keep no spans: nothing carries on from one here."""
+        return []
+
+    def ask(self, query: DetailQuery) -> DetailAnswer:
+        """The answer to one panel's request, as the drill-down store gives it."""
+        return answer_query(self, query)

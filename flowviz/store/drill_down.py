@@ -11,6 +11,7 @@ from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.store.continuations import Continuation, TraceContinuations
+from flowviz.store.detail_queries import DetailAnswer, DetailQuery, answer_query
 from flowviz.store.edge_details import EdgeDetails
 from flowviz.store.exemplars import ExemplarStore
 
@@ -18,8 +19,9 @@ from flowviz.store.exemplars import ExemplarStore
 class DrillDownStore:
     """Exemplar traces (from spans) and edge details (from the deriver's calls), fed together, queried apart.
 
-    It lives where the spans are, in the ingest worker; the window queries it through
-    `flowviz.sources.detail_channel` (the same `exemplars` and `edges` methods, answered over a pipe).
+    It lives where the spans are, in the ingest worker; the window's panels send it typed requests
+    (`flowviz.store.detail_queries`) through `flowviz.sources.detail_channel`, one per refresh, and `ask`
+    answers each with one typed answer.
 
     Keeping exemplars costs about twice what deriving and storing the graph does. With
     `max_time_share` below 1, a batch's spans skip the exemplar store while the time spent on them
@@ -67,6 +69,10 @@ class DrillDownStore:
             "skipped_spans": self.skipped_spans,
             "memory_bytes": self.memory_bytes(),
         }
+
+    def ask(self, query: DetailQuery) -> DetailAnswer:
+        """The answer to one panel's request (the only entry the window uses, in-process or over the pipe)."""
+        return answer_query(self, query)
 
     def span_details(self, trace_id: str) -> dict[int, SpanDetail] | None:
         """Attributes, events and the rest of a trace's spans by span id, read again from the source's raw input

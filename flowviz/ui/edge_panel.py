@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -11,8 +10,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.time_spec import format_latency_ms
-from flowviz.store.edge_details import SideFigures, StatusFigures
-from flowviz.store.exemplars import KINDS, Exemplar
+from flowviz.store.detail_queries import EdgeDetailFigures, EdgeQuery
+from flowviz.store.edge_details import SideFigures
 from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.drill_down_panel import EXEMPLAR_LIMIT, DrillDownPanel, figures_html
 from flowviz.ui.latency_histogram import LatencyHistogram
@@ -20,31 +19,6 @@ from flowviz.ui.tables import figure_table, fill_rows, ms_text
 
 SIDE_COLUMNS = ("side", "calls", "p50 ms", "p95 ms", "p99 ms")
 STATUS_COLUMNS = ("status", "calls", "failed", "share")
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeDetailFigures:
-    """What the panel shows of an edge's calls in a window (from the drill-down store)."""
-
-    sides: dict[str, SideFigures]
-    statuses: list[StatusFigures]
-    exemplars: dict[str, list[Exemplar]]
-    skipped_spans: int  # spans left out of the exemplars while the worker was busy
-    payload: SideFigures | None = None  # message sizes in bytes (producer → topic edges of business events)
-
-
-def edge_detail_figures(details, source: str, target: str, start_ns: int, end_ns: int) -> EdgeDetailFigures:
-    """Query the drill-down store for one edge (runs off the UI thread)."""
-    return EdgeDetailFigures(
-        sides=details.edges.sides(source, target, start_ns, end_ns),
-        statuses=details.edges.statuses(source, target, start_ns, end_ns),
-        exemplars={
-            kind: details.exemplars.exemplars((source, target), start_ns, end_ns, kind=kind, limit=EXEMPLAR_LIMIT)
-            for kind in KINDS
-        },
-        skipped_spans=int(details.status()["skipped_spans"]),
-        payload=details.edges.payload(source, target, start_ns, end_ns),
-    )
 
 
 def payload_text(payload: SideFigures | None) -> str:
@@ -147,7 +121,7 @@ class EdgePanel(DrillDownPanel):
 
     def _query(self, target: object, start_ns: int, end_ns: int, extra: object) -> EdgeDetailFigures:
         source, target_name = target  # type: ignore[misc]
-        return edge_detail_figures(self.details, source, target_name, start_ns, end_ns)
+        return self.details.ask(EdgeQuery(source, target_name, start_ns, end_ns, EXEMPLAR_LIMIT))
 
     def _histograms(self) -> tuple[LatencyHistogram, ...]:
         return (self.histogram,)

@@ -31,6 +31,7 @@ from flowviz.sources.detail_channel import DetailsUnavailable
 from flowviz.sources.kafka_journey import Journey, event_journey
 from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_offsets, peek
 from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.store.detail_queries import TraceQuery
 from flowviz.ui.background import BackgroundJob
 from flowviz.ui.trace_view import waterfall
 
@@ -198,7 +199,7 @@ def find_journey(
         journey = journey.continued_by(details)
         nodes, calls = journey.path()
         for trace_id in (journey.trace_id, *journey.traces()) if journey.continued else ():
-            spans = details.exemplars.trace(trace_id) if trace_id else None
+            spans = details.ask(TraceQuery(trace_id)).spans if trace_id else None
             if spans is not None and len(spans):  # kept: the calls it made light up too
                 trace_nodes, trace_calls = waterfall(spans).path_on_chart()
                 nodes, calls = nodes | trace_nodes, calls | trace_calls

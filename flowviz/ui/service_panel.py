@@ -12,9 +12,8 @@ from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.model.graph_kinds import NodeKind
 from flowviz.model.time_spec import format_latency_ms
-from flowviz.store.exemplars import KINDS, Exemplar, TimeSplit
+from flowviz.store.detail_queries import ServiceDetails, ServiceQuery
 from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS
-from flowviz.store.operation_stats import OperationFigures
 from flowviz.ui.drill_down_panel import EXEMPLAR_LIMIT, DrillDownPanel, figures_html
 from flowviz.ui.latency_histogram import LatencyHistogram
 from flowviz.ui.tables import figure_table, fill_rows, ms_text
@@ -35,19 +34,6 @@ class NeighbourRow:
     failure_pct: float
     p95_ms: float
     share: float  # of the selected node's incoming (upstream) or outgoing (downstream) traffic
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceDetails:
-    """What the panel shows of a service's spans in a window (from the drill-down store)."""
-
-    operations: list[OperationFigures]
-    histogram: np.ndarray
-    critical_path_share: float | None
-    exemplars: dict[str, list[Exemplar]]  # by kind
-    in_range: list[Exemplar] | None  # the traces of the selected latency range
-    skipped_spans: int  # spans left out of the exemplars while the worker was busy
-    time_split: TimeSplit | None = None  # own time vs waiting on what it calls, over the kept traces
 
 
 def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[NeighbourRow]:
@@ -71,22 +57,6 @@ def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[Neig
             )
         )
     return sorted(rows, key=lambda row: (-row.rate_per_s, row.name))
-
-
-def service_details(details, name: str, start_ns: int, end_ns: int, bins: tuple[int, int] | None) -> ServiceDetails:
-    """Query the drill-down store (in-process or the worker's) for one service; runs off the UI thread."""
-    exemplars = details.exemplars
-    return ServiceDetails(
-        operations=exemplars.operations(name, start_ns, end_ns),
-        histogram=exemplars.latency_histogram(name, start_ns, end_ns),
-        critical_path_share=exemplars.critical_path_share(name, start_ns, end_ns),
-        time_split=exemplars.time_split(name, start_ns, end_ns),
-        exemplars={
-            kind: exemplars.exemplars(name, start_ns, end_ns, kind=kind, limit=EXEMPLAR_LIMIT) for kind in KINDS
-        },
-        in_range=None if bins is None else exemplars.traces_in_latency_bins(name, start_ns, end_ns, *bins),
-        skipped_spans=int(details.status()["skipped_spans"]),
-    )
 
 
 class _NeighbourTable:
@@ -210,7 +180,8 @@ class ServicePanel(DrillDownPanel):
         return ((self.name,) if self.name else ()), None  # a consumer group, or a topic: all its groups
 
     def _query(self, target: object, start_ns: int, end_ns: int, extra: object) -> ServiceDetails:
-        return service_details(self.details, str(target), start_ns, end_ns, extra)  # type: ignore[arg-type]
+        query = ServiceQuery(str(target), start_ns, end_ns, EXEMPLAR_LIMIT, latency_bins=extra)  # type: ignore[arg-type]
+        return self.details.ask(query)
 
     def _histograms(self) -> tuple[LatencyHistogram, ...]:
         return (self.histogram,)

@@ -26,6 +26,7 @@ from flowviz.derive.critical_path import CriticalPath, trace_critical_path
 from flowviz.derive.trace_calls import call_pairs, trace_calls
 from flowviz.model.span_batch import SpanKind, StatusCode
 from flowviz.model.time_spec import format_latency_ms
+from flowviz.store.detail_queries import TraceQuery
 from flowviz.store.exemplars import TraceSpans
 from flowviz.ui.background import BackgroundJob
 from flowviz.ui.chart_painter import qcolor
@@ -410,17 +411,9 @@ class TraceView(QWidget):
         self._job.start(trace_id, self._fetch, trace_id)
 
     def _fetch(self, trace_id: str) -> tuple[TraceSpans | None, dict[int, SpanDetail] | None, str]:
-        """The kept spans, then what the source's raw input still holds of them (runs off the UI thread)."""
-        spans = self.details.exemplars.trace(trace_id)
-        if spans is None:  # a source that keeps no spans (metrics) says why
-            return None, None, str(self.details.status().get("trace_note", ""))
-        try:
-            more = self.details.span_details(trace_id)
-        except Exception as error:  # the basic waterfall is worth showing anyway
-            return spans, None, f"Attributes and events unavailable: {error}"
-        if more is None:
-            return spans, None, "Attributes and events: this source keeps no raw spans to read them from."
-        return spans, more, "Attributes and events: no longer in the raw input kept (the latest 64 MiB)."
+        """The kept spans, and what the source's raw input still holds of them (runs off the UI thread)."""
+        answer = self.details.ask(TraceQuery(trace_id))
+        return answer.spans, answer.span_details, answer.note
 
     def refresh(self) -> None:
         done = self._job.take()

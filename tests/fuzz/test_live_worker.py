@@ -16,6 +16,7 @@ from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import Publisher, create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.process_feed import ProcessFeed, SimulatorSpec
+from flowviz.store.detail_queries import StatusQuery
 from flowviz.store.rolling_store import RollingStore
 
 DEEP = 1_500
@@ -92,7 +93,7 @@ def test_a_live_worker_that_dies_is_restarted_with_back_off_and_the_status_says_
         assert feed.status.summary().startswith("worker restarted 1× (last: the worker process ended unexpectedly)")
         assert not feed.status.error
         assert feed.details is not None
-        assert feed.details.status()["memory_bytes"] > 0  # the panels talk to the new worker
+        assert feed.details.ask(StatusQuery()).memory_bytes > 0  # the panels talk to the new worker
     finally:
         feed.stop()
 

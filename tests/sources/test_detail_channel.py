@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from flowviz.model.problems import Problems
@@ -12,6 +13,7 @@ from flowviz.sources.capture_file import CaptureReader
 from flowviz.sources.detail_channel import DetailClient, DetailsUnavailable, serve_details
 from flowviz.sources.pipeline import IngestPipeline
 from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
+from flowviz.store.detail_queries import EdgeQuery, ServiceQuery, StatusQuery, TraceQuery
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
 
@@ -38,39 +40,43 @@ def test_worker_details_answer_like_local_ones(captures_dir: Path) -> None:
         assert feed.wait(60)
         remote = feed.details
         assert remote is not None
-        services = remote.exemplars.services()
-        assert services == local.exemplars.services()
-        assert "nginx-web-server" in services
-        slowest = remote.exemplars.exemplars("compose-post-service", *WHOLE, kind="slowest", limit=5)
-        assert [e.trace_id for e in slowest] == [
-            e.trace_id for e in local.exemplars.exemplars("compose-post-service", *WHOLE, kind="slowest", limit=5)
-        ]
-        assert slowest, "the capture's compose-post traces are kept"
-        trace = remote.exemplars.trace(slowest[0].trace_id)
-        assert trace is not None
-        assert len(trace) == len(local.exemplars.trace(slowest[0].trace_id))
-        assert remote.exemplars.critical_path_share("compose-post-service", *WHOLE) == pytest.approx(
-            local.exemplars.critical_path_share("compose-post-service", *WHOLE)
-        )
-        remote_sides = remote.edges.sides("nginx-web-server", "compose-post-service", *WHOLE)
-        local_sides = local.edges.sides("nginx-web-server", "compose-post-service", *WHOLE)
-        assert remote_sides["server"].calls == local_sides["server"].calls > 0
-        with pytest.raises(DetailsUnavailable, match="no query"):
-            remote.call("exemplars", "_close", None)  # only the query methods are served
+        query = ServiceQuery("compose-post-service", *WHOLE, exemplar_limit=5)
+        there, here = remote.ask(query), local.ask(query)
+        for kind, slowest in there.exemplars.items():
+            assert [e.trace_id for e in slowest] == [e.trace_id for e in here.exemplars[kind]]
+        assert there.exemplars["slowest"], "the capture's compose-post traces are kept"
+        assert there.operations == here.operations
+        assert there.operations
+        assert np.array_equal(there.histogram, here.histogram)
+        assert there.histogram.sum() > 0
+        assert there.critical_path_share == pytest.approx(here.critical_path_share)
+        assert there.time_split == here.time_split
+        trace = remote.ask(TraceQuery(there.exemplars["slowest"][0].trace_id))
+        assert trace.spans is not None
+        assert len(trace.spans) == len(local.ask(TraceQuery(there.exemplars["slowest"][0].trace_id)).spans)
+        edge = EdgeQuery("nginx-web-server", "compose-post-service", *WHOLE, exemplar_limit=5)
+        remote_edge, local_edge = remote.ask(edge), local.ask(edge)
+        assert remote_edge.sides["server"].calls == local_edge.sides["server"].calls > 0
+        assert remote_edge.statuses == local_edge.statuses
+        assert remote_edge.payload.calls == local_edge.payload.calls  # the edge panel's payload, asked for too
+        assert np.array_equal(remote_edge.payload.histogram, local_edge.payload.histogram)
+        with pytest.raises(DetailsUnavailable, match="not a drill-down query"):
+            remote.ask("services")  # only the typed requests are answered
     finally:
         feed.stop()
     with pytest.raises(DetailsUnavailable):
-        feed.details.exemplars.services()
+        feed.details.ask(StatusQuery())
 
 
 def test_a_silent_worker_times_out_instead_of_hanging() -> None:
     parent, child = multiprocessing.Pipe()
     client = DetailClient(parent, timeout_s=0.2)
     with pytest.raises(DetailsUnavailable, match="no answer"):
-        client.exemplars.services()
+        client.ask(StatusQuery())
     serve_details(DrillDownStore(), child)  # answers from now on; the stale request's answer is skipped
-    assert client.exemplars.services() == []
-    assert client.edges.statuses("a", "b", 0, 1) == []
+    assert client.ask(StatusQuery()).kept_traces == 0
+    assert client.ask(EdgeQuery("a", "b", 0, 1, exemplar_limit=5)).statuses == []
+    assert client.round_trips == 3
 
 
 def test_a_busy_worker_samples_exemplars_but_keeps_every_call_in_the_edge_details(captures_dir: Path) -> None:
@@ -100,11 +106,12 @@ def test_a_capture_worker_reads_a_traces_attributes_again_from_the_file(captures
     try:
         assert feed.wait(60)
         remote = feed.details
-        [exemplar] = remote.exemplars.exemplars("my.service", *WHOLE, kind="recent", limit=5)
-        details = remote.span_details(exemplar.trace_id)
+        [exemplar] = remote.ask(ServiceQuery("my.service", *WHOLE, exemplar_limit=5)).exemplars["recent"]
+        details = remote.ask(TraceQuery(exemplar.trace_id)).span_details
         [detail] = details.values()
         assert ("my.span.attr", "some value") in detail.attributes
-        assert remote.span_details("00000000000000000000000000000bad") == {}
+        gone = remote.ask(TraceQuery("00000000000000000000000000000bad"))
+        assert (gone.spans, gone.span_details) == (None, None)
     finally:
         feed.stop()
 

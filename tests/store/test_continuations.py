@@ -9,6 +9,7 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.store.continuations import TraceContinuations
+from flowviz.store.detail_queries import ContinuationsQuery
 from flowviz.store.drill_down import DrillDownStore
 
 PRODUCER_TRACE, PRODUCER_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -65,6 +66,7 @@ def test_the_window_asks_the_workers_store() -> None:
     window_end, worker_end = multiprocessing.Pipe()
     serve_details(details, worker_end)
     client = DetailClient(window_end, timeout_s=5)
-    found = client.continued_traces(PRODUCER_TRACE, PRODUCER_SPAN)
+    found = client.ask(ContinuationsQuery(PRODUCER_TRACE, PRODUCER_SPAN)).continuations
     assert [c.service for c in found] == ["shipping", "billing"]
+    assert client.round_trips == 1
     client.close()

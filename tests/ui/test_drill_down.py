@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import orjson
 import pytest
@@ -13,6 +15,7 @@ from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.capture_file import CaptureReader
+from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.sources.pipeline import IngestPipeline
 from flowviz.sources.raw_inputs import RawRing
 from flowviz.store.drill_down import DrillDownStore
@@ -150,6 +153,53 @@ def test_clicking_an_edge_opens_the_edge_panel_with_client_and_server_sides(wind
     assert sum(s.calls for s in statuses) == sides["server"].calls
     assert view.emphasis.selected_edge == index
     assert view.emphasis.edge_ends == {node(window, "orders"), node(window, "payments")}
+
+
+def test_each_panel_refresh_asks_the_worker_once_and_shows_what_an_in_process_store_shows(qtbot, window, simulated):
+    """The panels over the worker's pipe (served here from a thread) ask one typed request per refresh."""
+    _store, details, _ = simulated
+    parent, child = multiprocessing.Pipe()
+    serve_details(details, child)
+    client = DetailClient(parent)
+    remote = MainWindow(window.model, title="over the pipe", details=client)
+    qtbot.addWidget(remote)
+    try:
+        for shown in (window, remote):
+            shown.view.select(node(shown, "orders"))
+            shown.service_panel.wait_for_details()
+        assert client.round_trips == 1  # operations, histogram, share, split, 3 kinds of traces, status: one
+        for table in ("operations", "upstream", "downstream"):
+            local_table, remote_table = getattr(window.service_panel, table), getattr(remote.service_panel, table)
+            local_table = getattr(local_table, "table", local_table)
+            remote_table = getattr(remote_table, "table", remote_table)
+            assert texts(remote_table) == texts(local_table)
+        assert texts(remote.service_panel.operations)
+        assert remote.service_panel.bottleneck.text() == window.service_panel.bottleneck.text()
+        assert np.array_equal(
+            remote.service_panel.histogram.counts["calls"], window.service_panel.histogram.counts["calls"]
+        )
+        assert [e.trace_id for e in remote.service_panel.exemplar_table.exemplars] == [
+            e.trace_id for e in window.service_panel.exemplar_table.exemplars
+        ]
+        trace_id = remote.service_panel.exemplar_table.exemplars[0].trace_id
+        remote.service_panel.refresh()  # nothing changed: nothing asked
+        assert client.round_trips == 1
+        for shown in (window, remote):
+            shown.view.select_edge(edge(shown, "orders", "payments"))
+            shown.edge_panel.wait_for_details()
+        assert client.round_trips == 2  # sides, statuses, payload, 3 kinds of traces, status: one
+        assert texts(remote.edge_panel.sides) == texts(window.edge_panel.sides)
+        assert texts(remote.edge_panel.statuses) == texts(window.edge_panel.statuses)
+        assert texts(remote.edge_panel.sides)
+        for shown in (window, remote):
+            shown.trace_view.show_trace(trace_id)
+            shown.trace_view.wait()
+        assert client.round_trips == 3  # the spans and what the raw input holds of them: one
+        assert remote.trace_view.fall is not None
+        assert np.array_equal(remote.trace_view.fall.order, window.trace_view.fall.order)
+        assert remote.trace_view.span_info == window.trace_view.span_info
+    finally:
+        client.close()
 
 
 def test_a_chosen_trace_opens_as_a_waterfall_and_lights_its_path(window, simulated):

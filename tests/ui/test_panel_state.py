@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
+from flowviz.store.detail_queries import ServiceDetails
 from flowviz.store.latency_bins import BIN_COUNT
 from flowviz.ui.main_window import MainWindow
-from flowviz.ui.service_panel import ServiceDetails
 from tests.ui.test_service_panel import index_of, make_model, make_panel, store  # noqa: F401 (fixture)
 
 
