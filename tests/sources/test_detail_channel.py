@@ -135,7 +135,8 @@ def test_the_edge_panels_payload_query_is_served() -> None:
     parent, child = multiprocessing.Pipe()
     serve_details(details, child)
     client = DetailClient(parent, timeout_s=5)
-    payload = client.edges.payload("checkout", "orders", 0, 100)
+    payload = client.ask(EdgeQuery("checkout", "orders", 0, 100, exemplar_limit=5)).payload
+    assert payload is not None
     assert payload.calls == 3
     assert payload.p50_ms == pytest.approx(200, rel=0.09)  # bytes
     client.close()
