@@ -28,7 +28,7 @@ from flowviz.decoders.gc_pause import gc_paused
 from flowviz.decoders.guard import guarded, guarded_group
 from flowviz.decoders.jaeger_model_json import jaeger_model_trace
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.decoders.wire_format import SchemaError, split_wire
 from flowviz.model.event_batch import UNKNOWN_NS, EventBatch
 from flowviz.model.problems import Problems

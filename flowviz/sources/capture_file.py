@@ -19,8 +19,7 @@ from flowviz.decoders.formats import OTLP_PROTO, TRIED, JsonFormat, detect_json_
 from flowviz.decoders.gc_pause import gc_paused
 from flowviz.decoders.guard import guarded, guarded_group
 from flowviz.decoders.json_split import split_document
-from flowviz.decoders.otlp_proto import looks_like_otlp_proto
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto, looks_like_otlp_proto
 from flowviz.derive.consumption import GroupOffsets
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.observations import EdgeObservations

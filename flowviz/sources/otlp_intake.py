@@ -19,7 +19,7 @@ import orjson
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json, looks_like_otlp_json
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.recording import RecordedMessage

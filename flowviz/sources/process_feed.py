@@ -115,7 +115,7 @@ def _simulator_messages(spec: SimulatorSpec):
 
 
 def _run_simulator(spec: SimulatorSpec, connection: Connection, details: DrillDownStore | None) -> None:
-    from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+    from flowviz.decoders.otlp_proto import decode_otlp_proto
 
     problems = Problems()
     deriver = EdgeDeriver(problems=problems)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.pipeline import IngestPipeline

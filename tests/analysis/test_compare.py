@@ -8,7 +8,7 @@ import pytest
 
 from flowviz.analysis.compare import Change, change_rows, compare_windows, node_change_rows
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.sim.incidents import Effect, Incident, IncidentScript
 from flowviz.sim.simulator import Simulator

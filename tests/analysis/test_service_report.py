@@ -13,7 +13,7 @@ import pytest
 from flowviz.analysis.report import default_window
 from flowviz.analysis.service_report import format_service_summary, service_summary
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sim.simulator import Simulator

@@ -1,6 +1,6 @@
 """The oracle for the OTLP protobuf decoder: upb parses each request, Python walks it into builder rows.
 
-`flowviz.decoders.otlp_proto_fast` reads the wire format itself (vectorised, straight to columns);
+`flowviz.decoders.otlp_proto` reads the wire format itself (vectorised, straight to columns);
 the tests hold it to what this plain reading of the official classes gives, message by message.
 """
 
@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from flowviz.decoders.attributes import ATTRIBUTE_CODES
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import RESOURCE_KEYS
+from flowviz.decoders.otlp_proto import RESOURCE_KEYS
 from flowviz.model.problems import Problems
 
 

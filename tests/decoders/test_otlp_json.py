@@ -15,7 +15,7 @@ from flowviz.bench.encode import otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json, attribute_value, looks_like_otlp_json
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import PeerKind, SpanBatch, SpanKind, StatusCode
 from flowviz.sources.capture_file import CaptureReader

@@ -10,7 +10,7 @@ from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.jaeger_json import add_jaeger
 from flowviz.decoders.otlp_json import add_otlp_json
 from flowviz.decoders.otlp_json_fast import try_add_otlp_json_bytes
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 
 TRACE = "5b8efff798038103d269b633813fc60c"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.decoders.span_details import details_in_chunk, trace_id_forms
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import Simulator

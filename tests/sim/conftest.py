@@ -9,7 +9,7 @@ import pytest
 
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.derive.deriver import EdgeDeriver
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems

@@ -80,7 +80,7 @@ def test_calls_by_status_list_failing_statuses_first() -> None:
 def test_simulator_failures_carry_their_http_status() -> None:
     """The simulator's payments timeouts are 504s; derived calls carry the HTTP status to the details."""
     from flowviz.decoders.builder import SpanBatchBuilder
-    from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+    from flowviz.decoders.otlp_proto import decode_otlp_proto
     from flowviz.derive.deriver import EdgeDeriver
     from flowviz.model.problems import Problems
 

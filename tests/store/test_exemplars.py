@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind, StatusCode
 from flowviz.sim.simulator import Simulator

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.capture_file import CaptureReader

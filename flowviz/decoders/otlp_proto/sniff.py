@@ -1,8 +1,4 @@
-"""OTLP protobuf format sniffing: does a message parse (with upb) as a trace request holding spans?
-
-Decoding is `flowviz.decoders.otlp_proto_fast.decode_otlp_proto` (many messages at once, straight to
-columns); the upb-walking decoder it is tested against lives in tests/decoders/otlp_proto_reference.py.
-"""
+"""OTLP protobuf format sniffing: does a message parse (with upb) as a trace request holding spans?"""
 
 from __future__ import annotations
 

@@ -12,11 +12,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-import flowviz.decoders.otlp_proto_fast as fast
 from flowviz.bench.encode import otlp_proto_request
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.decoders.otlp_proto_fast import decode_otlp_proto
+from flowviz.decoders.otlp_proto import buffer, decode, decode_otlp_proto, scanner
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from tests.decoders.otlp_proto_reference import add_otlp_proto
@@ -189,13 +188,13 @@ def paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     """Run each test through the lock-step scan, the plain-Python tail, many small chunks, and string
     interning whose content hashes all collide."""
     if request.param == "python":
-        monkeypatch.setattr(fast, "_SCALAR_BELOW", 1 << 30)
+        monkeypatch.setattr(scanner, "_SCALAR_BELOW", 1 << 30)
     elif request.param == "vector":
-        monkeypatch.setattr(fast, "_SCALAR_BELOW", 0)
+        monkeypatch.setattr(scanner, "_SCALAR_BELOW", 0)
     elif request.param == "chunks":
-        monkeypatch.setattr(fast, "_CHUNK_BYTES", 700)
+        monkeypatch.setattr(decode, "_CHUNK_BYTES", 700)
     else:
-        monkeypatch.setattr(fast, "_MIX", np.uint64(0))
+        monkeypatch.setattr(buffer, "_MIX", np.uint64(0))
     return request.param
 
 
@@ -283,7 +282,7 @@ def edit_span(span_message: Span, rng: random.Random) -> None:
 def test_edited_requests_decode_like_the_reference(seed: int, paths: str) -> None:
     builder, problems = assert_same(enriched(seed))
     assert builder.links
-    assert problems.count(fast._NO_SERVICE) > 0
+    assert problems.count(decode._NO_SERVICE) > 0
 
 
 UNKNOWN_FIELDS = (
@@ -425,7 +424,7 @@ def test_every_truncation_is_counted_and_good_messages_still_decode(paths: str) 
     truncated = [good[:cut] for cut in range(len(good))]
     messages = [good, *truncated, good]
     builder, problems = assert_same(messages)
-    assert problems.count(fast._PARSE_ERROR) > len(good) // 2
+    assert problems.count(decode._PARSE_ERROR) > len(good) // 2
     alone = decoded(reference([good])[0]).rows
     assert builder.rows[: len(alone)] == alone
 
@@ -443,7 +442,7 @@ def test_random_byte_flips_are_judged_like_upb(seed: int, paths: str) -> None:
         messages.append(bytes(damaged))
     messages.insert(200, bases[0])
     _, problems = assert_same(messages)
-    assert 0 < problems.count(fast._PARSE_ERROR) < len(messages)
+    assert 0 < problems.count(decode._PARSE_ERROR) < len(messages)
 
 
 MALFORMED = {
@@ -481,7 +480,7 @@ def deep_value(depth: int) -> bytes:
 def test_malformed_messages_are_counted_not_raised(name: str, paths: str) -> None:
     good = small_message()
     _, problems = assert_same([good, MALFORMED[name], good])
-    assert problems.count(fast._PARSE_ERROR) == 1
+    assert problems.count(decode._PARSE_ERROR) == 1
 
 
 @pytest.mark.parametrize("depth", [99, 100, 101, 140])
@@ -496,7 +495,7 @@ def test_nesting_limit_is_upbs(depth: int, paths: str) -> None:
         request(resource_spans("s", span(extra=groups))),
     ]
     _, problems = assert_same(messages)
-    assert problems.count(fast._PARSE_ERROR) == (0 if depth <= 100 else 2)
+    assert problems.count(decode._PARSE_ERROR) == (0 if depth <= 100 else 2)
 
 
 def deep_key_value(lists: int, innermost: bytes) -> bytes:
@@ -512,7 +511,7 @@ def deep_key_value(lists: int, innermost: bytes) -> bytes:
 def test_nesting_limit_applies_to_plain_key_values(lists: int, value: bytes, paths: str) -> None:
     pair = deep_key_value(lists, key_value("db.name", raw_value=value))
     _, problems = assert_same([request(resource_spans("s", span(extra=length_field(9, pair))))])
-    assert problems.count(fast._PARSE_ERROR) == (lists == 32)
+    assert problems.count(decode._PARSE_ERROR) == (lists == 32)
 
 
 # --- the vectorised helpers against plain Python ---------------------------------------------
@@ -524,7 +523,7 @@ def test_utf8_check_finds_every_bad_range(seed: int) -> None:
     rng = random.Random(seed)
     pieces = [b"a", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\xc3", b"\x80", b"\xed\xa0\x80"]
     data = b"".join(rng.choice(pieces) if rng.random() < 0.03 else b"x" for _ in range(20000))
-    wire = fast._Wire([data])
+    wire = buffer._Wire([data])
     starts = np.array([rng.randrange(len(data)) for _ in range(3000)], np.int64)
     ends = np.minimum(
         starts + np.array([rng.choice([0, 1, 7, 8, 9, 16, 17, 24, 25, 63, 64, 65, 80, 200]) for _ in starts]), len(data)
@@ -545,7 +544,7 @@ def test_equal_ranges_are_grouped_exactly(seed: int, paths: str) -> None:
     rng = random.Random(seed)
     words = [b"", b"a", b"ab", b"GET", b"server.address", b"x" * 8, b"x" * 9, b"y" * 30, b"\x00" * 3, b"\x00" * 4]
     data = b"".join(rng.choice(words) for _ in range(4000))
-    wire = fast._Wire([data])
+    wire = buffer._Wire([data])
     starts = np.array(sorted(rng.randrange(len(data)) for _ in range(2000)), np.int64)
     ends = np.minimum(starts + np.array([rng.randrange(40) for _ in starts]), len(data))
     first, inverse = wire.unique_ranges(starts, ends)
