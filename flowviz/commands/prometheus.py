@@ -111,7 +111,11 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
         print("flowviz report: give capture files or --prometheus, not both", file=sys.stderr)
         return EXIT_USAGE
     if getattr(args, "service", None):
-        print("flowviz report: --service needs traces (metrics have no operations or exemplars)", file=sys.stderr)
+        print(
+            "flowviz report: --service needs traces (a service report is built from spans; with metrics, "
+            "--json lists operations from span metrics and exemplar trace ids)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         settings = prometheus_settings_from_args(args)
