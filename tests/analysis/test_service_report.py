@@ -22,18 +22,9 @@ from flowviz.sources.pipeline import IngestPipeline
 from flowviz.store.exemplars import ExemplarStore
 from flowviz.store.latency_bins import percentiles
 from flowviz.store.rolling_store import RollingStore
+from tests.derive.test_critical_path import SEED_TRACE  # one seed trace for both
 
 S = 1_000_000_000
-SEED_TRACE = {
-    "traceId": "5eed",
-    "startMs": 1_700_000_000_000,
-    "spans": [
-        {"service": "frontend", "durationMs": 15},
-        {"service": "auth", "durationMs": 10},
-        {"service": "payment", "durationMs": 50},
-        {"service": "database", "durationMs": 30},
-    ],
-}
 DEATHSTARBENCH = "jaeger-json/deathstarbench-socialnetwork-jaeger-ui-20traces.json"
 KIALI = "otlp-protojson/kiali-istio-bookinfo-tempo-trace.json"
 
