@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from flowviz.analysis.config import AnalysisConfig, ConfigError, load_config
@@ -10,7 +10,7 @@ from flowviz.analysis.findings import Finding
 from flowviz.analysis.health import FindingsHealth
 from flowviz.analysis.live_findings import FindingsService
 from flowviz.analysis.root_cause import RootCause
-from flowviz.ui.whats_wrong import WhatsWrongPanel
+from flowviz.ui.whats_wrong import REFRESH_INTERVAL_S, WhatsWrongPanel
 
 SECOND_NS = 1_000_000_000
 SHOW_AFTER_ONSET_NS = 30 * SECOND_NS
@@ -49,19 +49,18 @@ class AnalysisDock(QObject):
         # hidden while all is calm; it opens by itself once, when the first finding comes (View menu: any time)
         self.dock.hide()
         self._opened_once = False
-        self._watch = QTimer(self)
-        self._watch.timeout.connect(self._open_on_first_finding)
-        self._watch.start(500)
+        window.on_frame(REFRESH_INTERVAL_S, self.refresh)  # the window's frame clock
         self.view.selection_changed.connect(self._selection_changed)
         window.installEventFilter(self)
         if self.config_problem:
             self.panel.summary.setToolTip(self.config_problem)
             window.statusBar().showMessage(f"flowviz settings: {self.config_problem}", 15_000)
 
-    def _open_on_first_finding(self) -> None:
-        if self.service.latest().diagnosis.findings:
-            self._watch.stop()
-            if not self._opened_once and not self.dock.isVisible():
+    def refresh(self) -> None:
+        """On the frame clock: the panel shows what is new; the dock opens by itself on the first finding."""
+        self.panel.refresh()
+        if not self._opened_once and self.service.latest().diagnosis.findings:
+            if not self.dock.isVisible():
                 self.dock.show()
             self._opened_once = True
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,7 +26,7 @@ from flowviz.ui.chart_painter import qcolor
 from flowviz.ui.compare_overlay import ComparisonOverlay, chart_row
 
 SECOND_NS = 1_000_000_000
-FOLLOW_INTERVAL_MS = 150  # the comparison follows a moving cursor this often
+FOLLOW_INTERVAL_S = 0.15  # the window's frame clock has the comparison follow a moving cursor this often
 TABLE_INTERVAL_S = 1.0  # the table is refilled at most this often while the window moves
 TABLE_ROWS = 200
 _COLUMNS = ("score", "change", "what", "rate /s", "failed %", "p95 ms")
@@ -62,11 +62,11 @@ class CompareController(QObject):
         self.overlay = ComparisonOverlay(self.model)
         self._seen: tuple | None = None
         self._table_at = 0.0
+        self._table_of: Comparison | None = None  # the comparison the table shows
         self._build_band()
         self._build_dock()
         self._build_menu()
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self.refresh)
+        window.on_frame(FOLLOW_INTERVAL_S, self.refresh)  # cheap while not comparing or nothing moved
 
     # -- pieces ----------------------------------------------------------------------------------
 
@@ -137,7 +137,6 @@ class CompareController(QObject):
         self._seen = None
         self._table_at = 0.0
         self.refresh()
-        self._timer.start(FOLLOW_INTERVAL_MS)
 
     def clear(self) -> None:
         self.baseline = self.comparison = None
@@ -146,31 +145,23 @@ class CompareController(QObject):
         self.band.hide()
         self.dock.hide()
         self.stop_action.setEnabled(False)
-        self._timer.stop()
         self.view.update()
 
     def refresh(self) -> None:
-        """Compare again when the window, the data or the baseline changed (the baseline stays put)."""
+        """On the frame clock: compare again when the window, the data or the baseline changed (the baseline stays
+        put); the table follows at most every `TABLE_INTERVAL_S`, and catches up once the window rests."""
         window = self.model.time.window_ns()
         if self.baseline is None or window is None:
             return
         key = (self.model.store.data_version, window, self.baseline)
-        if key == self._seen:
-            return
-        self._seen = key
-        self.comparison = compare_windows(self.model.store, self.baseline, window)
-        self.overlay.comparison = self.comparison
-        self.view.update()
+        if key != self._seen:
+            self._seen = key
+            self.comparison = compare_windows(self.model.store, self.baseline, window)
+            self.overlay.comparison = self.comparison
+            self.view.update()
         now = time.monotonic()
-        if now - self._table_at >= TABLE_INTERVAL_S:
-            self._table_at = now
-            self._fill_table(self.comparison)
-        else:
-            QTimer.singleShot(int(TABLE_INTERVAL_S * 1000), self._fill_if_stale)
-
-    def _fill_if_stale(self) -> None:
-        if self.comparison is not None and time.monotonic() - self._table_at >= TABLE_INTERVAL_S:
-            self._table_at = time.monotonic()
+        if self._table_of is not self.comparison and now - self._table_at >= TABLE_INTERVAL_S:
+            self._table_at, self._table_of = now, self.comparison
             self._fill_table(self.comparison)
 
     # -- table -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from flowviz.analysis.config import AnalysisConfig
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.themes import THEMES, Theme
+from flowviz.model.frame_schedule import FrameSchedule
 from flowviz.model.time_control import SECOND_NS, WINDOWS_S
 from flowviz.ui.analysis_dock import AnalysisDock
 from flowviz.ui.chart_controls import ChartControls
@@ -90,6 +91,8 @@ class MainWindow(QMainWindow):
         self._feed = None
         self.source_title = title
         self.setWindowTitle(f"flowviz — {title}")
+        # what the frame clock refreshes after the chart, each at its own rate (panels, status, analysis, ...)
+        self.frame_schedule = FrameSchedule()
         self.view = FlowChartView(model, self)  # ticked by this window's frame clock
         self.transport = TransportBar(model.time, self)
         self.strip = TimelineStrip(model, self)
@@ -116,8 +119,8 @@ class MainWindow(QMainWindow):
         self._status = QLabel()
         self.statusBar().addWidget(self._status, 1)
         # one frame clock: each frame ticks the time model once, then refreshes the chart; the panels, timeline
-        # and status line every STATUS_INTERVAL_MS of those frames
-        self._last_status = 0.0
+        # and status line every STATUS_INTERVAL_MS of those frames, the other clients at their own rates
+        self.on_frame(STATUS_INTERVAL_MS / 1000, self._update_status)
         self.clock = QTimer(self)
         self.clock.setTimerType(Qt.TimerType.PreciseTimer)
         self.clock.timeout.connect(self._frame)
@@ -321,15 +324,17 @@ class MainWindow(QMainWindow):
         self.transport.setVisible(not timeless)
         return timeless
 
+    def on_frame(self, interval_s: float, refresh: Callable[[], None]) -> None:
+        """Have the frame clock call `refresh` at most every `interval_s` (after the chart's tick): the one way
+        a part of the window follows time and data; none keeps a timer of its own for it."""
+        self.frame_schedule.add(interval_s, refresh)
+
     def _frame(self) -> None:
-        """One tick of the frame clock: time passes once, the chart follows; the rest at the status rate."""
+        """One tick of the frame clock: time passes once, the chart follows; the rest at their own rates."""
         self.view.tick()
         if self.model.time.notice:  # set by this tick only: shown now, or never
             self.statusBar().showMessage(self.model.time.notice, 6000)
-        now = time.monotonic()
-        if now - self._last_status >= STATUS_INTERVAL_MS / 1000:
-            self._last_status = now
-            self._update_status()
+        self.frame_schedule.run_due(time.monotonic())
 
     def _update_status(self) -> None:
         self.transport.update_labels()

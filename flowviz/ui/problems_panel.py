@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from flowviz.chart.themes import Theme
 from flowviz.ui.chart_painter import qcolor
 
-REFRESH_MS = 500
+REFRESH_INTERVAL_S = 0.5  # the window's frame clock refreshes the panel and its count this often
 DOCK_HEIGHT_PX = 190
 COLUMNS = ("count", "kind", "problem")
 EMPTY_TEXT = "No problems: everything read so far was understood and paired."
@@ -188,7 +188,7 @@ def show_problems(window: QMainWindow) -> None:
 
 def install_problems_dock(window: QMainWindow) -> QDockWidget:
     """A hidden Problems dock at the bottom of `window` (its feed is looked up as `window.feed`), a
-    clickable problem count in the status bar that opens it, and a timer that keeps both current."""
+    clickable problem count in the status bar that opens it, both kept current by the window's frame clock."""
     panel = ProblemsPanel(lambda: _feed_status(window), theme=window.model.theme, parent=window)
     dock = QDockWidget("Problems", window)
     dock.setObjectName("problems_dock")
@@ -211,9 +211,7 @@ def install_problems_dock(window: QMainWindow) -> QDockWidget:
             button.setText(f"⚠ {total:,} problem{'s' if total != 1 else ''}")
             button.setVisible(total > 0)
 
-    timer = QTimer(dock)
-    timer.timeout.connect(refresh)
-    timer.start(REFRESH_MS)
+    window.on_frame(REFRESH_INTERVAL_S, refresh)
     window.problems_dock, window.problems_panel, window.problems_button = dock, panel, button
     window.refresh_problems = refresh
     return dock

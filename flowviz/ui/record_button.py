@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QToolBar, QWidget
 
@@ -16,7 +16,7 @@ from flowviz.sources.recording import RECORDING_MAGIC, is_recording
 
 RECORDING_SUFFIX = ".fvrec"
 LAST_DIRECTORY_KEY = "recording/directory"
-SYNC_MS = 250
+SYNC_INTERVAL_S = 0.25  # the window's frame clock syncs the button with the worker this often
 IDLE_TEXT, ACTIVE_TEXT = "● Record", "■ Stop recording"
 RECORDING_STYLE = "color: #d62f3f; font-weight: bold;"
 
@@ -44,7 +44,8 @@ def existing_file_problem(path: str) -> str | None:
 
 class RecordControl(QObject):
     """A checkable toolbar action: on, it asks for a file and tells the worker `("record", path)`; off,
-    `("record", None)`. It follows what the worker reports (a file that cannot be written turns it off)."""
+    `("record", None)`. It follows what the worker reports (a file that cannot be written turns it off): `sync()`,
+    which the window's frame clock calls every `SYNC_INTERVAL_S`."""
 
     def __init__(self, window: QMainWindow, feed: Any, settings: KafkaSettings) -> None:
         super().__init__(window)
@@ -56,9 +57,7 @@ class RecordControl(QObject):
         self.action.setCheckable(True)
         self.action.setToolTip("Record what this window reads to a file (the format of `flowviz record`)")
         self.action.triggered.connect(self._triggered)
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self.sync)
-        self._timer.start(SYNC_MS)
+        window.on_frame(SYNC_INTERVAL_S, self.sync)
 
     @property
     def recording(self) -> bool:

@@ -3,8 +3,10 @@ the comparison follows the cursor while the baseline stays, the palette shows im
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 
 from flowviz.chart.diverging import diverging_rgba, palette
 from flowviz.ui.compare_overlay import signed
@@ -102,3 +104,18 @@ def test_with_part_of_the_graph_filtered_away_rows_still_select_the_right_edge(q
     payments_row = rows.index(("changed", "checkout → payments"))
     payments_edge = window.compare.table.item(payments_row, 0).data(Qt.ItemDataRole.UserRole)[1]
     assert chart_row(window.model, payments_edge, edges=True) is None  # filtered away: nothing to select
+
+
+def test_the_window_frame_clock_drives_the_comparison_and_no_panel_keeps_a_timer(qtbot, incident_store):  # noqa: F811
+    """The comparison, the What's wrong dock, the Problems count (and a live window's Record button) follow the
+    window's one frame clock at their own rates: none runs a repeating timer of its own."""
+    window = make_window(qtbot, incident_store)
+    controller = window.compare
+    window.view.scrub_to(T0 + (INCIDENT_START_S + 40) * SECOND)
+    controller.set_baseline(T0 + 100 * SECOND, T0 + 200 * SECOND)
+    window.view.scrub_to(T0 + (INCIDENT_END_S + 120) * SECOND)
+    assert controller.comparison.window != window.model.time.window_ns()  # not followed yet
+    window.frame_schedule.run_due(time.monotonic() + 60)  # a frame with every client due
+    assert controller.comparison.window == window.model.time.window_ns()
+    repeating = [t for t in window.findChildren(QTimer) if t.isActive() and not t.isSingleShot()]
+    assert repeating == [window.clock]
