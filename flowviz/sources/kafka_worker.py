@@ -14,6 +14,7 @@ from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_reader import KafkaReader, message_where
 from flowviz.sources.kafka_settings import KafkaSettings, recording_header, settings_schemas
+from flowviz.sources.pipe_messages import Derived, LagSeen, Marks, Record, SourceStatus
 from flowviz.sources.raw_inputs import RawRing
 
 if TYPE_CHECKING:
@@ -26,11 +27,10 @@ WORKER_BATCH_BYTES = 16 << 20  # catching up, the window gets a batch about ever
 def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownStore | None = None) -> None:
     """Read, decode and derive in this (worker) process until the parent says stop on `connection`.
 
-    Sends `("data", observations, spans, problems)` per batch, like the other workers, `("lag", LagFrame)`
-    per look at the consumer groups of event topics, and `("source", status)` (a `KafkaStatus.as_dict()`
-    with a `recording` entry) about twice a second.
-    The parent may send `("record", path)` to append every message read from then on to a recording
-    (the format `flowviz record` writes) and `("record", None)` to close it; anything else stops the worker.
+    Sends `Derived` per batch, like the other workers, `LagSeen` per look at the consumer groups of event
+    topics, and `SourceStatus` (a `KafkaStatus.as_dict()` with a `recording` entry) about twice a second.
+    The parent may send `Record(path)` to append every message read from then on to a recording
+    (the format `flowviz record` writes) and `Record(None)` to close it; anything else stops the worker.
     """
     from flowviz.derive.deriver import EdgeDeriver
     from flowviz.sources.kafka_events import LiveEvents
@@ -59,9 +59,9 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
         while True:
             if connection.poll():
                 command = connection.recv()
-                if not (isinstance(command, tuple) and len(command) == 2 and command[0] == "record"):
-                    break  # "stop" (or anything else)
-                recorder.switch(command[1])
+                if not isinstance(command, Record):
+                    break  # Stop (or anything else)
+                recorder.switch(command.path)
                 next_status_s = 0.0  # tell the window at once
             messages = reader.poll(max_bytes=WORKER_BATCH_BYTES, timeout_s=0.1)
             if messages:
@@ -89,13 +89,13 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
                 derived = guarded(problems, None, where, "kafka batch", derive)
                 if derived is not None:
                     spans += derived[0]
-                    connection.send(("data", derived[1], spans, problems.as_dict()))
+                    connection.send(Derived(derived[1], spans, problems.as_dict()))
             consumed = events.poll_groups(read_to=reader.positions)  # topic → consumer group, from commits
             if len(consumed):
-                connection.send(("data", consumed, spans, problems.as_dict()))
+                connection.send(Derived(consumed, spans, problems.as_dict()))
             recorder.append_looks(events.take_looks())  # a recording shows the groups and their lag too
             for frame in events.take_frames():  # lag in time, trend and states, kept by time in the store
-                connection.send(("lag", frame))
+                connection.send(LagSeen(frame))
             now = time.monotonic()
             if now >= next_status_s:
                 next_status_s = now + STATUS_EVERY_S
@@ -108,8 +108,8 @@ def run_kafka_worker(settings: KafkaSettings, connection, *, details: DrillDownS
                     status["schemas"] = dict(decoder.topic_schemas)
                 changes = decoder.take_schema_changes()
                 if changes:  # a topic's records came with a new schema: marks on the timeline
-                    connection.send(("marks", changes))
-                connection.send(("source", {**status, "recording": recorder.status()}))
+                    connection.send(Marks(changes))
+                connection.send(SourceStatus({**status, "recording": recorder.status()}))
     finally:
         events.close()
         recorder.stop()

@@ -192,13 +192,14 @@ def run_otlp_worker(
 ) -> None:
     """Receive, derive and send to the window until it says stop (the worker-process side of `flowviz listen`).
 
-    Sends `("data", observations, spans, problems)` per batch and `("source", status)` about twice a
-    second, like the Kafka worker; takes `("record", path)` / `("record", None)` to record what arrives.
+    Sends `Derived` per batch and `SourceStatus` about twice a second, like the Kafka worker; takes
+    `Record(path)` / `Record(None)` to record what arrives.
     """
     from flowviz.decoders.gc_pause import gc_paused
     from flowviz.derive.deriver import EdgeDeriver
     from flowviz.model.span_batch import SpanBatch
     from flowviz.sources.live_recording import LiveRecorder
+    from flowviz.sources.pipe_messages import Derived, Record, SourceStatus
     from flowviz.sources.raw_inputs import RawRing
 
     problems = Problems()  # the deriver's, in this thread; the intake keeps its own (server threads, under its lock)
@@ -214,9 +215,9 @@ def run_otlp_worker(
         while True:
             if connection.poll():
                 command = connection.recv()
-                if not (isinstance(command, tuple) and len(command) == 2 and command[0] == "record"):
-                    break  # "stop" (or anything else)
-                recorder.switch(command[1])
+                if not isinstance(command, Record):
+                    break  # Stop (or anything else)
+                recorder.switch(command.path)
                 next_status_s = 0.0
             received = receiver.intake.take(timeout_s=0.1)
             if received:
@@ -231,11 +232,11 @@ def run_otlp_worker(
                     if details is not None:
                         details.take(batch, observations)
                 all_problems = {**problems.as_dict(), **receiver.intake.problems_dict()}
-                connection.send(("data", observations, spans, dict(sorted(all_problems.items()))))
+                connection.send(Derived(observations, spans, dict(sorted(all_problems.items()))))
             now = time.monotonic()
             if now >= next_status_s:
                 next_status_s = now + STATUS_EVERY_S
-                connection.send(("source", {**receiver.intake.snapshot(), "recording": recorder.status()}))
+                connection.send(SourceStatus({**receiver.intake.snapshot(), "recording": recorder.status()}))
     finally:
         recorder.stop()
         receiver.stop()

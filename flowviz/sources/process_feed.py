@@ -23,6 +23,18 @@ from flowviz.model.problems import Problems
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.sources.metric_details import MetricDetails
 from flowviz.sources.otlp_receiver import ReceiverSettings as ReceiverSpec  # OTLP received live
+from flowviz.sources.pipe_messages import (
+    Crashed,
+    Derived,
+    Done,
+    Failed,
+    LagSeen,
+    Marks,
+    Record,
+    SourceStatus,
+    Stop,
+    WorkerMessage,
+)
 from flowviz.sources.prometheus_feed import PrometheusSpec  # service-graph metrics, a range or live
 from flowviz.sources.raw_inputs import CaptureFiles, RawRing
 from flowviz.store.drill_down import DrillDownStore
@@ -135,7 +147,7 @@ def _run_simulator(spec: SimulatorSpec, connection: Connection, details: DrillDo
         observations = deriver.process(batch)
         if details is not None:
             details.take(batch, observations)
-        connection.send(("data", observations, spans, problems.as_dict()))
+        connection.send(Derived(observations, spans, problems.as_dict()))
 
 
 def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownStore | None) -> None:
@@ -150,13 +162,13 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
             self.consumer_lag = self  # the store's LagHistory: `consumer_lag.add(frame)`, `.add_marks(marks)`
 
         def ingest(self, observations: EdgeObservations) -> None:
-            connection.send(("data", observations, pipeline.totals.spans, problems.as_dict()))
+            connection.send(Derived(observations, pipeline.totals.spans, problems.as_dict()))
 
         def add(self, frame) -> None:
-            connection.send(("lag", frame))
+            connection.send(LagSeen(frame))
 
         def add_marks(self, marks) -> None:
-            connection.send(("marks", marks))
+            connection.send(Marks(marks))
 
     if details is not None:
         details.raw_spans = CaptureFiles(spec.paths).span_details
@@ -167,7 +179,7 @@ def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownS
     pipeline = IngestPipeline(_Forward(), problems=problems, details=details)  # type: ignore[arg-type]
     totals = load_captures(spec.paths, pipeline, format_name=spec.format_name, workers=spec.workers)
     errors = "; ".join(totals.failed_files.values())
-    connection.send(("done", totals.spans, problems.as_dict(), dict(totals.formats), errors))
+    connection.send(Done(totals.spans, problems.as_dict(), dict(totals.formats), errors))
     if details is not None:
         connection.recv()  # stay to answer the panels' queries until the window stops the feed
 
@@ -225,7 +237,7 @@ def _worker_main(
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass
     except Exception as error:  # report, don't die silently: the window shows it
-        connection.send(("crash", f"{type(error).__name__}: {error}"))  # a live feed is restarted
+        connection.send(Crashed(f"{type(error).__name__}: {error}"))  # a live feed is restarted
 
 
 class ProcessFeed:
@@ -310,37 +322,40 @@ class ProcessFeed:
                 if self._restart("the worker process ended unexpectedly"):
                     continue
                 break
-            kind = message[0]
-            if kind == "data":
-                _, observations, spans, problems = message
+            if not self._take(message):
+                break
+
+    def _take(self, message: WorkerMessage) -> bool:
+        """Apply one message from the worker; False when the feed has ended with it."""
+        match message:
+            case Derived(observations, spans, problems):
                 self._last_data_ns = time.time_ns()
                 if len(observations):
                     self.store.ingest(observations)
                     self.status.calls += int(observations.count.sum())
                 self._note_spans(self._carried_spans + spans)
                 self.status.problems = _merged(self._carried_problems, problems)
-            elif kind == "done":
-                _, spans, problems, formats, errors = message
+            case Done(spans, problems, formats, errors):
                 self._note_spans(spans)
                 self.status.problems, self.status.formats = problems, formats
                 self.status.finished, self.status.running = True, False
                 self.status.error = errors
-                break
-            elif kind == "source":
-                self.status.source = message[1]
-            elif kind == "lag":  # consumer groups' lag at a look (live Kafka events, or a recording of them)
-                self.store.consumer_lag.add(message[1])
-            elif kind == "marks":  # Kafka happenings for the timeline (a topic's new schema)
-                self.store.consumer_lag.add_marks(message[1])
-            elif kind == "error":  # the source's own verdict (a Prometheus that is not there): final
-                self.status.error, self.status.running = message[1], False
-                break
-            elif kind == "crash":  # an exception nobody expected: a live source starts again
+                return False
+            case SourceStatus(status):
+                self.status.source = status
+            case LagSeen(frame):  # consumer groups' lag at a look (live Kafka events, or a recording of them)
+                self.store.consumer_lag.add(frame)
+            case Marks(marks):  # Kafka happenings for the timeline (a topic's new schema)
+                self.store.consumer_lag.add_marks(marks)
+            case Failed(reason):  # the source's own verdict (a Prometheus that is not there): final
+                self.status.error, self.status.running = reason, False
+                return False
+            case Crashed(reason):  # an exception nobody expected: a live source starts again
                 if isinstance(self.spec, CaptureSpec) or self._stopping.is_set():
-                    self.status.error, self.status.running = message[1], False
-                    break
-                if not self._restart(message[1]):
-                    break
+                    self.status.error, self.status.running = reason, False
+                    return False
+                return self._restart(reason)
+        return True
 
     def _note_spans(self, spans: int) -> None:
         now = time.monotonic()
@@ -356,8 +371,8 @@ class ProcessFeed:
             self._thread.join(timeout_s)
         return self.status.finished or bool(self.status.error)
 
-    def send(self, command: tuple) -> bool:
-        """Send a command to a running worker (a Kafka worker takes `("record", path)`); False when it is gone."""
+    def send(self, command: Record) -> bool:
+        """Send a command to a running worker (a Kafka or OTLP worker takes `Record(path)`); False when it is gone."""
         if self._connection is None or not self.status.running:
             return False
         try:
@@ -370,7 +385,7 @@ class ProcessFeed:
         self._stopping.set()
         if self._connection is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
-                self._connection.send("stop")
+                self._connection.send(Stop())
         if self._process is not None:
             self._process.join(2.0)
             if self._process.is_alive():

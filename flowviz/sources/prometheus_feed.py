@@ -1,7 +1,7 @@
 """The worker-process side of `flowviz open --prometheus` (a past range) and `flowviz live --prometheus` (following).
 
-Like the other workers it sends `("data", observations, 0, problems)` per chunk and `("source", status)`
-with a `PrometheusStatus`; a range ends with `("done", ...)`. Following, it reads the steps that
+Like the other workers it sends `Derived` per chunk (no spans) and `SourceStatus` with a
+`PrometheusStatus`; a range ends with `Done`. Following, it reads the steps that
 completed since the last read, once per step; a Prometheus that stops answering is retried (the
 status says so), never fatal.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from flowviz.model.problems import Problems
+from flowviz.sources.pipe_messages import Derived, Done, Failed, SourceStatus
 from flowviz.sources.prometheus import PrometheusError, PrometheusReader, PrometheusSettings
 
 SECOND_NS = 1_000_000_000
@@ -39,11 +40,11 @@ def run_prometheus_worker(spec: PrometheusSpec, connection: Connection) -> None:
 
     def send_status() -> None:
         status.problems = problems.as_dict()
-        connection.send(("source", status.as_dict()))
+        connection.send(SourceStatus(status.as_dict()))
 
     def send(start_s: float, end_s: float) -> None:
         for graph in reader.read(start_s, end_s):
-            connection.send(("data", graph.observations, 0, problems.as_dict()))
+            connection.send(Derived(graph.observations, 0, problems.as_dict()))
             send_status()
             if connection.poll():
                 raise _Stopped
@@ -55,11 +56,11 @@ def run_prometheus_worker(spec: PrometheusSpec, connection: Connection) -> None:
             try:
                 send(spec.start_ns / SECOND_NS, spec.end_ns / SECOND_NS)
             except PrometheusError as error:
-                connection.send(("error", str(error)))
+                connection.send(Failed(str(error)))
                 return
             status.state = "done"
             send_status()
-            connection.send(("done", 0, problems.as_dict(), {spec.settings.url: "prometheus"}, ""))
+            connection.send(Done(0, problems.as_dict(), {spec.settings.url: "prometheus"}))
             connection.recv()  # stay until the window stops the feed (as a capture's worker does)
             return
         _follow(spec, reader, connection, send, send_status)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QToolBar, Q
 
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.kafka_status import human_bytes as size_text
+from flowviz.sources.pipe_messages import Record
 from flowviz.sources.recording import RECORDING_MAGIC, is_recording
 
 RECORDING_SUFFIX = ".fvrec"
@@ -109,7 +110,7 @@ class RecordControl(QObject):
     def start(self, path: str) -> bool:
         """Tell the worker to record to `path` from now on; False (with a message) when it cannot."""
         problem = existing_file_problem(path)
-        if problem is None and not self.feed.send(("record", os.path.abspath(path))):
+        if problem is None and not self.feed.send(Record(os.path.abspath(path))):
             problem = "the reading process has stopped; nothing to record"
         if problem is not None:
             self.window.statusBar().showMessage(f"Not recording: {problem}", 8000)
@@ -123,7 +124,7 @@ class RecordControl(QObject):
         """Close the recording (the worker syncs it); says where it is."""
         if self.path is None:
             return
-        self.feed.send(("record", None))
+        self.feed.send(Record(None))
         report = self.worker_recording()
         size = report.get("bytes", 0) if report.get("path") == self.path else 0
         self.window.statusBar().showMessage(f"Recording saved: {self.path} ({size_text(size)})", 10_000)

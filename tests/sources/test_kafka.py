@@ -41,6 +41,7 @@ from flowviz.sources.kafka_reader import KafkaReader
 from flowviz.sources.kafka_settings import KafkaSettings, consumer_config
 from flowviz.sources.kafka_status import status_text
 from flowviz.sources.kafka_worker import run_kafka_worker
+from flowviz.sources.pipe_messages import Derived, SourceStatus, Stop
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.sources.recording import read_recording
 from flowviz.store.rolling_store import RollingStore
@@ -368,12 +369,12 @@ def test_the_live_worker_sends_observations_and_status(kafka_broker) -> None:
     while time.monotonic() < deadline and not (spans == simulator.spans_emitted and status.get("lag_messages") == 0):
         if parent.poll(0.1):
             message = parent.recv()
-            if message[0] == "data":
-                calls += int(message[1].count.sum())
-                spans = message[2]
-            elif message[0] == "source":
-                status = message[1]
-    parent.send("stop")
+            if isinstance(message, Derived):
+                calls += int(message.observations.count.sum())
+                spans = message.spans
+            elif isinstance(message, SourceStatus):
+                status = message.status
+    parent.send(Stop())
     worker.join(5)
     assert not worker.is_alive()
     assert spans == simulator.spans_emitted

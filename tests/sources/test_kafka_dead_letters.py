@@ -18,6 +18,7 @@ from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.kafka_worker import run_kafka_worker
+from flowviz.sources.pipe_messages import Derived, Record, SourceStatus, Stop
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.store.rolling_store import RollingStore
 
@@ -62,7 +63,7 @@ def test_a_dead_letter_flow_live_and_recorded(kafka_broker, tmp_path) -> None:
     assert producer.flush(10) == 0
     path = tmp_path / "dead-letters.rec"
     parent, child = Pipe()
-    parent.send(("record", str(path)))
+    parent.send(Record(str(path)))
     settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(orders, dlt, payments, dlq), start="earliest")
     thread = threading.Thread(target=run_kafka_worker, args=(settings, child), daemon=True)
     thread.start()
@@ -75,13 +76,13 @@ def test_a_dead_letter_flow_live_and_recorded(kafka_broker, tmp_path) -> None:
             assert time.monotonic() < deadline, status
             if parent.poll(0.1):
                 message = parent.recv()
-                if message[0] == "data":
-                    observations.append(message[1])
-                    problems = message[3]
-                elif message[0] == "source":
-                    status = message[1]
+                if isinstance(message, Derived):
+                    observations.append(message.observations)
+                    problems = message.problems
+                elif isinstance(message, SourceStatus):
+                    status = message.status
     finally:
-        parent.send("stop")
+        parent.send(Stop())
         thread.join(10)
     live = RollingStore(problems=Problems())
     live.ingest(EdgeObservations.concat(observations))

@@ -25,6 +25,7 @@ from flowviz.sources.kafka_publish import LocalBroker, create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.kafka_status import status_text
 from flowviz.sources.kafka_worker import run_kafka_worker
+from flowviz.sources.pipe_messages import Crashed, Derived, Failed, SourceStatus, Stop
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.store.rolling_store import RollingStore
 
@@ -115,17 +116,17 @@ class _Worker:
             assert time.monotonic() < deadline, f"status never got there: {self.status}"
             if self.parent.poll(0.1):
                 message = self.parent.recv()
-                if message[0] == "data":
-                    self.observations.append(message[1])
-                    self.problems = message[3]
-                elif message[0] == "source":
-                    self.status = message[1]
-                elif message[0] == "error":
-                    raise AssertionError(message[1])
+                if isinstance(message, Derived):
+                    self.observations.append(message.observations)
+                    self.problems = message.problems
+                elif isinstance(message, SourceStatus):
+                    self.status = message.status
+                elif isinstance(message, Failed | Crashed):
+                    raise AssertionError(message.reason)
         return self.status
 
     def stop(self) -> None:
-        self.parent.send("stop")
+        self.parent.send(Stop())
         self.thread.join(10)
         assert not self.thread.is_alive()
 

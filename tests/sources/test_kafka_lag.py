@@ -15,6 +15,7 @@ from flowviz.model.event_batch import UNKNOWN_NS, EventBatchBuilder
 from flowviz.sources.kafka_groups import read_group_offsets
 from flowviz.sources.kafka_publish import LocalBroker, create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.sources.pipe_messages import LagSeen, Record, SourceStatus, Stop
 
 S = 1_000_000_000
 
@@ -237,7 +238,7 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
     committer.commit(5)
     path = tmp_path / "events.rec"
     parent, child = Pipe()
-    parent.send(("record", str(path)))  # before the first message is read
+    parent.send(Record(str(path)))  # before the first message is read
     settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,), start="earliest")
     details = DrillDownStore()
     thread = threading.Thread(target=run_kafka_worker, args=(settings, child), kwargs={"details": details}, daemon=True)
@@ -250,10 +251,10 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
             assert time.monotonic() < deadline, status
             if parent.poll(0.1):
                 message = parent.recv()
-                if message[0] == "lag":
-                    frames.append(message[1])
-                elif message[0] == "source":
-                    status.update(message[1])
+                if isinstance(message, LagSeen):
+                    frames.append(message.frame)
+                elif isinstance(message, SourceStatus):
+                    status.update(message.status)
 
     def lag_now() -> int | None:
         states = [s for s in (frames[-1].groups if frames else ()) if s.group == group]
@@ -266,7 +267,7 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
         pump(lambda: any(s["group"] == group and s["lag"] == 8 for s in status.get("events", {}).get("states", [])))
     finally:
         committer.close()
-        parent.send("stop")
+        parent.send(Stop())
         thread.join(10)
     assert not thread.is_alive()
     payload = details.edges.payload("orders", topic, 0, 2**62)  # sizes on the producer → topic edge

@@ -18,6 +18,7 @@ from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.kafka_worker import run_kafka_worker
+from flowviz.sources.pipe_messages import Derived, Marks, SourceStatus, Stop
 from flowviz.store.rolling_store import RollingStore
 from tests.decoders.test_wire_format import SCHEMAS, Registry, avro_value, protobuf_value
 
@@ -48,15 +49,15 @@ def _run(settings: KafkaSettings, events: int) -> tuple[dict, dict, list, list]:
             assert time.monotonic() < deadline, (status, problems)
             if parent.poll(0.1):
                 message = parent.recv()
-                if message[0] == "data":
-                    observations.append(message[1])
-                    problems = message[3]
-                elif message[0] == "source":
-                    status = message[1]
-                elif message[0] == "marks":
-                    marks += message[1]
+                if isinstance(message, Derived):
+                    observations.append(message.observations)
+                    problems = message.problems
+                elif isinstance(message, SourceStatus):
+                    status = message.status
+                elif isinstance(message, Marks):
+                    marks += message.marks
     finally:
-        parent.send("stop")
+        parent.send(Stop())
         thread.join(10)
     return status, problems, observations, marks
 

@@ -16,6 +16,7 @@ from flowviz.bench.encode import otlp_json_lines, otlp_proto_frames
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.model.problems import Problems
 from flowviz.sources.capture_file import CaptureReader
+from flowviz.sources.pipe_messages import Derived, Done
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.store.rolling_store import RollingStore
 
@@ -282,8 +283,9 @@ def test_the_capture_worker_of_a_window_decodes_with_workers(
     for workers in (1, 2):
         messages = Collected()
         _run_captures(CaptureSpec((str(path),), workers=workers), messages, None)  # type: ignore[arg-type]
-        calls.append(sum(int(m[1].count.sum()) for m in messages if m[0] == "data"))
-        assert messages[-1][:2] == ("done", 2_000)
+        calls.append(sum(int(m.observations.count.sum()) for m in messages if isinstance(m, Derived)))
+        assert isinstance(messages[-1], Done)
+        assert messages[-1].spans == 2_000
     assert len(tiny_regions) == 1
     assert tiny_regions[0] > 1
     assert calls[0] > 1_000

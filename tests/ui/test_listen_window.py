@@ -8,6 +8,7 @@ import grpc
 
 from flowviz.sim.simulator import Simulator
 from flowviz.sources.otlp_receiver import ReceiverSettings
+from flowviz.sources.pipe_messages import Record
 from flowviz.sources.recording import read_recording
 from flowviz.ui.windows import listen_window
 
@@ -21,7 +22,7 @@ def test_listen_window_shows_and_records_what_a_sender_exports(qtbot, tmp_path):
     try:
         qtbot.waitUntil(lambda: bool(window.feed.status.source.get("grpc")), timeout=30_000)  # bound in the worker
         address = window.feed.status.source["grpc"]
-        assert window.feed.send(("record", str(tmp_path / "window.fvrec")))  # what the Record button sends
+        assert window.feed.send(Record(str(tmp_path / "window.fvrec")))  # what the Record button sends
         qtbot.waitUntil(lambda: window.feed.status.source["recording"]["active"], timeout=10_000)
         now_ns = time.time_ns()
         messages = Simulator(seed=1, rate_per_s=800, start_ns=now_ns - 5_000_000_000).generate(now_ns)
@@ -36,7 +37,7 @@ def test_listen_window_shows_and_records_what_a_sender_exports(qtbot, tmp_path):
         qtbot.waitUntil(lambda: f"{len(messages)} requests" in window.feed.status.summary(), timeout=10_000)
         assert window.feed.status.summary().startswith(f"● REC window.fvrec · listening on gRPC {address} · HTTP 127.")
         assert "listening for OTLP" in window.windowTitle()
-        assert window.feed.send(("record", None))
+        assert window.feed.send(Record(None))
         qtbot.waitUntil(lambda: not window.feed.status.source["recording"]["active"], timeout=10_000)
         assert [m.value for m in read_recording(tmp_path / "window.fvrec").messages] == messages
     finally:
