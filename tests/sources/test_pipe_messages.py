@@ -68,12 +68,15 @@ def test_every_message_type_round_trips_through_a_pipe() -> None:
     received = [theirs.recv() for _ in sent]
     assert [type(message) for message in received] == [type(message) for message in sent]
     derived = received[0]
-    assert derived.spans == 3 and derived.problems == problems
+    assert derived.spans == 3
+    assert derived.problems == problems
     assert derived.observations.names == ("", "frontend", "checkout")
     assert derived.observations.count.tolist() == [1, 2]
     assert derived.observations.failed.tolist() == [False, True]
-    assert received[2].frame.groups == _frame().groups and received[2].frame.polled_ns == 7 * SECOND_NS
-    assert received[1:2] == sent[1:2] and received[3:] == sent[3:]
+    assert received[2].frame.groups == _frame().groups
+    assert received[2].frame.polled_ns == 7 * SECOND_NS
+    assert received[1:2] == sent[1:2]
+    assert received[3:] == sent[3:]
 
 
 def test_the_window_feed_acts_on_each_message_type() -> None:
