@@ -1,15 +1,20 @@
-"""The one writer: span batches, dependency links, events and looks at consumer groups -> derivers -> rolling store."""
+"""The one ingest path: whatever a source yields -> derivers -> a sink (the store in-process, or the window's pipe).
+
+`run_source` is the one loop every source goes through (`for item in source.batches(): pipeline.feed(item)`),
+in a window's worker process (`sources/worker.py`) and in-process (`flowviz report`, `load_captures`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import numpy as np
 
-from flowviz.derive.consumer_lag import LagTracker
+from flowviz.decoders.gc_pause import gc_paused
+from flowviz.derive.consumer_lag import LagFrame, LagTracker
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.deriver import DEFAULT_TTL_NS, EdgeDeriver
 from flowviz.derive.events import EventDeriver
@@ -17,12 +22,12 @@ from flowviz.model.event_batch import EventBatch
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch
-from flowviz.model.timeline_marks import TimelineMarks
-from flowviz.sources.capture_file import CaptureError, CaptureReader, DependencyLinks
+from flowviz.model.timeline_marks import LagMark, TimelineMarks
+from flowviz.sources.capture_file import DependencyLinks
+from flowviz.sources.capture_source import CaptureSource
+from flowviz.sources.source import FormatFound, Idle, Source, SourceItem, Unreadable
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.edge_details import EdgeDetails
-from flowviz.store.rolling_store import RollingStore
 
 
 @dataclass(slots=True)
@@ -54,19 +59,29 @@ def say_what_was_unreadable(totals: IngestTotals, out: TextIO, *, usable: bool =
     return False
 
 
+class Sink(Protocol):
+    """Where the pipeline writes what it derived: the rolling store in-process, or the pipe to the window."""
+
+    def ingest(self, observations: EdgeObservations) -> None: ...
+
+    def add_lag(self, frame: LagFrame) -> None: ...
+
+    def add_marks(self, marks: list[LagMark]) -> None: ...
+
+
 class IngestPipeline:
-    """Feeds span batches through the deriver into the store (and the drill-down store); the only code writing them."""
+    """Feeds a source's items through the derivers into a sink (and the drill-down store); the only writer."""
 
     def __init__(
         self,
-        store: RollingStore,
+        sink: Sink,
         *,
         problems: Problems,
         ttl_ns: int = DEFAULT_TTL_NS,
         details: DrillDownStore | None = None,
         payloads: EdgeDetails | None = None,
     ) -> None:
-        self.store = store
+        self.sink = sink
         self.details = details
         # message sizes per producer → topic: the drill-down store's edge details, or these (a report's)
         self.payloads = details.edges if details is not None else payloads
@@ -78,14 +93,20 @@ class IngestPipeline:
         self._read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> after the last event read
         self.totals = IngestTotals()
 
-    def feed(
-        self, item: SpanBatch | DependencyLinks | EventBatch | GroupOffsets | EdgeObservations | TimelineMarks
-    ) -> None:
+    def feed(self, item: SourceItem) -> None:
+        if isinstance(item, Idle):
+            return
+        if isinstance(item, FormatFound):
+            self.totals.formats[item.where] = item.format_name
+            return
+        if isinstance(item, Unreadable):
+            self.totals.failed_files[item.where] = item.reason
+            return
         if isinstance(item, GroupOffsets):
             self._feed_look(item)
             return
         if isinstance(item, TimelineMarks):  # a recording's schema changes, on the timeline as live
-            self.store.consumer_lag.add_marks(list(item.marks))
+            self.sink.add_marks(list(item.marks))
             return
         if isinstance(item, EdgeObservations):  # calls derived while reading (dead letters of a recording)
             if len(item):
@@ -112,10 +133,11 @@ class IngestPipeline:
             return
         totals.spans += len(item)
         self._note_times(item.start_ns)
-        observations = self.deriver.process(item)
+        with gc_paused():  # deriving makes no reference cycles; collections would scan every live container
+            observations = self.deriver.process(item)
+            if self.details is not None:
+                self.details.take(item, observations)
         self._write(observations)
-        if self.details is not None:
-            self.details.take(item, observations)
 
     def _feed_look(self, look: GroupOffsets) -> None:
         """A recorded look at the consumer groups: topic → group calls and a lag frame, on the topics that
@@ -133,7 +155,7 @@ class IngestPipeline:
         self._write(self.consumption.update(look, read_to=self._read_to))
         frame = self.lag.update(look, read_to=self._read_to)
         if frame is not None:
-            self.store.consumer_lag.add(frame)
+            self.sink.add_lag(frame)
 
     def _note_positions(self, batch: EventBatch) -> None:
         keys = batch.topic.astype(np.int64) << 32 | batch.partition.astype(np.int64)
@@ -160,7 +182,7 @@ class IngestPipeline:
     def _write(self, observations: EdgeObservations) -> None:
         if len(observations):
             self.totals.calls += int(observations.count.sum())
-            self.store.ingest(observations)
+            self.sink.ingest(observations)
 
 
 def dependency_observations(item: DependencyLinks) -> EdgeObservations:
@@ -184,6 +206,22 @@ def dependency_observations(item: DependencyLinks) -> EdgeObservations:
     )
 
 
+def run_source(source: Source, pipeline: IngestPipeline, *, between: Callable[[], bool] | None = None) -> IngestTotals:
+    """The one ingest loop: every item `source` yields into `pipeline`; at the end of a finite source the pipeline
+    is finished (waiting halves resolved, traces closed). `between()`, after each item, may stop the loop early
+    (returning False: the source is closed, the pipeline not finished)."""
+    items = source.batches()
+    try:
+        for item in items:
+            pipeline.feed(item)
+            if between is not None and not between():
+                return pipeline.totals
+    finally:
+        items.close()  # a live source closes its connections, servers and recordings
+    pipeline.finish()
+    return pipeline.totals
+
+
 def load_captures(
     paths: Iterable[str | Path],
     pipeline: IngestPipeline,
@@ -193,13 +231,5 @@ def load_captures(
 ) -> IngestTotals:
     """Read every capture into the pipeline (bulk load); a file that cannot be read is recorded, not fatal.
     With `workers` > 1 a large capture is decoded by that many processes (derived here, in file order)."""
-    for path in paths:
-        reader = CaptureReader(path, problems=pipeline.problems, format_name=format_name, workers=workers)
-        try:
-            for item in reader:
-                pipeline.feed(item)
-            pipeline.totals.formats[str(path)] = reader.format_name
-        except CaptureError as error:
-            pipeline.totals.failed_files[str(path)] = str(error)
-    pipeline.finish()
-    return pipeline.totals
+    captures = CaptureSource(paths, problems=pipeline.problems, format_name=format_name, workers=workers)
+    return run_source(captures, pipeline)

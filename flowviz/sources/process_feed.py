@@ -16,10 +16,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
-from flowviz.decoders.builder import SpanBatchBuilder
-from flowviz.derive.deriver import EdgeDeriver
-from flowviz.model.observations import EdgeObservations
-from flowviz.model.problems import Problems
+from flowviz.sources.capture_source import CaptureSpec
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.sources.metric_details import MetricDetails
 from flowviz.sources.otlp_receiver import ReceiverSettings as ReceiverSpec  # OTLP received live
@@ -36,7 +33,8 @@ from flowviz.sources.pipe_messages import (
     WorkerMessage,
 )
 from flowviz.sources.prometheus_feed import PrometheusSpec  # service-graph metrics, a range or live
-from flowviz.sources.raw_inputs import CaptureFiles, RawRing
+from flowviz.sources.simulator_source import SimulatorSpec
+from flowviz.sources.worker import SOURCES, run_worker
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.rolling_store import RollingStore
 
@@ -47,29 +45,6 @@ SECOND_NS = 1_000_000_000
 RESTART_FIRST_S, RESTART_MAX_S = 1.0, 30.0  # back-off between restarts of a live worker that died
 TICK_S = 0.1  # how often the simulator worker emits (simulated spans since the last tick)
 HISTORY_SLICE_NS = 10 * SECOND_NS
-
-
-@dataclass(frozen=True, slots=True)
-class SimulatorSpec:
-    """The built-in simulator, paced in real time (what `flowviz demo` shows).
-
-    Simulated time starts `history_s` before now, so the timeline has a past to scrub from the
-    first second; then spans arrive as the wall clock advances.
-    """
-
-    seed: int = 0
-    rate_per_s: float = 1_500.0
-    day_length_s: float = 1_800.0  # a simulated day passes in half an hour of demo
-    history_s: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureSpec:
-    """Capture files, bulk-loaded as fast as they decode (a large one by `workers` decoding processes)."""
-
-    paths: tuple[str, ...]
-    format_name: str = "auto"
-    workers: int = 1
 
 
 @dataclass(slots=True)
@@ -110,80 +85,6 @@ class FeedStatus:
         return f"{state} · {self.spans:,} spans · {self.calls:,} calls"
 
 
-def _simulator_messages(spec: SimulatorSpec):
-    """The simulator's messages: the history in 10 s slices, then every tick, paced by the wall clock."""
-    from flowviz.sim.simulator import Simulator
-
-    now_ns = time.time_ns() // SECOND_NS * SECOND_NS
-    start_ns = now_ns - int(spec.history_s * SECOND_NS)
-    simulator = Simulator(seed=spec.seed, rate_per_s=spec.rate_per_s, start_ns=start_ns, day_length_s=spec.day_length_s)
-    for slice_end_ns in range(start_ns + HISTORY_SLICE_NS, now_ns, HISTORY_SLICE_NS):
-        yield simulator.generate(slice_end_ns)
-    wall_start = time.monotonic()
-    while True:
-        until_ns = now_ns + int((time.monotonic() - wall_start) * SECOND_NS)
-        yield simulator.generate(until_ns)
-        time.sleep(TICK_S)
-
-
-def _run_simulator(spec: SimulatorSpec, connection: Connection, details: DrillDownStore | None) -> None:
-    from flowviz.decoders.otlp_proto import decode_otlp_proto
-
-    problems = Problems()
-    deriver = EdgeDeriver(problems=problems)
-    builder = SpanBatchBuilder(problems)
-    raw = RawRing()
-    if details is not None:
-        details.raw_spans = raw.span_details
-    spans = 0
-    for tick, messages in enumerate(_simulator_messages(spec)):
-        if connection.poll():
-            return  # the parent asked to stop
-        wheres = [f"simulator tick {tick} message {index}" for index in range(len(messages))]
-        spans += decode_otlp_proto(messages, builder, problems, wheres)
-        if details is not None:
-            raw.add(messages)
-        batch = builder.build()
-        observations = deriver.process(batch)
-        if details is not None:
-            details.take(batch, observations)
-        connection.send(Derived(observations, spans, problems.as_dict()))
-
-
-def _run_captures(spec: CaptureSpec, connection: Connection, details: DrillDownStore | None) -> None:
-    from flowviz.sources.pipeline import IngestPipeline, load_captures
-
-    problems = Problems()
-
-    class _Forward:
-        """Stands in for the store: observations and consumer lag frames go to the parent instead."""
-
-        def __init__(self) -> None:
-            self.consumer_lag = self  # the store's LagHistory: `consumer_lag.add(frame)`, `.add_marks(marks)`
-
-        def ingest(self, observations: EdgeObservations) -> None:
-            connection.send(Derived(observations, pipeline.totals.spans, problems.as_dict()))
-
-        def add(self, frame) -> None:
-            connection.send(LagSeen(frame))
-
-        def add_marks(self, marks) -> None:
-            connection.send(Marks(marks))
-
-    if details is not None:
-        details.raw_spans = CaptureFiles(spec.paths).span_details
-    if spec.workers > 1:
-        # multiprocessing refuses children to a daemonic process (they would outlive it when it is terminated);
-        # the decoding workers end with this process (`parallel_capture.end_with_parent`), so it may have them
-        multiprocessing.current_process().daemon = False
-    pipeline = IngestPipeline(_Forward(), problems=problems, details=details)  # type: ignore[arg-type]
-    totals = load_captures(spec.paths, pipeline, format_name=spec.format_name, workers=spec.workers)
-    errors = "; ".join(totals.failed_files.values())
-    connection.send(Done(totals.spans, problems.as_dict(), dict(totals.formats), errors))
-    if details is not None:
-        connection.recv()  # stay to answer the panels' queries until the window stops the feed
-
-
 @contextlib.contextmanager
 def _sigint_ignored():
     """Ctrl+C in the terminal reaches the whole process group; the window decides what happens and stops its
@@ -210,19 +111,18 @@ def _worker_main(
     connection: Connection,
     detail_connection: Connection | None,
 ) -> None:
+    if type(spec) in SOURCES:
+        run_worker(spec, connection, detail_connection)
+        return
     details = None
     if detail_connection is not None and isinstance(spec, PrometheusSpec):
         serve_details(MetricDetails(spec.settings), detail_connection)  # metrics keep no spans: asked of the server
     elif detail_connection is not None:
         # live Kafka may run faster than exemplars can be kept: sample them rather than fall behind
-        details = DrillDownStore(max_time_share=1.0 if isinstance(spec, SimulatorSpec | CaptureSpec) else 0.3)
+        details = DrillDownStore(max_time_share=0.3)
         serve_details(details, detail_connection)
     try:
-        if isinstance(spec, SimulatorSpec):
-            _run_simulator(spec, connection, details)
-        elif isinstance(spec, CaptureSpec):
-            _run_captures(spec, connection, details)
-        elif isinstance(spec, PrometheusSpec):
+        if isinstance(spec, PrometheusSpec):
             from flowviz.sources.prometheus_feed import run_prometheus_worker
 
             run_prometheus_worker(spec, connection)

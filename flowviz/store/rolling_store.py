@@ -9,8 +9,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from flowviz.derive.consumer_lag import LagFrame
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
+from flowviz.model.timeline_marks import LagMark
 from flowviz.store.cells import (
     Cells,
     Chunk,
@@ -176,6 +178,14 @@ class RollingStore:
         return self._state.memory_bytes
 
     # -- the writer ---------------------------------------------------------------------------
+
+    def add_lag(self, frame: LagFrame) -> None:
+        """The consumer groups at one look (kept by time in `consumer_lag`)."""
+        self.consumer_lag.add(frame)
+
+    def add_marks(self, marks: list[LagMark]) -> None:
+        """Timeline marks that come without a look (a topic's records changed schema)."""
+        self.consumer_lag.add_marks(marks)
 
     def ingest(self, observations: EdgeObservations) -> None:
         """Add a batch of calls (the one writer; concurrent calls are serialised)."""

@@ -16,7 +16,7 @@ from flowviz.bench.encode import otlp_json_lines, otlp_proto_frames
 from flowviz.bench.synthetic import synthetic_traces
 from flowviz.model.problems import Problems
 from flowviz.sources.capture_file import CaptureReader
-from flowviz.sources.pipe_messages import Derived, Done
+from flowviz.sources.pipe_messages import Derived, Done, Stop
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.store.rolling_store import RollingStore
 
@@ -271,10 +271,19 @@ def test_report_command_with_workers_prints_the_same_json(
 def test_the_capture_worker_of_a_window_decodes_with_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_regions: list[int]
 ) -> None:
-    from flowviz.sources.process_feed import CaptureSpec, _run_captures
+    from flowviz.sources.capture_source import CaptureSource
+    from flowviz.sources.worker import feed_window
 
     class Collected(list):
-        send = list.append  # what the worker would send to the window
+        """The window's end of the pipe: keeps what the worker sends; no command until the worker is done."""
+
+        send = list.append
+
+        def poll(self, timeout_s: float = 0.0) -> bool:
+            return False
+
+        def recv(self) -> Stop:
+            return Stop()
 
     monkeypatch.setattr(parallel_capture, "JSON_REGION_BYTES", 50_000)
     path = tmp_path / "spans.jsonl"
@@ -282,7 +291,7 @@ def test_the_capture_worker_of_a_window_decodes_with_workers(
     calls = []
     for workers in (1, 2):
         messages = Collected()
-        _run_captures(CaptureSpec((str(path),), workers=workers), messages, None)  # type: ignore[arg-type]
+        feed_window(CaptureSource([path], problems=Problems(), workers=workers), messages)  # type: ignore[arg-type]
         calls.append(sum(int(m.observations.count.sum()) for m in messages if isinstance(m, Derived)))
         assert isinstance(messages[-1], Done)
         assert messages[-1].spans == 2_000
