@@ -14,6 +14,7 @@ from typing import Protocol, TextIO
 import numpy as np
 
 from flowviz.decoders.gc_pause import gc_paused
+from flowviz.decoders.guard import guarded
 from flowviz.derive.consumer_lag import LagFrame, LagTracker
 from flowviz.derive.consumption import GroupConsumption, GroupOffsets
 from flowviz.derive.deriver import DEFAULT_TTL_NS, EdgeDeriver
@@ -22,10 +23,11 @@ from flowviz.model.event_batch import EventBatch
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatch
 from flowviz.model.timeline_marks import LagMark, TimelineMarks
 from flowviz.sources.capture_file import DependencyLinks
 from flowviz.sources.capture_source import CaptureSource
-from flowviz.sources.source import FormatFound, Idle, Source, SourceItem, Unreadable
+from flowviz.sources.source import EventCalls, FormatFound, Idle, Source, SourceItem, Unreadable
 from flowviz.store.drill_down import DrillDownStore
 from flowviz.store.edge_details import EdgeDetails
 
@@ -105,6 +107,12 @@ class IngestPipeline:
         if isinstance(item, GroupOffsets):
             self._feed_look(item)
             return
+        if isinstance(item, LagFrame):  # a live source's look at its consumer groups
+            self.sink.add_lag(item)
+            return
+        if isinstance(item, EventCalls):
+            self._write_event_calls(item.observations, item.value_bytes)
+            return
         if isinstance(item, TimelineMarks):  # a recording's schema changes, on the timeline as live
             self.sink.add_marks(list(item.marks))
             return
@@ -126,17 +134,28 @@ class IngestPipeline:
             self.consumption.note_events(item)
             self.lag.note_events(item)
             self._note_positions(item)
-            if self.payloads is not None:
-                self.payloads.add_payloads(observations, item.value_bytes)
-            self._note_times(observations.time_ns)
-            self._write(observations)
+            self._write_event_calls(observations, item.value_bytes)
             return
         totals.spans += len(item)
         self._note_times(item.start_ns)
         with gc_paused():  # deriving makes no reference cycles; collections would scan every live container
-            observations = self.deriver.process(item)
-            if self.details is not None:
-                self.details.take(item, observations)
+            where = f"span batch {totals.spans - len(item):,}-{totals.spans:,}"
+            observations = guarded(self.problems, None, where, "derive", self._derive, item)  # never the feed
+        if observations is not None:
+            self._write(observations)
+
+    def _derive(self, batch: SpanBatch) -> EdgeObservations:
+        observations = self.deriver.process(batch)
+        if self.details is not None:
+            self.details.take(batch, observations)
+        return observations
+
+    def _write_event_calls(self, observations: EdgeObservations, value_bytes: np.ndarray | None) -> None:
+        if not len(observations):
+            return
+        if self.payloads is not None:
+            self.payloads.add_payloads(observations, value_bytes)
+        self._note_times(observations.time_ns)
         self._write(observations)
 
     def _feed_look(self, look: GroupOffsets) -> None:
@@ -208,18 +227,25 @@ def dependency_observations(item: DependencyLinks) -> EdgeObservations:
 
 def run_source(source: Source, pipeline: IngestPipeline, *, between: Callable[[], bool] | None = None) -> IngestTotals:
     """The one ingest loop: every item `source` yields into `pipeline`; at the end of a finite source the pipeline
-    is finished (waiting halves resolved, traces closed). `between()`, after each item, may stop the loop early
-    (returning False: the source is closed, the pipeline not finished)."""
+    is finished (waiting halves resolved, traces closed). `between()`, before the first item and after each, may
+    stop the loop early (returning False: the source is closed, the pipeline not finished)."""
+    between = between if between is not None else _go_on
     items = source.batches()
     try:
+        if not between():
+            return pipeline.totals
         for item in items:
             pipeline.feed(item)
-            if between is not None and not between():
+            if not between():
                 return pipeline.totals
     finally:
         items.close()  # a live source closes its connections, servers and recordings
     pipeline.finish()
     return pipeline.totals
+
+
+def _go_on() -> bool:
+    return True
 
 
 def load_captures(

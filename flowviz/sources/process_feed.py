@@ -126,14 +126,10 @@ def _worker_main(
             from flowviz.sources.prometheus_feed import run_prometheus_worker
 
             run_prometheus_worker(spec, connection)
-        elif isinstance(spec, ReceiverSpec):
+        else:
             from flowviz.sources.otlp_receiver import run_otlp_worker
 
             run_otlp_worker(spec, connection, details=details)
-        else:
-            from flowviz.sources.kafka_worker import run_kafka_worker
-
-            run_kafka_worker(spec, connection, details=details)
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass
     except Exception as error:  # report, don't die silently: the window shows it

@@ -1,10 +1,10 @@
 """What every source of spans, events or calls is to the ingest: `batches()` and `status()` (the `Source` protocol).
 
 A source yields what it reads, decoded but not derived: span batches, event batches, dependency links,
-looks at consumer groups, calls it derived itself (metrics, dead letters), timeline marks, and the
-small items below (`Idle`, `FormatFound`, `Unreadable`). One loop (`sources/pipeline.run_source`)
-feeds them all into an `IngestPipeline`, whatever the source; the pipeline writes to a sink (the
-store in-process, or the pipe to the window from a worker process).
+looks at consumer groups, calls it derived itself (metrics, dead letters, live events), lag frames,
+timeline marks, and the small items below (`Idle`, `FormatFound`, `Unreadable`). One loop
+(`sources/pipeline.run_source`) feeds them all into an `IngestPipeline`, whatever the source; the pipeline
+writes to a sink (the store in-process, or the pipe to the window from a worker process).
 
 A source may decode on many processes and yield in one place (a capture decoded by several workers,
 `sources/parallel_capture.py`): `batches()` is where their results meet, in order; deriving stays in
@@ -18,6 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
+from flowviz.derive.consumer_lag import LagFrame
 from flowviz.derive.consumption import GroupOffsets
 from flowviz.model.event_batch import EventBatch
 from flowviz.model.observations import EdgeObservations
@@ -50,12 +53,23 @@ class Unreadable:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class EventCalls:
+    """producer → topic calls a source derived from its events itself (live Kafka), with each event's value size
+    (aligned with the calls, for the edge panel's payload sizes; None when unknown)."""
+
+    observations: EdgeObservations
+    value_bytes: np.ndarray | None
+
+
 SourceItem = (
     SpanBatch
     | EventBatch
     | DependencyLinks
     | GroupOffsets
     | EdgeObservations
+    | EventCalls
+    | LagFrame
     | TimelineMarks
     | Idle
     | FormatFound

@@ -20,6 +20,8 @@ from flowviz.model.problems import Problems
 from flowviz.model.timeline_marks import LagMark
 from flowviz.sources.capture_source import CaptureSource, CaptureSpec
 from flowviz.sources.detail_channel import serve_details
+from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.sources.kafka_worker import KafkaSource
 from flowviz.sources.pipe_messages import Crashed, Derived, Done, Failed, LagSeen, Marks, Record, SourceStatus
 from flowviz.sources.pipeline import IngestPipeline, run_source
 from flowviz.sources.simulator_source import SimulatorSource, SimulatorSpec
@@ -31,6 +33,7 @@ STATUS_EVERY_S = 0.5
 SOURCES: dict[type, Callable[..., Source]] = {  # spec type -> its source, opened with `problems=`
     SimulatorSpec: SimulatorSource,
     CaptureSpec: CaptureSource.from_spec,
+    KafkaSettings: KafkaSource,
 }
 
 

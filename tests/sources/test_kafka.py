@@ -40,10 +40,10 @@ from flowviz.sources.kafka_publish import LocalBroker, Publisher, create_topic, 
 from flowviz.sources.kafka_reader import KafkaReader
 from flowviz.sources.kafka_settings import KafkaSettings, consumer_config
 from flowviz.sources.kafka_status import status_text
-from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.sources.pipe_messages import Derived, SourceStatus, Stop
 from flowviz.sources.pipeline import IngestPipeline, load_captures
 from flowviz.sources.recording import read_recording
+from flowviz.sources.worker import run_worker
 from flowviz.store.rolling_store import RollingStore
 
 EVERYTHING = (-(2**62), 2**62)
@@ -362,7 +362,7 @@ def test_the_live_worker_sends_observations_and_status(kafka_broker) -> None:
     _publish(kafka_broker, topic, messages)
     parent, child = Pipe()
     settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,), start="earliest")
-    worker = threading.Thread(target=run_kafka_worker, args=(settings, child), daemon=True)
+    worker = threading.Thread(target=run_worker, args=(settings, child), daemon=True)
     worker.start()
     calls, spans, status = 0, 0, {}
     deadline = time.monotonic() + 15

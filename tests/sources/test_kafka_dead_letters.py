@@ -17,9 +17,9 @@ from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
-from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.sources.pipe_messages import Derived, Record, SourceStatus, Stop
 from flowviz.sources.pipeline import IngestPipeline, load_captures
+from flowviz.sources.worker import run_worker
 from flowviz.store.rolling_store import RollingStore
 
 
@@ -65,7 +65,7 @@ def test_a_dead_letter_flow_live_and_recorded(kafka_broker, tmp_path) -> None:
     parent, child = Pipe()
     parent.send(Record(str(path)))
     settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(orders, dlt, payments, dlq), start="earliest")
-    thread = threading.Thread(target=run_kafka_worker, args=(settings, child), daemon=True)
+    thread = threading.Thread(target=run_worker, args=(settings, child), daemon=True)
     thread.start()
     observations, status, problems = [], {}, {}
     deadline = time.monotonic() + 20

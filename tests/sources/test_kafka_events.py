@@ -24,9 +24,9 @@ from flowviz.sources.kafka_events import lag_notes
 from flowviz.sources.kafka_publish import LocalBroker, create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.kafka_status import status_text
-from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.sources.pipe_messages import Crashed, Derived, Failed, SourceStatus, Stop
 from flowviz.sources.pipeline import IngestPipeline, load_captures
+from flowviz.sources.worker import run_worker
 from flowviz.store.rolling_store import RollingStore
 
 EVERYTHING = (-(2**62), 2**62)
@@ -100,11 +100,12 @@ def _consume_as_member(broker: LocalBroker, group: str, topic: str, count: int) 
 
 
 class _Worker:
-    """`run_kafka_worker` in a thread; `until()` pumps what it sends until a condition on the latest status holds."""
+    """A Kafka worker (`run_worker`) in a thread; `until()` pumps what it sends until the latest status holds a
+    condition."""
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.parent, child = Pipe()
-        self.thread = threading.Thread(target=run_kafka_worker, args=(settings, child), daemon=True)
+        self.thread = threading.Thread(target=run_worker, args=(settings, child), daemon=True)
         self.observations: list[EdgeObservations] = []
         self.status: dict = {}
         self.problems: dict = {}

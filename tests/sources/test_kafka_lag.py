@@ -223,8 +223,9 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
     import orjson
 
     from flowviz.model.problems import Problems
-    from flowviz.sources.kafka_worker import run_kafka_worker
+    from flowviz.sources.kafka_worker import KafkaSource
     from flowviz.sources.pipeline import IngestPipeline, load_captures
+    from flowviz.sources.worker import feed_window
     from flowviz.store.drill_down import DrillDownStore
     from flowviz.store.rolling_store import RollingStore
 
@@ -241,7 +242,8 @@ def test_a_live_recording_of_events_opens_with_the_groups_and_their_lag(kafka_br
     parent.send(Record(str(path)))  # before the first message is read
     settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,), start="earliest")
     details = DrillDownStore()
-    thread = threading.Thread(target=run_kafka_worker, args=(settings, child), kwargs={"details": details}, daemon=True)
+    source = KafkaSource(settings, problems=Problems())
+    thread = threading.Thread(target=feed_window, args=(source, child, details), daemon=True)
     thread.start()
     frames, status = [], {}
 

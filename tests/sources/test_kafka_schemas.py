@@ -17,8 +17,8 @@ from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.sources.kafka_publish import create_topic
 from flowviz.sources.kafka_settings import KafkaSettings
-from flowviz.sources.kafka_worker import run_kafka_worker
 from flowviz.sources.pipe_messages import Derived, Marks, SourceStatus, Stop
+from flowviz.sources.worker import run_worker
 from flowviz.store.rolling_store import RollingStore
 from tests.decoders.test_wire_format import SCHEMAS, Registry, avro_value, protobuf_value
 
@@ -40,7 +40,7 @@ def _publish(bootstrap: str, orders: str, payments: str, when: datetime) -> None
 
 def _run(settings: KafkaSettings, events: int) -> tuple[dict, dict, list, list]:
     parent, child = Pipe()
-    thread = threading.Thread(target=run_kafka_worker, args=(settings, child), daemon=True)
+    thread = threading.Thread(target=run_worker, args=(settings, child), daemon=True)
     thread.start()
     status, problems, observations, marks = {}, {}, [], []
     deadline = time.monotonic() + 30
