@@ -2,51 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
+from flowviz.chart.latency_bars import BAR_COUNT, BAR_EDGES_LOG_MS, bar_counts, bins_of_bars, tick_label
 from flowviz.chart.themes import RGBA, Theme
-from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS, FIRST_LOG_BIN, OVERFLOW_BIN, UNDERFLOW_BIN
 from flowviz.ui.chart_painter import qcolor
-
-BINS_PER_BAR = 4  # four log bins (x1.09 each) per bar: a factor of about 1.41
-BAR_COUNT = math.ceil((OVERFLOW_BIN - FIRST_LOG_BIN) / BINS_PER_BAR)
-_FIRST_BIN_OF_BAR = FIRST_LOG_BIN + BINS_PER_BAR * np.arange(BAR_COUNT)
-BAR_EDGES_LOG_MS = np.log10(
-    np.append(BIN_LOWER_NS[_FIRST_BIN_OF_BAR], BIN_LOWER_NS[FIRST_LOG_BIN] * 1.09 ** (BINS_PER_BAR * BAR_COUNT)) / 1e6
-)
-"""log10 of each bar's lower edge in ms, and of the last bar's upper edge."""
-
-
-def bar_counts(histogram: np.ndarray) -> np.ndarray:
-    """Calls per bar of a `latency_bins` histogram (below 1 µs in the first bar, overflow in the last)."""
-    histogram = np.asarray(histogram, np.int64)
-    padded = np.zeros(BAR_COUNT * BINS_PER_BAR, np.int64)
-    padded[: OVERFLOW_BIN - FIRST_LOG_BIN] = histogram[FIRST_LOG_BIN:OVERFLOW_BIN]
-    counts = padded.reshape(BAR_COUNT, BINS_PER_BAR).sum(axis=1)
-    counts[0] += histogram[UNDERFLOW_BIN]
-    counts[-1] += histogram[OVERFLOW_BIN]
-    return counts
-
-
-def bins_of_bars(first_bar: int, last_bar: int) -> tuple[int, int]:
-    """The `latency_bins` bins (first, last, inclusive) the bars first_bar..last_bar count."""
-    first = UNDERFLOW_BIN if first_bar <= 0 else FIRST_LOG_BIN + BINS_PER_BAR * first_bar
-    last = OVERFLOW_BIN if last_bar >= BAR_COUNT - 1 else FIRST_LOG_BIN + BINS_PER_BAR * (last_bar + 1) - 1
-    return first, min(last, BIN_COUNT - 1)
-
-
-def _tick_label(log_ms: float) -> str:
-    ms = 10**log_ms
-    if ms >= 1000:
-        return f"{ms / 1000:g} s"
-    if ms >= 1:
-        return f"{ms:g} ms"
-    return f"{ms * 1000:g} µs"
 
 
 class LatencyHistogram(pg.PlotWidget):
@@ -62,7 +25,7 @@ class LatencyHistogram(pg.PlotWidget):
         plot.hideButtons()
         plot.setMouseEnabled(x=False, y=False)
         plot.getAxis("left").setWidth(44)
-        plot.getAxis("bottom").setTicks([[(float(d), _tick_label(d)) for d in range(-3, 6)]])
+        plot.getAxis("bottom").setTicks([[(float(d), tick_label(d)) for d in range(-3, 6)]])
         self.legend = plot.addLegend(offset=(-4, 4), labelTextSize="7pt")
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.counts: dict[str, np.ndarray] = {}

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flowviz.chart.waterfall import waterfall
 from flowviz.model.graph_kinds import NodeKind
 from flowviz.sources.detail_channel import DetailsUnavailable
 from flowviz.sources.kafka_journey import Journey, event_journey
@@ -33,7 +34,6 @@ from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_o
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.store.detail_queries import TraceQuery
 from flowviz.ui.background import BackgroundJob
-from flowviz.ui.trace_view import waterfall
 
 COLUMNS = ("time", "where", "producer", "type", "id", "key", "bytes", "value", "headers")
 POLL_MS = 100

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
-from flowviz.chart.chart_frame import ChartFrame
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.latency_bars import bins_text
+from flowviz.chart.neighbours import NeighbourRow, neighbour_rows
 from flowviz.model.graph_kinds import NodeKind
 from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.detail_queries import ServiceDetails, ServiceQuery
-from flowviz.store.latency_bins import BIN_COUNT, BIN_LOWER_NS
 from flowviz.ui.drill_down_panel import EXEMPLAR_LIMIT, DrillDownPanel, figures_html
 from flowviz.ui.latency_histogram import LatencyHistogram
 from flowviz.ui.tables import figure_table, fill_rows, ms_text
@@ -21,42 +18,6 @@ from flowviz.ui.trace_table import TraceTable
 
 TABLE_COLUMNS = ("service", "rate/s", "failure %", "p95 ms", "share")
 OPERATION_COLUMNS = ("operation", "rate/s", "failure %", "p50 ms", "p95 ms", "p99 ms")
-
-
-@dataclass(frozen=True, slots=True)
-class NeighbourRow:
-    """One upstream or downstream edge of the selected node, as a table row."""
-
-    node: int
-    edge: int
-    name: str
-    rate_per_s: float
-    failure_pct: float
-    p95_ms: float
-    share: float  # of the selected node's incoming (upstream) or outgoing (downstream) traffic
-
-
-def neighbour_rows(chart: ChartFrame, node: int, *, upstream: bool) -> list[NeighbourRow]:
-    """Visible edges into (upstream) or out of (downstream) `node`, busiest first, with their traffic shares."""
-    mine, other = (chart.edge_target, chart.edge_source) if upstream else (chart.edge_source, chart.edge_target)
-    edges = np.flatnonzero((mine == node) & chart.edge_visible)
-    total = float(chart.edge_rate_per_s[edges].sum())
-    rows = []
-    for edge in edges:
-        peer, rate = int(other[edge]), float(chart.edge_rate_per_s[edge])
-        name = chart.node_names[peer] + (f" via {chart.edge_via[edge]}" if chart.edge_via[edge] else "")
-        rows.append(
-            NeighbourRow(
-                node=peer,
-                edge=int(edge),
-                name=name,
-                rate_per_s=rate,
-                failure_pct=100.0 * float(chart.edge_error_ratio[edge]),
-                p95_ms=float(chart.edge_p95_ms[edge]),
-                share=rate / total if total > 0 else 0.0,
-            )
-        )
-    return sorted(rows, key=lambda row: (-row.rate_per_s, row.name))
 
 
 class _NeighbourTable:
@@ -253,7 +214,7 @@ class ServicePanel(DrillDownPanel):
 
     def _range_selected(self, first_bin: int, last_bin: int) -> None:
         self.selected_bins = (first_bin, last_bin)
-        self.range_label.setText(f"{_bins_text(first_bin, last_bin)}: looking…")
+        self.range_label.setText(f"{bins_text(first_bin, last_bin)}: looking…")
         self._start_details()
 
     def _show_range(self, figures: ServiceDetails) -> None:
@@ -263,14 +224,7 @@ class ServicePanel(DrillDownPanel):
             return
         calls = int(figures.histogram[self.selected_bins[0] : self.selected_bins[1] + 1].sum())
         self.range_label.setText(
-            f"{_bins_text(*self.selected_bins)}: {calls:,} calls in the window, "
+            f"{bins_text(*self.selected_bins)}: {calls:,} calls in the window, "
             f"{len(figures.in_range)} kept traces (fastest first)"
         )
         self.range_traces.set_exemplars(figures.in_range)
-
-
-def _bins_text(first_bin: int, last_bin: int) -> str:
-    low_ms = BIN_LOWER_NS[first_bin] / 1e6
-    if last_bin + 1 >= BIN_COUNT:
-        return f"≥ {format_latency_ms(low_ms)}"
-    return f"{format_latency_ms(low_ms)} – {format_latency_ms(BIN_LOWER_NS[last_bin + 1] / 1e6)}"

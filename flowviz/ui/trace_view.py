@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 
 import numpy as np
@@ -21,9 +20,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from flowviz.chart.themes import Theme
+from flowviz.chart.waterfall import Waterfall, has_children, visible_indices, waterfall
 from flowviz.decoders.span_details import SpanDetail
-from flowviz.derive.critical_path import CriticalPath, trace_critical_path
-from flowviz.derive.trace_calls import call_pairs, trace_calls
 from flowviz.model.span_batch import SpanKind, StatusCode
 from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.detail_queries import TraceQuery
@@ -40,63 +38,6 @@ SERVICE_PALETTE = (
     "#bebada", "#80b1d3", "#fdb462", "#b3de69", "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f",
 )  # fmt: skip
 """Okabe–Ito, then ColorBrewer Set3: distinguishable on dark and light backgrounds."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Waterfall:
-    """A trace laid out for drawing: rows in tree order (children by start time) with their depth."""
-
-    spans: TraceSpans
-    path: CriticalPath
-    order: np.ndarray  # span row per waterfall row
-    depth: np.ndarray  # per waterfall row
-    start_ns: int
-    end_ns: int
-
-    @property
-    def duration_ns(self) -> int:
-        return max(self.end_ns - self.start_ns, 1)
-
-    def services(self) -> list[str]:
-        return sorted({self.spans.strings[i] for i in self.spans.service.tolist()})
-
-    def path_on_chart(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-        """The services the trace passes through and the calls between them, by name (for the flow chart):
-        the calls the deriver derives from the trace's spans (`derive/trace_calls.py`), so the path lit is
-        made of the chart's own edges."""
-        calls = call_pairs(trace_calls(self.spans.span_batch()))
-        nodes = set(self.spans.string_column("service")) | {name for call in calls for name in call}
-        return frozenset(nodes), calls
-
-
-def waterfall(spans: TraceSpans) -> Waterfall:
-    """Tree order of a trace's spans (orphans are roots) and its critical path."""
-    path = trace_critical_path(spans)
-    row_of = {int(s): r for r, s in enumerate(spans.span_id.tolist())}
-    children: dict[int, list[int]] = {}
-    roots = []
-    for row, parent_id in enumerate(spans.parent_id.tolist()):
-        parent = row_of.get(int(parent_id))
-        if parent is None or parent == row:
-            roots.append(row)
-        else:
-            children.setdefault(parent, []).append(row)
-    starts = spans.start_ns.tolist()
-    order, depth = [], []
-    stack = [(row, 0) for row in sorted(roots, key=lambda r: starts[r], reverse=True)]
-    seen = set()
-    while stack:
-        row, level = stack.pop()
-        if row in seen:  # a cycle of parent ids in a broken capture
-            continue
-        seen.add(row)
-        order.append(row)
-        depth.append(level)
-        for child in sorted(children.get(row, []), key=lambda r: starts[r], reverse=True):
-            stack.append((child, level + 1))
-    start = int(spans.start_ns.min()) if len(spans) else 0
-    end = int(spans.end_ns.max()) if len(spans) else 0
-    return Waterfall(spans, path, np.array(order, np.int64), np.array(depth, np.int64), start, end)
 
 
 def _pairs_html(pairs, *, indent: bool = False) -> str:
@@ -146,27 +87,6 @@ def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None,
     scope = f" · scope {escape(more.scope)}" if more.scope else ""
     body += f"<tr><td colspan=2><br><b>Resource</b>{scope}</td></tr>" + _pairs_html(more.resource)
     return f"<table>{body}</table>"
-
-
-def visible_indices(depth: np.ndarray, collapsed: set[int]) -> np.ndarray:
-    """Waterfall indices shown when the subtrees under the `collapsed` indices are folded away."""
-    shown, fold_depth = [], None
-    for index, level in enumerate(depth.tolist()):
-        if fold_depth is not None:
-            if level > fold_depth:
-                continue
-            fold_depth = None
-        shown.append(index)
-        if index in collapsed:
-            fold_depth = level
-    return np.array(shown, np.int64)
-
-
-def has_children(depth: np.ndarray) -> np.ndarray:
-    """Per waterfall index: whether the next row is its child (tree order puts children right after)."""
-    result = np.zeros(len(depth), bool)
-    result[:-1] = depth[1:] > depth[:-1]
-    return result
 
 
 class WaterfallCanvas(QWidget):

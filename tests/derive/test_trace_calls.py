@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flowviz.chart.waterfall import waterfall
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.derive.deriver import EdgeDeriver
 from flowviz.derive.trace_calls import call_pairs, trace_calls
@@ -16,7 +17,6 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind
 from flowviz.sources.capture_file import CaptureReader
 from flowviz.store.exemplars import ExemplarStore
-from flowviz.ui.trace_view import waterfall
 
 WHOLE = (-(1 << 62), 1 << 62)
 VENDORED = Path(__file__).parents[1] / "data" / "captures"

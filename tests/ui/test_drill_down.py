@@ -5,27 +5,22 @@ from __future__ import annotations
 import multiprocessing
 
 import numpy as np
-import orjson
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.latency_bars import bar_counts
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_proto import decode_otlp_proto
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import Simulator
-from flowviz.sources.capture_file import CaptureReader
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.sources.pipeline import IngestPipeline
 from flowviz.sources.raw_inputs import RawRing
 from flowviz.store.drill_down import DrillDownStore
-from flowviz.store.exemplars import ExemplarStore
 from flowviz.store.latency_bins import BIN_LOWER_NS, bin_of
 from flowviz.store.rolling_store import RollingStore
-from flowviz.ui.latency_histogram import bar_counts
 from flowviz.ui.main_window import MainWindow
-from flowviz.ui.trace_view import waterfall
-from tests.analysis.test_service_report import SEED_TRACE
 
 S = 1_000_000_000
 
@@ -254,22 +249,6 @@ def test_a_chosen_trace_opens_as_a_waterfall_and_lights_its_path(window, simulat
     assert not window.view.emphasis.path_nodes
 
 
-def test_waterfall_of_the_seed_trace_marks_payment_and_database_critical(tmp_path):
-    """The seed example: frontend 15 ms, auth 10, payment 50, database 30 (nested)."""
-    exemplars = ExemplarStore()
-    path = tmp_path / "seed.json"
-    path.write_bytes(orjson.dumps(SEED_TRACE))
-    for batch in CaptureReader(path, problems=Problems()):
-        exemplars.ingest(batch)
-    exemplars.flush()
-    fall = waterfall(exemplars.trace("5eed"))
-    services = fall.spans.string_column("service")
-    share = {services[r]: int(fall.path.self_ns[r]) for r in range(len(services))}
-    total = sum(share.values())
-    assert share["payment"] / total == pytest.approx(0.4, abs=0.01)
-    assert share["database"] / total == pytest.approx(0.6, abs=0.01)
-
-
 def test_without_span_details_the_panels_say_so(qtbot, simulated):
     store, _, start_ns = simulated
     model = FlowChartModel(store, window_s=60.0, live=False)
@@ -282,16 +261,3 @@ def test_without_span_details_the_panels_say_so(qtbot, simulated):
     window.view.select(node(window, "orders"))
     assert "No span details" in window.service_panel.traces_note.text()
     assert window.service_panel.operations.rowCount() == 0
-
-
-def test_the_gap_between_client_and_server_is_explained():
-    from flowviz.store.edge_details import SideFigures
-    from flowviz.ui.edge_panel import side_gap_text
-
-    def side(calls: int, p95_ms: float) -> SideFigures:
-        return SideFigures(calls, p95_ms / 2, p95_ms, p95_ms, np.zeros(1))
-
-    assert "waits 80.0 ms longer" in side_gap_text({"client": side(10, 180.0), "server": side(10, 100.0)})
-    assert "give up" in side_gap_text({"client": side(10, 1500.0), "server": side(10, 1800.0)})
-    assert "about the same" in side_gap_text({"client": side(10, 102.0), "server": side(10, 100.0)})
-    assert "Only the client side" in side_gap_text({"client": side(3, 5.0), "server": side(0, float("nan"))})

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 
-import numpy as np
-
 from flowviz.sources.detail_channel import DetailClient, serve_details
 from flowviz.store.detail_queries import EdgeQuery, ServiceQuery
 from flowviz.store.drill_down import DrillDownStore
-from flowviz.store.edge_details import SideFigures
-from flowviz.ui.edge_panel import payload_text
-
-
-def test_payload_text_in_bytes() -> None:
-    assert payload_text(None) == ""
-    assert payload_text(SideFigures(0, np.nan, np.nan, np.nan, np.zeros(1))) == ""
-    text = payload_text(SideFigures(1200, 820.0, 4_100.0, 12_500_000.0, np.zeros(1)))
-    assert text == "Payload: p50 820 B · p95 4.1 kB over 1,200 messages."
 
 
 def test_the_panels_queries_all_go_through_the_worker_pipe() -> None:

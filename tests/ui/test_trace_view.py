@@ -5,17 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
-from flowviz.ui.trace_view import has_children, visible_indices
+from flowviz.chart.waterfall import has_children, visible_indices
 from tests.ui.test_drill_down import node, simulated, window  # noqa: F401 (fixtures)
-
-
-def test_folding_hides_exactly_the_subtree() -> None:
-    depth = np.array([0, 1, 2, 2, 1, 2, 0, 1])
-    assert has_children(depth).tolist() == [True, True, False, False, True, False, True, False]
-    assert visible_indices(depth, set()).tolist() == list(range(8))
-    assert visible_indices(depth, {1}).tolist() == [0, 1, 4, 5, 6, 7]
-    assert visible_indices(depth, {0}).tolist() == [0, 6, 7]
-    assert visible_indices(depth, {1, 4}).tolist() == [0, 1, 4, 6, 7]
 
 
 def _open_trace(window):  # noqa: F811
