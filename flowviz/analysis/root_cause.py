@@ -20,11 +20,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from flowviz.analysis.findings import Finding
 from flowviz.model.time_spec import format_time_ns
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 SECOND_NS = 1_000_000_000
 _UPWARD = {"latency", "errors", "lag"}  # a consumer falling behind waits on what it calls, as a caller does
@@ -131,6 +133,8 @@ def rank_root_causes(
     """Root-cause candidates of every incident in `findings`, best first. `calls` are the graph's (caller, callee)
     pairs, with a third item True for asynchronous (messaging) calls, across which latency and failures do not
     travel up; `critical_share` the share of critical-path time per node where known."""
+    import networkx as nx  # here, not at import: a report without findings never needs it
+
     graph = nx.DiGraph()  # calls a caller waits on
     traffic_graph = nx.DiGraph()  # every call
     for call in calls:
@@ -157,6 +161,8 @@ def _incident_causes(
     tolerance_ns: int,
     critical_share: Mapping[str, float],
 ) -> list[RootCause]:
+    import networkx as nx
+
     member_set = set(members)
     explained_by = nx.DiGraph()
     explained_by.add_nodes_from(members)

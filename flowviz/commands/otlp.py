@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from flowviz.sources.otlp_receiver import (
-    DEFAULT_GRPC,
-    DEFAULT_HTTP,
-    OtlpReceiver,
-    ReceiverConfigError,
-    ReceiverSettings,
-    check_receiver_settings,
-    record_otlp,
-    status_text,
-)
+from flowviz.sources.otlp_defaults import DEFAULT_GRPC, DEFAULT_HTTP
+
+if TYPE_CHECKING:  # the receiver (ssl, sockets) loads when listen or record runs, not for every command
+    from flowviz.sources.otlp_receiver import ReceiverSettings
+
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 
@@ -40,6 +35,8 @@ def add_receiver_arguments(parser: argparse.ArgumentParser, *, defaults_note: st
 
 def receiver_settings_from_args(args: argparse.Namespace, *, both_by_default: bool) -> ReceiverSettings:
     """ReceiverSettings from `add_receiver_arguments` options (checked: ReceiverConfigError)."""
+    from flowviz.sources.otlp_receiver import ReceiverSettings, check_receiver_settings
+
     grpc, http = args.grpc, args.http
     if both_by_default and not grpc and not http:
         grpc, http = DEFAULT_GRPC, DEFAULT_HTTP
@@ -74,6 +71,7 @@ def add_record_options(record: argparse.ArgumentParser) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
+    from flowviz.sources.otlp_receiver import ReceiverConfigError
     from flowviz.ui.app import run_listen as run_window
 
     try:
@@ -88,6 +86,7 @@ def run_record_otlp(args: argparse.Namespace, *, err: TextIO | None = None) -> i
     """`flowviz record --grpc/--http -o FILE`: every accepted request appended, as it came, until idle or stopped."""
     from flowviz.model.problems import Problems
     from flowviz.sources.kafka_cli import _stop_on_signals
+    from flowviz.sources.otlp_receiver import OtlpReceiver, ReceiverConfigError, record_otlp, status_text
     from flowviz.sources.recording import RecordingError, RecordingWriter
 
     err = err or sys.stderr

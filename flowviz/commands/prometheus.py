@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING
 
 from flowviz.model.time_spec import TimeSpecError, format_time_ns, parse_duration_s, parse_time_ns
-from flowviz.sources.metric_details import read_exemplars
 
 if TYPE_CHECKING:  # the data side loads when a command runs, not for `--help`
     from flowviz.model.problems import Problems
@@ -179,6 +178,8 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
 
 def exemplar_rows(reader, start_s: float, end_s: float, per_edge: int = 5) -> list[dict[str, object]]:
     """The slowest `per_edge` exemplar trace ids of each edge in [start, end) (failed ones first among equals)."""
+    from flowviz.sources.metric_details import read_exemplars
+
     assert reader.metrics is not None
     found = read_exemplars(reader, reader.metrics, start_s, end_s)
     found.sort(key=lambda e: (e.client, e.server, -e.latency_ns, not e.failed, e.time_ns))

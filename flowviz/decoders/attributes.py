@@ -210,11 +210,12 @@ def _third_parties(out: AttributeColumns, rows: np.ndarray, codes: np.ndarray, v
     address_rows, address_index = _first_by_rank(rows, _ADDRESS_RANK[codes])
     if address_rows.size == 0:
         return
-    texts = [str(v) for v in _plain_values(values[address_index].tolist())]
-    urls = np.isin(codes[address_index], _URL_CODES)
-    hosts = np.array([_url_host(t) if url else t for t, url in zip(texts, urls.tolist(), strict=True)], dtype=object)
-    distinct, inverse = np.unique(hosts.astype(str), return_inverse=True)
-    public = np.array([is_public_host(host) for host in distinct.tolist()], bool)[inverse]
+    texts = list(map(str, _plain_values(values[address_index].tolist())))
+    addresses = list(zip(texts, np.isin(codes[address_index], _URL_CODES).tolist(), strict=True))  # (text, is URL)
+    public_of = {
+        (text, url): is_public_host(_url_host(text) if url else text) for text, url in dict.fromkeys(addresses)
+    }  # one look per distinct address: a batch has few
+    public = np.fromiter(map(public_of.__getitem__, addresses), bool, len(addresses))
     kinds = np.full(len(out.peer_kind), -1, np.int8)
     kinds[address_rows] = np.where(public, PeerKind.EXTERNAL, PeerKind.SERVICE)
     peer_kinds = out.peer_kind[out.peer_rows]

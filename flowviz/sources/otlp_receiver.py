@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowviz.model.problems import Problems
+from flowviz.sources.otlp_defaults import DEFAULT_GRPC as DEFAULT_GRPC
+from flowviz.sources.otlp_defaults import DEFAULT_HTTP as DEFAULT_HTTP
 from flowviz.sources.otlp_intake import DEFAULT_MAX_BODY_BYTES, OtlpIntake, Received
 
 if TYPE_CHECKING:
@@ -26,8 +28,6 @@ if TYPE_CHECKING:
     from flowviz.sources.recording import RecordingWriter
     from flowviz.store.drill_down import DrillDownStore
 
-DEFAULT_GRPC = "127.0.0.1:4317"
-DEFAULT_HTTP = "127.0.0.1:4318"
 STATUS_EVERY_S = 0.5
 
 
