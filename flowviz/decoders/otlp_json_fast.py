@@ -106,16 +106,28 @@ def try_add_otlp_json_bytes(data: bytes, builder: SpanBatchBuilder, where: str) 
         return None  # base64 ids (protobuf canonical JSON): the general decoder converts them
     for service, found in namespaces:
         builder.note_namespace(service, found)
-    added = 0
-    for index, (service, resource_triples, spans) in enumerate(prepared):
-        _add_scope(spans, service, resource_triples, builder, f"{where} scope {index}")
-        added += len(spans)
-    return added
+    return _add_scopes(prepared, builder, where)
 
 
-def _add_scope(spans: list[_Span], service: str, resource_triples: list, builder: SpanBatchBuilder, where: str) -> None:
-    first_row = len(builder.rows)
-    builder.marks.append((first_row, where, 0))
+def _add_scopes(prepared: list[tuple[str, list, list[_Span]]], builder: SpanBatchBuilder, where: str) -> int:
+    """Every span of a request's scopes as rows, with attribute triples and links: in one pass over all the
+    spans (a scope holds few), each scope marked for locating its spans."""
+    first_row = row = len(builder.rows)
+    spans: list[_Span] = []
+    services: list[str] = []
+    resource_rows: list[int] = []
+    resource_codes: list[int] = []
+    resource_values: list[object] = []
+    for index, (service, resource_triples, scope_spans) in enumerate(prepared):
+        count = len(scope_spans)
+        builder.marks.append((row, f"{where} scope {index}", 0))
+        spans += scope_spans
+        services += [service] * count
+        for code, value in resource_triples:  # after the spans' own attributes of the same row, as read
+            resource_rows.extend(range(row, row + count))
+            resource_codes += [code] * count
+            resource_values += [value] * count
+        row += count
     codes_get = ATTRIBUTE_CODES.get
     triples = [
         # most values are strings: read them inline, call scalar() only for the others
@@ -129,10 +141,9 @@ def _add_scope(spans: list[_Span], service: str, resource_triples: list, builder
         builder.attr_rows.extend(rows)
         builder.attr_codes.extend(codes)
         builder.attr_values.extend(values)
-    for code, value in resource_triples:
-        builder.attr_rows.extend(range(first_row, first_row + len(spans)))
-        builder.attr_codes.extend([code] * len(spans))
-        builder.attr_values.extend([value] * len(spans))
+    builder.attr_rows.extend(resource_rows)
+    builder.attr_codes.extend(resource_codes)
+    builder.attr_values.extend(resource_values)
     builder.rows.extend(
         [
             (
@@ -147,7 +158,7 @@ def _add_scope(spans: list[_Span], service: str, resource_triples: list, builder
                 s.endTimeUnixNano,
                 0,
             )
-            for s in spans
+            for s, service in zip(spans, services, strict=True)
         ]
     )
     links = builder.links
@@ -156,3 +167,4 @@ def _add_scope(spans: list[_Span], service: str, resource_triples: list, builder
             links["row"].append(row)
             links["trace"].append(link.traceId)
             links["span"].append(link.spanId)
+    return len(spans)
