@@ -133,6 +133,8 @@ def rank_root_causes(
     """Root-cause candidates of every incident in `findings`, best first. `calls` are the graph's (caller, callee)
     pairs, with a third item True for asynchronous (messaging) calls, across which latency and failures do not
     travel up; `critical_share` the share of critical-path time per node where known."""
+    if not findings:
+        return []
     import networkx as nx  # here, not at import: a report without findings never needs it
 
     graph = nx.DiGraph()  # calls a caller waits on

@@ -11,8 +11,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +263,9 @@ class RegistrySchemas:
         return self._cache.get(schema_id, load)
 
     def _get_json(self, path: str) -> Any:
+        import urllib.error  # here: urllib.request brings http.client and ssl, which only a registry needs
+        import urllib.request
+
         request = urllib.request.Request(self.url + path, headers=self._headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
