@@ -78,6 +78,13 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--json", action="store_true", help="print figures as JSON")
     bench.add_argument("--spans", type=int, default=200_000, help="generated spans per format (default 200000)")
+    bench.add_argument(
+        "--report-spans",
+        type=int,
+        default=1_000_000,
+        metavar="S",
+        help="ingest --workers: also time `report` on captures of S spans (default 1000000; 0: only --spans)",
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.add_argument(
         "--workers", type=_workers, metavar="N", help="ingest: also decode with N processes and report the speedup"
@@ -580,7 +587,12 @@ def _run_bench(args: argparse.Namespace) -> int:
     else:
         from flowviz.bench.ingest import format_figures, run_ingest_bench
 
-        figures = run_ingest_bench(spans=20_000 if args.quick else args.spans, quick=args.quick, workers=args.workers)
+        figures = run_ingest_bench(
+            spans=20_000 if args.quick else args.spans,
+            quick=args.quick,
+            workers=args.workers,
+            report_spans=0 if args.quick else args.report_spans,
+        )
         text = format_figures(figures)
     if args.json:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")

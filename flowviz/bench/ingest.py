@@ -174,36 +174,67 @@ else:
 """
 
 
-def _process_seconds(command: list[str], repeats: int = REPEATS) -> float:
-    """Least wall time of a whole process (start, imports, work, exit)."""
-    best = float("inf")
+def _process_seconds(command: list[str], repeats: int = REPEATS) -> tuple[float, float]:
+    """Least wall time of a whole process (start, imports, work, exit), and the CPU time of that run (the process
+    and the decoders it started)."""
+    best = (float("inf"), 0.0)
     for _ in range(repeats):
+        cpu_start = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        cpu_end = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = cpu_end.ru_utime + cpu_end.ru_stime - cpu_start.ru_utime - cpu_start.ru_stime
+        if wall < best[0]:
+            best = (wall, cpu)
     return best
 
 
-def _report_case(name: str, path: Path, bare_kind: str, workers: int) -> dict:
+def _report_case(name: str, path: Path, bare_kind: str, workers: int, spans: int) -> dict:
     """`flowviz report --json` of a capture against a process that only parses it (orjson / protobuf)."""
-    bare_s = _process_seconds([sys.executable, "-c", _BARE_SCRIPT, str(path), bare_kind])
+    bare_s, bare_cpu_s = _process_seconds([sys.executable, "-c", _BARE_SCRIPT, str(path), bare_kind])
     report = [sys.executable, "-m", "flowviz.cli", "report", "--json", str(path), "--workers"]
-    one_s = _process_seconds([*report, "1"])
-    many_s = _process_seconds([*report, str(workers)])
+    one_s, one_cpu_s = _process_seconds([*report, "1"])
+    many_s, many_cpu_s = _process_seconds([*report, str(workers)])
     return {
         "format": name,
+        "spans": spans,
         "bare_process_seconds": round(bare_s, 3),
         "report_seconds_1": round(one_s, 3),
         "report_seconds_n": round(many_s, 3),
         "workers": workers,
         "ratio_to_bare_1": round(one_s / bare_s, 2),
         "ratio_to_bare_n": round(many_s / bare_s, 2),
+        "bare_cpu_seconds": round(bare_cpu_s, 3),
+        "report_cpu_seconds_1": round(one_cpu_s, 3),
+        "report_cpu_seconds_n": round(many_cpu_s, 3),
     }
 
 
-def run_ingest_bench(*, spans: int = 200_000, quick: bool = False, workers: int | None = None) -> dict:
+def _report_cases(files: dict[str, Path], workers: int, spans: int) -> list[dict]:
+    return [
+        _report_case("otlp_proto_frames", files["otlp_proto_frames"], "proto", workers, spans),
+        _report_case("otlp_json_lines", files["otlp_json_lines"], "json", workers, spans),
+    ]
+
+
+def _large_report_cases(root: Path, workers: int, spans: int) -> list[dict]:
+    """The whole-process cases on a capture of `spans` spans (a large one: a process's fixed start weighs
+    less), written only for them."""
+    traces = list(synthetic_traces(spans=spans, seed=2))
+    files = {"otlp_proto_frames": root / "large.pb", "otlp_json_lines": root / "large.jsonl"}
+    files["otlp_proto_frames"].write_bytes(otlp_proto_frames(traces))
+    files["otlp_json_lines"].write_bytes(otlp_json_lines(traces))
+    del traces
+    return _report_cases(files, workers, spans)
+
+
+def run_ingest_bench(
+    *, spans: int = 200_000, quick: bool = False, workers: int | None = None, report_spans: int = 0
+) -> dict:
     """All ingest figures as one JSON-ready dict (targets from issue 2 alongside). With `workers`: also the
-    scaling of decode + derive + store and of the whole `flowviz report` process with that many decoders."""
+    scaling of decode + derive + store and of the whole `flowviz report` process with that many decoders, on the
+    `spans` captures and (with `report_spans`) on captures of that many spans."""
     from flowviz.bench.store_memory import measure_store_memory
 
     traces = list(synthetic_traces(spans=spans, seed=1))
@@ -257,10 +288,8 @@ def run_ingest_bench(*, spans: int = 200_000, quick: bool = False, workers: int 
                     _scaling_case("otlp_proto_frames", files["otlp_proto_frames"], workers),
                     _scaling_case("otlp_json_lines", files["otlp_json_lines"], workers),
                 ],
-                "report": [
-                    _report_case("otlp_proto_frames", files["otlp_proto_frames"], "proto", workers),
-                    _report_case("otlp_json_lines", files["otlp_json_lines"], "json", workers),
-                ],
+                "report": _report_cases(files, workers, spans)
+                + (_large_report_cases(root, workers, report_spans) if report_spans else []),
                 "cores": os.cpu_count(),
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "measured_with": "wall time, best of 3 (other processes on the machine slow it down)",
@@ -312,7 +341,8 @@ def format_figures(figures: dict) -> str:
         )
     for case in scaling["report"] if scaling else []:
         lines.append(
-            f"flowviz report, {case['format']}: {case['report_seconds_1']} s (1 process), {case['report_seconds_n']} s "
+            f"flowviz report, {case['format']}, {case['spans']} spans: {case['report_seconds_1']} s (1 process), "
+            f"{case['report_seconds_n']} s "
             f"({case['workers']}); bare parsing {case['bare_process_seconds']} s -> {case['ratio_to_bare_1']}x, "
             f"{case['ratio_to_bare_n']}x"
         )
