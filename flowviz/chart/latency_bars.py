@@ -36,6 +36,15 @@ def bins_of_bars(first_bar: int, last_bar: int) -> tuple[int, int]:
     return first, min(last, BIN_COUNT - 1)
 
 
+def bars_of_bins(first_bin: int, last_bin: int) -> tuple[int, int]:
+    """The bars (first, last, inclusive) that hold bins first_bin..last_bin: the inverse of `bins_of_bars`."""
+
+    def bar(bin_index: int) -> int:
+        return int(np.clip((bin_index - FIRST_LOG_BIN) // BINS_PER_BAR, 0, BAR_COUNT - 1))
+
+    return bar(first_bin), bar(last_bin)
+
+
 def tick_label(log_ms: float) -> str:
     """An axis label for 10**log_ms milliseconds: "10 µs", "5 ms", "2 s"."""
     ms = 10**log_ms

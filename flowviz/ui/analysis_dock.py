@@ -10,6 +10,7 @@ from flowviz.analysis.findings import Finding
 from flowviz.analysis.health import FindingsHealth
 from flowviz.analysis.live_findings import FindingsService
 from flowviz.analysis.root_cause import RootCause
+from flowviz.chart.selection import NODE
 from flowviz.ui.whats_wrong import REFRESH_INTERVAL_S, WhatsWrongPanel
 
 SECOND_NS = 1_000_000_000
@@ -34,6 +35,7 @@ class AnalysisDock(QObject):
         self.window = window
         self.model = window.model
         self.view = window.view
+        self.selection = window.selection
         self.config = config
         self.service = FindingsService(self.model.store, config.findings)
         self.model.health_source = FindingsHealth(self.service.latest, config)
@@ -50,7 +52,7 @@ class AnalysisDock(QObject):
         self.dock.hide()
         self._opened_once = False
         window.on_frame(REFRESH_INTERVAL_S, self.refresh)  # the window's frame clock
-        self.view.selection_changed.connect(self._selection_changed)
+        self.selection.subscribe(self._selection_changed)
         window.installEventFilter(self)
         if self.config_problem:
             self.panel.summary.setToolTip(self.config_problem)
@@ -102,18 +104,18 @@ class AnalysisDock(QObject):
         chart = self.model.chart
         if chart is None:
             return
-        order = [cause.node, *cause.explains]
-        indices = [i for i in (self._index(name) for name in order) if i is not None]
-        members = set(indices)
-        edges = frozenset(
-            e for e in range(chart.edge_count) if chart.edge_source[e] in members and chart.edge_target[e] in members
-        )
+        order = [name for name in (cause.node, *cause.explains) if name in chart.node_names]
+        members = set(order)
+        names = chart.node_names
+        calls = {
+            (names[source], names[target])
+            for source, target in zip(chart.edge_source.tolist(), chart.edge_target.tolist(), strict=True)
+            if names[source] in members and names[target] in members
+        }
         culprit = self._index(cause.node)
         if culprit is not None:
-            self.view.select(culprit)
-        self.view.show_path(frozenset(indices), edges)
-        self.view.emphasis.badges = tuple((index, str(number)) for number, index in enumerate(indices, 1))
-        self.view.update()
+            self.selection.select_node(culprit)
+        self.selection.show_path(order, calls, badges=[(name, str(number)) for number, name in enumerate(order, 1)])
 
     def show_finding(self, finding: Finding) -> None:
         """Scrub to a finding's onset and select its node (or edge)."""
@@ -125,19 +127,19 @@ class AnalysisDock(QObject):
         if finding.node is not None:
             index = self._index(finding.node)
             if index is not None:
-                self.view.select(index)
+                self.selection.select_node(index)
         elif finding.edge is not None:
             source, target = self._index(finding.edge[0]), self._index(finding.edge[1])
             for edge in range(chart.edge_count):
                 if chart.edge_source[edge] == source and chart.edge_target[edge] == target:
-                    self.view.select_edge(edge)
+                    self.selection.select_edge(edge)
                     break
 
     def _clear_radius(self) -> None:
-        if self.view.emphasis.badges:
-            self.view.emphasis.badges = ()
-            self.view.show_path(frozenset(), frozenset())
+        if self.selection.badges:
+            self.selection.clear_path()
 
-    def _selection_changed(self, node: int | None) -> None:
-        if node is None or node not in self.view.emphasis.path_nodes:
+    def _selection_changed(self, changed: frozenset[str]) -> None:
+        """Another node chosen, outside the blast radius lit: the radius goes out."""
+        if NODE in changed and self.selection.node_name(self.model.chart) not in self.selection.path_names:
             self._clear_radius()

@@ -215,7 +215,8 @@ class ChartControls(QObject):
         self._scope(expanded=frozenset())
 
     def reset(self) -> None:
-        """Pins, open groups, filter and focus forgotten; a fresh layout, fitted."""
+        """Pins, open groups, filter and focus forgotten, nothing selected; a fresh layout, fitted."""
+        self.view.selection.clear()  # its rows are the chart's before the reset
         for name in list(self.model.layout.pins):
             self.model.layout.unpin(name)
         self.filter_field.clear()

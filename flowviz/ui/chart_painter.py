@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pyqtgraph.functions as pgfn
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
 from flowviz.chart.chart_frame import ChartFrame, Health
+from flowviz.chart.emphasis import Emphasis
 from flowviz.chart.labels import (
     GROUP_ASPECT,
     PAD_Y_PX,
@@ -38,39 +37,6 @@ MIN_NODE_PX = 4.0  # nodes are drawn at least this big, however far zoomed out
 
 def qcolor(rgba: tuple[int, int, int, int], alpha: int | None = None) -> QColor:
     return QColor(rgba[0], rgba[1], rgba[2], rgba[3] if alpha is None else alpha)
-
-
-@dataclass(slots=True)
-class Emphasis:
-    """What the user points at: the selected node and its neighbours, the hovered node, a selected edge,
-    and a highlighted path (a trace's services and calls). Anything emphasised dims the rest."""
-
-    selected: int | None = None
-    hovered: int | None = None
-    neighbours: frozenset[int] = field(default_factory=frozenset)
-    selected_edge: int | None = None
-    edge_ends: frozenset[int] = field(default_factory=frozenset)
-    path_nodes: frozenset[int] = field(default_factory=frozenset)
-    path_edges: frozenset[int] = field(default_factory=frozenset)
-    badges: tuple[tuple[int, str], ...] = ()  # (node, text): numbers of a blast radius in onset order
-
-    def key(self) -> tuple:
-        """What the cached layers depend on (hovering aside)."""
-        return (self.selected, self.selected_edge, self.path_nodes, self.path_edges, self.badges)
-
-    def is_dimmed(self, node_count: int) -> np.ndarray:
-        dimmed = np.zeros(node_count, bool)
-        kept = [*self.path_nodes, *self.edge_ends]
-        if self.selected is not None:
-            kept += [self.selected, *self.neighbours]
-        if kept:
-            dimmed[:] = True
-            dimmed[[i for i in kept if i < node_count]] = False
-        return dimmed
-
-    def emphasised_edges(self) -> list[int]:
-        """Edges drawn over everything in the selection colour."""
-        return [*self.path_edges, *(() if self.selected_edge is None else (self.selected_edge,))]
 
 
 def is_group(chart: ChartFrame) -> np.ndarray:

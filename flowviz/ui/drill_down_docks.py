@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import EDGE, NODE, Selection
 from flowviz.ui.edge_panel import EdgePanel
 from flowviz.ui.flow_view import FlowChartView
 from flowviz.ui.service_panel import ServicePanel
@@ -13,17 +14,25 @@ from flowviz.ui.trace_view import TraceView
 
 
 class DrillDownDocks:
-    """Builds the docks on `window` and connects them: selecting a service or an edge opens its panel, a
-    trace chosen in a panel opens in the waterfall and lights its path on the chart."""
+    """Builds the docks on `window` over the window's `selection`: choosing a service or an edge opens its panel,
+    a trace chosen in a panel opens in the waterfall (which lights its path on the chart through the selection);
+    closing a panel ends its selection, closing the waterfall puts its path out."""
 
-    def __init__(self, window: QMainWindow, model: FlowChartModel, view: FlowChartView, details: object | None) -> None:
-        self.window, self.model, self.view = window, model, view
+    def __init__(
+        self,
+        window: QMainWindow,
+        model: FlowChartModel,
+        view: FlowChartView,
+        selection: Selection,
+        details: object | None,
+    ) -> None:
+        self.window, self.model, self.view, self.selection = window, model, view, selection
         # the panels on the right run the full height; the trace view spans only under the chart
         window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         window.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.service_panel = ServicePanel(model, details, window)
-        self.edge_panel = EdgePanel(model, details, window)
-        self.trace_view = TraceView(details, model.theme, window)
+        self.service_panel = ServicePanel(model, selection, details, window)
+        self.edge_panel = EdgePanel(model, selection, details, window)
+        self.trace_view = TraceView(details, model, selection, window)
         self.service_dock = self._dock(
             "Service", "service_dock", self.service_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
@@ -37,14 +46,12 @@ class DrillDownDocks:
         # closing a panel (not tabbing away from it) ends its selection: the chart is no longer dimmed
         self.service_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.service_dock))
         self.edge_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.edge_dock))
-        view.selection_changed.connect(self.show_service)
-        view.edge_selected.connect(self.show_edge)
+        selection.subscribe(self._selection_changed)
         self.service_panel.service_clicked.connect(lambda node: view.select(node, center=True))
-        self.service_panel.edge_clicked.connect(view.select_edge)
+        self.service_panel.edge_clicked.connect(selection.select_edge)
         self.edge_panel.service_clicked.connect(lambda node: view.select(node, center=True))
         for panel in (self.service_panel, self.edge_panel):
             panel.trace_chosen.connect(self.show_trace)
-        self.trace_view.path_changed.connect(self.light_path)
 
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -54,17 +61,15 @@ class DrillDownDocks:
         dock.hide()
         return dock
 
-    def show_service(self, node: int | None) -> None:
-        self.service_panel.show_node(node)
-        if node is not None:
-            self.service_dock.show()
-            self.service_dock.raise_()
-
-    def show_edge(self, edge: int | None) -> None:
-        self.edge_panel.show_edge(edge)
-        if edge is not None:
-            self.edge_dock.show()
-            self.edge_dock.raise_()
+    def _selection_changed(self, changed: frozenset[str]) -> None:
+        """A node or an edge chosen: its panel opens (the panels follow the selection themselves)."""
+        for part, chosen, dock in (
+            (NODE, self.selection.node, self.service_dock),
+            (EDGE, self.selection.edge, self.edge_dock),
+        ):
+            if part in changed and chosen is not None:
+                dock.show()
+                dock.raise_()
 
     def show_trace(self, trace_id: str) -> None:
         self.trace_view.show_trace(trace_id)
@@ -74,7 +79,7 @@ class DrillDownDocks:
             self.window.resizeDocks([self.trace_dock], [height], Qt.Orientation.Vertical)
 
     def refresh(self) -> None:
-        """Called by the window's status timer: only visible panels do any work."""
+        """Called by the window's frame clock at the status rate: only visible panels do any work."""
         for dock, panel in ((self.service_dock, self.service_panel), (self.edge_dock, self.edge_panel)):
             if dock.isVisible():
                 panel.refresh()
@@ -84,30 +89,14 @@ class DrillDownDocks:
     def set_theme(self, theme) -> None:
         self.trace_view.set_theme(theme)
 
-    def light_path(self, names: frozenset[str], calls: frozenset[tuple[str, str]]) -> None:
-        """The trace's services and calls as chart nodes and edges (those the chart has)."""
-        chart = self.model.chart
-        if chart is None or not names:
-            self.view.show_path(frozenset(), frozenset())
-            return
-        index = {name: i for i, name in enumerate(chart.node_names)}
-        nodes = frozenset(index[n] for n in names if n in index)
-        pairs = {(index[a], index[b]) for a, b in calls if a in index and b in index}
-        edges = frozenset(
-            e
-            for e, pair in enumerate(zip(chart.edge_source.tolist(), chart.edge_target.tolist(), strict=True))
-            if pair in pairs
-        )
-        self.view.show_path(nodes, edges)
-
     def _panel_closed(self, dock: QDockWidget) -> None:
         if not dock.isHidden():  # still open, behind the other panel's tab
             return
-        if dock is self.service_dock and self.view.emphasis.selected is not None:
-            self.view.select(None)
-        elif dock is self.edge_dock and self.view.emphasis.selected_edge is not None:
-            self.view.select_edge(None)
+        if dock is self.service_dock:
+            self.selection.select_node(None)
+        elif dock is self.edge_dock:
+            self.selection.select_edge(None)
 
     def _trace_dock_toggled(self, visible: bool) -> None:
         if not visible:
-            self.view.show_path(frozenset(), frozenset())
+            self.selection.clear_path()

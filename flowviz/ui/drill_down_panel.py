@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxL
 
 from flowviz.analysis.partition_rows import PartitionTableModel
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import Selection
 from flowviz.chart.themes import Theme
 from flowviz.sources.metric_details import EXEMPLAR_REASON
 from flowviz.store.exemplars import KINDS, Exemplar
@@ -52,6 +53,9 @@ def figures_html(cells: tuple[tuple[str, str], ...], window_s: float) -> str:
 class DrillDownPanel(QWidget):
     """A panel on one selected thing of the chart (a subclass says which and what to ask of the details).
 
+    It reads what is selected from `selection` (the window's, shared with the chart and the trace view) and
+    refreshes at once when the parts of it it shows (`FOLLOWS`) change.
+
     `details` is a drill-down store or the ingest worker's client (None: the source has no spans).
     The details of the current window are queried in a background job when the selection, the
     window or the data change (live: at most every `DETAILS_INTERVAL_S`); `refresh()` is cheap
@@ -59,10 +63,14 @@ class DrillDownPanel(QWidget):
     """
 
     trace_chosen = Signal(str)  # hex trace id
+    FOLLOWS: frozenset[str] = frozenset()  # the parts of the selection this panel shows
 
-    def __init__(self, model: FlowChartModel, details: object | None, parent: QWidget | None) -> None:
+    def __init__(
+        self, model: FlowChartModel, selection: Selection, details: object | None, parent: QWidget | None
+    ) -> None:
         super().__init__(parent)
         self.model = model
+        self.selection = selection
         self.details = details
         self.figures_of: Any = None
         self.details_error = ""
@@ -84,6 +92,11 @@ class DrillDownPanel(QWidget):
         self._partitions_selected: tuple | None = None
         self._under_figures: tuple[QWidget, ...] = ()
         self.setMinimumWidth(420)
+        selection.subscribe(self._selection_changed)
+
+    def _selection_changed(self, changed: frozenset[str]) -> None:
+        if changed & self.FOLLOWS:
+            self.refresh()
 
     def _lay_out(self, *under_figures: QWidget) -> None:
         """Title, figures and notes at fixed heights (their texts change with the data: the charts and the
@@ -135,6 +148,10 @@ class DrillDownPanel(QWidget):
         """What is selected (None: nothing); a change shows new figures."""
         raise NotImplementedError
 
+    def _follow_selection(self) -> None:
+        """Take up what `selection` says now (a new thing chosen: what the panel knew of the last one goes)."""
+        raise NotImplementedError
+
     def _target(self) -> object:
         """What the details are asked about (a name, a pair of names), None when nothing is selected."""
         raise NotImplementedError
@@ -167,6 +184,7 @@ class DrillDownPanel(QWidget):
 
     def refresh(self) -> None:
         """Cheap when nothing changed; the history's band and cursor are always re-placed."""
+        self._follow_selection()
         theme = self.model.theme
         if theme is not self._theme:
             self._apply_theme(theme)

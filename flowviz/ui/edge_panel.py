@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from flowviz.analysis.edge_sides import payload_text, side_gap_text
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import EDGE, Selection
 from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.detail_queries import EdgeDetailFigures, EdgeQuery
@@ -24,10 +25,17 @@ class EdgePanel(DrillDownPanel):
     by status, kept traces. Clicking an end's name in the title selects that service."""
 
     service_clicked = Signal(int)
+    FOLLOWS = frozenset({EDGE})
 
-    def __init__(self, model: FlowChartModel, details: object | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(model, details, parent)
-        self.edge: int | None = None
+    def __init__(
+        self,
+        model: FlowChartModel,
+        selection: Selection,
+        details: object | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(model, selection, details, parent)
+        self.edge: int | None = None  # the edge shown (the selection's, once refreshed)
         self.ends: tuple[str, str] | None = None
         self.title.linkActivated.connect(lambda link: self.service_clicked.emit(int(link)))
         self.tabs.addTab(self._build_sides(), "Client vs server")
@@ -35,7 +43,7 @@ class EdgePanel(DrillDownPanel):
         self.tabs.addTab(self.statuses, "Statuses")
         self.tabs.addTab(self._traces_tab(), "Traces")
         self._lay_out()
-        self.show_edge(None)
+        self.refresh()
 
     def _build_sides(self) -> QWidget:
         page = QWidget(self)
@@ -53,7 +61,8 @@ class EdgePanel(DrillDownPanel):
 
     # -- selection -----------------------------------------------------------------------------------
 
-    def show_edge(self, edge: int | None) -> None:
+    def _follow_selection(self) -> None:
+        edge = self.selection.edge
         if edge != self.edge:
             chart = self.model.chart
             self.edge = edge
@@ -63,7 +72,6 @@ class EdgePanel(DrillDownPanel):
                 self.ends = (names[int(chart.edge_source[edge])], names[int(chart.edge_target[edge])])
             self._forget_details()
             self.history.track("edge", self.model.store_edge(edge))
-        self.refresh()
 
     def _selection(self) -> object:
         return self.edge

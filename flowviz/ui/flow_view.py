@@ -12,13 +12,15 @@ from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent,
 from PySide6.QtWidgets import QToolTip, QWidget
 
 from flowviz.chart.chart_frame import ChartFrame
+from flowviz.chart.emphasis import Emphasis, emphasis_of
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import Selection
 from flowviz.chart.semantic_zoom import SemanticZoom
 from flowviz.chart.themes import Theme
 from flowviz.chart.viewport import Viewport
 from flowviz.chart.window_worker import WindowQueryWorker, WindowRequest, WindowResult
 from flowviz.model.time_spec import format_latency_ms
-from flowviz.ui.chart_painter import ChartPainter, Emphasis, figure_line, qcolor
+from flowviz.ui.chart_painter import ChartPainter, figure_line, qcolor
 
 FRAME_INTERVAL_MS = 16
 REFRESH_INTERVAL_S = 0.25
@@ -31,18 +33,23 @@ class FlowChartView(QWidget):
     """Draws `model` and lets the user explore it. The static layer (edges, nodes, labels) is painted
     into a cached pixmap when data, view or emphasis changes; every frame only moves particles.
     Window queries of a scrub and of the periodic refresh run on a worker thread (newest only); the
-    UI thread applies the finished frame and repaints."""
+    UI thread applies the finished frame and repaints. What is selected, hovered and lit is `selection` (the
+    window's, shared with its panels; a view of its own without one): clicks, hover and Escape change it, and
+    the chart draws it (`emphasis`)."""
 
-    selection_changed = Signal(object)  # node index or None
-    edge_selected = Signal(object)  # edge index or None
     frame_applied = Signal(object)  # the WindowRequest whose frame the chart now shows
     _window_ready = Signal(object)  # a WindowResult, emitted on the worker thread
 
-    def __init__(self, model: FlowChartModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: FlowChartModel, selection: Selection | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.model = model
+        self.selection = selection if selection is not None else Selection()
+        self.selection.subscribe(lambda _changed: self.update())
+        self._emphasis = Emphasis()
+        self._emphasis_key: tuple | None = None
         self.viewport = Viewport()
-        self.emphasis = Emphasis()
         self.semantic_zoom = SemanticZoom()  # groups open as the user zooms into them, close as they zoom out
         self.painter = ChartPainter(model.theme)
         self._static: tuple[QPixmap, QPixmap] | None = None
@@ -221,33 +228,28 @@ class FlowChartView(QWidget):
         self._user_moved = True
         self._note_interaction()
 
+    @property
+    def emphasis(self) -> Emphasis:
+        """The selection as drawn on the chart shown (its rows, neighbours, lit path), resolved again when the
+        selection or the chart changed."""
+        key = (self.selection.version, self.model.chart_version)
+        if key != self._emphasis_key:
+            node = self.selection.node
+            neighbours = self.model.neighbours(node) if node is not None else frozenset()
+            self._emphasis, self._emphasis_key = emphasis_of(self.selection, self.model.chart, neighbours), key
+        return self._emphasis
+
     def select(self, node: int | None, *, center: bool = False) -> None:
-        if node is not None and self.emphasis.selected_edge is not None:
-            self.select_edge(None)
-        self.emphasis.selected = node
-        self.emphasis.neighbours = self.model.neighbours(node) if node is not None else frozenset()
+        """Select a node of the chart (None: none), centred in the view with `center`."""
         chart = self.model.chart
         if center and node is not None and chart is not None:
             self.viewport.center_on(*chart.node_xy[node])
-        self.selection_changed.emit(node)
+        self.selection.select_node(node)
         self.update()
 
     def select_edge(self, edge: int | None) -> None:
         """Emphasise one edge (its two ends stay lit); None clears it."""
-        if edge is not None and self.emphasis.selected is not None:
-            self.select(None)
-        self.emphasis.selected_edge = edge
-        chart = self.model.chart
-        ends = () if edge is None or chart is None else (int(chart.edge_source[edge]), int(chart.edge_target[edge]))
-        self.emphasis.edge_ends = frozenset(ends)
-        self.edge_selected.emit(edge)
-        self.update()
-
-    def show_path(self, nodes: frozenset[int], edges: frozenset[int]) -> None:
-        """Light up a trace's services and calls (empty sets: clear)."""
-        self.emphasis.path_nodes = frozenset(nodes)
-        self.emphasis.path_edges = frozenset(edges)
-        self.update()
+        self.selection.select_edge(edge)
 
     def select_name(self, text: str) -> bool:
         """Select the best match for a search text (opening the group it is in) and zoom to it and its
@@ -542,11 +544,10 @@ class FlowChartView(QWidget):
         if not self._panning and abs(moved.x()) + abs(moved.y()) <= _DRAG_THRESHOLD_PX:
             edge = None if self._dragging_node is not None else self.edge_at_point(event.position())
             if edge is not None:
-                self.select_edge(edge)
+                self.selection.select_edge(edge)
             else:
-                if self.emphasis.selected_edge is not None:
-                    self.select_edge(None)
-                self.select(self._dragging_node)
+                self.selection.select_edge(None)
+                self.selection.select_node(self._dragging_node)
         self._press, self._dragging_node, self._panning = None, None, False
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
@@ -586,19 +587,15 @@ class FlowChartView(QWidget):
         elif event.key() == Qt.Key.Key_F:
             self.fit()
         elif event.key() == Qt.Key.Key_Escape:
-            self.show_path(frozenset(), frozenset())
-            self.select_edge(None)
-            self.select(None)
+            self.selection.clear()
         else:
             super().keyPressEvent(event)
 
     def _hover(self, position: QPointF) -> None:
         node = self.node_at_point(position)
-        if node != self.emphasis.hovered:
-            self.emphasis.hovered = node
-            self.update()
         chart = self.model.chart
         edge = self.edge_at_point(position) if node is None and chart is not None else None
+        self.selection.hover(node, edge)
         if chart is None or (node is None and edge is None):
             QToolTip.hideText()
             return

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from flowviz.chart.latency_bars import BAR_COUNT, BAR_EDGES_LOG_MS, bar_counts, bins_of_bars, tick_label
+from flowviz.chart.latency_bars import BAR_COUNT, BAR_EDGES_LOG_MS, bar_counts, bars_of_bins, bins_of_bars, tick_label
 from flowviz.chart.themes import RGBA, Theme
 from flowviz.ui.chart_painter import qcolor
 
@@ -65,6 +65,14 @@ class LatencyHistogram(pg.PlotWidget):
 
     def select_bars(self, first_bar: int, last_bar: int) -> None:
         """Select bars first_bar..last_bar (inclusive) and emit the bins they cover."""
+        first_bar, last_bar = self._show_bars(first_bar, last_bar)
+        self.range_selected.emit(*bins_of_bars(first_bar, last_bar))
+
+    def show_bins(self, first_bin: int, last_bin: int) -> None:
+        """Show the range of the bars that hold bins first_bin..last_bin (a range chosen elsewhere: no signal)."""
+        self._show_bars(*bars_of_bins(first_bin, last_bin))
+
+    def _show_bars(self, first_bar: int, last_bar: int) -> tuple[int, int]:
         first_bar, last_bar = sorted(
             (int(np.clip(first_bar, 0, BAR_COUNT - 1)), int(np.clip(last_bar, 0, BAR_COUNT - 1)))
         )
@@ -74,7 +82,7 @@ class LatencyHistogram(pg.PlotWidget):
             self.region.setRegion((BAR_EDGES_LOG_MS[first_bar], BAR_EDGES_LOG_MS[last_bar + 1]))
             self.region.blockSignals(False)
             self.region.show()
-        self.range_selected.emit(*bins_of_bars(first_bar, last_bar))
+        return first_bar, last_bar
 
     def clear_selection(self) -> None:
         self.selected_bars = None

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from flowviz.analysis.config import AnalysisConfig
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import Selection
 from flowviz.chart.themes import THEMES, Theme
 from flowviz.model.frame_schedule import FrameSchedule
 from flowviz.model.time_control import SECOND_NS, WINDOWS_S
@@ -93,7 +94,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"flowviz — {title}")
         # what the frame clock refreshes after the chart, each at its own rate (panels, status, analysis, ...)
         self.frame_schedule = FrameSchedule()
-        self.view = FlowChartView(model, self)  # ticked by this window's frame clock
+        # what is chosen, hovered and lit: one state that the chart, the panels and the trace view share
+        self.selection = Selection()
+        self.view = FlowChartView(model, self.selection, self)  # ticked by this window's frame clock
         self.transport = TransportBar(model.time, self)
         self.strip = TimelineStrip(model, self)
         central = QWidget(self)
@@ -190,7 +193,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self, details: object | None) -> None:
         """Service and edge panels (right), the trace waterfall (bottom): hidden until something is chosen."""
-        self.docks = DrillDownDocks(self, self.model, self.view, details)
+        self.docks = DrillDownDocks(self, self.model, self.view, self.selection, details)
         self.service_panel, self.service_dock = self.docks.service_panel, self.docks.service_dock
         self.edge_panel, self.edge_dock = self.docks.edge_panel, self.docks.edge_dock
         self.trace_view, self.trace_dock = self.docks.trace_view, self.docks.trace_dock

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 from flowviz.chart.flow_model import FlowChartModel
 from flowviz.chart.latency_bars import bins_text
 from flowviz.chart.neighbours import NeighbourRow, neighbour_rows
+from flowviz.chart.selection import LATENCY, NODE, Selection
 from flowviz.model.graph_kinds import NodeKind
 from flowviz.model.time_spec import format_latency_ms
 from flowviz.store.detail_queries import ServiceDetails, ServiceQuery
@@ -42,12 +43,19 @@ class ServicePanel(DrillDownPanel):
 
     service_clicked = Signal(int)  # a neighbour's node index
     edge_clicked = Signal(int)  # a neighbour row's edge index (double click)
+    FOLLOWS = frozenset({NODE, LATENCY})
 
-    def __init__(self, model: FlowChartModel, details: object | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(model, details, parent)
-        self.node: int | None = None
+    def __init__(
+        self,
+        model: FlowChartModel,
+        selection: Selection,
+        details: object | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(model, selection, details, parent)
+        self.node: int | None = None  # the node shown (the selection's, once refreshed)
         self.name: str | None = None
-        self.selected_bins: tuple[int, int] | None = None
+        self.selected_bins: tuple[int, int] | None = None  # the selection's latency range, shown
         self.bottleneck = QLabel(self)
         self.bottleneck.setWordWrap(True)
         self.tabs.addTab(self._build_neighbours(), "Neighbours")
@@ -55,7 +63,7 @@ class ServicePanel(DrillDownPanel):
         self.tabs.addTab(self._build_latency(), "Latency")
         self.tabs.addTab(self._traces_tab(), "Traces")
         self._lay_out(self.bottleneck)
-        self.show_node(None)
+        self.refresh()
 
     # -- building ------------------------------------------------------------------------------------
 
@@ -104,7 +112,7 @@ class ServicePanel(DrillDownPanel):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 4, 0, 0)
         self.histogram = LatencyHistogram(page)
-        self.histogram.range_selected.connect(self._range_selected)
+        self.histogram.range_selected.connect(lambda first, last: self.selection.set_latency_range((first, last)))
         self.range_label = QLabel(page)
         self.range_label.setWordWrap(True)
         self.range_traces = TraceTable(page)
@@ -116,8 +124,8 @@ class ServicePanel(DrillDownPanel):
 
     # -- selection -----------------------------------------------------------------------------------
 
-    def show_node(self, node: int | None) -> None:
-        """Show `node` (None: nothing selected) and refresh at once."""
+    def _follow_selection(self) -> None:
+        node = self.selection.node
         if node != self.node:
             self.node = node
             chart = self.model.chart
@@ -126,7 +134,14 @@ class ServicePanel(DrillDownPanel):
             self._forget_details()
             self.histogram.clear_selection()
             self.history.track("node", self.model.store_node(node))
-        self.refresh()
+        bins = self.selection.latency_bins
+        if bins != self.selected_bins:
+            self.selected_bins = bins
+            if bins is None:
+                self.histogram.clear_selection()
+            else:
+                self.histogram.show_bins(*bins)
+                self.range_label.setText(f"{bins_text(*bins)}: looking…")
 
     def _selection(self) -> object:
         return self.node
@@ -211,11 +226,6 @@ class ServicePanel(DrillDownPanel):
         self.range_traces.set_exemplars([])
         self.range_label.setText(text)
         self.bottleneck.setText("")
-
-    def _range_selected(self, first_bin: int, last_bin: int) -> None:
-        self.selected_bins = (first_bin, last_bin)
-        self.range_label.setText(f"{bins_text(first_bin, last_bin)}: looking…")
-        self._start_details()
 
     def _show_range(self, figures: ServiceDetails) -> None:
         if self.selected_bins is None or figures.in_range is None:

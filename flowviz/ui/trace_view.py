@@ -19,6 +19,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
+from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import NODE, Selection
 from flowviz.chart.themes import Theme
 from flowviz.chart.waterfall import Waterfall, has_children, visible_indices, waterfall
 from flowviz.decoders.span_details import SpanDetail
@@ -91,7 +93,8 @@ def span_details_html(fall: Waterfall, row: int, more: SpanDetail | None = None,
 
 class WaterfallCanvas(QWidget):
     """Paints the rows; a click selects a span (`span_clicked` with its row in the spans), a click on a row's
-    triangle folds or unfolds its subtree; rows matching the find field are marked."""
+    triangle folds or unfolds its subtree; rows matching the find field are marked, and the spans of
+    `marked_service` (the service selected on the chart) carry a bar in the selection colour at their left."""
 
     span_clicked = Signal(int)
 
@@ -103,6 +106,7 @@ class WaterfallCanvas(QWidget):
         self.colors: dict[str, QColor] = {}
         self.collapsed: set[int] = set()  # waterfall indices whose subtree is folded
         self.matches: set[int] = set()  # span rows the find field matches
+        self.marked_service: str | None = None
         self.visible = np.zeros(0, np.int64)
         self._parents = np.zeros(0, bool)
         self._name_px = NAME_COLUMN_PX
@@ -230,6 +234,8 @@ class WaterfallCanvas(QWidget):
             elif position % 2:
                 painter.fillRect(QRectF(0, y, self.width(), ROW_PX), qcolor(theme.grid, 60))
             service = spans.strings[int(spans.service[row])]
+            if service == self.marked_service:
+                painter.fillRect(QRectF(0, y + 2, 4, ROW_PX - 4), qcolor(theme.selection))
             color = self.colors.get(service, QColor("#888888"))
             indent = INDENT_PX * int(fall.depth[index])
             if self._parents[index]:
@@ -256,14 +262,17 @@ class WaterfallCanvas(QWidget):
 
 
 class TraceView(QWidget):
-    """Fetches a kept trace from `details` (off the UI thread) and shows it; `path_changed` gives its path by
-    names for the chart (empty sets when cleared)."""
+    """Fetches a kept trace from `details` (off the UI thread) and shows it. It writes the trace's path (its services
+    and calls, by name) into `selection` for the chart to light (cleared with the trace), and reads from it the
+    service selected on the chart (`model`'s rows), whose spans it marks."""
 
-    path_changed = Signal(object, object)  # frozenset[str] nodes, frozenset[tuple[str, str]] calls
-
-    def __init__(self, details: object | None, theme: Theme, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, details: object | None, model: FlowChartModel, selection: Selection, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.details = details
+        self.model = model
+        self.selection = selection
         self.trace_id: str | None = None
         self.fall: Waterfall | None = None
         self.span_info: dict[int, SpanDetail] | None = None  # attributes, events, ... by span id
@@ -272,7 +281,7 @@ class TraceView(QWidget):
         self.header = QLabel("Choose a trace in a panel's Traces or Latency tab", self)
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
-        self.canvas = WaterfallCanvas(theme, self)
+        self.canvas = WaterfallCanvas(model.theme, self)
         self.canvas.span_clicked.connect(self._show_span)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
@@ -312,7 +321,14 @@ class TraceView(QWidget):
         find_row.addStretch(1)
         layout.addLayout(find_row)
         layout.addWidget(splitter, 1)
-        self.set_theme(theme)
+        self.set_theme(model.theme)
+        selection.subscribe(self._selection_changed)
+        self._selection_changed(frozenset({NODE}))
+
+    def _selection_changed(self, changed: frozenset[str]) -> None:
+        if NODE in changed:
+            self.canvas.marked_service = self.selection.node_name(self.model.chart)
+            self.canvas.update()
 
     def set_theme(self, theme: Theme) -> None:
         self.canvas.theme = theme
@@ -362,7 +378,7 @@ class TraceView(QWidget):
         self._find_changed(self.find_field.text())
         self.span_details.setText("Click a span for its details")
         if fall is None:
-            self.path_changed.emit(frozenset(), frozenset())
+            self.selection.clear_path()
             return
         spans = fall.spans
         shares = sorted(fall.path.service_ns.items(), key=lambda item: -item[1])[:4]
@@ -377,7 +393,7 @@ class TraceView(QWidget):
             + f"<br>critical path (the line through the bars): {share_text}"
             + (" · <i>truncated: only the earliest spans are kept</i>" if spans.truncated else "")
         )
-        self.path_changed.emit(*fall.path_on_chart())
+        self.selection.show_path(*fall.path_on_chart())
 
     def _find_changed(self, text: str) -> None:
         """Mark the spans whose service or operation contains `text` (any case), in waterfall order."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowviz.chart.latency_bars import BAR_COUNT, BAR_EDGES_LOG_MS, bar_counts, bins_of_bars, bins_text
+from flowviz.chart.latency_bars import BAR_COUNT, BAR_EDGES_LOG_MS, bar_counts, bars_of_bins, bins_of_bars, bins_text
 from flowviz.store.latency_bins import BIN_COUNT, OVERFLOW_BIN, UNDERFLOW_BIN, bin_of
 
 
@@ -28,3 +28,10 @@ def test_the_range_text_reads_in_latency_units():
     first, last = bins_of_bars(0, BAR_COUNT - 1)
     assert bins_text(first + 40, last).startswith("≥ ")
     assert " – " in bins_text(first + 40, first + 44)
+
+
+def test_the_bars_of_a_bin_range_are_the_ones_that_cover_it():
+    for first_bar, last_bar in ((0, 0), (3, 7), (BAR_COUNT - 1, BAR_COUNT - 1), (0, BAR_COUNT - 1)):
+        assert bars_of_bins(*bins_of_bars(first_bar, last_bar)) == (first_bar, last_bar)
+    first, last = bins_of_bars(5, 5)
+    assert bars_of_bins(first + 1, last - 1) == (5, 5)  # a range inside one bar shows that bar

@@ -14,13 +14,13 @@ SECOND_NS = 1_000_000_000
 BASE_NS = 1_700_000_000 * SECOND_NS
 
 
-def _chart():
-    """a → b 10/s, c → b 5/s (one in five failing), b → d 3/s, for 30 s."""
+def chart_model(seconds: int = 30) -> FlowChartModel:
+    """a → b 10/s, c → b 5/s (one in five failing), b → d 3/s, for `seconds` s; the window: the last 30 s."""
     names = ("", "a", "b", "c", "d")
     calls = [(1, 2, 10, 0.0), (3, 2, 5, 0.2), (2, 4, 3, 0.0)]
     source, target, time_ns, failed = [], [], [], []
     for s, t, per_second, failing in calls:
-        for second in range(30):
+        for second in range(seconds):
             for k in range(per_second):
                 source.append(s)
                 target.append(t)
@@ -43,13 +43,13 @@ def _chart():
     )
     model = FlowChartModel(store, window_s=30.0, live=False)
     model.time.tick(0.0, model.available(), streaming=False)
-    model.time.seek(BASE_NS + 30 * SECOND_NS)
+    model.time.seek(BASE_NS + seconds * SECOND_NS)
     model.refresh()
-    return model.chart
+    return model
 
 
 def test_neighbour_rows_and_shares_are_exact():
-    chart = _chart()
+    chart = chart_model().chart
     b = chart.node_names.index("b")
     up = neighbour_rows(chart, b, upstream=True)
     assert [row.name for row in up] == ["a", "c"]

@@ -22,11 +22,11 @@ def _details(model) -> ServiceDetails:
 
 def test_deselecting_clears_what_the_panel_showed(qtbot, store):  # noqa: F811
     panel, _view = make_panel(qtbot, store)
-    panel.show_node(index_of(panel.model, "b"))
+    panel.selection.select_node(index_of(panel.model, "b"))
     panel._show_details(_details(panel.model), panel.model.time.window_ns())
     assert "42 %" in panel.bottleneck.text()
     assert panel.upstream.table.rowCount() == 2
-    panel.show_node(None)
+    panel.selection.select_node(None)
     assert panel.title.text() == "Select a service in the chart"
     assert panel.upstream.table.rowCount() == 0
     assert panel.downstream.table.rowCount() == 0
@@ -37,14 +37,14 @@ def test_deselecting_clears_what_the_panel_showed(qtbot, store):  # noqa: F811
 
 def test_the_tab_bar_stays_put_when_the_texts_above_change(qtbot, store):  # noqa: F811
     panel, _view = make_panel(qtbot, store)
-    panel.show_node(index_of(panel.model, "b"))
+    panel.selection.select_node(index_of(panel.model, "b"))
     qtbot.wait(20)
     tab_y = panel.tabs.tabBar().mapTo(panel, QPoint(0, 0)).y()
     panel._show_details(_details(panel.model), panel.model.time.window_ns())  # a two-line bottleneck note
     panel.bottleneck.setText("Critical path: <b>42 %</b> of the time " + "of a long explanation " * 8)
     qtbot.wait(20)
     assert panel.tabs.tabBar().mapTo(panel, QPoint(0, 0)).y() == tab_y
-    panel.show_node(index_of(panel.model, "d"))
+    panel.selection.select_node(index_of(panel.model, "d"))
     qtbot.wait(20)
     assert panel.tabs.tabBar().mapTo(panel, QPoint(0, 0)).y() == tab_y
 
@@ -52,7 +52,7 @@ def test_the_tab_bar_stays_put_when_the_texts_above_change(qtbot, store):  # noq
 def test_double_clicking_a_neighbour_opens_its_edge_without_navigating(qtbot, store):  # noqa: F811
     panel, _view = make_panel(qtbot, store)
     b = index_of(panel.model, "b")
-    panel.show_node(b)
+    panel.selection.select_node(b)
     clicked, edges = [], []
     panel.service_clicked.connect(clicked.append)
     panel.edge_clicked.connect(edges.append)

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import Selection
 from flowviz.chart.themes import THEMES
 from flowviz.derive.consumer_lag import LagTracker
 from flowviz.derive.consumption import GroupMembers, GroupOffsets
@@ -66,9 +67,9 @@ def _tab_shown(panel) -> bool:
 
 
 def test_a_group_shows_its_partitions_sorted_and_scrubbed(qtbot, model):
-    panel = ServicePanel(model)
+    panel = ServicePanel(model, Selection())
     qtbot.addWidget(panel)
-    panel.show_node(model.chart.node_names.index("audit"))
+    panel.selection.select_node(model.chart.node_names.index("audit"))
     assert _tab_shown(panel)
     rows = _texts(panel)
     assert [row[2] for row in rows] == ["0 hot", "1", "2", "3", "4", "5"]
@@ -99,20 +100,20 @@ def test_a_group_shows_its_partitions_sorted_and_scrubbed(qtbot, model):
     assert panel.partitions.table.isColumnHidden(0)
     assert panel.partitions.table.isColumnHidden(1)
     # a service without groups: no tab
-    panel.show_node(model.chart.node_names.index("shop"))
+    panel.selection.select_node(model.chart.node_names.index("shop"))
     assert not _tab_shown(panel)
 
 
 def test_an_edge_shows_its_pair_and_a_producer_edge_every_group(qtbot, model):
-    panel = EdgePanel(model)
+    panel = EdgePanel(model, Selection())
     qtbot.addWidget(panel)
     chart = model.chart
     names = chart.node_names
     edges = {(names[s], names[t]): e for e, (s, t) in enumerate(zip(chart.edge_source, chart.edge_target, strict=True))}
-    panel.show_edge(edges[("orders", "billing")])
+    panel.selection.select_edge(edges[("orders", "billing")])
     assert {row[0] for row in _texts(panel)} == {"billing"}
     assert _texts(panel)[1][9] == "billing-1@10.0.0.2"
-    panel.show_edge(edges[("shop", "orders")])
+    panel.selection.select_edge(edges[("shop", "orders")])
     assert {row[0] for row in _texts(panel)} == {"audit", "billing"}
 
 
@@ -123,9 +124,9 @@ def test_new_looks_update_the_table_live(qtbot):
     model = FlowChartModel(store, window_s=30.0, live=True)
     model.time.tick(0.0, model.available(), streaming=True)
     model.refresh()
-    panel = ServicePanel(model)
+    panel = ServicePanel(model, Selection())
     qtbot.addWidget(panel)
-    panel.show_node(model.chart.node_names.index("audit"))
+    panel.selection.select_node(model.chart.node_names.index("audit"))
     before = _texts(panel)[2][5]
     tracker_store = RollingStore()
     _looks(tracker_store)  # the same group, looked at for longer: its newest look arrives

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from flowviz.chart.flow_model import FlowChartModel
+from flowviz.chart.selection import Selection
 from flowviz.store.rolling_store import RollingStore
 from flowviz.ui.flow_view import FlowChartView
 from flowviz.ui.main_window import MainWindow
@@ -34,8 +35,9 @@ def make_model(store: RollingStore) -> FlowChartModel:
 
 def make_panel(qtbot, store: RollingStore) -> tuple[ServicePanel, FlowChartView]:
     model = make_model(store)
-    view = FlowChartView(model)
-    panel = ServicePanel(model)
+    selection = Selection()
+    view = FlowChartView(model, selection)
+    panel = ServicePanel(model, selection)
     panel.service_clicked.connect(lambda node: view.select(node, center=True))
     qtbot.addWidget(view)
     qtbot.addWidget(panel)
@@ -56,7 +58,7 @@ def test_figures_are_the_windows_store_figures(qtbot, store):
     panel, _ = make_panel(qtbot, store)
     model = panel.model
     b = index_of(model, "b")
-    panel.show_node(b)
+    panel.selection.select_node(b)
     start, end = model.time.window_ns()
     frame = store.query(start, end)
     window_s = (end - start) / SECOND
@@ -75,7 +77,7 @@ def test_figures_are_the_windows_store_figures(qtbot, store):
 def test_neighbour_rows_and_shares_are_exact(qtbot, store):
     panel, _ = make_panel(qtbot, store)
     model = panel.model
-    panel.show_node(index_of(model, "b"))
+    panel.selection.select_node(index_of(model, "b"))
     up = panel.upstream.rows
     assert [row.name for row in up] == ["a", "c"]
     assert [row.rate_per_s for row in up] == pytest.approx([10.0, 5.0])
@@ -94,19 +96,19 @@ def test_neighbour_rows_and_shares_are_exact(qtbot, store):
 def test_clicking_a_downstream_row_selects_that_service(qtbot, store):
     panel, view = make_panel(qtbot, store)
     d = index_of(panel.model, "d")
-    panel.show_node(index_of(panel.model, "b"))
+    panel.selection.select_node(index_of(panel.model, "b"))
     table = panel.downstream.table
     cell = table.visualItemRect(table.item(0, 0)).center()
-    with qtbot.waitSignal(view.selection_changed) as blocker:
-        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
-    assert blocker.args == [d]
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    qtbot.waitUntil(lambda: view.selection.node == d)  # once no double click can follow
     assert view.emphasis.selected == d
+    assert panel.name == "d"  # the panel follows the one selection
 
 
 def test_the_series_matches_per_step_store_queries(qtbot, store):
     panel, _ = make_panel(qtbot, store)
     b = index_of(panel.model, "b")
-    panel.show_node(b)
+    panel.selection.select_node(b)
     qtbot.waitUntil(lambda: (panel.refresh(), panel.history.series is not None)[1], timeout=10_000)
     series = panel.history.series
     assert series.node == b
@@ -124,7 +126,7 @@ def test_the_series_matches_per_step_store_queries(qtbot, store):
 
 def test_band_and_cursor_follow_the_time_control(qtbot, store):
     panel, _ = make_panel(qtbot, store)
-    panel.show_node(index_of(panel.model, "b"))
+    panel.selection.select_node(index_of(panel.model, "b"))
     panel.model.time.seek(T0 + 90 * SECOND)
     panel.refresh()
     start, end = panel.model.time.window_ns()
@@ -154,6 +156,6 @@ def test_sub_millisecond_figures_read_in_microseconds(qtbot):
     observations.latency_ns[:] = 420_000  # 0.42 ms calls
     fast.ingest(observations)
     panel, _view = make_panel(qtbot, fast)
-    panel.show_node(index_of(panel.model, "b"))
+    panel.selection.select_node(index_of(panel.model, "b"))
     assert "µs" in panel.figures.text()
     assert "0.0 ms" not in panel.figures.text()
