@@ -118,6 +118,22 @@ def describe_departure(signal: str, baseline: float, observed: float) -> str:
     return f"traffic surged to {observed:.2f}/s (baseline {baseline:.2f}/s)"
 
 
+def headline(finding: Finding | None) -> str:
+    """A few words for a narrow panel: "p95 ×57", "failures 38 %", "traffic ÷3", "lag 12 s"."""
+    if finding is None:
+        return "departed"
+    if finding.signal == "latency":
+        return f"p95 ×{finding.observed / finding.baseline:.0f}" if finding.baseline > 0 else "slow"
+    if finding.signal == "errors":
+        return f"failures {finding.observed:.0f} %"
+    if finding.signal == "lag":
+        return f"lag {finding.observed:.0f} s"
+    ratio = finding.observed / finding.baseline if finding.baseline > 0 else 0.0
+    if finding.signal == "traffic_drop":
+        return f"traffic ÷{1 / ratio:.0f}" if ratio > 0 else "traffic stopped"
+    return f"traffic ×{ratio:.0f}"
+
+
 def _ms(value: float) -> str:
     return f"{value * 1000:.0f} µs" if value < 1 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 

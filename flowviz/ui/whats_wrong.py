@@ -7,7 +7,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from flowviz.analysis.findings import Finding
+from flowviz.analysis.findings import Finding, headline
 from flowviz.analysis.live_findings import LiveDiagnosis
 from flowviz.analysis.root_cause import RootCause
 from flowviz.model.time_spec import format_time_ns
@@ -17,22 +17,6 @@ REFRESH_INTERVAL_S = 0.5  # the window's frame clock refreshes the panel this of
 
 def _clock(time_ns: int) -> str:
     return format_time_ns(time_ns)[11:19]
-
-
-def headline(finding: Finding | None) -> str:
-    """A few words for a narrow panel: "p95 ×57", "failures 38 %", "traffic ÷3", "lag 12 s"."""
-    if finding is None:
-        return "departed"
-    if finding.signal == "latency":
-        return f"p95 ×{finding.observed / finding.baseline:.0f}" if finding.baseline > 0 else "slow"
-    if finding.signal == "errors":
-        return f"failures {finding.observed:.0f} %"
-    if finding.signal == "lag":
-        return f"lag {finding.observed:.0f} s"
-    ratio = finding.observed / finding.baseline if finding.baseline > 0 else 0.0
-    if finding.signal == "traffic_drop":
-        return f"traffic ÷{1 / ratio:.0f}" if ratio > 0 else "traffic stopped"
-    return f"traffic ×{ratio:.0f}"
 
 
 class WhatsWrongPanel(QWidget):

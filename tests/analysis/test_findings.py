@@ -114,3 +114,19 @@ def test_incremental_updates_equal_one_pass() -> None:
     key = [(f.subject, f.signal, f.onset_ns, f.end_ns, round(f.score, 6)) for f in stepped.findings()]
     assert key == [(f.subject, f.signal, f.onset_ns, f.end_ns, round(f.score, 6)) for f in once]
     assert key
+
+
+def test_a_headline_says_a_departure_in_a_few_words():
+    from flowviz.analysis.findings import Finding, headline
+
+    def finding(signal: str, baseline: float, observed: float) -> Finding:
+        return Finding("payments", None, "service", signal, 0, 0, baseline, observed, 9.0)
+
+    assert headline(finding("latency", 10.0, 570.0)) == "p95 ×57"
+    assert headline(finding("latency", 0.0, 5.0)) == "slow"
+    assert headline(finding("errors", 0.5, 38.2)) == "failures 38 %"
+    assert headline(finding("lag", 0.0, 12.4)) == "lag 12 s"
+    assert headline(finding("traffic_drop", 9.0, 3.0)) == "traffic ÷3"
+    assert headline(finding("traffic_drop", 9.0, 0.0)) == "traffic stopped"
+    assert headline(finding("traffic_surge", 2.0, 8.0)) == "traffic ×4"
+    assert headline(None) == "departed"
