@@ -6,7 +6,7 @@ from flowviz.decoders.attributes import status_from_tags
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.json_values import MICROSECOND_NS, is_id_text, to_ns
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanKind, StatusCode
+from flowviz.model.span_batch import SPAN_FLAG_DECLARED_SHARED, SPAN_FLAG_JOINABLE, SpanKind, StatusCode
 
 _KINDS = {
     "CLIENT": SpanKind.CLIENT,
@@ -18,7 +18,9 @@ _KINDS = {
 _NO_TAGS: dict[str, object] = {}
 
 # Parsed span: a tuple indexed by these positions (no per-span objects).
-_LOC, _TRACE, _ID, _PARENT, _SERVICE, _NAME, _KIND, _START, _END, _TAGS, _REMOTE = range(11)
+_LOC, _TRACE, _ID, _PARENT, _SERVICE, _NAME, _KIND, _START, _END, _TAGS, _REMOTE, _FLAGS = range(12)
+_SERVER_SIDE = (SpanKind.SERVER, SpanKind.CONSUMER)
+_CLIENT_SIDE = (SpanKind.CLIENT, SpanKind.PRODUCER)
 
 
 def looks_like_zipkin(doc: object) -> bool:
@@ -39,8 +41,10 @@ def add_zipkin(doc: object, builder: SpanBatchBuilder, problems: Problems, where
     Spans without a timestamp that repeat a timestamped span's (traceId, id, service) are
     Zipkin fragments: their tags are merged into that span (counted, not added). A span whose
     localEndpoint has no serviceName is named by its address (see `endpoint_name`). Shared SERVER
-    spans keep the id they share with their client: `flowviz.derive.shared_spans` separates them
-    (for every format).
+    spans keep the id they share with their client and are flagged `SPAN_FLAG_DECLARED_SHARED`:
+    `flowviz.decoders.shared_spans` and the deriver separate them (for every format; the flag lets
+    the deriver do so before the client half has arrived). Client spans are flagged
+    `SPAN_FLAG_JOINABLE` (a B3 server may join their id).
     """
     if not isinstance(doc, list):
         problems.add("zipkin: document is not a list of spans", where)
@@ -140,6 +144,10 @@ def _parse_span(span: object, location: str, records: list, fragments: list, pro
     else:
         kind = _KINDS.get(kind_text.upper(), SpanKind.UNSPECIFIED) if type(kind_text) is str else SpanKind.UNSPECIFIED
     name = get("name")
+    if kind in _CLIENT_SIDE:  # B3: its server may join its id
+        flags = SPAN_FLAG_JOINABLE
+    else:
+        flags = SPAN_FLAG_DECLARED_SHARED if get("shared") is True and kind in _SERVER_SIDE else 0
     records.append(
         (
             location,
@@ -153,6 +161,7 @@ def _parse_span(span: object, location: str, records: list, fragments: list, pro
             start_ns + duration_ns,
             tags,
             remote_service,
+            flags,
         )
     )
 
@@ -189,6 +198,7 @@ def _emit(record: tuple, tags: dict, builder: SpanBatchBuilder) -> None:
         status=status_from_tags(tags) if tags else StatusCode.UNSET,
         start_ns=record[_START],
         end_ns=record[_END],
+        flags=record[_FLAGS],
         attributes=tags,
         remote_service=record[_REMOTE],
         location=record[_LOC],

@@ -10,9 +10,17 @@ from flowviz.decoders.shared_spans import CLIENT_SIDE, SERVER_SIDE, separate_sha
 from flowviz.derive.span_table import ColumnTable, SortedKeyIndex, span_keys
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.ids import u64_pair_to_hex
-from flowviz.model.observations import NO_LATENCY, EdgeObservations
+from flowviz.model.observations import NO_LATENCY, OBSERVATION_DTYPES, EdgeObservations
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SPAN_FLAG_SHARED, PeerKind, SpanBatch, SpanKind, StatusCode
+from flowviz.model.span_batch import (
+    SPAN_FLAG_DECLARED_SHARED,
+    SPAN_FLAG_JOINABLE,
+    SPAN_FLAG_SHARED,
+    PeerKind,
+    SpanBatch,
+    SpanKind,
+    StatusCode,
+)
 
 DEFAULT_TTL_NS = 30 * 1_000_000_000
 UNNAMED_CLIENT = "derive: client span with no server span and no peer name (drawn to 'unknown')"
@@ -47,7 +55,8 @@ _SPAN_COLUMNS = {
     "destination": np.int32,
     "matched": np.bool_,
     "shared_id": np.uint64,  # a separated server half: the span id it shares with its client half, else 0
-    "claimed_by": np.int32,  # the service of a kind-less span that claimed this client span as its caller, else 0
+    "claimed_by": np.int32,  # the service of a child that took this client span as its caller (a stand-in), else 0
+    "joinable": np.bool_,  # a server half may yet join its id (SPAN_FLAG_JOINABLE): its children's calls are held
     "dead": np.bool_,  # expired: ignored by matching, removed when enough have piled up
 }
 _REQUEST_COLUMNS = {
@@ -65,6 +74,22 @@ _REQUEST_COLUMNS = {
     "service": np.int32,
     "destination": np.int32,
     "from_half": np.bool_,  # the request of a separated server half: it looks for its client half
+    # a declared shared half separated before its client half came: the span id of its own parent, the caller
+    # it falls back on should its client half never come (0: none, or found already)
+    "fallback_id": np.uint64,
+}
+# Calls held until their `expire_ns` passes the TTL, then emitted:
+# * fallbacks: the call a declared shared half's own parent (or `user`, for a root) would make; dropped when its client
+#   half comes (keyed by the half's trace and own id);
+# * stand-ins: the call a child of a joinable client span makes; dropped when a server half of the child's service
+#   joins that client's id (the child then belongs under the half), keyed by trace, shared id and service.
+_HELD_COLUMNS = {
+    **{name: dtype for name, dtype in OBSERVATION_DTYPES.items() if name != "count"},
+    "half_key": np.uint64,
+    "half_span_id": np.uint64,
+    "expire_ns": np.int64,
+    "is_call": np.bool_,  # False: the fallback parent is in the half's own service (no call), but it was found
+    "stand_in": np.bool_,
 }
 
 
@@ -83,7 +108,13 @@ class EdgeDeriver:
       treated as one without a kind here (OpenTelemetry's default kind when an SDK never set
       one), except that a root INTERNAL span is work begun inside its service, not a call.
     * A server half sharing its client half's span id (Zipkin's shared spans, in any format) is
-      given its own id when the batch is built (`flowviz.decoders.shared_spans`), so it pairs like any other.
+      given its own id when the batch is built (`flowviz.decoders.shared_spans`), so it pairs like any other;
+      a child of the shared id belongs under the half of its own service, else under the client half.
+      Halves in different batches: a half whose client half is pending, or that its format declares shared
+      (`SPAN_FLAG_DECLARED_SHARED`), is separated on arrival; a declared half whose client half never comes
+      falls back on its own parent (or `user`). Children's calls that a later half of their service would
+      take over are held or stand in for it (`SPAN_FLAG_JOINABLE`, `claimed_by`), so the counts do not
+      depend on the batch split.
     * Trace ids are compared by their low 64 bits, as Zipkin links them: a trace whose spans carry
       a 64-bit id in one service and a 128-bit id in another (a migration) is still one trace.
     * A root server half is called by the virtual client `user`; a root CONSUMER by the topic
@@ -113,6 +144,7 @@ class EdgeDeriver:
         self._halves = SortedKeyIndex()  # the pending separated server halves by the key of the id they shared
         self._dead = 0  # expired rows not yet removed
         self._requests = ColumnTable(_REQUEST_COLUMNS)
+        self._held = ColumnTable(_HELD_COLUMNS)  # fallback calls of declared shared halves (see _HELD_COLUMNS)
         self._watermark_ns = np.iinfo(np.int64).min
         self._user = self._name(USER_NODE)
         self._unknown = self._name(UNKNOWN_PEER)
@@ -150,7 +182,7 @@ class EdgeDeriver:
     def _drop_duplicates(
         self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray, pending: np.ndarray
     ) -> np.ndarray:
-        """Rows that are not a repeat (same trace, span id, service and kind) of a span seen within the TTL.
+        """Rows that are not a repeat (same trace, span id, service, kind and start) of a span seen within the TTL.
 
         `pending` marks the rows repeating a pending span (see `_against_pending`). At-least-once
         delivery (Kafka redelivery, a capture loaded twice) must not count calls twice.
@@ -165,8 +197,9 @@ class EdgeDeriver:
             in_run[1:] |= shares_key
             in_run[:-1] |= shares_key
             rows = order[in_run]
-            columns = (batch.trace_lo, batch.span_id, service, batch.kind)
-            # by the four columns, then by row: of equal rows the first in the batch is kept
+            # two server halves of one service answering one shared id (several instances, a retry) differ in start
+            columns = (batch.trace_lo, batch.span_id, service, batch.kind, batch.start_ns)
+            # by the five columns, then by row: of equal rows the first in the batch is kept
             rows = rows[np.lexsort((rows, *(column[rows] for column in reversed(columns))))]
             repeat = np.logical_and.reduce([column[rows][1:] == column[rows][:-1] for column in columns])
             fresh[rows[1:][repeat]] = False
@@ -180,7 +213,7 @@ class EdgeDeriver:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One look-up of the batch's span ids among the pending spans (same trace by its low 64 bits).
 
-        Returns three row masks: repeats of a pending span (same service and kind); server halves
+        Returns three row masks: repeats of a pending span (same service, kind and start); server halves
         whose shared client half is pending (an earlier batch); client halves whose shared server
         half is pending (it came first, unseparated, and was called by its parent or `user`).
         """
@@ -201,9 +234,13 @@ class EdgeDeriver:
                 & (spans["trace_lo"][pending] == batch.trace_lo[rows])
             )
             pending_kind = spans["kind"][pending]
-            repeat[
-                rows[same_id & (spans["service"][pending] == service[rows]) & (pending_kind == batch.kind[rows])]
-            ] = True
+            same_span = (
+                same_id
+                & (spans["service"][pending] == service[rows])
+                & (pending_kind == batch.kind[rows])
+                & (spans["start_ns"][pending] == batch.start_ns[rows])
+            )
+            repeat[rows[same_span]] = True
             late_server[rows[same_id & is_server[rows] & np.isin(pending_kind, CLIENT_SIDE)]] = True
             claimed[rows[same_id & is_client[rows] & np.isin(pending_kind, SERVER_SIDE)]] = True
         return repeat, late_server, claimed
@@ -212,15 +249,26 @@ class EdgeDeriver:
         remap = np.fromiter((self._name(s) for s in batch.strings), np.int32, len(batch.strings))
         keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
         repeat, late_server, claimed = self._against_pending(batch, keys, remap[batch.service])
-        if late_server.any():
-            # shared halves in different batches: the server half is separated as the batch builder would
-            # have done, so a repeat of an already separated half is still a repeat
-            batch = separate_shared_spans(batch, shared_elsewhere=late_server & ~repeat)
+        declared = (
+            (batch.flags & (SPAN_FLAG_DECLARED_SHARED | SPAN_FLAG_SHARED)) == SPAN_FLAG_DECLARED_SHARED
+        ) & np.isin(batch.kind, SERVER_SIDE)
+        fallback_id = np.zeros(len(batch), np.uint64)
+        if late_server.any() or declared.any():
+            # shared halves in different batches, or a half the format declares shared (its client half may come
+            # later): the server half is separated as the batch builder would have done, so a repeat of an
+            # already separated half is still a repeat
+            original_parent = batch.parent_id
+            batch = separate_shared_spans(batch, shared_elsewhere=(late_server | declared) & ~repeat)
             keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
             repeat, _, claimed = self._against_pending(batch, keys, remap[batch.service])
+            # a declared half keeps its own parent to fall back on should its client half never come
+            fallback_id = np.where(declared & ((batch.flags & SPAN_FLAG_SHARED) != 0), original_parent, 0)
+            fallback_id = fallback_id.astype(np.uint64)
+        fallback_root = (fallback_id == 0) & declared & ((batch.flags & SPAN_FLAG_SHARED) != 0)
         fresh = self._drop_duplicates(batch, keys, remap[batch.service], repeat)
         if not fresh.all():
             batch, keys, claimed = batch.take(fresh), keys[fresh], claimed[fresh]
+            fallback_id, fallback_root = fallback_id[fresh], fallback_root[fresh]
         service, peer, destination = remap[batch.service], remap[batch.peer], remap[batch.destination]
         kind = batch.kind
         is_client = np.isin(kind, _CLIENT_KINDS)
@@ -246,6 +294,7 @@ class EdgeDeriver:
             matched=is_database_call | ~is_client | claimed,
             shared_id=shared_id,
             claimed_by=0,
+            joinable=(batch.flags & SPAN_FLAG_JOINABLE) != 0,
             dead=False,
         )
         if is_half.any():
@@ -253,6 +302,10 @@ class EdgeDeriver:
             half_keys = span_keys(_NO_TRACE_HI, batch.trace_lo[halves], shared_id[halves])
             self._halves.add_rows(half_keys, first_row + halves)
             self._retarget_requests(half_keys)
+            if len(self._held):  # children of the joined client in the half's service belong under the half
+                held = self._held
+                joined = _stand_in_keys(service[halves], batch.trace_lo[halves], shared_id[halves])
+                held.remove(np.flatnonzero(held["stand_in"] & np.isin(held["half_key"], joined)))
         if is_database_call.any():
             rows = np.flatnonzero(is_database_call)
             duration = batch.duration_ns[rows]
@@ -274,9 +327,13 @@ class EdgeDeriver:
                     trace_lo=batch.trace_lo[rows],
                 )
             )
-        self._take_server_halves(batch, service, peer, destination, out)
+        self._take_server_halves(batch, service, peer, destination, out, fallback_id)
+        if fallback_root.any():
+            rows = np.flatnonzero(fallback_root)
+            calls = self._root_calls(batch, rows, service, peer, destination)
+            self._hold_fallbacks(calls, batch.trace_lo[rows], batch.span_id[rows], batch.start_ns[rows])
 
-    def _take_server_halves(self, batch, service, peer, destination, out) -> None:
+    def _take_server_halves(self, batch, service, peer, destination, out, fallback_id) -> None:
         is_server = np.isin(batch.kind, _SERVER_KINDS)
         has_link = np.zeros(len(batch), bool)
         consumer_links = np.flatnonzero(batch.kind[batch.link_row] == SpanKind.CONSUMER) if batch.link_row.size else []
@@ -284,7 +341,7 @@ class EdgeDeriver:
         has_link[link_rows] = True
         root = is_server & (batch.parent_id == 0) & ~has_link
         if root.any():
-            self._root_calls(batch, np.flatnonzero(root), service, peer, destination, out)
+            out.append(self._root_calls(batch, np.flatnonzero(root), service, peer, destination))
         # server halves (INTERNAL spans too) look for their caller; client spans for an outer client span to claim
         is_client = np.isin(batch.kind, _CLIENT_KINDS)
         is_internal = batch.kind == SpanKind.INTERNAL
@@ -297,7 +354,9 @@ class EdgeDeriver:
                 batch.trace_lo[by_parent], want, service[by_parent], batch.start_ns[by_parent], skip=is_half
             )
             want = np.where(moved != 0, moved, want)
-        self._add_requests(batch, by_parent, batch.trace_lo[by_parent], want, service, destination)
+        self._add_requests(
+            batch, by_parent, batch.trace_lo[by_parent], want, service, destination, fallback_id[by_parent]
+        )
         if len(consumer_links):
             self._add_requests(
                 batch,
@@ -308,7 +367,7 @@ class EdgeDeriver:
                 destination,
             )
 
-    def _add_requests(self, batch, rows, want_lo, want_span, service, destination) -> None:
+    def _add_requests(self, batch, rows, want_lo, want_span, service, destination, fallback_id=0) -> None:
         if len(rows) == 0:
             return
         self._requests.append(
@@ -326,6 +385,18 @@ class EdgeDeriver:
             service=service[rows],
             destination=destination[rows],
             from_half=(batch.flags[rows] & SPAN_FLAG_SHARED) != 0,
+            fallback_id=fallback_id,
+        )
+
+    def _hold_fallbacks(self, calls: dict, trace_lo, span_id, start_ns, is_call: np.ndarray | bool = True) -> None:
+        """Hold the fallback calls of declared shared halves (trace, own id, start) until the halves expire."""
+        self._held.append(
+            **{name: calls[name] for name in _HELD_COLUMNS if name in calls},
+            half_key=span_keys(_NO_TRACE_HI, trace_lo, span_id),
+            half_span_id=span_id,
+            expire_ns=start_ns,
+            is_call=is_call,
+            stand_in=False,
         )
 
     def _separated_half(
@@ -383,51 +454,58 @@ class EdgeDeriver:
         requests["want_span_id"][rows] = moved
         requests["want_key"][rows] = span_keys(_NO_TRACE_HI, requests["want_trace_lo"][rows], moved)
 
-    def _root_calls(self, batch, rows, service, peer, destination, out) -> None:
+    def _root_calls(self, batch, rows, service, peer, destination) -> dict[str, np.ndarray]:
         """Root server halves: a CONSUMER is fed by its topic (or broker), anything else by `user`."""
         is_consumer = batch.kind[rows] == SpanKind.CONSUMER
         topic = np.where(destination[rows] != 0, destination[rows], peer[rows])
         from_topic = is_consumer & (topic != 0)
         duration = batch.duration_ns[rows]
-        out.append(
-            _calls(
-                source=np.where(from_topic, topic, self._user),
-                target=service[rows],
-                source_kind=np.where(from_topic, NodeKind.TOPIC, NodeKind.USER),
-                target_kind=NodeKind.SERVICE,
-                connection_type=ConnectionType.VIRTUAL_NODE,
-                via=np.where(is_consumer, destination[rows], 0),
-                time_ns=batch.start_ns[rows],
-                latency_ns=duration,
-                client_latency_ns=NO_LATENCY,
-                server_latency_ns=duration,
-                failed=batch.status[rows] == StatusCode.ERROR,
-                http_status=batch.http_status[rows],
-                trace_hi=batch.trace_hi[rows],
-                trace_lo=batch.trace_lo[rows],
-            )
+        return _calls(
+            source=np.where(from_topic, topic, self._user),
+            target=service[rows],
+            source_kind=np.where(from_topic, NodeKind.TOPIC, NodeKind.USER),
+            target_kind=NodeKind.SERVICE,
+            connection_type=ConnectionType.VIRTUAL_NODE,
+            via=np.where(is_consumer, destination[rows], 0),
+            time_ns=batch.start_ns[rows],
+            latency_ns=duration,
+            client_latency_ns=NO_LATENCY,
+            server_latency_ns=duration,
+            failed=batch.status[rows] == StatusCode.ERROR,
+            http_status=batch.http_status[rows],
+            trace_hi=batch.trace_hi[rows],
+            trace_lo=batch.trace_lo[rows],
         )
 
     # -- pairing ----------------------------------------------------------------------------
+
+    def _find(self, keys: np.ndarray, trace_lo: np.ndarray, span_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the needles, pending span rows) of the live pending spans with these ids."""
+        spans, sorted_keys = self._spans, self._index.keys
+        first, _ = self._index.ranges(keys)
+        position = np.minimum(first, len(sorted_keys) - 1)
+        partner = self._index.rows[position]
+        found = (
+            ~spans["dead"][partner]
+            & (sorted_keys[position] == keys)
+            & (spans["span_id"][partner] == span_id)
+            & (spans["trace_lo"][partner] == trace_lo)
+        )
+        matched = np.flatnonzero(found)
+        return matched, partner[matched]
 
     def _pair(self, out: list[dict[str, np.ndarray]]) -> None:
         spans, requests = self._spans, self._requests
         if not len(requests) or not len(spans):
             return
-        sorted_keys = self._index.keys
-        first, _ = self._index.ranges(requests["want_key"])
-        position = np.minimum(first, len(sorted_keys) - 1)
-        partner = self._index.rows[position]
-        found = (
-            ~spans["dead"][partner]
-            & (sorted_keys[position] == requests["want_key"])
-            & (spans["span_id"][partner] == requests["want_span_id"])
-            & (spans["trace_lo"][partner] == requests["want_trace_lo"])
-        )
-        if not found.any():
-            return
-        matched = np.flatnonzero(found)
-        partner = partner[matched]
+        matched, partner = self._find(requests["want_key"], requests["want_trace_lo"], requests["want_span_id"])
+        if matched.size:
+            self._pair_found(matched, partner, out)
+        if len(self._held) or requests["fallback_id"].any():
+            self._find_fallbacks()
+
+    def _pair_found(self, matched: np.ndarray, partner: np.ndarray, out: list[dict[str, np.ndarray]]) -> None:
+        spans, requests = self._spans, self._requests
         partner_kind = spans["kind"][partner]
         own_kind = requests["kind"][matched]
         own_is_client = np.isin(own_kind, _CLIENT_KINDS)
@@ -438,17 +516,65 @@ class EdgeDeriver:
         kindless_client = partner_is_client & own_kindless & different
         nested_client = partner_is_client & own_is_client & ~different
         own_service = requests["service"][matched]
-        # a kind-less child of a shared id that came before its server half took the client half as its caller:
-        # that call is counted already when the half arrives (counts do not depend on the order)
-        counted = requests["from_half"][matched] & server_of_client & (spans["claimed_by"][partner] == own_service)
+        from_half = requests["from_half"][matched]
+        # a child of a shared id that came before its server half took the client half as its caller: that call
+        # stands in for the half's, which is not counted again when the half arrives (counts do not depend on the
+        # order). Where a server half may yet join the client span (SPAN_FLAG_JOINABLE), only the first server
+        # child of each service stands in; a kind-less child (local work, which in such data runs under that half)
+        # and further server children of the same service are held, and dropped if a half of their service joins.
+        counted = from_half & server_of_client & (spans["claimed_by"][partner] == own_service)
         is_call = ~own_is_client & (server_of_client | different) & ~counted
         claims_partner = server_of_client | kindless_client | nested_client
         spans["matched"][partner[claims_partner]] = True
-        spans["claimed_by"][partner[kindless_client]] = own_service[kindless_client]
+        child = (server_of_client | kindless_client) & ~from_half
+        joinable = child & spans["joinable"][partner]
+        held = joinable & (kindless_client | (spans["claimed_by"][partner] == own_service))
+        held |= joinable & ~held & ~_first_of(partner, own_service, joinable & ~held)
+        stand_in = child & ~held
+        spans["claimed_by"][partner[stand_in]] = own_service[stand_in]
+        if held.any():
+            rows, joined = matched[held], partner[held]
+            self._held.append(
+                **self._paired_calls(rows, joined, np.ones(rows.size, bool)),
+                half_key=_stand_in_keys(own_service[held], spans["trace_lo"][joined], spans["span_id"][joined]),
+                half_span_id=spans["span_id"][joined],
+                expire_ns=spans["start_ns"][joined],
+                is_call=True,
+                stand_in=True,
+            )
+            is_call &= ~held
         calls, partner = matched[is_call], partner[is_call]
         if calls.size:
             out.append(self._paired_calls(calls, partner, claims_partner[is_call]))
+        halves = matched[requests["from_half"][matched]]
+        if len(self._held) and halves.size:  # their client halves came: the fallbacks are not needed
+            held = self._held
+            drop = np.isin(
+                held["half_key"], span_keys(_NO_TRACE_HI, requests["trace_lo"][halves], requests["span_id"][halves])
+            )
+            drop &= np.isin(held["half_span_id"], requests["span_id"][halves]) & ~held["stand_in"]
+            held.remove(np.flatnonzero(drop))
         requests.remove(matched)
+
+    def _find_fallbacks(self) -> None:
+        """Declared shared halves still waiting for their client half: hold the call their own parent would make."""
+        requests = self._requests
+        waiting = np.flatnonzero(requests["fallback_id"] != 0)
+        if not waiting.size:
+            return
+        trace_lo, parent = requests["trace_lo"][waiting], requests["fallback_id"][waiting]
+        at, partner = self._find(span_keys(_NO_TRACE_HI, trace_lo, parent), trace_lo, parent)
+        if not at.size:
+            return
+        rows = waiting[at]
+        spans = self._spans
+        partner_is_client = np.isin(spans["kind"][partner], _CLIENT_KINDS)
+        # the rule of `_pair` for a server half (never a client, never kind-less): its client, or another service
+        is_call = partner_is_client | (spans["service"][partner] != requests["service"][rows])
+        calls = self._paired_calls(rows, partner, partner_is_client)
+        trace_lo, span_id, start_ns = requests["trace_lo"][rows], requests["span_id"][rows], requests["start_ns"][rows]
+        self._hold_fallbacks(calls, trace_lo, span_id, start_ns, is_call=is_call)
+        requests["fallback_id"][rows] = 0
 
     def _paired_calls(self, calls: np.ndarray, partner: np.ndarray, client_side: np.ndarray) -> dict:
         spans, requests = self._spans, self._requests
@@ -483,10 +609,22 @@ class EdgeDeriver:
     # -- expiry -----------------------------------------------------------------------------
 
     def _expire(self, before_ns: int, out: list[dict[str, np.ndarray]]) -> None:
-        spans, requests = self._spans, self._requests
+        spans, requests, held = self._spans, self._requests, self._held
+        fell_back = np.zeros(0, np.uint64)  # the keys of declared halves whose client never came: not orphans
+        if len(held):
+            due = np.flatnonzero(held["expire_ns"] < before_ns)
+            if due.size:
+                calls = due[held["is_call"][due]]
+                if calls.size:
+                    out.append({name: held[name][calls] for name in _HELD_COLUMNS if name in OBSERVATION_DTYPES})
+                fell_back = held["half_key"][due[~held["stand_in"][due]]]
+                held.remove(due)
         expired_requests = np.flatnonzero(requests["start_ns"] < before_ns) if len(requests) else []
         if len(expired_requests):
             servers = expired_requests[~np.isin(requests["kind"][expired_requests], _CLIENT_KINDS)]
+            if fell_back.size and servers.size:
+                keys = span_keys(_NO_TRACE_HI, requests["trace_lo"][servers], requests["span_id"][servers])
+                servers = servers[~(requests["from_half"][servers] & np.isin(keys, fell_back))]
             if servers.size:
                 self._count_rows(requests, servers, ORPHAN_SERVER)
             requests.remove(expired_requests)
@@ -566,6 +704,21 @@ class EdgeDeriver:
             namespaces, self._unsent_namespaces = tuple(self._unsent_namespaces.items()), {}
             observations = dataclasses.replace(observations, service_namespaces=namespaces)
         return observations
+
+
+def _first_of(partner: np.ndarray, service: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Rows that are the first of `among` with their (partner, service) pair."""
+    first = np.zeros(partner.size, bool)
+    rows = np.flatnonzero(among)
+    if rows.size:
+        pairs = partner[rows].astype(np.int64) << 32 | service[rows].astype(np.int64)
+        first[rows[np.unique(pairs, return_index=True)[1]]] = True
+    return first
+
+
+def _stand_in_keys(service: np.ndarray, trace_lo: np.ndarray, shared_id: np.ndarray) -> np.ndarray:
+    """The key of a held stand-in call: the joinable client span (trace, id) and the calling child's service."""
+    return span_keys(service.astype(np.uint64), trace_lo, shared_id)
 
 
 def _call_http_status(server: np.ndarray, client: np.ndarray, client_failed: np.ndarray) -> np.ndarray:

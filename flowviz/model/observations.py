@@ -27,6 +27,7 @@ _COLUMNS = {
     "trace_lo": np.uint64,
     "count": np.int64,
 }
+OBSERVATION_DTYPES = _COLUMNS  # the columns and their dtypes, for tables that hold observations before they go out
 
 
 @dataclass(frozen=True, slots=True, eq=False)

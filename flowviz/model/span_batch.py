@@ -38,6 +38,12 @@ class PeerKind(IntEnum):
 
 
 SPAN_FLAG_SHARED = 1  # a server half that shared its client's span id, given its own (flowviz.decoders.shared_spans)
+# a server half the format itself marks as sharing its client's span id (Zipkin's `shared`), whether or not
+# the client half is in the batch; the deriver separates it on arrival (flowviz.derive.deriver)
+SPAN_FLAG_DECLARED_SHARED = 2
+# a client half whose format lets its server join (share) its span id (Zipkin's B3): a call its child makes waits
+# to see whether a server half of the child's service joins it (then the child belongs under that half)
+SPAN_FLAG_JOINABLE = 4
 
 _INT_COLUMNS = {
     "trace_hi": np.uint64,

@@ -13,7 +13,15 @@ import pytest
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.zipkin_json import add_zipkin, endpoint_name, looks_like_zipkin
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SPAN_FLAG_SHARED, PeerKind, SpanBatch, SpanKind, StatusCode
+from flowviz.model.span_batch import (
+    SPAN_FLAG_DECLARED_SHARED,
+    SPAN_FLAG_JOINABLE,
+    SPAN_FLAG_SHARED,
+    PeerKind,
+    SpanBatch,
+    SpanKind,
+    StatusCode,
+)
 
 SMARTTHINGS = "zipkin-v2/zipkin-lens-smartthings-mobile-web-install.json"
 YELP = "zipkin-v2/zipkin-lens-yelp.json"
@@ -113,8 +121,11 @@ def test_spans_of_an_unnamed_service_keep_their_calls() -> None:
 
 def test_smartthings_shared_spans_are_rekeyed_under_their_client(captures_dir: Path) -> None:
     batch, problems, _ = _decode(_load(captures_dir / SMARTTHINGS))
-    shared = batch.flags == SPAN_FLAG_SHARED
+    shared = (batch.flags & SPAN_FLAG_SHARED) != 0
     assert int(shared.sum()) == 294
+    # all of them declared shared by the file, as every client span is joinable (B3)
+    assert ((batch.flags[shared] & SPAN_FLAG_DECLARED_SHARED) != 0).all()
+    assert ((batch.flags[batch.kind == SpanKind.CLIENT] & SPAN_FLAG_JOINABLE) != 0).all()
     assert set(batch.kind[shared].tolist()) == {SpanKind.SERVER}
     assert np.unique(batch.span_id).size == len(batch)  # no id is used twice any more
     client_ids = set(batch.span_id[batch.kind == SpanKind.CLIENT].tolist())
@@ -130,8 +141,8 @@ def test_children_of_the_server_half_follow_the_new_id(captures_dir: Path) -> No
     client = _row(batch, "a0dc23f22c4fee3f")
     assert batch.string_column("service")[client] == "strongman"
     assert batch.kind[client] == SpanKind.CLIENT
-    assert batch.flags[client] == 0
-    server = int(np.flatnonzero((batch.parent_id == shared_id) & (batch.flags == SPAN_FLAG_SHARED))[0])
+    assert batch.flags[client] == SPAN_FLAG_JOINABLE
+    server = int(np.flatnonzero((batch.parent_id == shared_id) & ((batch.flags & SPAN_FLAG_SHARED) != 0))[0])
     new_id = batch.span_id[server]
     assert new_id not in (0, shared_id)
     assert batch.string_column("service")[server] == "platformapi"
@@ -142,7 +153,7 @@ def test_children_of_the_server_half_follow_the_new_id(captures_dir: Path) -> No
     # ... and the execution server answering ce7bd8ffe2892e48 is itself re-keyed under that client
     execution = int(np.flatnonzero(batch.parent_id == np.uint64(int("ce7bd8ffe2892e48", 16)))[0])
     assert batch.string_column("service")[execution] == "execution"
-    assert batch.flags[execution] == SPAN_FLAG_SHARED
+    assert batch.flags[execution] == SPAN_FLAG_SHARED | SPAN_FLAG_DECLARED_SHARED
 
 
 def test_several_servers_answering_one_client_id_get_distinct_ids(captures_dir: Path) -> None:
@@ -176,9 +187,10 @@ def test_yelp_peers_and_shared_roots(captures_dir: Path) -> None:
     mysql = _row(batch, "50b57281525a99d8")
     assert (batch.string_column("peer")[mysql], batch.peer_kind[mysql]) == ("mysql", PeerKind.SERVICE)
     assert batch.kind[mysql] == SpanKind.CLIENT
-    # a shared server with no client in the file keeps its id: no other span of the file uses it
+    # a shared server with no client in the file keeps its id (no other span of the file uses it), still declared
+    # shared: the deriver separates it should its client half come in a later batch
     routing = _row(batch, "2e8cfb154b59a41f", "routing")
-    assert batch.flags[routing] == 0
+    assert batch.flags[routing] == SPAN_FLAG_DECLARED_SHARED
     # children whose service differs from the shared server's (yelp-main vs yelp_main/api_proxy)
     # stay under the id they named, as Zipkin's SpanNode does
     assert batch.parent_id[_row(batch, "241cea1aa4cb2884")] == int("668ed78ad94b35a1", 16)
@@ -219,7 +231,7 @@ def test_implicit_shared_server_is_rekeyed() -> None:
     assert not problems
     server = _row(batch, "0a", "front")
     assert batch.parent_id[server] == 1
-    rekeyed = int(np.flatnonzero(batch.flags == SPAN_FLAG_SHARED)[0])
+    rekeyed = int(np.flatnonzero((batch.flags & SPAN_FLAG_SHARED) != 0)[0])
     assert batch.string_column("service")[rekeyed] == "back"
     assert batch.parent_id[rekeyed] == 0x0A
     assert batch.parent_id[_row(batch, "0b")] == batch.span_id[rekeyed]
@@ -241,7 +253,7 @@ def test_nested_traces_are_kept_apart_and_located() -> None:
         "zipkin: timestamp is not a number in range": {"count": 1, "first": ["traces.json:trace 1 span 1"]}
     }
     # the first trace's server half shares its client's id: separated; the second's client is not there
-    shared = np.flatnonzero(batch.flags == SPAN_FLAG_SHARED)
+    shared = np.flatnonzero((batch.flags & SPAN_FLAG_SHARED) != 0)
     assert batch.parent_id[shared].tolist() == [0x0A]
     assert batch.trace_lo[shared].tolist() == [int(T[16:], 16)]
     alone = _row(batch, "0a", "back")
