@@ -7,6 +7,7 @@ format, repeats, mixed trace-id widths, INTERNAL spans, endpoints without a serv
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +297,301 @@ def test_otlp_internal_span_with_a_parent_elsewhere_is_a_call_but_an_internal_ro
     edges, problems = _graph(_write(tmp_path / "o.json", doc))
     assert _requests(edges) == {("scheduler", "worker"): 1, ("worker", "store"): 1}
     assert problems.total == 0
+
+
+# -- the same cases in every split: one file, one span per file in any order --------------------------------------
+
+
+def _splits(spans: list) -> list[tuple[str, list[list]]]:
+    """The ways to feed `spans` (label, files of spans): one file; one span per file in every order (up to 4
+    spans), else in file order, reversed and in a few shuffled orders; the first half and the second half."""
+    variants = [("one file", [spans]), ("two files", [spans[: len(spans) // 2], spans[len(spans) // 2 :]])]
+    if len(spans) <= 4:
+        orders = list(itertools.permutations(range(len(spans))))
+    else:
+        rng = np.random.default_rng(7)
+        orders = [tuple(range(len(spans))), tuple(reversed(range(len(spans))))]
+        orders += [tuple(rng.permutation(len(spans)).tolist()) for _ in range(6)]
+    variants += [(f"one span per file, order {order}", [[spans[i]] for i in order]) for order in orders]
+    return variants
+
+
+def _graphs_in_every_split(tmp_path: Path, spans: list, write) -> dict[str, dict[tuple[str, str], dict]]:
+    """The edges (requests and errors) each split of `spans` gives, by the split's label."""
+    graphs = {}
+    for number, (label, files) in enumerate(_splits(spans)):
+        folder = tmp_path / f"split{number}"
+        folder.mkdir(parents=True)
+        paths = [write(folder / f"{index:03d}.json", part) for index, part in enumerate(files) if part]
+        graphs[label] = _graph(*paths)[0]
+    return graphs
+
+
+def _assert_every_split_gives(tmp_path: Path, spans: list, write, expected: dict) -> None:
+    for label, edges in _graphs_in_every_split(tmp_path, spans, write).items():
+        assert {pair: (e["requests"], e["errors"]) for pair, e in edges.items()} == expected, label
+
+
+def _write_zipkin(path: Path, spans: list) -> Path:
+    return _write(path, spans)
+
+
+def _jaeger_writer(services: dict[str, str]):
+    def write(path: Path, spans: list) -> Path:
+        used = {span["processID"] for span in spans}
+        return _write(path, _jaeger(spans, {pid: name for pid, name in services.items() if pid in used}))
+
+    return write
+
+
+def _write_otlp(path: Path, spans: list[tuple[str, dict]]) -> Path:
+    by_service: dict[str, list[dict]] = {}
+    for service, span in spans:
+        by_service.setdefault(service, []).append(span)
+    return _write(path, _otlp(by_service))
+
+
+def test_split_repeated_shared_span_counts_once(tmp_path: Path) -> None:
+    spans = _zipkin_pair()
+    _assert_every_split_gives(
+        tmp_path, [*spans, spans[2]], _write_zipkin, {("user", "frontend"): (1, 0), ("frontend", "backend"): (1, 0)}
+    )
+
+
+def test_split_mixed_64_and_128_bit_trace_ids(tmp_path: Path) -> None:
+    spans = [
+        _zipkin("000000000000000a", "frontend", "SERVER", duration_us=500, trace=TRACE64),
+        _zipkin("000000000000000b", "frontend", "CLIENT", "000000000000000a", 10, 300, trace=TRACE64),
+        _zipkin("000000000000000c", "backend", "SERVER", "000000000000000b", 20, 200, trace=TRACE128),
+        {**_zipkin("000000000000000d", "backend", "SERVER", "000000000000000b", 30, 100), "traceId": TRACE128},
+    ]
+    # the shared variant too: a 128-bit server half answering a 64-bit client
+    shared = _zipkin_pair()
+    shared[2]["traceId"] = TRACE128
+    _assert_every_split_gives(
+        tmp_path / "plain", spans, _write_zipkin, {("user", "frontend"): (1, 0), ("frontend", "backend"): (2, 0)}
+    )
+    _assert_every_split_gives(
+        tmp_path / "shared", shared, _write_zipkin, {("user", "frontend"): (1, 0), ("frontend", "backend"): (1, 0)}
+    )
+
+
+@pytest.mark.parametrize(("client_kind", "server_kind"), [("client", "server"), ("producer", "consumer")])
+def test_split_jaeger_halves_sharing_one_span_id(tmp_path: Path, client_kind: str, server_kind: str) -> None:
+    spans = [
+        _jaeger_span("000000000000000a", "p1", "server", duration_us=500),
+        _jaeger_span("000000000000000b", "p1", client_kind, "000000000000000a", 10, 300),
+        _jaeger_span("000000000000000b", "p2", server_kind, "000000000000000a", 20, 200),
+        _jaeger_span("000000000000000c", "p2", None, "000000000000000b", 30, 50),  # the server's local work
+    ]
+    _assert_every_split_gives(
+        tmp_path,
+        spans,
+        _jaeger_writer({"p1": "frontend", "p2": "backend"}),
+        {("user", "frontend"): (1, 0), ("frontend", "backend"): (1, 0)},
+    )
+
+
+@pytest.mark.parametrize(("client_kind", "server_kind"), [("client", "server"), ("producer", "consumer")])
+def test_split_otlp_halves_sharing_one_span_id(tmp_path: Path, client_kind: str, server_kind: str) -> None:
+    spans = [
+        ("frontend", _otlp_span("000000000000000a", "server", duration_us=500)),
+        ("frontend", _otlp_span("000000000000000b", client_kind, "000000000000000a", 10, 300)),
+        ("backend", _otlp_span("000000000000000b", server_kind, "000000000000000a", 20, 200)),
+        ("backend", _otlp_span("000000000000000c", "internal", "000000000000000b", 30, 50)),
+    ]
+    _assert_every_split_gives(
+        tmp_path, spans, _write_otlp, {("user", "frontend"): (1, 0), ("frontend", "backend"): (1, 0)}
+    )
+
+
+def test_split_internal_span_with_a_parent_in_another_service_is_a_call(tmp_path: Path) -> None:
+    spans = [
+        ("scheduler", _otlp_span("000000000000000a", "internal", duration_us=500)),
+        ("worker", _otlp_span("000000000000000b", "internal", "000000000000000a", 20, 200)),
+        ("worker", _otlp_span("000000000000000e", "internal", "000000000000000b", 25, 20)),  # same service: no call
+        ("store", _otlp_span("000000000000000c", "server", "000000000000000b", 30, 100)),
+    ]
+    _assert_every_split_gives(
+        tmp_path, spans, _write_otlp, {("scheduler", "worker"): (1, 0), ("worker", "store"): (1, 0)}
+    )
+
+
+def test_split_zipkin_spans_named_by_their_endpoint_address(tmp_path: Path) -> None:
+    proxy = {"ipv4": "10.1.2.3", "port": 15001}
+    spans = [
+        _zipkin("000000000000000a", "frontend", "CLIENT", duration_us=500),
+        {**_zipkin("000000000000000b", "-", "SERVER", "000000000000000a", 10, 400), "localEndpoint": proxy},
+        {**_zipkin("000000000000000c", "-", "CLIENT", "000000000000000b", 20, 300), "localEndpoint": proxy},
+        _zipkin("000000000000000d", "backend", "SERVER", "000000000000000c", 30, 200),
+    ]
+    _assert_every_split_gives(
+        tmp_path,
+        spans,
+        _write_zipkin,
+        {("frontend", "10.1.2.3:15001"): (1, 0), ("10.1.2.3:15001", "backend"): (1, 0)},
+    )
+
+
+# -- Zipkin's DependencyLinkerTest, in every split ---------------------------------------------------------------
+# The same traces as zipkin2.internal.DependencyLinkerTest (written anew here, with timestamps: flowviz needs
+# them), and the links it expects. flowviz also draws `user -> root service` for a root server span, where
+# Zipkin skips a root whose client is unknown.
+
+
+def _linker(parent, span_id, kind, local, remote=None, error=False, shared=False, start_us=0):
+    span = _zipkin(span_id.rjust(16, "0"), local, kind, parent and parent.rjust(16, "0"), start_us, 1000 - start_us)
+    if remote:
+        span["remoteEndpoint"] = {"serviceName": remote}
+    if error:
+        span["tags"] = {"error": ""}
+    if shared:
+        span["shared"] = True
+    return span
+
+
+_LINKER_TRACE = [  # in reverse order, as Zipkin's test has it (reporting is most likely to happen this way)
+    _linker("b", "c", "CLIENT", "app", "db", error=True, start_us=30),
+    _linker("a", "b", "SERVER", "app", "web", shared=True, start_us=20),
+    _linker("a", "b", "CLIENT", "web", "app", start_us=10),
+    _linker(None, "a", "SERVER", "web"),
+]
+
+LINKER_CASES = {
+    "linksSpans": (_LINKER_TRACE, {("web", "app"): (1, 0), ("app", "db"): (1, 1)}),
+    "linksSpans_serverMissingParentId": (
+        [
+            _linker(None, "b", "SERVER", "link", "arn", shared=True, start_us=20),
+            _linker("a", "b", "CLIENT", "arn", "link", start_us=10),
+            _linker(None, "a", "SERVER", "arn"),
+        ],
+        {("arn", "link"): (1, 0)},
+    ),
+    "lateParentIdInSharedSpan": (
+        [*_LINKER_TRACE[:2], _linker(None, "b", "CLIENT", "web", "app", start_us=10), _LINKER_TRACE[3]],
+        {("web", "app"): (1, 0), ("app", "db"): (1, 1)},
+    ),
+    "lostChildAndNoParentIdInSharedSpan": (  # the shared server half is never reported
+        [_LINKER_TRACE[0], _linker(None, "b", "CLIENT", "web", "app", start_us=10), _LINKER_TRACE[3]],
+        {("web", "app"): (1, 0), ("app", "db"): (1, 1)},
+    ),
+    "producerLinksToServer_sameSpan": (
+        [_linker(None, "a", "PRODUCER", "producer"), _linker(None, "a", "SERVER", "server", shared=True, start_us=5)],
+        {("producer", "server"): (1, 0)},
+    ),
+    "singleHostSpansResultInASingleErrorCount_sameId": (
+        [
+            _linker(None, "a", "CLIENT", "client", error=True),
+            _linker(None, "a", "SERVER", "server", error=True, shared=True, start_us=5),
+        ],
+        {("client", "server"): (1, 1)},
+    ),
+    "singleHostSpans_multipleChildren": (
+        [
+            _linker(None, "a", "CLIENT", "client"),
+            _linker("a", "b", "SERVER", "server", "client", error=True, start_us=5),
+            _linker("a", "c", "SERVER", "server", "client", start_us=6),
+        ],
+        {("client", "server"): (2, 1)},
+    ),
+    "noSpanKindTreatedSameAsClient": (
+        [
+            _linker(None, "a", None, "some-client", "web"),
+            _linker("a", "b", None, "web", "app", start_us=5),
+            _linker("b", "c", None, "app", "db", start_us=10),
+        ],
+        {("some-client", "web"): (1, 0), ("web", "app"): (1, 0), ("app", "db"): (1, 0)},
+    ),
+    "linksRelatedSpansWhenMissingRootSpan": (
+        [_linker("a", "b", "SERVER", "service1"), _linker("b", "c", "SERVER", "service2", start_us=5)],
+        {("service1", "service2"): (1, 0)},
+    ),
+    "doesntLinkUnrelatedSpansWhenMissingRootSpan": (
+        [_linker("a", "b", "SERVER", "service1"), _linker("a", "c", "SERVER", "service2", start_us=5)],
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LINKER_CASES)
+def test_zipkin_dependency_linker_cases_in_every_split(tmp_path: Path, case: str) -> None:
+    spans, links = LINKER_CASES[case]
+    roots = {
+        ("user", span["localEndpoint"]["serviceName"]): (1, 0)
+        for span in spans
+        if span.get("kind") == "SERVER" and "parentId" not in span and not span.get("shared")
+    }
+    _assert_every_split_gives(tmp_path, spans, _write_zipkin, {**links, **roots})
+
+
+# -- the OpenTelemetry Collector's servicegraph connector tests, in every split -----------------------------------
+
+
+def _with_attributes(span: dict, **attributes: str) -> dict:
+    return {**span, "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()]}
+
+
+SERVICEGRAPH_CASES = {
+    # connector_test.go buildSampleTrace: service-a server -> service-a client -> service-b server (failed)
+    "sample trace": (
+        [
+            ("service-a", _otlp_span("000000000000000a", "server", duration_us=500)),
+            ("service-a", _otlp_span("000000000000000b", "client", "000000000000000a", 10, 300)),
+            (
+                "service-b",
+                {**_otlp_span("000000000000000c", "server", "000000000000000b", 20, 200), "status": {"code": 2}},
+            ),
+        ],
+        {("user", "service-a"): (1, 0), ("service-a", "service-b"): (1, 1)},
+    ),
+    # testdata/extra-dimensions-queue-db-trace.yaml: db.* on a server span is a dimension, not a database call
+    "queue and db dimensions": (
+        [
+            ("foo-server", _with_attributes(_otlp_span("000000000000000a", "client"), **{"messaging.system": "kafka"})),
+            (
+                "bar-requester",
+                _with_attributes(
+                    _otlp_span("000000000000000b", "server", "000000000000000a"), **{"db.system": "postgresql"}
+                ),
+            ),
+        ],
+        {("foo-server", "bar-requester"): (1, 0)},
+    ),
+    # testdata/virtual-node-label-client-trace.yaml: a root server's client is the virtual `user`
+    "virtual client": (
+        [("bar-requester", _with_attributes(_otlp_span("000000000000000a", "server"), **{"peer.service.name": "x"}))],
+        {("user", "bar-requester"): (1, 0)},
+    ),
+    # connector_test.go (extra dimensions): client and server of one service make a call to itself
+    "same service": (
+        [
+            ("some-service", _otlp_span("000000000000000a", "client", duration_us=1000)),
+            ("some-service", _otlp_span("000000000000000b", "server", "000000000000000a", 0, 2000)),
+        ],
+        {("some-service", "some-service"): (1, 0)},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SERVICEGRAPH_CASES)
+def test_servicegraph_connector_cases_in_every_split(tmp_path: Path, case: str) -> None:
+    spans, expected = SERVICEGRAPH_CASES[case]
+    _assert_every_split_gives(tmp_path, spans, _write_otlp, expected)
+
+
+def test_jaeger_span_id_deduper_case_in_every_split(tmp_path: Path) -> None:
+    # Jaeger's SpanIDDeduper: a server span reusing its client's id gets its own, parented on the client; the
+    # dependency processors then link parent -> child across services (web -> app, app -> db)
+    spans = [
+        _jaeger_span("000000000000000a", "p1", "server", duration_us=900),
+        _jaeger_span("000000000000000b", "p1", "client", "000000000000000a", 10, 500),
+        _jaeger_span("000000000000000b", "p2", "server", "000000000000000a", 20, 400),
+        _jaeger_span("000000000000000c", "p2", None, "000000000000000b", 30, 100),
+        _jaeger_span("000000000000000d", "p3", None, "000000000000000c", 40, 50),
+    ]
+    _assert_every_split_gives(
+        tmp_path,
+        spans,
+        _jaeger_writer({"p1": "web", "p2": "app", "p3": "db"}),
+        {("user", "web"): (1, 0), ("web", "app"): (1, 0), ("app", "db"): (1, 0)},
+    )
