@@ -18,11 +18,10 @@ from flowviz.sources.kafka_reader import KafkaReader, message_where
 from flowviz.sources.kafka_settings import KafkaSettings, recording_header, settings_schemas
 from flowviz.sources.live_recording import LiveRecorder
 from flowviz.sources.raw_inputs import RawRing
-from flowviz.sources.source import EventCalls, Idle, SourceItem
+from flowviz.sources.source import LIVE_EXEMPLAR_TIME_SHARE, EventCalls, Idle, SourceItem
 from flowviz.store.drill_down import DrillDownStore
 
 WORKER_BATCH_BYTES = 16 << 20  # catching up, the window gets a batch about every few tenths of a second
-LIVE_EXEMPLAR_TIME_SHARE = 0.3  # live Kafka may run faster than exemplars can be kept: sample them instead
 
 
 class KafkaSource:
@@ -54,6 +53,7 @@ class KafkaSource:
     def batches(self) -> Iterator[SourceItem]:
         decoder = self.decoder
         try:
+            yield Idle()  # the window's first commands (a recording asked for at once) apply from the first message
             while True:
                 messages = self.reader.poll(max_bytes=WORKER_BATCH_BYTES, timeout_s=0.1)
                 if messages:

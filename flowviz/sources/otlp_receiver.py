@@ -1,10 +1,10 @@
 """flowviz as an OTLP endpoint: settings, the two servers around one intake, the live worker and the recorder.
 
 `OtlpReceiver` runs the gRPC and/or HTTP server (loopback unless `allow_remote`, and then only with
-TLS); `run_otlp_worker` is the worker-process side of `flowviz listen` (`ProcessFeed`): it derives
-what arrives and sends edge observations and the receiver's status to the window, as the Kafka
-worker does; `record_otlp` appends every accepted request to a recording (`flowviz record --grpc/--http`),
-which `open`/`report` read like a Kafka recording.
+TLS); `OtlpSource` is what the worker process of `flowviz listen` (`ProcessFeed`) reads: what arrives,
+as span batches, with the receiver's status, through the one ingest loop as Kafka is; `record_otlp`
+appends every accepted request to a recording (`flowviz record --grpc/--http`), which `open`/`report`
+read like a Kafka recording.
 """
 
 from __future__ import annotations
@@ -12,23 +12,24 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowviz.model.problems import Problems
+from flowviz.model.span_batch import SpanBatch
+from flowviz.sources.live_recording import LiveRecorder
 from flowviz.sources.otlp_defaults import DEFAULT_GRPC as DEFAULT_GRPC
 from flowviz.sources.otlp_defaults import DEFAULT_HTTP as DEFAULT_HTTP
 from flowviz.sources.otlp_intake import DEFAULT_MAX_BODY_BYTES, OtlpIntake, Received
+from flowviz.sources.raw_inputs import RawRing
+from flowviz.sources.source import LIVE_EXEMPLAR_TIME_SHARE, Idle, SourceItem
+from flowviz.store.drill_down import DrillDownStore
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from flowviz.sources.recording import RecordingWriter
-    from flowviz.store.drill_down import DrillDownStore
 
-STATUS_EVERY_S = 0.5
 
 
 class ReceiverConfigError(ValueError):
@@ -187,59 +188,46 @@ def status_text(status: dict[str, Any]) -> str:
     return prefix + " · ".join(parts)
 
 
-def run_otlp_worker(
-    settings: ReceiverSettings, connection: Connection, *, details: DrillDownStore | None = None
-) -> None:
-    """Receive, derive and send to the window until it says stop (the worker-process side of `flowviz listen`).
+class OtlpSource:
+    """What the receiver accepts, as a `Source` (the worker-process side of `flowviz listen`): span batches as
+    requests arrive; `status()` is the intake's snapshot with a `recording` entry; `record(path)` appends every
+    accepted request from then on to a recording, `record(None)` closes it. The servers start on construction."""
 
-    Sends `Derived` per batch and `SourceStatus` about twice a second, like the Kafka worker; takes
-    `Record(path)` / `Record(None)` to record what arrives.
-    """
-    from flowviz.decoders.gc_pause import gc_paused
-    from flowviz.derive.deriver import EdgeDeriver
-    from flowviz.model.span_batch import SpanBatch
-    from flowviz.sources.live_recording import LiveRecorder
-    from flowviz.sources.pipe_messages import Derived, Record, SourceStatus
-    from flowviz.sources.raw_inputs import RawRing
+    def __init__(self, settings: ReceiverSettings, *, problems: Problems) -> None:
+        self.problems = problems  # the deriver's, in this thread; the intake keeps its own (server threads, its lock)
+        self.receiver = OtlpReceiver(settings)
+        self.recorder = LiveRecorder(self.receiver.recording_header())
+        self.raw = RawRing()  # the latest request bodies, searched again for a trace the window opens
 
-    problems = Problems()  # the deriver's, in this thread; the intake keeps its own (server threads, under its lock)
-    receiver = OtlpReceiver(settings)
-    deriver = EdgeDeriver(problems=problems)
-    recorder = LiveRecorder(receiver.recording_header())
-    raw = RawRing()  # the latest request bodies, searched again for a trace the window opens
-    if details is not None:
-        details.raw_spans = raw.span_details
-    spans = 0
-    next_status_s = 0.0
-    try:
-        while True:
-            if connection.poll():
-                command = connection.recv()
-                if not isinstance(command, Record):
-                    break  # Stop (or anything else)
-                recorder.switch(command.path)
-                next_status_s = 0.0
-            received = receiver.intake.take(timeout_s=0.1)
-            if received:
+    def batches(self) -> Iterator[SourceItem]:
+        try:
+            yield Idle()  # the window's first commands (a recording asked for at once) apply from the first request
+            while True:
+                received = self.receiver.intake.take(timeout_s=0.1)
+                if not received:
+                    yield Idle()
+                    continue
                 messages = [r.message for r in received]
-                recorder.append(messages)
-                if details is not None:
-                    raw.add([m.value for m in messages])
-                batch = SpanBatch.concat([r.batch for r in received])
-                spans += len(batch)
-                with gc_paused():
-                    observations = deriver.process(batch)
-                    if details is not None:
-                        details.take(batch, observations)
-                all_problems = {**problems.as_dict(), **receiver.intake.problems_dict()}
-                connection.send(Derived(observations, spans, dict(sorted(all_problems.items()))))
-            now = time.monotonic()
-            if now >= next_status_s:
-                next_status_s = now + STATUS_EVERY_S
-                connection.send(SourceStatus({**receiver.intake.snapshot(), "recording": recorder.status()}))
-    finally:
-        recorder.stop()
-        receiver.stop()
+                self.recorder.append(messages)
+                self.raw.add([m.value for m in messages])
+                yield SpanBatch.concat([r.batch for r in received])
+        finally:
+            self.recorder.stop()
+            self.receiver.stop()
+
+    def record(self, path: str | None) -> None:
+        self.recorder.switch(path)
+
+    def status(self) -> dict[str, Any]:
+        return {**self.receiver.intake.snapshot(), "recording": self.recorder.status()}
+
+    def problem_counts(self) -> dict[str, dict[str, object]]:
+        return dict(sorted({**self.problems.as_dict(), **self.receiver.intake.problems_dict()}.items()))
+
+    def drill_down(self) -> DrillDownStore:
+        details = DrillDownStore(max_time_share=LIVE_EXEMPLAR_TIME_SHARE)  # senders do not wait: sample exemplars
+        details.raw_spans = self.raw.span_details
+        return details
 
 
 @dataclass(slots=True)

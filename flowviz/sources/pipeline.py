@@ -227,13 +227,11 @@ def dependency_observations(item: DependencyLinks) -> EdgeObservations:
 
 def run_source(source: Source, pipeline: IngestPipeline, *, between: Callable[[], bool] | None = None) -> IngestTotals:
     """The one ingest loop: every item `source` yields into `pipeline`; at the end of a finite source the pipeline
-    is finished (waiting halves resolved, traces closed). `between()`, before the first item and after each, may
-    stop the loop early (returning False: the source is closed, the pipeline not finished)."""
+    is finished (waiting halves resolved, traces closed). `between()`, after each item, may stop the loop early
+    (returning False: the source is closed, the pipeline not finished)."""
     between = between if between is not None else _go_on
     items = source.batches()
     try:
-        if not between():
-            return pipeline.totals
         for item in items:
             pipeline.feed(item)
             if not between():

@@ -1,4 +1,5 @@
-"""Ingestion in a worker process: a source decodes and derives there; a thread here writes the store.
+"""Ingestion in a worker process: the spec's source decodes and derives there (`sources/worker.py`, the one
+ingest loop); a thread here takes its typed messages and writes the store.
 
 With two cores, decoding in a thread would fight the UI thread for the GIL; a worker process hands
 over compact numpy edge observations instead, and the store stays in the UI's process.
@@ -13,12 +14,12 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING
 
 from flowviz.sources.capture_source import CaptureSpec
-from flowviz.sources.detail_channel import DetailClient, serve_details
-from flowviz.sources.metric_details import MetricDetails
+from flowviz.sources.detail_channel import DetailClient
+from flowviz.sources.kafka_settings import KafkaSettings as KafkaSpec  # Kafka topics, read live (no group)
 from flowviz.sources.otlp_receiver import ReceiverSettings as ReceiverSpec  # OTLP received live
 from flowviz.sources.pipe_messages import (
     Crashed,
@@ -34,17 +35,10 @@ from flowviz.sources.pipe_messages import (
 )
 from flowviz.sources.prometheus_feed import PrometheusSpec  # service-graph metrics, a range or live
 from flowviz.sources.simulator_source import SimulatorSpec
-from flowviz.sources.worker import SOURCES, run_worker
-from flowviz.store.drill_down import DrillDownStore
+from flowviz.sources.worker import run_worker
 from flowviz.store.rolling_store import RollingStore
 
-if TYPE_CHECKING:
-    from flowviz.sources.kafka_settings import KafkaSettings as KafkaSpec  # Kafka topics, read live (no group)
-
-SECOND_NS = 1_000_000_000
 RESTART_FIRST_S, RESTART_MAX_S = 1.0, 30.0  # back-off between restarts of a live worker that died
-TICK_S = 0.1  # how often the simulator worker emits (simulated spans since the last tick)
-HISTORY_SLICE_NS = 10 * SECOND_NS
 
 
 @dataclass(slots=True)
@@ -106,36 +100,6 @@ def _sigint_ignored():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
-def _worker_main(
-    spec: SimulatorSpec | CaptureSpec | KafkaSpec | ReceiverSpec | PrometheusSpec,
-    connection: Connection,
-    detail_connection: Connection | None,
-) -> None:
-    if type(spec) in SOURCES:
-        run_worker(spec, connection, detail_connection)
-        return
-    details = None
-    if detail_connection is not None and isinstance(spec, PrometheusSpec):
-        serve_details(MetricDetails(spec.settings), detail_connection)  # metrics keep no spans: asked of the server
-    elif detail_connection is not None:
-        # live Kafka may run faster than exemplars can be kept: sample them rather than fall behind
-        details = DrillDownStore(max_time_share=0.3)
-        serve_details(details, detail_connection)
-    try:
-        if isinstance(spec, PrometheusSpec):
-            from flowviz.sources.prometheus_feed import run_prometheus_worker
-
-            run_prometheus_worker(spec, connection)
-        else:
-            from flowviz.sources.otlp_receiver import run_otlp_worker
-
-            run_otlp_worker(spec, connection, details=details)
-    except (BrokenPipeError, EOFError, KeyboardInterrupt):
-        pass
-    except Exception as error:  # report, don't die silently: the window shows it
-        connection.send(Crashed(f"{type(error).__name__}: {error}"))  # a live feed is restarted
-
-
 class ProcessFeed:
     """Runs `spec` in a worker process and ingests what it derives into `store` from a thread here.
 
@@ -176,7 +140,7 @@ class ProcessFeed:
     def _spawn(self, spec: SimulatorSpec | CaptureSpec | KafkaSpec) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt
         parent_end, child_end = context.Pipe()
-        self._process = context.Process(target=_worker_main, args=(spec, child_end, self._detail_child), daemon=True)
+        self._process = context.Process(target=run_worker, args=(spec, child_end, self._detail_child), daemon=True)
         with _sigint_ignored():  # inherited: the worker starts with Ctrl+C ignored, even while it imports
             self._process.start()
         child_end.close()
@@ -310,11 +274,7 @@ def _merged(first: dict[str, dict[str, object]], second: dict[str, dict[str, obj
 def _resumed(spec, last_data_ns: int):
     """The spec a restarted worker runs: Kafka reads again from a second before the last data that arrived
     (a few messages twice rather than any lost); other sources start as they did."""
-    from flowviz.sources.kafka_settings import KafkaSettings
-
-    if not isinstance(spec, KafkaSettings) or not last_data_ns:
+    if not isinstance(spec, KafkaSpec) or not last_data_ns:
         return spec
-    from datetime import UTC, datetime
-
     since = datetime.fromtimestamp(last_data_ns / 1e9 - 1.0, UTC).isoformat()
     return dataclasses.replace(spec, start=since)

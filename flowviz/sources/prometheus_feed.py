@@ -1,24 +1,26 @@
-"""The worker-process side of `flowviz open --prometheus` (a past range) and `flowviz live --prometheus` (following).
+"""What a worker reads for `flowviz open --prometheus` (a past range) and `flowviz live --prometheus` (following).
 
-Like the other workers it sends `Derived` per chunk (no spans) and `SourceStatus` with a
-`PrometheusStatus`; a range ends with `Done`. Following, it reads the steps that
-completed since the last read, once per step; a Prometheus that stops answering is retried (the
-status says so), never fatal.
+Through the one ingest loop, as every source: calls per chunk (no spans), a `PrometheusStatus` for the
+status line; a range ends (`Done` to the window). Following, it reads the steps that completed since
+the last read, once per step; a Prometheus that stops answering is retried (the status says so), never fatal.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from typing import Any
 
 from flowviz.model.problems import Problems
-from flowviz.sources.pipe_messages import Derived, Done, Failed, SourceStatus
+from flowviz.sources.metric_details import MetricDetails
 from flowviz.sources.prometheus import PrometheusError, PrometheusReader, PrometheusSettings
+from flowviz.sources.source import FormatFound, Idle, SourceFailed, SourceItem
 
 SECOND_NS = 1_000_000_000
 RETRY_MAX_S = 30.0
+IDLE_S = 0.1  # while waiting for the next step, the loop gets a turn this often (commands, status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,68 +35,65 @@ class PrometheusSpec:
         return self.settings.describe()
 
 
-def run_prometheus_worker(spec: PrometheusSpec, connection: Connection) -> None:
-    problems = Problems()
-    reader = PrometheusReader(spec.settings, problems=problems)
-    status = reader.status
+class PrometheusSource:
+    """Service-graph metrics as a `Source`: a range read chunk by chunk (a Prometheus that fails it is the source's
+    final verdict), or the present followed step by step (a Prometheus that stops answering is retried, and
+    the status says so). Its items are calls derived from the metrics; the panels ask the server itself."""
 
-    def send_status() -> None:
-        status.problems = problems.as_dict()
-        connection.send(SourceStatus(status.as_dict()))
+    def __init__(self, spec: PrometheusSpec, *, problems: Problems) -> None:
+        self.spec = spec
+        self.problems = problems
+        self.reader = PrometheusReader(spec.settings, problems=problems)
 
-    def send(start_s: float, end_s: float) -> None:
-        for graph in reader.read(start_s, end_s):
-            connection.send(Derived(graph.observations, 0, problems.as_dict()))
-            send_status()
-            if connection.poll():
-                raise _Stopped
-
-    try:
-        if spec.end_ns is not None:
-            status.state = "reading"
-            send_status()
-            try:
-                send(spec.start_ns / SECOND_NS, spec.end_ns / SECOND_NS)
-            except PrometheusError as error:
-                connection.send(Failed(str(error)))
-                return
-            status.state = "done"
-            send_status()
-            connection.send(Done(0, problems.as_dict(), {spec.settings.url: "prometheus"}))
-            connection.recv()  # stay until the window stops the feed (as a capture's worker does)
+    def batches(self) -> Iterator[SourceItem]:
+        spec, status = self.spec, self.reader.status
+        if spec.end_ns is None:
+            yield from self._follow()
             return
-        _follow(spec, reader, connection, send, send_status)
-    except (_Stopped, EOFError, BrokenPipeError):
-        return
-
-
-class _Stopped(Exception):
-    """The window asked the worker to stop."""
-
-
-def _follow(spec: PrometheusSpec, reader: PrometheusReader, connection: Connection, send, send_status) -> None:
-    """Read the history, then every step the steps completed since; retry with back-off when Prometheus fails."""
-    status = reader.status
-    read_to_s = spec.start_ns / SECOND_NS
-    retry_s = 1.0
-    while True:
-        now_s = time.time()
+        status.state = "reading"
         try:
-            if reader.metrics is None:
-                status.state = "connecting"
-                reader.prepare(read_to_s, now_s)
-            step = reader.step_s
-            complete_s = math.floor(now_s / step) * step - step  # the newest step may still be missing samples
-            if complete_s > read_to_s:
-                status.state = "reading" if read_to_s < now_s - 3 * step else "following"
-                send(read_to_s, complete_s)
-                read_to_s = complete_s
-            status.state, status.last_error = "following", ""
-            retry_s = 1.0
-            wait_s = max(0.2, complete_s + 2 * step - time.time())
+            for graph in self.reader.read(spec.start_ns / SECOND_NS, spec.end_ns / SECOND_NS):
+                yield graph.observations
         except PrometheusError as error:
-            status.state, status.last_error = "retrying", str(error)
-            wait_s, retry_s = retry_s, min(RETRY_MAX_S, retry_s * 2)
-        send_status()
-        if connection.poll(wait_s):
-            raise _Stopped
+            raise SourceFailed(str(error)) from error
+        status.state = "done"
+        yield FormatFound(spec.settings.url, "prometheus")
+
+    def _follow(self) -> Iterator[SourceItem]:
+        """The history, then every step the steps completed since; retried with back-off when Prometheus fails."""
+        reader, status = self.reader, self.reader.status
+        read_to_s = self.spec.start_ns / SECOND_NS
+        retry_s = 1.0
+        while True:
+            now_s = time.time()
+            try:
+                if reader.metrics is None:
+                    status.state = "connecting"
+                    reader.prepare(read_to_s, now_s)
+                step = reader.step_s
+                complete_s = math.floor(now_s / step) * step - step  # the newest step may still be missing samples
+                if complete_s > read_to_s:
+                    status.state = "reading" if read_to_s < now_s - 3 * step else "following"
+                    for graph in reader.read(read_to_s, complete_s):
+                        yield graph.observations
+                    read_to_s = complete_s
+                status.state, status.last_error = "following", ""
+                retry_s = 1.0
+                wait_s = max(0.2, complete_s + 2 * step - time.time())
+            except PrometheusError as error:
+                status.state, status.last_error = "retrying", str(error)
+                wait_s, retry_s = retry_s, min(RETRY_MAX_S, retry_s * 2)
+            until_s = time.monotonic() + wait_s
+            while (left_s := until_s - time.monotonic()) > 0:
+                time.sleep(min(left_s, IDLE_S))
+                yield Idle()
+
+    def status(self) -> dict[str, Any]:
+        self.reader.status.problems = self.problems.as_dict()
+        return self.reader.status.as_dict()
+
+    def problem_counts(self) -> dict[str, dict[str, object]]:
+        return self.problems.as_dict()
+
+    def drill_down(self) -> MetricDetails:
+        return MetricDetails(self.spec.settings)  # metrics keep no spans: the panels' questions go to the server

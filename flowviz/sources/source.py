@@ -9,7 +9,8 @@ writes to a sink (the store in-process, or the pipe to the window from a worker 
 A source may decode on many processes and yield in one place (a capture decoded by several workers,
 `sources/parallel_capture.py`): `batches()` is where their results meet, in order; deriving stays in
 the one loop. A live source yields `Idle` when nothing arrived for a moment, so that the loop can
-take the window's commands and send the source's status while the source waits.
+take the window's commands and send the source's status while the source waits (and before it first
+reads, when commands sent with the start are to apply from the first message).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from flowviz.model.timeline_marks import TimelineMarks
 from flowviz.sources.capture_file import DependencyLinks
 from flowviz.sources.metric_details import MetricDetails
 from flowviz.store.drill_down import DrillDownStore
+
+LIVE_EXEMPLAR_TIME_SHARE = 0.3  # a live source does not wait for its reader: exemplars are sampled, never behind
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,10 @@ from flowviz.sources.capture_source import CaptureSource, CaptureSpec
 from flowviz.sources.detail_channel import serve_details
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.sources.kafka_worker import KafkaSource
+from flowviz.sources.otlp_receiver import OtlpSource, ReceiverSettings
 from flowviz.sources.pipe_messages import Crashed, Derived, Done, Failed, LagSeen, Marks, Record, SourceStatus
 from flowviz.sources.pipeline import IngestPipeline, run_source
+from flowviz.sources.prometheus_feed import PrometheusSource, PrometheusSpec
 from flowviz.sources.simulator_source import SimulatorSource, SimulatorSpec
 from flowviz.sources.source import Recordable, Source, SourceFailed
 from flowviz.store.drill_down import DrillDownStore
@@ -34,6 +36,8 @@ SOURCES: dict[type, Callable[..., Source]] = {  # spec type -> its source, opene
     SimulatorSpec: SimulatorSource,
     CaptureSpec: CaptureSource.from_spec,
     KafkaSettings: KafkaSource,
+    ReceiverSettings: OtlpSource,
+    PrometheusSpec: PrometheusSource,
 }
 
 
