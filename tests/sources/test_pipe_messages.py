@@ -10,17 +10,7 @@ from flowviz.derive.consumer_lag import GroupState, LagFrame, PartitionTable
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.timeline_marks import LagMark
-from flowviz.sources.pipe_messages import (
-    Crashed,
-    Derived,
-    Done,
-    Failed,
-    LagSeen,
-    Marks,
-    Record,
-    SourceStatus,
-    Stop,
-)
+from flowviz.sources import pipe_messages as messages
 from flowviz.sources.process_feed import CaptureSpec, ProcessFeed
 from flowviz.store.rolling_store import RollingStore
 
@@ -51,16 +41,16 @@ def _frame() -> LagFrame:
 def test_every_message_type_round_trips_through_a_pipe() -> None:
     problems = {"json: line is not valid JSON": {"count": 2, "first": ["a.json:3", "a.json:9"]}}
     sent = [
-        Derived(_observations(), 3, problems),
-        SourceStatus({"kind": "otlp", "state": "listening", "requests": 4}),
-        LagSeen(_frame()),
-        Marks([LagMark(8 * SECOND_NS, "orders", "schema v2")]),
-        Done(3, problems, {"a.json": "otlp_json"}, "b.json: missing"),
-        Failed("cannot reach prometheus"),
-        Crashed("ValueError: boom"),
-        Record("/tmp/x.fvrec"),
-        Record(None),
-        Stop(),
+        messages.Derived(_observations(), 3, problems),
+        messages.SourceStatus({"kind": "otlp", "state": "listening", "requests": 4}),
+        messages.LagSeen(_frame()),
+        messages.Marks([LagMark(8 * SECOND_NS, "orders", "schema v2")]),
+        messages.Done(3, problems, {"a.json": "otlp_json"}, "b.json: missing"),
+        messages.Failed("cannot reach prometheus"),
+        messages.Crashed("ValueError: boom"),
+        messages.Record("/tmp/x.fvrec"),
+        messages.Record(None),
+        messages.Stop(),
     ]
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     for message in sent:
@@ -82,14 +72,14 @@ def test_every_message_type_round_trips_through_a_pipe() -> None:
 def test_the_window_feed_acts_on_each_message_type() -> None:
     store = RollingStore()
     feed = ProcessFeed(store, CaptureSpec(("unused.json",)), details=False)
-    assert feed._take(Derived(_observations(), 3, {}))
+    assert feed._take(messages.Derived(_observations(), 3, {}))
     assert (feed.status.spans, feed.status.calls) == (3, 3)
-    assert feed._take(SourceStatus({"kind": "otlp"}))
+    assert feed._take(messages.SourceStatus({"kind": "otlp"}))
     assert feed.status.source == {"kind": "otlp"}
-    assert feed._take(LagSeen(_frame()))
+    assert feed._take(messages.LagSeen(_frame()))
     assert store.consumer_lag.at(7 * SECOND_NS).groups[0].lag == 24
-    assert feed._take(Marks([LagMark(8 * SECOND_NS, "orders", "schema v2")]))
-    assert not feed._take(Done(5, {}, {"unused.json": "otlp_json"}, ""))
+    assert feed._take(messages.Marks([LagMark(8 * SECOND_NS, "orders", "schema v2")]))
+    assert not feed._take(messages.Done(5, {}, {"unused.json": "otlp_json"}, ""))
     assert (feed.status.spans, feed.status.finished, feed.status.formats) == (5, True, {"unused.json": "otlp_json"})
-    assert not feed._take(Crashed("ValueError: boom"))  # a capture's worker is not restarted
+    assert not feed._take(messages.Crashed("ValueError: boom"))  # a capture's worker is not restarted
     assert feed.status.error == "ValueError: boom"
