@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,8 +29,10 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.model.timeline_marks import TimelineMarks
 from flowviz.sources.capture_file import DependencyLinks
-from flowviz.sources.metric_details import MetricDetails
 from flowviz.store.drill_down import DrillDownStore
+
+if TYPE_CHECKING:  # only named in an annotation: a report's process never loads the Prometheus client
+    from flowviz.sources.metric_details import MetricDetails
 
 LIVE_EXEMPLAR_TIME_SHARE = 0.3  # a live source does not wait for its reader: exemplars are sampled, never behind
 
