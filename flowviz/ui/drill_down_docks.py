@@ -47,6 +47,7 @@ class DrillDownDocks:
         self.service_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.service_dock))
         self.edge_dock.visibilityChanged.connect(lambda _v: self._panel_closed(self.edge_dock))
         selection.subscribe(self._selection_changed)
+        view.clicked.connect(lambda: self._selection_changed(frozenset({NODE, EDGE})))  # chosen again: its panel
         self.service_panel.service_clicked.connect(lambda node: view.select(node, center=True))
         self.service_panel.edge_clicked.connect(selection.select_edge)
         self.edge_panel.service_clicked.connect(lambda node: view.select(node, center=True))

@@ -38,6 +38,7 @@ class FlowChartView(QWidget):
     the chart draws it (`emphasis`)."""
 
     frame_applied = Signal(object)  # the WindowRequest whose frame the chart now shows
+    clicked = Signal()  # a click chose a node or an edge (also the one chosen already: its panel comes forward)
     _window_ready = Signal(object)  # a WindowResult, emitted on the worker thread
 
     def __init__(
@@ -548,6 +549,8 @@ class FlowChartView(QWidget):
             else:
                 self.selection.select_edge(None)
                 self.selection.select_node(self._dragging_node)
+            if edge is not None or self._dragging_node is not None:
+                self.clicked.emit()
         self._press, self._dragging_node, self._panning = None, None, False
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:

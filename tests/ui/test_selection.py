@@ -123,3 +123,18 @@ def test_the_selection_survives_a_scrub_and_a_reset_clears_it(window):  # noqa: 
     assert (selection.node, selection.edge, selection.path_names) == (None, None, frozenset())
     assert window.view.emphasis.selected is None
     assert not window.view.emphasis.path_edges
+
+
+def test_clicking_the_chosen_node_again_brings_its_panel_forward(qtbot, window):  # noqa: F811
+    view = window.view
+    view.fit()
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=node_center(view, "orders"))
+    window.edge_dock.show()
+    window.edge_dock.raise_()  # the user looks at the Edge tab; the node stays chosen
+    qtbot.wait(20)
+    assert window.service_dock.visibleRegion().isEmpty()
+    version = window.selection.version
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=node_center(view, "orders"))
+    assert window.selection.version == version  # nothing changed in the selection
+    qtbot.wait(20)
+    assert not window.service_dock.visibleRegion().isEmpty()
