@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import orjson
 
 from flowviz.commands.incident import add_pack_command
+from flowviz.commands.kafka import add_kafka_arguments, add_kafka_commands, settings_from_args
 from flowviz.commands.otlp import add_listen_command, wrap_record_handler
 from flowviz.commands.prometheus import add_prometheus_arguments, add_range_arguments
 from flowviz.decoders.formats import FORMAT_NAMES
-from flowviz.sources.kafka_cli import add_kafka_arguments, add_kafka_commands
 
 EXIT_OK, EXIT_NOTHING_USABLE, EXIT_USAGE = 0, 1, 2
 
@@ -216,7 +216,6 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_live(args: argparse.Namespace) -> int:
     from flowviz.model.time_spec import TimeSpecError
-    from flowviz.sources.kafka_cli import settings_from_args
     from flowviz.sources.kafka_settings import KafkaConfigError
     from flowviz.ui.app import run_live
 

@@ -100,7 +100,7 @@ def test_report_help_names_no_internal_document(capsys: pytest.CaptureFixture[st
 
 
 def test_simulate_without_a_broker_says_connection_refused_within_the_timeout() -> None:
-    from flowviz.sources.kafka_cli import EXIT_NOTHING, run_simulate
+    from flowviz.commands.kafka import EXIT_NOTHING, run_simulate
     from flowviz.sources.kafka_publish import free_port
 
     args = argparse.Namespace(

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from flowviz.commands.kafka import stop_on_signals
 from flowviz.sources.otlp_defaults import DEFAULT_GRPC, DEFAULT_HTTP
 
 if TYPE_CHECKING:  # the receiver (ssl, sockets) loads when listen or record runs, not for every command
@@ -85,7 +86,6 @@ def run_listen(args: argparse.Namespace) -> int:
 def run_record_otlp(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     """`flowviz record --grpc/--http -o FILE`: every accepted request appended, as it came, until idle or stopped."""
     from flowviz.model.problems import Problems
-    from flowviz.sources.kafka_cli import _stop_on_signals
     from flowviz.sources.otlp_receiver import OtlpReceiver, ReceiverConfigError, record_otlp, status_text
     from flowviz.sources.recording import RecordingError, RecordingWriter
 
@@ -117,7 +117,7 @@ def run_record_otlp(args: argparse.Namespace, *, err: TextIO | None = None) -> i
     )
     print(f"recording OTLP received on {where} to {args.output}", file=err, flush=True)
     try:
-        with _stop_on_signals() as should_stop:
+        with stop_on_signals() as should_stop:
             totals = record_otlp(
                 receiver,
                 writer,

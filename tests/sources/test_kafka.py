@@ -31,11 +31,11 @@ from flowviz.bench.encode import (
 )
 from flowviz.bench.live import latency_case, throughput_case
 from flowviz.bench.synthetic import synthetic_traces
+from flowviz.commands.kafka import add_kafka_commands
 from flowviz.decoders.messages import MessageDecoder
 from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.problems import Problems
 from flowviz.sim.simulator import DEFAULT_START_NS, Simulator
-from flowviz.sources.kafka_cli import add_kafka_commands
 from flowviz.sources.kafka_publish import LocalBroker, Publisher, create_topic, free_port
 from flowviz.sources.kafka_reader import KafkaReader
 from flowviz.sources.kafka_settings import KafkaSettings, consumer_config
@@ -433,7 +433,7 @@ def test_a_killed_recorder_leaves_a_readable_file_and_the_graph_is_the_live_one(
     _publish(kafka_broker, topic, messages)
     output = tmp_path / "killed.fvrec"
     script = (
-        "import sys; from flowviz.sources.kafka_cli import add_kafka_commands; import argparse\n"
+        "import sys; from flowviz.commands.kafka import add_kafka_commands; import argparse\n"
         "p = argparse.ArgumentParser(); add_kafka_commands(p.add_subparsers())\n"
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))\n"
     )

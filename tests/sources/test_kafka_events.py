@@ -14,12 +14,12 @@ import numpy as np
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from flowviz.commands.kafka import add_kafka_commands, settings_from_args
 from flowviz.decoders.events import BINARY_INCOMPLETE
 from flowviz.derive.events import DUPLICATE_ID
 from flowviz.model.graph_kinds import ConnectionType
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
-from flowviz.sources.kafka_cli import add_kafka_commands, settings_from_args
 from flowviz.sources.kafka_events import lag_notes
 from flowviz.sources.kafka_publish import LocalBroker, create_topic
 from flowviz.sources.kafka_settings import KafkaSettings

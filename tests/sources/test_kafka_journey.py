@@ -12,8 +12,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from flowviz.commands.kafka import add_kafka_commands
 from flowviz.derive.consumer_lag import LagTracker
-from flowviz.sources.kafka_cli import add_kafka_commands
 from flowviz.sources.kafka_groups import read_group_offsets
 from flowviz.sources.kafka_journey import event_journey, parse_traceparent
 from flowviz.sources.kafka_publish import create_topic

@@ -9,7 +9,7 @@ import uuid
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from flowviz.sources.kafka_cli import add_kafka_commands
+from flowviz.commands.kafka import add_kafka_commands
 from flowviz.sources.kafka_peek import peek, text_preview
 from flowviz.sources.kafka_publish import create_topic
 from flowviz.sources.kafka_settings import KafkaSettings

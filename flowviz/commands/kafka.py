@@ -1,4 +1,5 @@
-"""Headless Kafka commands: `flowviz record` (topics -> recording file) and `flowviz simulate` (simulator -> topic).
+"""The Kafka subcommands: `flowviz record` (topics -> recording file), `simulate` (simulator -> topic), `peek`
+and `journey` (the newest messages, one event's way, printed).
 
 `add_kafka_arguments` and `settings_from_args` give `flowviz live` the same broker options.
 """
@@ -239,7 +240,7 @@ def record_kafka(
 
 
 @contextlib.contextmanager
-def _stop_on_signals() -> Iterator[Callable[[], bool]]:
+def stop_on_signals() -> Iterator[Callable[[], bool]]:
     """SIGTERM and Ctrl-C end the loop at the next batch (the recording closes cleanly)."""
     stop = [False]
 
@@ -288,7 +289,7 @@ def run_record(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         file=err,
     )
     try:
-        with _stop_on_signals() as should_stop:
+        with stop_on_signals() as should_stop:
             totals = record_kafka(
                 reader,
                 writer,
@@ -453,7 +454,7 @@ def run_simulate(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
             print(f"published {totals.messages:,} messages, {totals.spans:,} spans{failed}", file=err)
 
     print(f"publishing the simulator at {args.rate:,.0f} spans/s to {args.topic} on {args.bootstrap}", file=err)
-    with _stop_on_signals() as should_stop:
+    with stop_on_signals() as should_stop:
         totals = publish_simulator(
             settings,
             args.topic,
