@@ -22,9 +22,7 @@ BAND_BINS = 8  # a latency band is 8 log bins (a factor of about 2)
 NEVER = -(1 << 62)
 KEY_SHIFT = 34  # group id = key << 34 | bucket start in seconds (< 2**34: until the year 2514)
 
-PENDING_COLUMNS = {
-    "trace_hi": np.uint64,
-    "trace_lo": np.uint64,
+POOL_COLUMNS = {  # one span of a kept trace
     "span_id": np.uint64,
     "parent_id": np.uint64,
     "start_ns": np.int64,
@@ -38,36 +36,8 @@ PENDING_COLUMNS = {
     "http_status": np.int16,
     "peer_kind": np.int8,
 }
-BATCH_COLUMNS = (
-    "trace_hi",
-    "trace_lo",
-    "span_id",
-    "parent_id",
-    "kind",
-    "status",
-    "start_ns",
-    "end_ns",
-    "service",
-    "name",
-    "peer",
-    "peer_kind",
-    "destination",
-    "http_status",
-)
-POOL_COLUMNS = {
-    "span_id": np.uint64,
-    "parent_id": np.uint64,
-    "start_ns": np.int64,
-    "end_ns": np.int64,
-    "service": np.int32,
-    "name": np.int32,
-    "peer": np.int32,
-    "destination": np.int32,
-    "kind": np.int8,
-    "status": np.int8,
-    "http_status": np.int16,
-    "peer_kind": np.int8,
-}
+PENDING_COLUMNS = {"trace_hi": np.uint64, "trace_lo": np.uint64, **POOL_COLUMNS}  # a span of a trace still open
+BATCH_COLUMNS = tuple(PENDING_COLUMNS)  # what a `SpanBatch` of pending spans is built from (besides flags)
 TRACE_COLUMNS = {
     "trace_hi": np.uint64,
     "trace_lo": np.uint64,
