@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
+from functools import partial
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from flowviz.decoders.formats import KAFKA_FORMATS
 from flowviz.model.time_spec import TimeSpecError
-from flowviz.sources.kafka_probe import PROBE_TIMEOUT_S
+from flowviz.sources.kafka_probe import PROBE_TIMEOUT_S, ProbeResult, probe_topics
 from flowviz.sources.kafka_settings import (
     DEFAULT_TOPIC,
     KafkaConfigError,
@@ -34,6 +34,7 @@ from flowviz.sources.kafka_settings import (
     read_properties,
     start_time_ms,
 )
+from flowviz.ui.background import PolledJob
 
 SETTINGS_PREFIX = "kafka/"  # QSettings keys: bootstrap, topics, format, start, config_path — never the file's contents
 FORMAT_LABELS = {
@@ -194,7 +195,6 @@ class ConnectDialog(QDialog):
         self.setStyleSheet(_INVALID_STYLE)
         self.chosen: KafkaSettings | None = None
         self._checked_once = False
-        self._probe: dict | None = None
         self.probe_timeout_s = PROBE_TIMEOUT_S
         initial = initial if initial is not None else remembered_settings()
 
@@ -262,9 +262,8 @@ class ConnectDialog(QDialog):
         layout.addLayout(test_row)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
-        self._probe_timer = QTimer(self)
-        self._probe_timer.setInterval(_TEST_POLL_MS)
-        self._probe_timer.timeout.connect(self._collect_probe)
+        self._probe = PolledJob("flowviz-kafka-probe", self, button=self.test_button, poll_ms=_TEST_POLL_MS)
+        self._probe.done.connect(self._probe_done)
 
         for edit in (self.bootstrap_edit, self.topics_edit, self.config_edit):
             edit.textChanged.connect(self._changed)
@@ -356,34 +355,20 @@ class ConnectDialog(QDialog):
             self._checked_once = True
             self._show_problems(problems)
             return
-        from flowviz.sources.kafka_probe import probe_topics
-
-        probe: dict = {"settings": settings}
-        self._probe = probe
-        timeout_s = self.probe_timeout_s
-
-        def run() -> None:
-            probe["result"] = probe_topics(settings, timeout_s=timeout_s)
-
-        threading.Thread(target=run, name="flowviz-kafka-probe", daemon=True).start()
-        self.test_button.setEnabled(False)
-        self.test_label.setText(f"Asking {settings.bootstrap or 'the broker'}…")
-        self._probe_timer.start()
+        if self._probe.start(settings, partial(probe_topics, timeout_s=self.probe_timeout_s), settings):
+            self.test_label.setText(f"Asking {settings.bootstrap or 'the broker'}…")
 
     @property
     def testing(self) -> bool:
         """True from "Test connection" until its answer is shown."""
-        return self._probe_timer.isActive()
+        return self._probe.running
 
-    def _collect_probe(self) -> None:
-        probe = self._probe
-        if probe is None or "result" not in probe:
-            return
-        self._probe_timer.stop()
-        self.test_button.setEnabled(True)
-        result = probe["result"]
-        self.test_label.setText(result.describe(probe["settings"].topics))
-        self.test_label.setStyleSheet("" if result.ok else "color: #d64545;")
+    def _probe_done(self, settings: KafkaSettings, result: ProbeResult | None, error: str | None) -> None:
+        if result is None:
+            self.test_label.setText(f"Could not ask {settings.bootstrap or 'the broker'}: {error}")
+        else:
+            self.test_label.setText(result.describe(settings.topics))
+        self.test_label.setStyleSheet("" if result is not None and result.ok else "color: #d64545;")
         self._fit_height()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -33,10 +33,9 @@ from flowviz.sources.kafka_journey import Journey, event_journey
 from flowviz.sources.kafka_peek import DEFAULT_COUNT, PeekedMessage, committed_offsets, peek
 from flowviz.sources.kafka_settings import KafkaSettings
 from flowviz.store.detail_queries import TraceQuery
-from flowviz.ui.background import BackgroundJob
+from flowviz.ui.background import PolledJob
 
 COLUMNS = ("time", "where", "producer", "type", "id", "key", "bytes", "value", "headers")
-POLL_MS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +114,8 @@ class PeekDialog(QDialog):
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         self.resize(1100, 520)
-        self._job = BackgroundJob("flowviz-peek")
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self._take)
+        self._job = PolledJob("flowviz-peek", self, button=self.read_button)
+        self._job.done.connect(self._read_done)
         self.messages: list[PeekedMessage] = []
 
     def _journey(self) -> None:
@@ -135,19 +133,10 @@ class PeekDialog(QDialog):
         if not target.topic:
             self.note.setText("Name a topic.")
             return
-        if not self._job.start(target, read_target, self.settings, target, self.count.value()):
-            return
-        self.read_button.setEnabled(False)
-        self.note.setText(f"reading {target.topic} …")
-        self._timer.start(POLL_MS)
+        if self._job.start(target, read_target, self.settings, target, self.count.value()):
+            self.note.setText(f"reading {target.topic} …")
 
-    def _take(self) -> None:
-        done = self._job.take()
-        if done is None:
-            return
-        self._timer.stop()
-        self.read_button.setEnabled(True)
-        target, messages, error = done
+    def _read_done(self, target: PeekTarget, messages: list[PeekedMessage] | None, error: str | None) -> None:
         if error:
             self.note.setText(f"Could not read {target.topic}: {error}")
             return
@@ -248,9 +237,8 @@ class JourneyDialog(QDialog):
         self.resize(760, 360)
         self.journey: Journey | None = None
         self.found: FoundJourney | None = None
-        self._job = BackgroundJob("flowviz-journey")
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self._take)
+        self._job = PolledJob("flowviz-journey", self, button=self.find_button)
+        self._job.done.connect(self._find_done)
         self.finished.connect(lambda _: self._light(None))
 
     def find(self) -> None:
@@ -259,19 +247,10 @@ class JourneyDialog(QDialog):
             self.note.setText("Give an event id.")
             return
         topics = tuple(self.topics)
-        if not self._job.start(event_id, find_journey, self.settings, event_id, topics, self.history, self.details):
-            return
-        self.find_button.setEnabled(False)
-        self.note.setText(f"looking for {event_id} in the newest messages of {', '.join(topics)} …")
-        self._timer.start(POLL_MS)
+        if self._job.start(event_id, find_journey, self.settings, event_id, topics, self.history, self.details):
+            self.note.setText(f"looking for {event_id} in the newest messages of {', '.join(topics)} …")
 
-    def _take(self) -> None:
-        done = self._job.take()
-        if done is None:
-            return
-        self._timer.stop()
-        self.find_button.setEnabled(True)
-        event_id, journey, error = done
+    def _find_done(self, event_id: str, journey: FoundJourney | None, error: str | None) -> None:
         self.steps.clear()
         if error:
             self.note.setText(f"Could not look for {event_id}: {error}")
