@@ -48,11 +48,15 @@ def _frame_times(nodes: int, edges: int, particles: int, *, frames: int, width: 
     from PySide6.QtGui import QImage
 
     from flowviz.chart.flow_model import FlowChartModel
+    from flowviz.chart.reduction import ChartScope
     from flowviz.ui.flow_view import FlowChartView
 
     store = synthetic_graph_store(nodes, edges)
     # the budget floors each edge's share: allow a little over, so the case's count is reached
     model = FlowChartModel(store, window_s=60.0, live=False, particle_budget=int(particles * 1.15))
+    # every service drawn, as when a user has opened every group: the case's worst frame, not the ~10
+    # group boxes the automatic grouping would draw for graphs of more than ~80 services
+    model.set_scope(ChartScope(group_mode="none"))
     model.time.seek(T0_NS + 60 * SECOND_NS)
     view = FlowChartView(model)
     view.resize(width, height)
