@@ -145,6 +145,7 @@ class EdgeDeriver:
         self._dead = 0  # expired rows not yet removed
         self._requests = ColumnTable(_REQUEST_COLUMNS)
         self._held = ColumnTable(_HELD_COLUMNS)  # fallback calls of declared shared halves (see _HELD_COLUMNS)
+        self._fallbacks_waiting = 0  # at most this many requests still look for their fallback parent
         self._watermark_ns = np.iinfo(np.int64).min
         self._user = self._name(USER_NODE)
         self._unknown = self._name(UNKNOWN_PEER)
@@ -249,9 +250,9 @@ class EdgeDeriver:
         remap = np.fromiter((self._name(s) for s in batch.strings), np.int32, len(batch.strings))
         keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
         repeat, late_server, claimed = self._against_pending(batch, keys, remap[batch.service])
-        declared = (
-            (batch.flags & (SPAN_FLAG_DECLARED_SHARED | SPAN_FLAG_SHARED)) == SPAN_FLAG_DECLARED_SHARED
-        ) & np.isin(batch.kind, SERVER_SIDE)
+        declared = (batch.flags & (SPAN_FLAG_DECLARED_SHARED | SPAN_FLAG_SHARED)) == SPAN_FLAG_DECLARED_SHARED
+        if declared.any():
+            declared &= np.isin(batch.kind, SERVER_SIDE)
         fallback_id = np.zeros(len(batch), np.uint64)
         if late_server.any() or declared.any():
             # shared halves in different batches, or a half the format declares shared (its client half may come
@@ -387,6 +388,7 @@ class EdgeDeriver:
             from_half=(batch.flags[rows] & SPAN_FLAG_SHARED) != 0,
             fallback_id=fallback_id,
         )
+        self._fallbacks_waiting += int(np.count_nonzero(fallback_id))
 
     def _hold_fallbacks(self, calls: dict, trace_lo, span_id, start_ns, is_call: np.ndarray | bool = True) -> None:
         """Hold the fallback calls of declared shared halves (trace, own id, start) until the halves expire."""
@@ -501,7 +503,7 @@ class EdgeDeriver:
         matched, partner = self._find(requests["want_key"], requests["want_trace_lo"], requests["want_span_id"])
         if matched.size:
             self._pair_found(matched, partner, out)
-        if len(self._held) or requests["fallback_id"].any():
+        if self._fallbacks_waiting:
             self._find_fallbacks()
 
     def _pair_found(self, matched: np.ndarray, partner: np.ndarray, out: list[dict[str, np.ndarray]]) -> None:
@@ -560,6 +562,7 @@ class EdgeDeriver:
         """Declared shared halves still waiting for their client half: hold the call their own parent would make."""
         requests = self._requests
         waiting = np.flatnonzero(requests["fallback_id"] != 0)
+        self._fallbacks_waiting = waiting.size
         if not waiting.size:
             return
         trace_lo, parent = requests["trace_lo"][waiting], requests["fallback_id"][waiting]
@@ -575,6 +578,7 @@ class EdgeDeriver:
         trace_lo, span_id, start_ns = requests["trace_lo"][rows], requests["span_id"][rows], requests["start_ns"][rows]
         self._hold_fallbacks(calls, trace_lo, span_id, start_ns, is_call=is_call)
         requests["fallback_id"][rows] = 0
+        self._fallbacks_waiting -= rows.size
 
     def _paired_calls(self, calls: np.ndarray, partner: np.ndarray, client_side: np.ndarray) -> dict:
         spans, requests = self._spans, self._requests
