@@ -329,10 +329,32 @@ class EdgeDeriver:
                 )
             )
         self._take_server_halves(batch, service, peer, destination, out, fallback_id)
+        if claimed.any():
+            self._answer_waiting_halves(batch, keys, np.flatnonzero(claimed), first_row, out)
         if fallback_root.any():
             rows = np.flatnonzero(fallback_root)
             calls = self._root_calls(batch, rows, service, peer, destination)
             self._hold_fallbacks(calls, batch.trace_lo[rows], batch.span_id[rows], batch.start_ns[rows])
+
+    def _answer_waiting_halves(self, batch, keys, rows, first_row, out) -> None:
+        """Client halves whose server half came first, unseparated (no format mark): a server half still waiting
+        for its own parent is answered by its client half instead, as if both had come in one batch."""
+        requests = self._requests
+        waiting = np.flatnonzero(~requests["from_half"] & np.isin(requests["kind"], SERVER_SIDE))
+        if not waiting.size:
+            return
+        order = np.argsort(keys[rows])
+        client_keys = keys[rows][order]
+        own_keys = span_keys(_NO_TRACE_HI, requests["trace_lo"][waiting], requests["span_id"][waiting])
+        at = np.minimum(np.searchsorted(client_keys, own_keys), client_keys.size - 1)
+        client = rows[order][at]
+        same = (
+            (client_keys[at] == own_keys)
+            & (batch.span_id[client] == requests["span_id"][waiting])
+            & (batch.trace_lo[client] == requests["trace_lo"][waiting])
+        )
+        if same.any():
+            self._pair_found(waiting[same], first_row + client[same], out)
 
     def _take_server_halves(self, batch, service, peer, destination, out, fallback_id) -> None:
         is_server = np.isin(batch.kind, _SERVER_KINDS)

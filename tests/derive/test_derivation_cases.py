@@ -595,3 +595,13 @@ def test_jaeger_span_id_deduper_case_in_every_split(tmp_path: Path) -> None:
         _jaeger_writer({"p1": "web", "p2": "app", "p3": "db"}),
         {("user", "web"): (1, 0), ("web", "app"): (1, 0), ("app", "db"): (1, 0)},
     )
+
+
+def test_split_otlp_server_half_before_its_client_half_whose_parent_never_came(tmp_path: Path) -> None:
+    # no format mark in OTLP: a server half that comes first cannot know it shares its id; when its client half comes
+    # while it still waits for its own (never reported) parent, the client half answers it
+    spans = [
+        ("backend", _otlp_span("000000000000000b", "server", "000000000000000a", 20, 200)),
+        ("frontend", _otlp_span("000000000000000b", "client", "000000000000000a", 10, 300)),
+    ]
+    _assert_every_split_gives(tmp_path, spans, _write_otlp, {("frontend", "backend"): (1, 0)})
