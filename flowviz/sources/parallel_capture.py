@@ -17,7 +17,6 @@ import os
 import signal
 import sys
 import threading
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from flowviz.sources.capture_file import (
     protobuf_frames,
     without_bom,
 )
+from flowviz.sources.decode_pool import LostJob, WorkerDeath, ordered_results
 from flowviz.sources.input_bytes import GZIP_MAGIC, ReadLimits
 
 MAX_DEFAULT_WORKERS = 8  # the default worker count: the cores this process may use, at most this many
@@ -139,18 +139,35 @@ def _start_method(path: Path, data) -> str | None:
 def _merged(
     tasks: Iterator[RegionTask], method: str, workers: int, problems: Problems, path: str
 ) -> Iterator[SpanBatch]:
-    context = multiprocessing.get_context(method)
-    pending: deque = deque()
+    def report(death: WorkerDeath) -> None:
+        where = f"{path}@{region_where(death.job)}"
+        if death.retried:
+            problems.add(f"decode worker died ({death.death}): its region was decoded again in a fresh worker", where)
+        else:
+            problems.add(f"decode worker died again ({death.death}): the spans of its region are missing", where)
+
     try:
-        with context.Pool(workers, initializer=end_with_parent) as pool:
-            for task in tasks:
-                pending.append(pool.apply_async(decode_region, (task,)))
-                while len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                    yield from _take(pending.popleft().get(), problems)
-            while pending:
-                yield from _take(pending.popleft().get(), problems)
+        for result in ordered_results(
+            tasks,
+            decode_region,
+            method=method,
+            workers=workers,
+            ahead=workers * IN_FLIGHT_PER_WORKER,
+            on_death=report,
+            initializer=end_with_parent,
+        ):
+            if not isinstance(result, LostJob):
+                yield from _take(result, problems)
     finally:
         _mapped.pop(path, None)
+
+
+def region_where(task: RegionTask) -> str:
+    """A region's place in its capture: `bytes 0–8388608 (12 frames)`, `bytes 0–16777216 (lines 1–30211)`."""
+    if task.frames is not None:
+        count = len(task.frames)
+        return f"bytes {task.frames[0][0]}–{task.frames[-1][1]} ({count} frame{'s' if count != 1 else ''})"
+    return f"bytes {task.start}–{task.end} (from line {task.first_line})"
 
 
 def _take(result: RegionResult, problems: Problems) -> list[SpanBatch]:

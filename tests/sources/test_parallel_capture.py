@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -365,3 +367,66 @@ def _decoders_of_a_daemon(path: str, connection) -> None:
     next(batches)
     connection.send([child.pid for child in multiprocessing.active_children()])
     time.sleep(60)
+
+
+def _dying_in_region(monkeypatch: pytest.MonkeyPatch, region: int, marker: Path | None) -> list:
+    """Workers (forked, so they see this patch) kill themselves on the `region`th region: every time, or
+    only while `marker` does not exist yet. Returns the regions decoded here, in order, as they are handed out."""
+    decode = parallel_capture.decode_region
+    tasks: list = []
+    merged = parallel_capture._merged
+
+    def listing(tasks_in, *args):
+        tasks[:] = list(tasks_in)
+        return merged(iter(tasks), *args)
+
+    def dying(task):
+        if task == tasks[region] and (marker is None or not marker.exists()):
+            if marker is not None:
+                marker.write_text("")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return decode(task)
+
+    monkeypatch.setattr(parallel_capture, "_merged", listing)
+    monkeypatch.setattr(parallel_capture, "decode_region", dying)
+    monkeypatch.setattr(parallel_capture, "PROTOBUF_REGION_BYTES", 40_000)
+    monkeypatch.setattr(parallel_capture, "MIN_PARALLEL_BYTES", 0)
+    return tasks
+
+
+def test_a_region_whose_worker_is_killed_is_decoded_again_and_the_death_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "generated.pb"
+    path.write_bytes(otlp_proto_frames(list(synthetic_traces(spans=6_000, seed=5))))
+    one = _report(path, 1)
+    tasks = _dying_in_region(monkeypatch, 2, tmp_path / "killed once")
+    began = time.monotonic()
+    two = _report(path, 2)
+    assert time.monotonic() - began < 60
+    assert len(tasks) > 5
+    reason = "decode worker died (killed by signal 9 (SIGKILL)): its region was decoded again in a fresh worker"
+    assert two["problems"].pop(reason) == {"count": 1, "first": [f"{path}@{parallel_capture.region_where(tasks[2])}"]}
+    assert two == one
+
+
+def test_a_region_whose_worker_dies_again_is_reported_missing_and_the_others_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "generated.pb"
+    path.write_bytes(otlp_proto_frames(list(synthetic_traces(spans=6_000, seed=5))))
+    decode = parallel_capture.decode_region
+    tasks = _dying_in_region(monkeypatch, 3, None)
+    began = time.monotonic()
+    two = _report(path, 2)
+    assert time.monotonic() - began < 60
+    lost = sum(len(batch) for batch in decode(tasks[3]).batches)
+    assert 0 < lost < 6_000
+    assert two["input"]["spans"] == 6_000 - lost
+    where = f"{path}@{parallel_capture.region_where(tasks[3])}"
+    assert where.startswith(f"{path}@bytes {tasks[3].frames[0][0]}–{tasks[3].frames[-1][1]} (")
+    killed = "killed by signal 9 (SIGKILL)"
+    missing = f"decode worker died again ({killed}): the spans of its region are missing"
+    assert two["problems"][missing] == {"count": 1, "first": [where]}
+    retried = f"decode worker died ({killed}): its region was decoded again in a fresh worker"
+    assert two["problems"][retried] == {"count": 1, "first": [where]}
