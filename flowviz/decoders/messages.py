@@ -3,6 +3,7 @@ decoded together, events in JSON, CloudEvents or the Confluent wire format, dead
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -291,11 +292,16 @@ class MessageDecoder:
         self.formats[name] = self.formats.get(name, 0) + 1
 
 
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # never in JSON text; in protobuf, always soon
+
+
 def _looks_like_json(value: bytes) -> bool:
     first = value[:1]
     if first in (b"{", b"["):
         return True
     if first in (b" ", b"\t", b"\r", b"\n", b"\xef"):
+        # protobuf's field 1 (OTLP's resource_spans) also starts with "\n", and a length of 123 or 91 reads
+        # as "{" or "[": JSON only if no control byte follows
         head = value[:64].lstrip(b" \t\r\n\xef\xbb\xbf")
-        return head[:1] in (b"{", b"[")
+        return head[:1] in (b"{", b"[") and _CONTROL_BYTES.search(value, 0, 64) is None
     return False

@@ -234,3 +234,23 @@ def test_times() -> None:
 def test_header_names_are_case_insensitive() -> None:
     assert header_map([("CE_ID", b"1"), ("x", None)]) == {"ce_id": b"1", "x": b""}
     assert header_map(None) == {}
+
+
+def test_protobuf_that_starts_like_json_after_a_newline_is_read_as_protobuf() -> None:
+    """OTLP protobuf starts with "\\n" (field 1) and a length, whose bytes may read as whitespace and "{"."""
+    from flowviz.sim.simulator import DEFAULT_START_NS, Simulator
+
+    simulator = Simulator(seed=6, rate_per_s=2_000, spans_per_message=50)
+    values = simulator.generate(DEFAULT_START_NS + 10 * 1_000_000_000)
+    brace_like = [value for value in values if value[:64].lstrip(b" \t\r\n\xef\xbb\xbf")[:1] in (b"{", b"[")]
+    assert brace_like
+    problems = Problems()
+    decoder = MessageDecoder(problems=problems)
+    builder = SpanBatchBuilder(problems)
+    spans = decoder.add(brace_like, [f"message {i}" for i in range(len(brace_like))], builder)
+    forced = MessageDecoder("otlp_proto", problems=Problems())
+    expected = forced.add(brace_like, [""] * len(brace_like), SpanBatchBuilder(Problems()))
+    assert spans == expected > 0
+    assert problems.total == 0
+    assert decoder.formats == {"otlp_proto": len(brace_like)}
+    assert MessageDecoder(problems=Problems()).add([b'\n {"resourceSpans": []}'], ["json"], builder) == 0
