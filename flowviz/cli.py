@@ -87,7 +87,10 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.add_argument(
-        "--workers", type=_workers, metavar="N", help="ingest: also decode with N processes and report the speedup"
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="ingest: also decode with N processes and report the speedup; live: N decode processes (default: cores)",
     )
     bench.add_argument("--bootstrap", metavar="HOST:PORT", help="live: this broker instead of a local one")
     bench.add_argument("--seconds", type=float, default=600.0, help="fuzz: how long to run (default 600)")
@@ -118,6 +121,13 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
     open_.set_defaults(handler=_run_open)
     live = commands.add_parser("live", help="open the window on span or business event topics in Kafka, live")
     add_kafka_arguments(live)
+    live.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="processes decoding Kafka messages, a poll's partitions side by side (default: the machine's cores, "
+        "at most 8; 1: the reading process only)",
+    )
     live.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
     add_prometheus_arguments(live)
     live.set_defaults(handler=_run_live)
@@ -536,7 +546,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         from flowviz.sources.kafka_publish import BrokerError
 
         try:
-            figures = run_live_bench(quick=args.quick, bootstrap=args.bootstrap)
+            figures = run_live_bench(quick=args.quick, bootstrap=args.bootstrap, workers=args.workers)
         except BrokerError as error:
             print(f"flowviz bench live: {error}", file=sys.stderr)
             return EXIT_NOTHING_USABLE

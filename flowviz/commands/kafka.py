@@ -118,9 +118,19 @@ def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
         schemas=getattr(args, "schemas", None),
         schema_registry_config=getattr(args, "schema_registry_config", None),
         event_fields=tuple(getattr(args, "event_fields", None) or ()),
+        workers=_decode_workers(args),
     )
     check_settings(settings)
     return settings
+
+
+def _decode_workers(args: argparse.Namespace) -> int:
+    """`--workers N` where a command has it (unset: the cores, at most 8, as for captures); else 1."""
+    if not hasattr(args, "workers"):
+        return 1
+    from flowviz.sources.parallel_capture import default_workers
+
+    return args.workers or default_workers()
 
 
 def add_kafka_commands(commands: argparse._SubParsersAction) -> None:

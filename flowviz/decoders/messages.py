@@ -122,6 +122,15 @@ class MessageDecoder:
         changes, self._schema_changes = self._schema_changes, []
         return changes
 
+    def merge_figures(
+        self, formats: dict[str, int], topic_schemas: dict[str, dict[str, Any]], schema_changes: list[LagMark]
+    ) -> None:
+        """Count what another process's decoder read (its formats, topics' schemas and schema changes) here."""
+        for name, count in formats.items():
+            self.formats[name] = self.formats.get(name, 0) + count
+        self.topic_schemas.update(topic_schemas)
+        self._schema_changes += schema_changes
+
     def _add_wire(self, schema_id: int, payload: memoryview, meta: MessageMeta) -> bool:
         """One value in the Confluent wire format: its schema by id, the record decoded, read as an event."""
         where = self.events.location(meta)

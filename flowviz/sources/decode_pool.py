@@ -90,6 +90,106 @@ class _Worker:
         self.connection.close()
 
 
+class DecodePool:
+    """`workers` processes running `run(job)`; jobs `submit`ted, answers taken in the order of submission.
+
+    A job whose worker died is run once more in a fresh worker (`on_death` is told, `retried=True`); if that
+    worker dies too, `on_death` is told again (`retried=False`) and a `LostJob` is taken in the job's place.
+    An exception raised by a job is raised by `take` in the job's turn. `run` must be picklable (module level).
+    """
+
+    def __init__(
+        self,
+        run: Callable[[Any], Any],
+        *,
+        method: str,
+        workers: int,
+        on_death: Callable[[WorkerDeath], None],
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
+        self._context = multiprocessing.get_context(method)
+        self._run, self._initializer, self._on_death = run, initializer, on_death
+        self._pool = [self._start() for _ in range(max(1, workers))]
+        self._waiting: deque[tuple[int, Any, int]] = deque()  # (index, job, attempt) to hand out, retries first
+        self._done: dict[int, tuple[str, Any]] = {}
+        self._next_index = self._next_out = 0
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not taken yet."""
+        return self._next_index - self._next_out
+
+    def submit(self, job: Any) -> None:
+        self._waiting.append((self._next_index, job, 1))
+        self._next_index += 1
+        self._hand_out()
+
+    def take(self, *, block: bool) -> Iterator[Any]:
+        """The answers ready, in submission order; with `block`, waits for at least the next one (if any)."""
+        while True:
+            while self._next_out in self._done:
+                kind, value = self._done.pop(self._next_out)
+                self._next_out += 1
+                if kind == "error":
+                    raise value
+                yield value
+                block = False
+            if not self.pending or not self._collect(timeout_s=None if block else 0.0):
+                return
+
+    def close(self) -> None:
+        """Stop the workers (those still busy are terminated after `STOP_WAIT_S`)."""
+        for worker in self._pool:
+            worker.stop()
+        for worker in self._pool:
+            worker.end()
+        self._pool = []
+
+    def _start(self) -> _Worker:
+        return _Worker(self._context, self._run, self._initializer)
+
+    def _hand_out(self) -> None:
+        for worker in self._pool:
+            if worker.job is None and self._waiting:
+                worker.job = self._waiting.popleft()
+                with contextlib.suppress(OSError):  # a worker that died idle: found dead by `_collect`
+                    worker.connection.send(worker.job[1])
+
+    def _collect(self, timeout_s: float | None) -> bool:
+        """Wait up to `timeout_s` (None: as long as it takes) for busy workers to answer or end; take their
+        answers, replace the dead and deal with their jobs. False when nothing happened."""
+        pool = self._pool
+        busy = [worker for worker in pool if worker.job is not None]
+        ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy], timeout_s))
+        if not ready:
+            return False
+        for slot, worker in enumerate(pool):
+            if worker.job is None or not (worker.connection in ready or worker.process.sentinel in ready):
+                continue
+            index, job, attempt = worker.job
+            try:
+                if worker.connection.poll():
+                    self._done[index] = worker.connection.recv()
+                    worker.job = None
+                    continue
+            except (EOFError, OSError):
+                pass  # it died while answering
+            worker.process.join(STOP_WAIT_S)
+            if worker.process.is_alive():
+                continue  # the pipe readable before the answer was whole: wait for the rest
+            death = death_text(worker.process.exitcode)
+            worker.connection.close()
+            pool[slot] = self._start()
+            retried = attempt == 1
+            self._on_death(WorkerDeath(job, death, retried))
+            if retried:
+                self._waiting.appendleft((index, job, attempt + 1))
+            else:
+                self._done[index] = ("ok", LostJob(job, death))
+        self._hand_out()
+        return True
+
+
 def ordered_results(
     jobs: Iterator[Any],
     run: Callable[[Any], Any],
@@ -100,74 +200,15 @@ def ordered_results(
     on_death: Callable[[WorkerDeath], None],
     initializer: Callable[[], None] | None = None,
 ) -> Iterator[Any]:
-    """`run(job)` for each job, by `workers` processes started with `method`, yielded in the jobs' order.
-
-    At most `ahead` jobs are in flight or waiting to be yielded. A job whose worker died is run once more in a
-    fresh worker (`on_death` is told, `retried=True`); if that worker dies too, `on_death` is told again
-    (`retried=False`) and a `LostJob` is yielded in the job's place. `run` must be picklable (module level).
-    """
-    context = multiprocessing.get_context(method)
-    pool = [_Worker(context, run, initializer) for _ in range(max(1, workers))]
-    waiting: deque[tuple[int, Any, int]] = deque()  # (index, job, attempt) to hand out, retries first
-    done: dict[int, tuple[str, Any]] = {}
-    next_index = next_out = 0
-    exhausted = False
+    """`run(job)` for each job, by a `DecodePool` of `workers` processes started with `method`, yielded in the
+    jobs' order, at most `ahead` jobs in flight or waiting to be yielded (a lost job yields its `LostJob`)."""
+    pool = DecodePool(run, method=method, workers=workers, on_death=on_death, initializer=initializer)
     try:
-        while True:
-            while not exhausted and next_index - next_out < ahead and len(waiting) < len(pool):
-                job = next(jobs, None)
-                if job is None:
-                    exhausted = True
-                    break
-                waiting.append((next_index, job, 1))
-                next_index += 1
-            for worker in pool:
-                if worker.job is None and waiting:
-                    worker.job = waiting.popleft()
-                    with contextlib.suppress(OSError):  # a worker that died idle: found dead by `_collect`
-                        worker.connection.send(worker.job[1])
-            while next_out in done:
-                kind, value = done.pop(next_out)
-                next_out += 1
-                if kind == "error":
-                    raise value
-                yield value
-            if exhausted and next_out == next_index:
-                return
-            if not any(worker.job is not None for worker in pool):
-                continue  # more jobs to take (the limit allowed none while results waited to be yielded)
-            _collect(pool, done, waiting, context, run, initializer, on_death)
+        for job in jobs:
+            pool.submit(job)
+            if pool.pending >= ahead:
+                yield from pool.take(block=True)
+        while pool.pending:
+            yield from pool.take(block=True)
     finally:
-        for worker in pool:
-            worker.stop()
-        for worker in pool:
-            worker.end()
-
-
-def _collect(pool, done, waiting, context, run, initializer, on_death) -> None:
-    """Wait for a busy worker to answer or end; take its answer, or replace it and deal with its job."""
-    busy = [worker for worker in pool if worker.job is not None]
-    ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy]))
-    for slot, worker in enumerate(pool):
-        if worker.job is None or not (worker.connection in ready or worker.process.sentinel in ready):
-            continue
-        index, job, attempt = worker.job
-        try:
-            if worker.connection.poll():
-                done[index] = worker.connection.recv()
-                worker.job = None
-                continue
-        except (EOFError, OSError):
-            pass  # it died while answering
-        worker.process.join(STOP_WAIT_S)
-        if worker.process.is_alive():
-            continue  # the pipe readable before the answer was whole: wait for the rest
-        death = death_text(worker.process.exitcode)
-        worker.connection.close()
-        pool[slot] = _Worker(context, run, initializer)
-        retried = attempt == 1
-        on_death(WorkerDeath(job, death, retried))
-        if retried:
-            waiting.appendleft((index, job, attempt + 1))
-        else:
-            done[index] = ("ok", LostJob(job, death))
+        pool.close()

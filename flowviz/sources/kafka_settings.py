@@ -60,6 +60,7 @@ class KafkaSettings:
     schemas: str | None = None  # a folder of ID[-SUBJECT].avsc / .proto / .json (JSON Schema) files
     schema_registry_config: str | None = None  # properties file with basic.auth.user.info (a secret: only named)
     event_fields: tuple[str, ...] = ()  # `type=PATH`, `id=PATH`, `time=PATH`: where plain events keep them
+    workers: int = 1  # processes decoding the messages (a poll's partitions side by side); 1: the reading one
 
 
 # -- configuration -------------------------------------------------------------------------------

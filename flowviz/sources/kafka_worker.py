@@ -3,19 +3,20 @@ dead letters turned into calls here; status for the window; recording what is re
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from typing import Any
 
 from flowviz.decoders.guard import guarded
-from flowviz.decoders.messages import MessageDecoder
 from flowviz.derive.dead_letters import DeadLetterDeriver
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.model.timeline_marks import TimelineMarks
+from flowviz.sources.kafka_decoders import Decoded, KafkaDecoders, new_decoder
 from flowviz.sources.kafka_events import LiveEvents
-from flowviz.sources.kafka_reader import KafkaReader, message_where
-from flowviz.sources.kafka_settings import KafkaSettings, recording_header, settings_schemas
+from flowviz.sources.kafka_reader import KafkaReader
+from flowviz.sources.kafka_settings import KafkaSettings, recording_header
 from flowviz.sources.live_recording import LiveRecorder
 from flowviz.sources.raw_inputs import RawRing
 from flowviz.sources.source import LIVE_EXEMPLAR_TIME_SHARE, EventCalls, Idle, SourceItem
@@ -36,15 +37,8 @@ class KafkaSource:
     def __init__(self, settings: KafkaSettings, *, problems: Problems) -> None:
         self.settings = settings
         self.problems = problems
+        self.decoder = new_decoder(settings, problems)
         self.reader = KafkaReader(settings, problems=problems)
-        self.decoder = MessageDecoder(
-            settings.format_name,
-            problems=problems,
-            event_producer=settings.event_producer,
-            dead_letters=settings.dead_letters,
-            schemas=settings_schemas(settings),
-            event_fields=settings.event_fields,
-        )
         self.dead_letters = DeadLetterDeriver(self.decoder.dead_letter_rules)  # failed calls on flows left
         self.events = LiveEvents(settings, problems=problems)  # business events: producer → topic → consumer groups
         self.recorder = LiveRecorder(recording_header(settings))  # the header `flowviz record` writes
@@ -52,6 +46,12 @@ class KafkaSource:
 
     def batches(self) -> Iterator[SourceItem]:
         decoder = self.decoder
+        if self.settings.workers > 1:
+            # multiprocessing refuses children to a daemonic process; the decode workers end with this one
+            # (`parallel_capture.end_with_parent`), so it may have them
+            multiprocessing.current_process().daemon = False
+        # decoded here or by `settings.workers` processes (started before the Kafka client starts its threads)
+        decoders = KafkaDecoders(self.settings, decoder, self.settings.workers)
         try:
             yield Idle()  # the window's first commands (a recording asked for at once) apply from the first message
             while True:
@@ -59,11 +59,11 @@ class KafkaSource:
                 if messages:
                     self.recorder.append(messages)
                     self.raw.add([message.value() for message in messages])
-                    # each message is guarded in the decoder; what still fails costs this batch, never the feed
-                    where = f"{message_where(messages[0])} … {message_where(messages[-1])}"
-                    decoded = guarded(self.problems, None, where, "kafka batch", self._decode, messages)
-                    yield from decoded or ()
-                else:
+                    decoders.submit(messages)  # decoded here, or by the decode workers while the next is read
+                # in read order; each message is guarded in the decoder, what still fails costs its chunk
+                for decoded in decoders.take(block=not messages and decoders.pending > 0):
+                    yield from guarded(self.problems, None, decoded.where, "kafka batch", self._items, decoded) or ()
+                if not messages:
                     yield Idle()
                 yield self.events.poll_groups(read_to=self.reader.positions)  # topic → consumer group, from commits
                 self.recorder.append_looks(self.events.take_looks())  # a recording shows the groups and their lag too
@@ -72,16 +72,15 @@ class KafkaSource:
                 if changes:  # a topic's records came with a new schema: marks on the timeline
                     yield TimelineMarks(tuple(changes))
         finally:
+            decoders.close()
             self.events.close()
             self.recorder.stop()
             self.reader.close()
 
-    def _decode(self, messages: list) -> tuple[SpanBatch, EventCalls, EdgeObservations]:
-        """The spans of `messages`, the calls of their events and of their dead letters."""
-        batch = self.decoder.decode(messages)
-        events = self.decoder.take_events()
-        event_calls = EventCalls(self.events.process(events), events.value_bytes)
-        return batch, event_calls, self.dead_letters.derive(self.decoder.take_dead_letters())
+    def _items(self, decoded: Decoded) -> tuple[SpanBatch, EventCalls, EdgeObservations]:
+        """The spans of decoded messages, the calls of their events and of their dead letters."""
+        event_calls = EventCalls(self.events.process(decoded.events), decoded.events.value_bytes)
+        return decoded.batch, event_calls, self.dead_letters.derive(decoded.dead_letters)
 
     def record(self, path: str | None) -> None:
         self.recorder.switch(path)

@@ -34,6 +34,7 @@ from flowviz.sources.kafka_settings import (
     read_properties,
     start_time_ms,
 )
+from flowviz.sources.parallel_capture import default_workers
 from flowviz.ui.background import PolledJob
 
 SETTINGS_PREFIX = "kafka/"  # QSettings keys: bootstrap, topics, format, start, config_path — never the file's contents
@@ -138,7 +139,12 @@ def validate(
     if problems:
         return None, problems
     settings = KafkaSettings(
-        bootstrap=bootstrap, topics=topics, format_name=format_name, start=start, config_path=config_path or None
+        bootstrap=bootstrap,
+        topics=topics,
+        format_name=format_name,
+        start=start,
+        config_path=config_path or None,
+        workers=default_workers(),  # decode processes: the cores, at most 8, as for captures
     )
     try:
         check_settings(settings)

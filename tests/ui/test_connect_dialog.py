@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDialog
 
 from flowviz.sources.kafka_publish import create_topic, free_port
 from flowviz.sources.kafka_settings import KafkaSettings
+from flowviz.sources.parallel_capture import default_workers
 from flowviz.ui.connect_dialog import SETTINGS_PREFIX, ConnectDialog, bootstrap_problem, parse_topics
 from flowviz.ui.start_page import StartPage
 
@@ -138,6 +139,7 @@ def test_ok_gives_the_settings_and_remembers_them_without_secrets(qtbot, isolate
         format_name="otlp_proto",
         start="-15m",
         config_path=str(properties),
+        workers=default_workers(),
     )
     stored = QSettings()
     assert {key: stored.value(key) for key in stored.allKeys()} == {
