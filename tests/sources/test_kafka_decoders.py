@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from multiprocessing import Pipe
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -269,3 +270,50 @@ def test_the_live_bench_measures_the_scaling_with_decode_workers(kafka_broker) -
 
 def _latency() -> dict:
     return {"rate_spans_per_s": 1.0, "p50_ms": 1.0, "p99_ms": 2.0, "target_p99_ms": 500.0, "max_ms": 3.0}
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_the_window_feed_decodes_with_worker_processes_that_end_with_it(kafka_broker) -> None:
+    from flowviz.sources.process_feed import ProcessFeed
+
+    simulator = Simulator(seed=8, rate_per_s=2_000, spans_per_message=100)
+    messages = simulator.generate(DEFAULT_START_NS + 10 * 1_000_000_000)
+    topic = _topic(kafka_broker.bootstrap, 2)
+    _publish_to_partitions(kafka_broker.bootstrap, topic, [(i % 2, m) for i, m in enumerate(messages)])
+    store = RollingStore(problems=Problems())
+    settings = KafkaSettings(bootstrap=kafka_broker.bootstrap, topics=(topic,), start="earliest", workers=2)
+    feed = ProcessFeed(store, settings)
+    feed.start()
+    try:
+        deadline = time.monotonic() + 30
+        while feed.status.spans < simulator.spans_emitted or feed.status.source.get("state") != "connected":
+            assert time.monotonic() < deadline, feed.status
+            assert not feed.status.error
+            time.sleep(0.1)
+        worker = feed._process.pid
+        decoders = [
+            pid for pid in _children(worker) if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()
+        ]
+        assert len(decoders) == 2
+    finally:
+        feed.stop()
+    assert feed.status.spans == simulator.spans_emitted
+    assert feed.status.restarts == 0
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") for pid in decoders):
+        assert time.monotonic() < deadline, "decode workers left behind"
+        time.sleep(0.1)
