@@ -9,9 +9,8 @@ from typing import Any
 
 from flowviz.decoders.guard import guarded
 from flowviz.derive.dead_letters import DeadLetterDeriver
-from flowviz.model.observations import EdgeObservations
+from flowviz.model.event_batch import EventBatch
 from flowviz.model.problems import Problems
-from flowviz.model.span_batch import SpanBatch
 from flowviz.model.timeline_marks import TimelineMarks
 from flowviz.sources.kafka_decoders import Decoded, KafkaDecoders, new_decoder
 from flowviz.sources.kafka_events import LiveEvents
@@ -62,7 +61,7 @@ class KafkaSource:
                     decoders.submit(messages)  # decoded here, or by the decode workers while the next is read
                 # in read order; each message is guarded in the decoder, what still fails costs its chunk
                 for decoded in decoders.take(block=not messages and decoders.pending > 0):
-                    yield from guarded(self.problems, None, decoded.where, "kafka batch", self._items, decoded) or ()
+                    yield from self._items(decoded)
                 if not messages:
                     yield Idle()
                 yield self.events.poll_groups(read_to=self.reader.positions)  # topic → consumer group, from commits
@@ -77,10 +76,22 @@ class KafkaSource:
             self.recorder.stop()
             self.reader.close()
 
-    def _items(self, decoded: Decoded) -> tuple[SpanBatch, EventCalls, EdgeObservations]:
-        """The spans of decoded messages, the calls of their events and of their dead letters."""
-        event_calls = EventCalls(self.events.process(decoded.events), decoded.events.value_bytes)
-        return decoded.batch, event_calls, self.dead_letters.derive(decoded.dead_letters)
+    def _items(self, decoded: Decoded) -> Iterator[SourceItem]:
+        """The spans of decoded messages, then the calls of their events, then of their dead letters: each counted
+        in the status only as it is yielded (what fails costs its part of the chunk, never the feed)."""
+        yield decoded.batch
+        where = decoded.where
+        event_calls = guarded(self.problems, None, where, "kafka batch", self._event_calls, decoded.events)
+        if event_calls is not None:
+            yield event_calls
+        failed_calls = guarded(
+            self.problems, None, where, "kafka batch", self.dead_letters.derive, decoded.dead_letters
+        )
+        if failed_calls is not None:
+            yield failed_calls
+
+    def _event_calls(self, events: EventBatch) -> EventCalls:
+        return EventCalls(self.events.process(events), events.value_bytes)
 
     def record(self, path: str | None) -> None:
         self.recorder.switch(path)
