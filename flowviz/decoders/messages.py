@@ -116,20 +116,54 @@ class MessageDecoder:
         self.schemas = schemas
         self.topic_schemas: dict[str, dict[str, Any]] = {}  # topic -> the schema of its latest record
         self._schema_changes: list[LagMark] = []
+        self._partition_schema_ids: dict[tuple[str, int], int] = {}  # (topic, partition) -> its latest schema id
+        # (topic, partition, schema, time) each time a partition's schema id differs from its last, the first
+        # included: kept only by a decode worker, whose readings are replayed in read order where marks are made
+        self.keep_schema_readings = False
+        self._schema_readings: list[tuple[str, int, dict[str, Any], int]] = []
 
     def take_schema_changes(self) -> list[LagMark]:
         """Marks for the timeline: a topic whose records came with a new schema id since the last call."""
         changes, self._schema_changes = self._schema_changes, []
         return changes
 
+    def take_schema_readings(self) -> list[tuple[str, int, dict[str, Any], int]]:
+        """A decode worker's schema readings since the last call (see `keep_schema_readings`)."""
+        readings, self._schema_readings = self._schema_readings, []
+        return readings
+
+    def forget_schemas(self) -> None:
+        """Forget which schema each topic and partition had (a decode worker, before each chunk: the order of
+        chunks is known only where they are merged)."""
+        self.topic_schemas.clear()
+        self._partition_schema_ids.clear()
+
     def merge_figures(
-        self, formats: dict[str, int], topic_schemas: dict[str, dict[str, Any]], schema_changes: list[LagMark]
+        self, formats: dict[str, int], schema_readings: list[tuple[str, int, dict[str, Any], int]]
     ) -> None:
-        """Count what another process's decoder read (its formats, topics' schemas and schema changes) here."""
+        """Count what another process's decoder read here: its formats, and its schema readings in read order
+        (so a change is marked once, here, also when it falls between two workers' chunks)."""
         for name, count in formats.items():
             self.formats[name] = self.formats.get(name, 0) + count
-        self.topic_schemas.update(topic_schemas)
-        self._schema_changes += schema_changes
+        for topic, partition, schema, stamp_ns in schema_readings:
+            self._note_schema(topic, partition, schema, stamp_ns)
+
+    def _note_schema(self, topic: str, partition: int, schema: dict[str, Any], stamp_ns: int) -> None:
+        """A record of `topic` came with `schema`: a timeline mark when a partition moves to an id that is not
+        the topic's latest (its other partitions following later, or read in another order, mark nothing)."""
+        if self._partition_schema_ids.get((topic, partition)) == schema["id"]:
+            return
+        self._partition_schema_ids[(topic, partition)] = schema["id"]
+        if self.keep_schema_readings:
+            self._schema_readings.append((topic, partition, schema, stamp_ns))
+        before = self.topic_schemas.get(topic)
+        if before is not None and before["id"] == schema["id"]:
+            return
+        self.topic_schemas[topic] = schema
+        if before is not None:
+            version = f" v{schema['version']}" if schema["version"] is not None else ""
+            text = f"schema {before['id']} → {schema['id']} ({schema['subject']}{version})"
+            self._schema_changes.append(LagMark(stamp_ns, topic, text))
 
     def _add_wire(self, schema_id: int, payload: memoryview, meta: MessageMeta) -> bool:
         """One value in the Confluent wire format: its schema by id, the record decoded, read as an event."""
@@ -147,15 +181,9 @@ class MessageDecoder:
         except Exception as error:  # fastavro and protobuf raise many kinds on bad bytes: counted, never fatal
             self.problems.add(BAD_RECORD, f"{where} (schema id {schema_id}: {type(error).__name__}: {error})")
             return False
-        before = self.topic_schemas.get(meta.topic)
-        if before is None or before["id"] != schema_id:
-            now = {"id": schema_id, "kind": schema.kind, "subject": schema.subject, "version": schema.version}
-            self.topic_schemas[meta.topic] = now
-            if before is not None:
-                version = f" v{schema.version}" if schema.version is not None else ""
-                text = f"schema {before['id']} → {schema_id} ({schema.subject}{version})"
-                stamp = meta.kafka_time_ns
-                self._schema_changes.append(LagMark(stamp if stamp != UNKNOWN_NS else time.time_ns(), meta.topic, text))
+        stamp = meta.kafka_time_ns
+        now = {"id": schema_id, "kind": schema.kind, "subject": schema.subject, "version": schema.version}
+        self._note_schema(meta.topic, meta.partition, now, stamp if stamp != UNKNOWN_NS else time.time_ns())
         return self.events.add_record(record, schema.name, header_map(meta.headers), meta)
 
     def _is_dead_letter(self, topic: str) -> bool:

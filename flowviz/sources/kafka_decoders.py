@@ -15,7 +15,6 @@ import multiprocessing
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from flowviz.decoders.guard import guarded
 from flowviz.decoders.messages import DeadLetterMessage, MessageDecoder
@@ -75,8 +74,7 @@ class Decoded:
     dead_letters: list[DeadLetterMessage]
     problems: Problems = field(default_factory=Problems)  # from a decode worker: merged where it is derived
     formats: dict[str, int] = field(default_factory=dict)
-    topic_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
-    schema_changes: list = field(default_factory=list)
+    schema_readings: list = field(default_factory=list)  # (topic, partition, schema, time): see MessageDecoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +94,16 @@ def decode_chunk(chunk: Chunk) -> Decoded | None:
     decoder = _worker_decoders.get(chunk.settings)
     if decoder is None:
         decoder = _worker_decoders[chunk.settings] = new_decoder(chunk.settings, Problems())
+        decoder.keep_schema_readings = True
+    decoder.forget_schemas()  # each chunk reports each partition's first schema id
     decoded = decode_here(decoder, chunk.messages, chunk.where)
     if decoded is None:
         decoded = Decoded(chunk.where, 0, SpanBatch.empty(), EventBatch.empty(), [])  # counted in the problems
     decoded.problems.merge(decoder.problems)
     decoder.problems.restore({})
     decoded.formats, decoder.formats = decoder.formats, {}
-    decoded.topic_schemas = dict(decoder.topic_schemas)
-    decoded.schema_changes = decoder.take_schema_changes()
+    decoded.schema_readings = decoder.take_schema_readings()
+    decoder.take_schema_changes()  # marked where the chunks are merged, in read order
     return decoded
 
 
@@ -213,7 +213,7 @@ class KafkaDecoders:
             if isinstance(decoded, LostJob):
                 continue  # counted by `_report_death`
             self.problems.merge(decoded.problems)
-            self.decoder.merge_figures(decoded.formats, decoded.topic_schemas, decoded.schema_changes)
+            self.decoder.merge_figures(decoded.formats, decoded.schema_readings)
             yield decoded
 
     def close(self) -> None:

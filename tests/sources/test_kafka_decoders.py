@@ -317,3 +317,43 @@ def test_the_window_feed_decodes_with_worker_processes_that_end_with_it(kafka_br
     while any(os.path.exists(f"/proc/{pid}") for pid in decoders):
         assert time.monotonic() < deadline, "decode workers left behind"
         time.sleep(0.1)
+
+
+def test_a_schema_change_is_marked_once_in_read_order_whichever_workers_decode_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each worker sees only its chunks: the marks are made where the chunks are merged, in read order — one
+    mark per change, also when the change falls between two workers' chunks or a worker saw both ids."""
+    from datetime import UTC, datetime
+
+    from tests.decoders.test_wire_format import SCHEMAS, avro_value
+
+    monkeypatch.setattr(kafka_decoders, "INLINE_BYTES", 0)
+    stamp = datetime.fromtimestamp(1_700_000_000, UTC)
+    ids = [17] * 12 + [18] * 12 + [17] * 6  # a change, and a change back
+    messages = [
+        _Message("orders", index % 3, index // 3, avro_value(schema_id, {
+            "id": f"o-{index}", "source": "checkout", "time": stamp, "total_cents": 1,
+            **({"currency": "EUR"} if schema_id == 18 else {}),
+        }))
+        for index, schema_id in enumerate(ids)
+    ]  # fmt: skip
+    for workers in (1, 3):
+        problems = Problems()
+        settings = KafkaSettings(bootstrap="127.0.0.1:1", topics=("orders",), workers=workers, schemas=str(SCHEMAS))
+        decoder = MessageDecoder(problems=problems, schemas=kafka_decoders.settings_schemas(settings))
+        decoders = KafkaDecoders(settings, decoder, workers)
+        try:
+            for first in range(0, len(messages), 7):
+                decoders.submit(messages[first : first + 7])
+                list(decoders.take())
+            while decoders.pending:
+                list(decoders.take(block=True))
+        finally:
+            decoders.close()
+        marks = [(mark.time_ns, mark.text.split(" (")[0]) for mark in decoder.take_schema_changes()]
+        assert marks == [
+            ((1_700_000_000_000 + 12 // 3) * 1_000_000, "schema 17 → 18"),
+            ((1_700_000_000_000 + 24 // 3) * 1_000_000, "schema 18 → 17"),
+        ], workers
+        assert problems.as_dict() == {}
