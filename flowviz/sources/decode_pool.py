@@ -95,6 +95,8 @@ class DecodePool:
 
     A job whose worker died is run once more in a fresh worker (`on_death` is told, `retried=True`); if that
     worker dies too, `on_death` is told again (`retried=False`) and a `LostJob` is taken in the job's place.
+    `on_death` is told in the job's turn, as its answer is taken: deaths come in submission order too,
+    whichever worker was found dead first.
     An exception raised by a job is raised by `take` in the job's turn. `run` must be picklable (module level).
     """
 
@@ -112,6 +114,7 @@ class DecodePool:
         self._pool = [self._start() for _ in range(max(1, workers))]
         self._waiting: deque[tuple[int, Any, int]] = deque()  # (index, job, attempt) to hand out, retries first
         self._done: dict[int, tuple[str, Any]] = {}
+        self._deaths: dict[int, list[WorkerDeath]] = {}  # per job index: its workers' deaths, told in its turn
         self._next_index = self._next_out = 0
 
     @property
@@ -128,6 +131,8 @@ class DecodePool:
         """The answers ready, in submission order; with `block`, waits for at least the next one (if any)."""
         while True:
             while self._next_out in self._done:
+                for death in self._deaths.pop(self._next_out, ()):
+                    self._on_death(death)
                 kind, value = self._done.pop(self._next_out)
                 self._next_out += 1
                 if kind == "error":
@@ -181,7 +186,7 @@ class DecodePool:
             worker.connection.close()
             pool[slot] = self._start()
             retried = attempt == 1
-            self._on_death(WorkerDeath(job, death, retried))
+            self._deaths.setdefault(index, []).append(WorkerDeath(job, death, retried))
             if retried:
                 self._waiting.appendleft((index, job, attempt + 1))
             else:

@@ -23,6 +23,9 @@ def _square_slowly(job: tuple[int, str]) -> int:
             time.sleep(60)
     if order == "die":
         os.kill(os.getpid(), signal.SIGKILL)
+    if order == "die-late":
+        time.sleep(0.4)
+        os.kill(os.getpid(), signal.SIGKILL)
     if order == "fail":
         raise ValueError(f"no square for {number}")
     return number * number
@@ -86,3 +89,15 @@ def test_how_a_process_ended_is_told() -> None:
     assert death_text(-9) == "killed by signal 9 (SIGKILL)"
     assert death_text(3) == "exited with code 3"
     assert death_text(-200) == "killed by signal 200"
+
+
+def test_deaths_are_told_in_the_jobs_order_whichever_worker_is_found_dead_first() -> None:
+    """Job 0's workers die 0.4 s into it, job 1's at once: job 1's deaths are found first, told second."""
+    deaths: list[WorkerDeath] = []
+    jobs = [(0, "die-late"), (1, "die"), (2, "")]
+    results = _run(jobs, deaths, workers=3)
+    assert [type(result) for result in results[:2]] == [LostJob, LostJob]
+    assert results[2] == 4
+    assert [(death.job, death.retried) for death in deaths] == [
+        (jobs[0], True), (jobs[0], False), (jobs[1], True), (jobs[1], False)
+    ]  # fmt: skip
