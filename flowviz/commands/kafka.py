@@ -33,6 +33,12 @@ STATUS_EVERY_S = 5.0
 STOP_WAIT_S = 1.0  # at the end of `record`, how long a look at the groups still in flight may take
 
 
+def _add_broker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The broker and its librdkafka properties file, as peek, journey and simulate take them."""
+    parser.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s)")
+    parser.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
+
+
 def add_kafka_arguments(
     parser: argparse.ArgumentParser, *, with_format: bool = True, with_groups: bool = True, start: str = "latest"
 ) -> None:
@@ -153,12 +159,11 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
         description="Read the newest messages of a topic by assign() (no group, no commits) and print them: time, "
         "place, event producer/type/id, key, size and a preview of the value. Nothing is kept.",
     )
-    peek_command.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s)")
+    _add_broker_arguments(peek_command)
     peek_command.add_argument("--topic", required=True, metavar="T", help="the topic")
     peek_command.add_argument("-n", "--count", type=int, default=20, metavar="N", help="messages (default 20)")
     peek_command.add_argument("--producer", metavar="P", help="only business events of this producer")
     peek_command.add_argument("--group", metavar="G", help="only what this consumer group had consumed (committed)")
-    peek_command.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
     peek_command.add_argument("--json", action="store_true", help="one JSON list of the messages")
     add_connect_timeout(peek_command)
     peek_command.set_defaults(handler=run_peek)
@@ -167,11 +172,10 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
         help="one event's journey: producer, trace context, topic/partition/offset, each group's commit",
         description="Find the event with this id among the topics' newest messages and show where it went.",
     )
-    journey.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s)")
+    _add_broker_arguments(journey)
     journey.add_argument("--topic", dest="topics", action="append", required=True, metavar="T", help="(repeatable)")
     journey.add_argument("--id", dest="event_id", required=True, metavar="ID", help="the event id (CloudEvents id)")
     journey.add_argument("--group", dest="groups", action="append", metavar="G", help="only these groups")
-    journey.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
     journey.add_argument("--json", action="store_true", help="one JSON object")
     add_connect_timeout(journey)
     journey.set_defaults(handler=run_journey)
@@ -180,7 +184,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
         help="publish the built-in simulated platform to a Kafka topic (demos, load tests)",
         description="Publish OTLP messages of the simulator in real time, as the Collector's kafka exporter does.",
     )
-    simulate.add_argument("--bootstrap", default="", metavar="HOST:PORT", help="Kafka broker(s)")
+    _add_broker_arguments(simulate)
     simulate.add_argument("--topic", default=DEFAULT_TOPIC, metavar="T", help=f"topic (default {DEFAULT_TOPIC})")
     simulate.add_argument("--rate", type=float, default=1_500.0, help="mean spans per second (default 1500)")
     simulate.add_argument("--format", choices=("otlp_proto", "otlp_json"), default="otlp_proto")
@@ -188,7 +192,6 @@ def add_kafka_commands(commands: argparse._SubParsersAction) -> None:
     simulate.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
     simulate.add_argument("--flat", action="store_true", help="a constant rate (no daily curve): for load tests")
     simulate.add_argument("--spans-per-message", type=int, default=100, metavar="N", help="(default 100)")
-    simulate.add_argument("--kafka-config", metavar="FILE", help="librdkafka properties file (security settings)")
     add_connect_timeout(simulate)
     simulate.set_defaults(handler=run_simulate)
 

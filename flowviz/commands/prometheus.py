@@ -97,6 +97,22 @@ def load_prometheus(
     return totals, reader
 
 
+def _settings_and_range(
+    args: argparse.Namespace, command: str, start: str | None, end: str | None
+) -> tuple[PrometheusSettings, int, int] | None:
+    """The server's settings and the [start, end) range in ns from the command line; None (said on stderr,
+    prefixed by `command`) when either is wrong."""
+    from flowviz.sources.prometheus import PrometheusError
+
+    try:
+        settings = prometheus_settings_from_args(args)
+        start_ns, end_ns = time_range_ns(start, end)
+    except (PrometheusError, TimeSpecError) as error:
+        print(f"flowviz {command}: {error}", file=sys.stderr)
+        return None
+    return settings, start_ns, end_ns
+
+
 def run_report_prometheus(args: argparse.Namespace) -> int:
     """`flowviz report --prometheus URL --from T --to T`: the report of the counters' increase in [from, to)."""
     import orjson
@@ -116,12 +132,10 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        settings = prometheus_settings_from_args(args)
-        start_ns, end_ns = time_range_ns(args.start, args.end)
-    except (PrometheusError, TimeSpecError) as error:
-        print(f"flowviz report: {error}", file=sys.stderr)
+    parsed = _settings_and_range(args, "report", args.start, args.end)
+    if parsed is None:
         return EXIT_USAGE
+    settings, start_ns, end_ns = parsed
     problems = Problems(echo=sys.stderr)
     store = RollingStore(problems=problems)
     try:
@@ -211,25 +225,21 @@ def add_range_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_open_prometheus(args: argparse.Namespace) -> int:
     """`flowviz open --prometheus URL --from T --to T`: a window on a past range of service-graph metrics."""
-    from flowviz.sources.prometheus import PrometheusError
     from flowviz.sources.prometheus_feed import PrometheusSpec
     from flowviz.ui.app import run_metrics
 
     if args.captures:
         print("flowviz open: give capture files or --prometheus, not both", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        settings = prometheus_settings_from_args(args)
-        start_ns, end_ns = time_range_ns(args.start, args.end)
-    except (PrometheusError, TimeSpecError) as error:
-        print(f"flowviz open: {error}", file=sys.stderr)
+    parsed = _settings_and_range(args, "open", args.start, args.end)
+    if parsed is None:
         return EXIT_USAGE
+    settings, start_ns, end_ns = parsed
     return run_metrics(PrometheusSpec(settings, start_ns, end_ns), theme=args.theme)
 
 
 def run_live_prometheus(args: argparse.Namespace) -> int:
     """`flowviz live --prometheus URL [--from -15m]`: a window following the service-graph metrics."""
-    from flowviz.sources.prometheus import PrometheusError
     from flowviz.sources.prometheus_feed import PrometheusSpec
     from flowviz.ui.app import run_metrics
 
@@ -237,10 +247,8 @@ def run_live_prometheus(args: argparse.Namespace) -> int:
         print("flowviz live: Kafka options and --prometheus do not go together", file=sys.stderr)
         return EXIT_USAGE
     start = args.start if args.start not in ("latest", "earliest") else "-15m"  # metrics give a past for free
-    try:
-        settings = prometheus_settings_from_args(args)
-        start_ns, _ = time_range_ns(start, None)
-    except (PrometheusError, TimeSpecError) as error:
-        print(f"flowviz live: {error}", file=sys.stderr)
+    parsed = _settings_and_range(args, "live", start, None)
+    if parsed is None:
         return EXIT_USAGE
+    settings, start_ns, _ = parsed
     return run_metrics(PrometheusSpec(settings, start_ns), theme=args.theme)
