@@ -42,7 +42,7 @@ class CaptureSource:
     def batches(self) -> Iterator[SourceItem]:
         if self.workers > 1:
             # multiprocessing refuses children to a daemonic process (they would outlive it when it is terminated);
-            # the decoding workers end with this process (`parallel_capture.end_with_parent`), so it may have them
+            # the decoding workers end with this process (`parallel_capture.start_decode_worker`), so it may have them
             multiprocessing.current_process().daemon = False
         for path in self.paths:
             reader = CaptureReader(path, problems=self.problems, format_name=self.format_name, workers=self.workers)

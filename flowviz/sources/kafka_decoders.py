@@ -23,7 +23,7 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.sources.decode_pool import DecodePool, LostJob, WorkerDeath
 from flowviz.sources.kafka_settings import KafkaSettings, settings_schemas
-from flowviz.sources.parallel_capture import end_with_parent
+from flowviz.sources.parallel_capture import start_decode_worker
 
 INLINE_BYTES = 256 << 10  # a poll this small, with nothing in flight, is decoded in the reading process
 IN_FLIGHT_PER_WORKER = 2  # chunks handed out ahead of the one being derived, per worker
@@ -183,7 +183,7 @@ class KafkaDecoders:
                 method=_start_method(),
                 workers=workers,
                 on_death=self._report_death,
-                initializer=end_with_parent,
+                initializer=start_decode_worker,
             )
 
     @property

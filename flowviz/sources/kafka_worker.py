@@ -47,7 +47,7 @@ class KafkaSource:
         decoder = self.decoder
         if self.settings.workers > 1:
             # multiprocessing refuses children to a daemonic process; the decode workers end with this one
-            # (`parallel_capture.end_with_parent`), so it may have them
+            # (`parallel_capture.start_decode_worker`), so it may have them
             multiprocessing.current_process().daemon = False
         # decoded here or by `settings.workers` processes (started before the Kafka client starts its threads)
         decoders = KafkaDecoders(self.settings, decoder, self.settings.workers)

@@ -27,6 +27,7 @@ import orjson
 from flowviz.decoders.formats import OTLP_PROTO
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
+from flowviz.sources.allocator import keep_freed_memory
 from flowviz.sources.capture_file import (
     UNMATCHED_DOCUMENTS,
     CaptureError,
@@ -113,9 +114,15 @@ def decode_region(task: RegionTask) -> RegionResult:
     return RegionResult(batches, problems)
 
 
+def start_decode_worker() -> None:
+    """A pool worker's first step: it ends with its parent, and keeps freed memory for its next region."""
+    end_with_parent()
+    keep_freed_memory()
+
+
 def end_with_parent() -> None:
-    """A pool worker's first step: on Linux, ask the kernel to end it when its parent ends (however abruptly,
-    a window's terminated capture worker too), so no decoder is left behind."""
+    """On Linux, ask the kernel to end this process when its parent ends (however abruptly, a window's
+    terminated capture worker too), so no decoder is left behind."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -154,7 +161,7 @@ def _merged(
             workers=workers,
             ahead=workers * IN_FLIGHT_PER_WORKER,
             on_death=report,
-            initializer=end_with_parent,
+            initializer=start_decode_worker,
         ):
             if not isinstance(result, LostJob):
                 yield from _take(result, problems)

@@ -25,6 +25,7 @@ from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch
 from flowviz.model.timeline_marks import LagMark, TimelineMarks
+from flowviz.sources.allocator import keep_freed_memory
 from flowviz.sources.capture_file import DependencyLinks
 from flowviz.sources.capture_source import CaptureSource
 from flowviz.sources.source import EventCalls, FormatFound, Idle, Source, SourceItem, Unreadable
@@ -230,6 +231,7 @@ def run_source(source: Source, pipeline: IngestPipeline, *, between: Callable[[]
     is finished (waiting halves resolved, traces closed). `between()`, after each item, may stop the loop early
     (returning False: the source is closed, the pipeline not finished)."""
     between = between if between is not None else _go_on
+    keep_freed_memory()
     items = source.batches()
     try:
         for item in items:
