@@ -95,24 +95,85 @@ def _pipeline_case(path: Path) -> dict:
     }
 
 
-def _wall_seconds(work: Callable[[], object], repeats: int = REPEATS) -> tuple[float, float, float]:
-    """Least wall time of `repeats` runs, and the CPU time of that run in this process and in its (finished)
-    worker processes."""
-    best = (float("inf"), 0.0, 0.0)
+def _wall_seconds(*works: Callable[[], object], repeats: int = REPEATS) -> list[tuple[float, float, float]]:
+    """For each of `works`: its least wall time over `repeats` runs, and the CPU time of that run in this process
+    and in its (finished) worker processes. The works take turns (a, b, a, b, ...), so a machine whose speed
+    drifts (a virtual machine's neighbours) slows them alike."""
+    best = [(float("inf"), 0.0, 0.0)] * len(works)
     for _ in range(repeats):
-        own_start, workers_start = _cpu_seconds()
-        start = time.perf_counter()
-        work()
-        wall = time.perf_counter() - start
-        own_end, workers_end = _cpu_seconds()
-        if wall < best[0]:
-            best = (wall, own_end - own_start, workers_end - workers_start)
+        for index, work in enumerate(works):
+            own_start, workers_start = _cpu_seconds()
+            start = time.perf_counter()
+            work()
+            wall = time.perf_counter() - start
+            own_end, workers_end = _cpu_seconds()
+            if wall < best[index][0]:
+                best[index] = (wall, own_end - own_start, workers_end - workers_start)
     return best
 
 
 def _cpu_seconds() -> tuple[float, float]:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def ingest_capture(path: str, workers: int = 1) -> int:
+    """Decode, derive and store one capture into a fresh store; its span count."""
+    problems = Problems()
+    pipeline = IngestPipeline(RollingStore(problems=problems), problems=problems)
+    return load_captures([path], pipeline, workers=workers).spans
+
+
+_COPY_SCRIPT = """
+import sys, time
+from flowviz.bench.ingest import ingest_capture
+ingest_capture(sys.argv[1])  # warm: imports, caches, the file in the page cache
+print("ready", flush=True)
+sys.stdin.readline()
+start = time.perf_counter()
+ingest_capture(sys.argv[1])
+print(time.perf_counter() - start, flush=True)
+"""
+
+
+def machine_ceiling(path: Path, copies: int, repeats: int = REPEATS) -> dict:
+    """What `copies` processes gain on this machine when they share nothing: each ingests the whole capture in
+    one process, all started at once, against one alone (best of `repeats`). `ceiling` = copies x alone / the
+    slowest copy: the speedup of perfectly parallel work, what a virtual machine's cores, a shared cache and
+    memory bandwidth allow. A scaling figure is judged against it."""
+
+    def together(count: int) -> float:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", _COPY_SCRIPT, str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(count)
+        ]
+        try:
+            for process in processes:
+                if process.stdout.readline().strip() != "ready":
+                    raise RuntimeError("a copy of the ingest ended before it was ready")
+            for process in processes:
+                process.stdin.write("go\n")
+                process.stdin.flush()
+            return max(float(process.stdout.readline()) for process in processes)
+        finally:
+            for process in processes:
+                process.stdin.close()
+                process.wait()
+
+    alone = both = float("inf")
+    for _ in range(repeats):  # in turns, as `_wall_seconds`
+        alone, both = min(alone, together(1)), min(both, together(copies))
+    return {
+        "copies": copies,
+        "seconds_alone": round(alone, 3),
+        "seconds_together": round(both, 3),
+        "ceiling": round(copies * alone / both, 2),
+    }
 
 
 def measure_scaling(path: str, workers: int) -> dict:
@@ -124,14 +185,11 @@ def measure_scaling(path: str, workers: int) -> dict:
     (`_scaling_case`): forked decoders of a process that holds much memory pay for copying its pages."""
 
     def run(count: int) -> int:
-        problems = Problems()
-        pipeline = IngestPipeline(RollingStore(problems=problems), problems=problems)
-        return load_captures([path], pipeline, workers=count).spans
+        return ingest_capture(path, count)
 
     cores = os.cpu_count() or 1
     spans = run(1)
-    one_s, one_cpu_s, _ = _wall_seconds(lambda: run(1))
-    many_s, main_cpu_s, decoders_cpu_s = _wall_seconds(lambda: run(workers))
+    (one_s, one_cpu_s, _), (many_s, main_cpu_s, decoders_cpu_s) = _wall_seconds(lambda: run(1), lambda: run(workers))
     return {
         "spans": spans,
         "workers": workers,
@@ -155,7 +213,10 @@ def _scaling_case(name: str, path: Path, workers: int) -> dict:
         "sys.stdout.buffer.write(orjson.dumps(measure_scaling(sys.argv[1], int(sys.argv[2]))))"
     )
     done = subprocess.run([sys.executable, "-c", script, str(path), str(workers)], check=True, capture_output=True)
-    return {"format": name, **orjson.loads(done.stdout)}
+    case = {"format": name, **orjson.loads(done.stdout)}
+    case["machine"] = machine_ceiling(path, workers)
+    case["of_ceiling"] = round(case["speedup"] / case["machine"]["ceiling"], 2)
+    return case
 
 
 _BARE_SCRIPT = """
@@ -174,28 +235,33 @@ else:
 """
 
 
-def _process_seconds(command: list[str], repeats: int = REPEATS) -> tuple[float, float]:
-    """Least wall time of a whole process (start, imports, work, exit), and the CPU time of that run (the process
-    and the decoders it started)."""
-    best = (float("inf"), 0.0)
-    for _ in range(repeats):
-        cpu_start = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
+def _process_seconds(*commands: list[str], repeats: int = REPEATS) -> list[tuple[float, float]]:
+    """For each of `commands`: the least wall time of its whole process (start, imports, work, exit), and the
+    CPU time of that run (the process and the decoders it started). The commands take turns, as `_wall_seconds`."""
+
+    def run(command: list[str]) -> None:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall = time.perf_counter() - start
-        cpu_end = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = cpu_end.ru_utime + cpu_end.ru_stime - cpu_start.ru_utime - cpu_start.ru_stime
-        if wall < best[0]:
-            best = (wall, cpu)
+
+    best = [(float("inf"), 0.0)] * len(commands)
+    for _ in range(repeats):
+        for index, command in enumerate(commands):
+            cpu_start = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            run(command)
+            wall = time.perf_counter() - start
+            cpu_end = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = cpu_end.ru_utime + cpu_end.ru_stime - cpu_start.ru_utime - cpu_start.ru_stime
+            if wall < best[index][0]:
+                best[index] = (wall, cpu)
     return best
 
 
 def _report_case(name: str, path: Path, bare_kind: str, workers: int, spans: int) -> dict:
     """`flowviz report --json` of a capture against a process that only parses it (orjson / protobuf)."""
-    bare_s, bare_cpu_s = _process_seconds([sys.executable, "-c", _BARE_SCRIPT, str(path), bare_kind])
     report = [sys.executable, "-m", "flowviz.cli", "report", "--json", str(path), "--workers"]
-    one_s, one_cpu_s = _process_seconds([*report, "1"])
-    many_s, many_cpu_s = _process_seconds([*report, str(workers)])
+    (bare_s, bare_cpu_s), (one_s, one_cpu_s), (many_s, many_cpu_s) = _process_seconds(
+        [sys.executable, "-c", _BARE_SCRIPT, str(path), bare_kind], [*report, "1"], [*report, str(workers)]
+    )
     return {
         "format": name,
         "spans": spans,
@@ -337,7 +403,8 @@ def format_figures(figures: dict) -> str:
         lines.append(
             f"{case['format']}, decode+derive+store: {case['spans_per_s_1']} spans/s with 1 process, "
             f"{case['spans_per_s_n']} with {case['workers']} -> {case['speedup']}x "
-            f"(CPU-bound: {case['cpu_bound_speedup']}x)"
+            f"(CPU-bound: {case['cpu_bound_speedup']}x); {case['workers']} independent one-process copies on this "
+            f"machine: {case['machine']['ceiling']}x, so {round(100 * case['of_ceiling'])} % of what it allows"
         )
     for case in scaling["report"] if scaling else []:
         lines.append(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowviz.bench.encode import otlp_proto_frames
-from flowviz.bench.ingest import format_figures, measure_scaling
+from flowviz.bench.ingest import format_figures, machine_ceiling, measure_scaling
 from flowviz.bench.synthetic import synthetic_traces
 
 
@@ -25,6 +25,13 @@ def test_scaling_figures_of_a_capture(tmp_path: Path) -> None:
     ratio = case["seconds_1"] / case["seconds_n"]
     slack = ratio * (rounding_s / case["seconds_1"] + rounding_s / case["seconds_n"]) + 0.005
     assert case["speedup"] == pytest.approx(ratio, abs=slack)
+    machine = machine_ceiling(path, 2, repeats=1)
+    assert machine["copies"] == 2
+    assert machine["seconds_alone"] > 0
+    ceiling = 2 * machine["seconds_alone"] / machine["seconds_together"]
+    slack = ceiling * (rounding_s / machine["seconds_alone"] + rounding_s / machine["seconds_together"]) + 0.005
+    assert machine["ceiling"] == pytest.approx(ceiling, abs=slack)
+    case.update(machine=machine, of_ceiling=round(case["speedup"] / machine["ceiling"], 2))
     figures = {
         "ingest": [],
         "pipeline": {"format": "otlp_json_lines", "spans_per_s": 1},
@@ -36,4 +43,6 @@ def test_scaling_figures_of_a_capture(tmp_path: Path) -> None:
             "cores": 2,
         },
     }
-    assert f"-> {case['speedup']}x (CPU-bound: {case['cpu_bound_speedup']}x)" in format_figures(figures)
+    text = format_figures(figures)
+    assert f"-> {case['speedup']}x (CPU-bound: {case['cpu_bound_speedup']}x)" in text
+    assert f"one-process copies on this machine: {machine['ceiling']}x, so {round(100 * case['of_ceiling'])} %" in text
