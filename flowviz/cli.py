@@ -125,8 +125,8 @@ def _add_window_commands(commands: argparse._SubParsersAction) -> None:
         "--workers",
         type=_workers,
         metavar="N",
-        help="processes decoding Kafka messages, a poll's partitions side by side (default: the machine's cores, "
-        "at most 8; 1: the reading process only)",
+        help="processes decoding Kafka messages, a poll's partitions side by side (default: the machine's cores "
+        "less one, at most 7: 1 on 2 cores; 1: the reading process only)",
     )
     live.add_argument("--theme", choices=themes, help="colour theme (default: the one last chosen, else dark)")
     add_prometheus_arguments(live)

@@ -131,12 +131,12 @@ def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
 
 
 def _decode_workers(args: argparse.Namespace) -> int:
-    """`--workers N` where a command has it (unset: the cores, at most 8, as for captures); else 1."""
+    """`--workers N` where a command has it (unset: `kafka_decoders.default_live_workers`); else 1."""
     if not hasattr(args, "workers"):
         return 1
-    from flowviz.sources.parallel_capture import default_workers
+    from flowviz.sources.kafka_decoders import default_live_workers
 
-    return args.workers or default_workers()
+    return args.workers or default_live_workers()
 
 
 def add_kafka_commands(commands: argparse._SubParsersAction) -> None:

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from flowviz.sources.recording import RecordingWriter
 
 
-
 class ReceiverConfigError(ValueError):
     """Receiver settings that cannot work (an address, a public interface without TLS, unreadable keys)."""
 

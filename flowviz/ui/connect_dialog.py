@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from flowviz.decoders.formats import KAFKA_FORMATS
 from flowviz.model.time_spec import TimeSpecError
+from flowviz.sources.kafka_decoders import default_live_workers
 from flowviz.sources.kafka_probe import PROBE_TIMEOUT_S, ProbeResult, probe_topics
 from flowviz.sources.kafka_settings import (
     DEFAULT_TOPIC,
@@ -34,7 +35,6 @@ from flowviz.sources.kafka_settings import (
     read_properties,
     start_time_ms,
 )
-from flowviz.sources.parallel_capture import default_workers
 from flowviz.ui.background import PolledJob
 
 SETTINGS_PREFIX = "kafka/"  # QSettings keys: bootstrap, topics, format, start, config_path — never the file's contents
@@ -144,7 +144,7 @@ def validate(
         format_name=format_name,
         start=start,
         config_path=config_path or None,
-        workers=default_workers(),  # decode processes: the cores, at most 8, as for captures
+        workers=default_live_workers(),  # decode processes: the cores beyond the reading process's
     )
     try:
         check_settings(settings)

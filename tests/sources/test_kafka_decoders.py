@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import threading
@@ -357,3 +358,16 @@ def test_a_schema_change_is_marked_once_in_read_order_whichever_workers_decode_i
             ((1_700_000_000_000 + 24 // 3) * 1_000_000, "schema 18 → 17"),
         ], workers
         assert problems.as_dict() == {}
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (4, 3), (8, 7)])
+def test_a_live_topic_decodes_on_the_cores_beyond_the_reading_process(
+    monkeypatch: pytest.MonkeyPatch, cores: int, expected: int
+) -> None:
+    import flowviz.sources.kafka_decoders as kafka_decoders
+    from flowviz.commands.kafka import _decode_workers
+
+    monkeypatch.setattr(kafka_decoders, "default_workers", lambda: cores)
+    assert kafka_decoders.default_live_workers() == expected
+    assert _decode_workers(argparse.Namespace(workers=None)) == expected
+    assert _decode_workers(argparse.Namespace(workers=3)) == 3

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog
 
+from flowviz.sources.kafka_decoders import default_live_workers
 from flowviz.sources.kafka_publish import create_topic, free_port
 from flowviz.sources.kafka_settings import KafkaSettings
-from flowviz.sources.parallel_capture import default_workers
 from flowviz.ui.connect_dialog import SETTINGS_PREFIX, ConnectDialog, bootstrap_problem, parse_topics
 from flowviz.ui.start_page import StartPage
 
@@ -139,7 +139,7 @@ def test_ok_gives_the_settings_and_remembers_them_without_secrets(qtbot, isolate
         format_name="otlp_proto",
         start="-15m",
         config_path=str(properties),
-        workers=default_workers(),
+        workers=default_live_workers(),
     )
     stored = QSettings()
     assert {key: stored.value(key) for key in stored.allKeys()} == {
