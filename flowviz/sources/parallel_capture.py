@@ -47,7 +47,7 @@ from flowviz.sources.input_bytes import GZIP_MAGIC, ReadLimits
 
 MAX_DEFAULT_WORKERS = 8  # the default worker count: the cores this process may use, at most this many
 MIN_PARALLEL_BYTES = 16 << 20  # smaller captures are decoded in one process (starting workers costs more)
-PROTOBUF_REGION_BYTES = 8 << 20  # ~35 000 spans of typical OTLP
+PROTOBUF_REGION_BYTES = 8 << 20  # regions at most about this size: ~35 000 spans of typical OTLP
 JSON_REGION_BYTES = 16 << 20  # ~30 000 spans of typical OTLP JSON
 IN_FLIGHT_PER_WORKER = 2  # regions handed out ahead of the one being merged, per worker
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
@@ -192,9 +192,9 @@ def parallel_batches(reader: CaptureReader, data, workers: int) -> Iterator[Span
         return None
     label = str(reader.path)
     if reader.format_name == OTLP_PROTO:
-        tasks = _protobuf_regions(reader, protobuf_frames(data, label, reader.problems), label)
+        tasks = _protobuf_regions(reader, protobuf_frames(data, label, reader.problems), label, workers)
     else:
-        tasks = _json_line_tasks(reader, data)
+        tasks = _json_line_tasks(reader, data, workers)
         if tasks is None:
             return None
     if method == "fork":
@@ -202,19 +202,31 @@ def parallel_batches(reader: CaptureReader, data, workers: int) -> Iterator[Span
     return _merged(tasks, method, workers, reader.problems, label)
 
 
-def _protobuf_regions(reader: CaptureReader, frames: ProtobufFrames, label: str) -> Iterator[RegionTask]:
+def region_bytes(total_bytes: int, largest_bytes: int, workers: int) -> int:
+    """The size of a capture's regions: equal ones, at most `largest_bytes`, as many as a multiple of `workers`,
+    so every worker decodes the same share (8 MB regions of 44 MB gave one of 2 workers 3 whole regions and
+    the other 2 and a half, and the capture took as long as the first)."""
+    count = -(-total_bytes // max(largest_bytes, 1))
+    count = -(-count // workers) * workers
+    return max(1, -(-total_bytes // count))
+
+
+def _protobuf_regions(reader: CaptureReader, frames: ProtobufFrames, label: str, workers: int) -> Iterator[RegionTask]:
     ranges, first = frames.ranges, 0
+    wanted = region_bytes(ranges[-1][1] - ranges[0][0], PROTOBUF_REGION_BYTES, workers) if ranges else 1
+    cut = ranges[0][0] + wanted if ranges else 0  # a region ends with the frame that reaches its cut
     while first < len(ranges):
-        last, size = first + 1, ranges[first][1] - ranges[first][0]
-        while last < len(ranges) and size < PROTOBUF_REGION_BYTES:
-            size += ranges[last][1] - ranges[last][0]
+        last = first + 1
+        while last < len(ranges) and ranges[last - 1][1] < cut:
             last += 1
         yield RegionTask(label, reader.limits, reader.batch_spans, frames=ranges[first:last], is_framed=True)
+        while cut <= ranges[last - 1][1]:  # the next cut past this region (a frame may be larger than a region)
+            cut += wanted
         first = last
     note_truncated_frame(frames, label, reader.problems)  # after every frame before it, as in one process
 
 
-def _json_line_tasks(reader: CaptureReader, data) -> Iterator[RegionTask] | None:
+def _json_line_tasks(reader: CaptureReader, data, workers: int) -> Iterator[RegionTask] | None:
     """Regions of JSON lines once the format is known from the first lines; None when the file is not JSON
     lines of spans (a single document, a dependency list, a format that takes no lines)."""
     if json_lines(data, reader.limits) is None:
@@ -234,19 +246,22 @@ def _json_line_tasks(reader: CaptureReader, data) -> Iterator[RegionTask] | None
     if chosen.add is None:
         return None  # dependency links: small, and not span batches
     first_format, reader.format_name = reader.format_name, chosen.name
-    return _json_regions(reader, data, first_format, chosen.name, end)
+    wanted = region_bytes(len(data), JSON_REGION_BYTES, workers)
+    return _json_regions(reader, data, first_format, chosen.name, end, wanted)
 
 
 def _json_regions(
-    reader: CaptureReader, data, first_format: str, format_name: str, first_match_end: int
+    reader: CaptureReader, data, first_format: str, format_name: str, first_match_end: int, wanted_bytes: int
 ) -> Iterator[RegionTask]:
-    """Regions of about `JSON_REGION_BYTES` at line starts (the first one past the first line in the format)."""
+    """Regions of about `wanted_bytes` at line starts (the first one past the first line in the format)."""
     label, size = str(reader.path), len(data)
     view = np.frombuffer(data, np.uint8)
-    start, line = 0, 1
+    start, line, cut = 0, 1, wanted_bytes  # a region ends with the line that reaches its cut
     while start < size:
-        cut = data.find(b"\n", max(start + JSON_REGION_BYTES, first_match_end if start == 0 else 0))
-        end = size if cut < 0 else cut + 1
+        newline = data.find(b"\n", max(cut - 1, first_match_end if start == 0 else 0))
+        end = size if newline < 0 else newline + 1
+        while cut <= end:  # the next cut past this region (a line may be longer than a region)
+            cut += wanted_bytes
         yield RegionTask(
             label,
             reader.limits,

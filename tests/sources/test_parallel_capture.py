@@ -430,3 +430,42 @@ def test_a_region_whose_worker_dies_again_is_reported_missing_and_the_others_are
     assert two["problems"][missing] == {"count": 1, "first": [where]}
     retried = f"decode worker died ({killed}): its region was decoded again in a fresh worker"
     assert two["problems"][retried] == {"count": 1, "first": [where]}
+
+
+def test_region_sizes_are_equal_and_their_count_a_multiple_of_the_workers() -> None:
+    assert parallel_capture.region_bytes(44 << 20, 8 << 20, 2) == -(-(44 << 20) // 6)  # 6 of 7.3 MB, not 5 and a half
+    assert parallel_capture.region_bytes(100, 30, 2) == 25  # 4 regions
+    assert parallel_capture.region_bytes(100, 30, 3) == 17  # 6 regions
+    assert parallel_capture.region_bytes(10, 1, 2) == 1
+    assert parallel_capture.region_bytes(7, 100, 2) == 4  # a small capture: still one region per worker
+
+
+@pytest.mark.parametrize("encode", [otlp_json_lines, otlp_proto_frames], ids=["json_lines", "proto_frames"])
+def test_each_worker_gets_the_same_share_of_a_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_regions: list[int], encode
+) -> None:
+    path = tmp_path / "generated"
+    path.write_bytes(encode(list(synthetic_traces(spans=6_000, seed=5))))
+    size = path.stat().st_size
+    monkeypatch.setattr(parallel_capture, "PROTOBUF_REGION_BYTES", size // 5)  # 5 regions and a bit before
+    monkeypatch.setattr(parallel_capture, "JSON_REGION_BYTES", size // 5)
+    tasks: list = []
+    merged = parallel_capture._merged
+
+    def keeping(regions, *args):
+        tasks.extend(regions)
+        return merged(iter(tasks), *args)
+
+    monkeypatch.setattr(parallel_capture, "_merged", keeping)
+    problems = Problems()
+    load_captures([path], IngestPipeline(RollingStore(problems=problems), problems=problems), workers=2)
+    if tasks[0].frames is not None:
+        sizes = [task.frames[-1][1] - task.frames[0][0] for task in tasks]
+        step = max(end - start for task in tasks for start, end in task.frames)  # a region ends with a whole frame
+    else:
+        sizes = [task.end - task.start for task in tasks]
+        step = max(map(len, path.read_bytes().splitlines())) + 1
+    assert len(tasks) == 6
+    assert sum(sizes) >= size - 4 * len(tasks)  # every byte in a region (a frame's header aside)
+    assert max(sizes) - min(sizes) <= 2 * step
+    assert min(sizes) > size // 6 - 2 * step
