@@ -16,6 +16,7 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind, StatusCode
 
 ROW_FIELDS = ("trace", "span", "parent", "service", "name", "kind", "status", "start_ns", "end_ns", "flags")
+SEAL_ROWS = 4096  # rows collected before they are turned into a column block (see `checkpoint`)
 """Field order of `SpanBatchBuilder.rows` tuples."""
 
 
@@ -126,7 +127,12 @@ class SpanBatchBuilder:
         return sum(len(block) for block in self._blocks) + len(self.rows)
 
     def checkpoint(self) -> tuple[int, int, int, int, int]:
-        """A mark to `rollback()` to: what was added after it (a message that failed half-way) is dropped."""
+        """A mark to `rollback()` to: what was added after it (a message that failed half-way) is dropped.
+
+        Taken before each input, it is also where rows collected so far become a column block once there are
+        `SEAL_ROWS` of them: short lists stay in the CPU's caches while they are turned into columns."""
+        if len(self.rows) >= SEAL_ROWS:
+            self._seal_rows()
         return len(self._blocks), len(self.rows), len(self.attr_rows), len(self.links["row"]), len(self.marks)
 
     def rollback(self, mark: tuple[int, int, int, int, int]) -> None:
