@@ -12,8 +12,9 @@ from flowviz.decoders.otlp_proto.columns import _column_block, _Resources, _reso
 from flowviz.decoders.otlp_proto.tree import _Tree, _walk
 from flowviz.model.problems import Problems
 
-_CHUNK_BYTES = 1 << 20  # messages are decoded together in chunks of about this size: a chunk's arrays stay in
-# a core's cache (1 MB chunks took 17-24 % less CPU than 4 MB ones, `bench ingest`'s captures)
+_CHUNK_BYTES = 1 << 20  # messages are decoded together in chunks of about this size: with glibc's default
+# allocator 1 MB chunks took 10-24 % less CPU than 4 MB ones (their arrays are not mapped and unmapped each
+# time); with the ingest loop's allocator (`sources.allocator`) the two cost the same
 _PARSE_ERROR = "otlp-proto: message does not parse (DecodeError)"
 _NO_SERVICE = "otlp-proto: resource without service.name"
 
