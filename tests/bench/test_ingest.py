@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,18 @@ def test_scaling_figures_of_a_capture(tmp_path: Path) -> None:
     text = format_figures(figures)
     assert f"-> {case['speedup']}x (CPU-bound: {case['cpu_bound_speedup']}x)" in text
     assert f"one-process copies on this machine: {machine['ceiling']}x, so {round(100 * case['of_ceiling'])} %" in text
+
+
+def test_whole_process_runs_take_turns_and_each_is_timed(tmp_path: Path) -> None:
+    from flowviz.bench.ingest import _process_seconds
+
+    capture, log = tmp_path / "capture.bin", tmp_path / "order.txt"
+    capture.write_bytes(bytes(1 << 20))
+    commands = [
+        [sys.executable, "-c", f"open({str(log)!r}, 'a').write('{name}')" + ("; import time; time.sleep(0.2)" * slow)]
+        for name, slow in (("a", 0), ("b", 1))
+    ]
+    (fast_s, _), (slow_s, slow_cpu_s) = _process_seconds(*commands, path=capture, repeats=2)
+    assert log.read_text() == "abab"
+    assert slow_s >= 0.2 > slow_cpu_s
+    assert fast_s < slow_s
