@@ -16,8 +16,8 @@ from flowviz.model.problems import Problems
 from flowviz.model.span_batch import SpanBatch, SpanKind, StatusCode
 
 ROW_FIELDS = ("trace", "span", "parent", "service", "name", "kind", "status", "start_ns", "end_ns", "flags")
-SEAL_ROWS = 4096  # rows collected before they are turned into a column block (see `checkpoint`)
 """Field order of `SpanBatchBuilder.rows` tuples."""
+SEAL_ROWS = 4096  # rows collected before they are turned into a column block (see `checkpoint`)
 
 
 @dataclass(slots=True, eq=False)
