@@ -32,8 +32,9 @@ IN_FLIGHT_PER_WORKER = 2  # chunks handed out ahead of the one being derived, pe
 def default_live_workers() -> int:
     """Decode processes for a live topic when none are asked for: the cores beyond the reading process's own
     (`default_workers()` - 1), so 1 (decoding in place) on 2 cores. The reading process keeps consuming,
-    deriving and storing, and a local broker shares the cores: measured on 2 cores (`bench live`), 2 decode
-    processes gave 0.96x (protobuf) and 1.07x (JSON) for ~35 % more CPU."""
+    deriving and storing, the window draws, and a local broker shares the cores: on 2 cores (`bench live`),
+    2 decode processes against 1 gave 0.48-1.30x (protobuf) and 0.74-1.07x (JSON) over four runs, for
+    ~35 % more CPU."""
     return max(1, default_workers() - 1)
 
 
