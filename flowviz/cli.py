@@ -594,14 +594,18 @@ def _run_bench(args: argparse.Namespace) -> int:
         figures = run_render_bench(frames=30 if args.quick else 200, quick=args.quick)
         text = format_render_figures(figures)
     else:
-        from flowviz.bench.ingest import format_figures, run_ingest_bench
+        from flowviz.bench.ingest import IngestBenchFailed, format_figures, run_ingest_bench
 
-        figures = run_ingest_bench(
-            spans=20_000 if args.quick else args.spans,
-            quick=args.quick,
-            workers=args.workers,
-            report_spans=0 if args.quick else args.report_spans,
-        )
+        try:
+            figures = run_ingest_bench(
+                spans=20_000 if args.quick else args.spans,
+                quick=args.quick,
+                workers=args.workers,
+                report_spans=0 if args.quick else args.report_spans,
+            )
+        except IngestBenchFailed as error:
+            print(f"flowviz bench ingest: {error}", file=sys.stderr)
+            return EXIT_NOTHING_USABLE
         text = format_figures(figures)
     if args.json:
         sys.stdout.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -23,6 +23,20 @@ from flowviz.store.rolling_store import RollingStore
 REPEATS = 3
 
 
+class IngestBenchFailed(Exception):
+    """A process the benchmark started did not finish its run (it crashed or was killed): what and how."""
+
+
+def _run_checked(command: list[str], what: str, *, keep_output: bool = True) -> subprocess.CompletedProcess:
+    """`subprocess.run(command)` that raises `IngestBenchFailed` naming `what` when the process fails."""
+    stdout = subprocess.PIPE if keep_output else subprocess.DEVNULL
+    done = subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        last = (done.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
+        raise IngestBenchFailed(f"{what} ended with code {done.returncode}" + (f": {last[0]}" if last else ""))
+    return done
+
+
 def _best_cpu_seconds(work: Callable[[], object], repeats: int = REPEATS) -> float:
     """Least process CPU time of `repeats` runs: one core's cost, unaffected by other processes."""
     best = float("inf")
@@ -155,11 +169,15 @@ def machine_ceiling(path: Path, copies: int, repeats: int = REPEATS) -> dict:
         try:
             for process in processes:
                 if process.stdout.readline().strip() != "ready":
-                    raise RuntimeError("a copy of the ingest ended before it was ready")
+                    raise IngestBenchFailed(f"a one-process copy of the ingest of {path} ended before it was ready")
             for process in processes:
                 process.stdin.write("go\n")
                 process.stdin.flush()
-            return max(float(process.stdout.readline()) for process in processes)
+            answers = [process.stdout.readline().strip() for process in processes]
+            try:
+                return max(map(float, answers))
+            except ValueError:
+                raise IngestBenchFailed(f"a one-process copy of the ingest of {path} ended without its time") from None
         finally:
             for process in processes:
                 process.stdin.close()
@@ -212,7 +230,7 @@ def _scaling_case(name: str, path: Path, workers: int) -> dict:
         "import sys, orjson; from flowviz.bench.ingest import measure_scaling; "
         "sys.stdout.buffer.write(orjson.dumps(measure_scaling(sys.argv[1], int(sys.argv[2]))))"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(path), str(workers)], check=True, capture_output=True)
+    done = _run_checked([sys.executable, "-c", script, str(path), str(workers)], f"the scaling run of {path}")
     case = {"format": name, **orjson.loads(done.stdout)}
     case["machine"] = machine_ceiling(path, workers)
     case["of_ceiling"] = round(case["speedup"] / case["machine"]["ceiling"], 2)
@@ -249,7 +267,7 @@ def _process_seconds(*commands: list[str], path: Path, repeats: int = REPEATS) -
     each after the capture at `path` was read through once."""
 
     def run(command: list[str]) -> None:
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _run_checked(command, " ".join(command[:4]) + " ...", keep_output=False)
 
     best = [(float("inf"), 0.0)] * len(commands)
     for _ in range(repeats):

@@ -62,3 +62,26 @@ def test_whole_process_runs_take_turns_and_each_is_timed(tmp_path: Path) -> None
     assert log.read_text() == "abab"
     assert slow_s >= 0.2 > slow_cpu_s
     assert fast_s < slow_s
+
+
+def test_a_copy_that_dies_is_told_not_raised_as_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import flowviz.bench.ingest as ingest
+    from flowviz.cli import EXIT_NOTHING_USABLE, main
+
+    capture = tmp_path / "spans.pb"
+    capture.write_bytes(otlp_proto_frames(list(synthetic_traces(spans=500, seed=1))))
+    monkeypatch.setattr(ingest, "_COPY_SCRIPT", "import sys; print('ready', flush=True); sys.exit(3)")
+    with pytest.raises(ingest.IngestBenchFailed, match="ended without its time"):
+        machine_ceiling(capture, 2, repeats=1)
+    dying = [sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"]
+    with pytest.raises(ingest.IngestBenchFailed, match="a run ended with code 3: boom"):
+        ingest._run_checked(dying, "a run")
+
+    def failing(**_options):
+        raise ingest.IngestBenchFailed("the scaling run of x ended with code 9")
+
+    monkeypatch.setattr(ingest, "run_ingest_bench", failing)
+    assert main(["bench", "ingest", "--quick"]) == EXIT_NOTHING_USABLE
+    assert capsys.readouterr().err == "flowviz bench ingest: the scaling run of x ended with code 9\n"
