@@ -42,9 +42,13 @@ def test_scaling_figures_of_a_capture(tmp_path: Path) -> None:
             "report": [],
             "load_average_1m": 1.0,
             "cores": 2,
+            "bytecode_cached": True,
         },
     }
     text = format_figures(figures)
+    assert "(load average 1.0 on 2 cores)" in text
+    figures["scaling"]["bytecode_cached"] = False
+    assert "bytecode could not be cached: starts compile it)" in format_figures(figures)
     assert f"-> {case['speedup']}x (CPU-bound: {case['cpu_bound_speedup']}x)" in text
     assert f"one-process copies on this machine: {machine['ceiling']}x, so {round(100 * case['of_ceiling'])} %" in text
 
@@ -85,3 +89,15 @@ def test_a_copy_that_dies_is_told_not_raised_as_a_traceback(
     monkeypatch.setattr(ingest, "run_ingest_bench", failing)
     assert main(["bench", "ingest", "--quick"]) == EXIT_NOTHING_USABLE
     assert capsys.readouterr().err == "flowviz bench ingest: the scaling run of x ended with code 9\n"
+
+
+def test_whole_process_runs_start_from_cached_bytecode() -> None:
+    import importlib.util
+
+    import flowviz.bench.ingest as ingest_module
+    from flowviz.bench.ingest import compiled_bytecode
+
+    cached = Path(importlib.util.cache_from_source(ingest_module.__file__))
+    cached.unlink(missing_ok=True)
+    assert compiled_bytecode() is True
+    assert cached.is_file()  # written even where PYTHONDONTWRITEBYTECODE keeps imports from writing it
