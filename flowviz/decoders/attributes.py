@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from flowviz.model.columns import is_any_of
 from flowviz.model.span_batch import PeerKind, SpanKind, StatusCode
 
 # Uninstrumented-peer naming precedence (GUIDE §2, issue 2): peer.service (and Zipkin's
@@ -183,7 +184,7 @@ def resolve_attributes(
         kinds[database_row[peer_rows]] = PeerKind.DATABASE
         out.peer_kind[peer_rows] = kinds
         out.peer_rows, out.peer_values = peer_rows, _plain_values(value_array[peer_index].tolist())
-        for position in np.flatnonzero(np.isin(code_array[peer_index], _URL_CODES)).tolist():
+        for position in np.flatnonzero(is_any_of(code_array[peer_index], _URL_CODES)).tolist():
             out.peer_values[position] = _url_host(out.peer_values[position])
         _third_parties(out, row_array, code_array, value_array)
     out.destination_rows, dest_index = _first_by_rank(row_array, _DESTINATION_RANK[code_array])
@@ -193,7 +194,7 @@ def resolve_attributes(
         http_values = np.empty(http_index.size, dtype=object)
         http_values[:] = _plain_values(value_array[http_index].tolist())
         out.http_status[http_rows] = _http_statuses(http_values)
-    special = np.flatnonzero(np.isin(code_array, _SPECIAL_CODES))
+    special = np.flatnonzero(is_any_of(code_array, _SPECIAL_CODES))
     kind_code = ATTRIBUTE_CODES[KIND_KEY]
     for index in special.tolist():
         code, value, row = codes[index], _plain(values[index]), rows[index]
@@ -211,7 +212,7 @@ def _third_parties(out: AttributeColumns, rows: np.ndarray, codes: np.ndarray, v
     if address_rows.size == 0:
         return
     texts = list(map(str, _plain_values(values[address_index].tolist())))
-    addresses = list(zip(texts, np.isin(codes[address_index], _URL_CODES).tolist(), strict=True))  # (text, is URL)
+    addresses = list(zip(texts, is_any_of(codes[address_index], _URL_CODES).tolist(), strict=True))  # (text, is URL)
     public_of = {
         (text, url): is_public_host(_url_host(text) if url else text) for text, url in dict.fromkeys(addresses)
     }  # one look per distinct address: a batch has few

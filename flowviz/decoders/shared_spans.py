@@ -27,7 +27,7 @@ import hashlib
 
 import numpy as np
 
-from flowviz.model.columns import span_keys
+from flowviz.model.columns import is_any_of, span_keys
 from flowviz.model.span_batch import SPAN_FLAG_SHARED, SpanBatch, SpanKind
 
 CLIENT_SIDE = np.array([SpanKind.CLIENT, SpanKind.PRODUCER], np.int8)
@@ -46,11 +46,11 @@ def separate_shared_spans(batch: SpanBatch, *, shared_elsewhere: np.ndarray | No
     if not len(batch):
         return batch
     kind = batch.kind
-    is_client = np.isin(kind, CLIENT_SIDE)
+    is_client = is_any_of(kind, CLIENT_SIDE)
     has_elsewhere = shared_elsewhere is not None and bool(shared_elsewhere.any())
     if not is_client.any() and not has_elsewhere:
         return batch
-    is_server = np.isin(kind, SERVER_SIDE)
+    is_server = is_any_of(kind, SERVER_SIDE)
     if not is_server.any():
         return batch
     server_rows = np.flatnonzero(is_server)

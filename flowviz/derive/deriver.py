@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 
 from flowviz.decoders.shared_spans import CLIENT_SIDE, SERVER_SIDE, separate_shared_spans
-from flowviz.derive.span_table import ColumnTable, SortedKeyIndex, span_keys
+from flowviz.derive.span_table import ColumnTable, KeyLookup, SortedKeyIndex, span_keys
+from flowviz.model.columns import is_any_of
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.ids import u64_pair_to_hex
 from flowviz.model.observations import NO_LATENCY, OBSERVATION_DTYPES, EdgeObservations
@@ -181,7 +182,7 @@ class EdgeDeriver:
         return self._names.setdefault(text, len(self._names))
 
     def _drop_duplicates(
-        self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray, pending: np.ndarray
+        self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray, pending: np.ndarray, order: np.ndarray | None
     ) -> np.ndarray:
         """Rows that are not a repeat (same trace, span id, service, kind and start) of a span seen within the TTL.
 
@@ -191,7 +192,7 @@ class EdgeDeriver:
         fresh = ~pending
         # one sort of the 64-bit span keys (20x cheaper than sorting the four columns); only the rows that
         # share a key with another row of the batch are compared in full
-        order = np.argsort(keys)
+        order = np.argsort(keys) if order is None else order  # `order`: the keys' sort from the pending look-up
         shares_key = keys[order][1:] == keys[order][:-1]
         if shares_key.any():
             in_run = np.zeros(len(batch), bool)
@@ -211,20 +212,22 @@ class EdgeDeriver:
 
     def _against_pending(
         self, batch: SpanBatch, keys: np.ndarray, service: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, KeyLookup | None]:
         """One look-up of the batch's span ids among the pending spans (same trace by its low 64 bits).
 
         Returns three row masks: repeats of a pending span (same service, kind and start); server halves
         whose shared client half is pending (an earlier batch); client halves whose shared server
-        half is pending (it came first, unseparated, and was called by its parent or `user`).
+        half is pending (it came first, unseparated, and was called by its parent or `user`); and the
+        look-up, for adding the batch to the index (None: nothing was pending).
         """
         size = len(batch)
         repeat, late_server, claimed = np.zeros(size, bool), np.zeros(size, bool), np.zeros(size, bool)
         spans = self._spans
         if not len(spans):
-            return repeat, late_server, claimed
-        first, last = self._index.ranges(keys)
-        is_server, is_client = np.isin(batch.kind, SERVER_SIDE), np.isin(batch.kind, CLIENT_SIDE)
+            return repeat, late_server, claimed, None
+        lookup = self._index.look_up(keys)
+        first, last = lookup.first, lookup.last
+        is_server, is_client = is_any_of(batch.kind, SERVER_SIDE), is_any_of(batch.kind, CLIENT_SIDE)
         # a key may stand for a few pending spans (same id in several services): check each
         for offset in range(int((last - first).max(initial=0))):
             rows = np.flatnonzero(first + offset < last)
@@ -242,17 +245,17 @@ class EdgeDeriver:
                 & (spans["start_ns"][pending] == batch.start_ns[rows])
             )
             repeat[rows[same_span]] = True
-            late_server[rows[same_id & is_server[rows] & np.isin(pending_kind, CLIENT_SIDE)]] = True
-            claimed[rows[same_id & is_client[rows] & np.isin(pending_kind, SERVER_SIDE)]] = True
-        return repeat, late_server, claimed
+            late_server[rows[same_id & is_server[rows] & is_any_of(pending_kind, CLIENT_SIDE)]] = True
+            claimed[rows[same_id & is_client[rows] & is_any_of(pending_kind, SERVER_SIDE)]] = True
+        return repeat, late_server, claimed, lookup
 
     def _take_batch(self, batch: SpanBatch, out: list[dict[str, np.ndarray]]) -> None:
         remap = np.fromiter((self._name(s) for s in batch.strings), np.int32, len(batch.strings))
         keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
-        repeat, late_server, claimed = self._against_pending(batch, keys, remap[batch.service])
+        repeat, late_server, claimed, lookup = self._against_pending(batch, keys, remap[batch.service])
         declared = (batch.flags & (SPAN_FLAG_DECLARED_SHARED | SPAN_FLAG_SHARED)) == SPAN_FLAG_DECLARED_SHARED
         if declared.any():
-            declared &= np.isin(batch.kind, SERVER_SIDE)
+            declared &= is_any_of(batch.kind, SERVER_SIDE)
         fallback_id = np.zeros(len(batch), np.uint64)
         if late_server.any() or declared.any():
             # shared halves in different batches, or a half the format declares shared (its client half may come
@@ -261,23 +264,26 @@ class EdgeDeriver:
             original_parent = batch.parent_id
             batch = separate_shared_spans(batch, shared_elsewhere=(late_server | declared) & ~repeat)
             keys = span_keys(_NO_TRACE_HI, batch.trace_lo, batch.span_id)
-            repeat, _, claimed = self._against_pending(batch, keys, remap[batch.service])
+            repeat, _, claimed, lookup = self._against_pending(batch, keys, remap[batch.service])
             # a declared half keeps its own parent to fall back on should its client half never come
             fallback_id = np.where(declared & ((batch.flags & SPAN_FLAG_SHARED) != 0), original_parent, 0)
             fallback_id = fallback_id.astype(np.uint64)
         fallback_root = (fallback_id == 0) & declared & ((batch.flags & SPAN_FLAG_SHARED) != 0)
-        fresh = self._drop_duplicates(batch, keys, remap[batch.service], repeat)
+        fresh = self._drop_duplicates(
+            batch, keys, remap[batch.service], repeat, lookup.order if lookup is not None else None
+        )
         if not fresh.all():
             batch, keys, claimed = batch.take(fresh), keys[fresh], claimed[fresh]
+            lookup = lookup.take(fresh) if lookup is not None else None
             fallback_id, fallback_root = fallback_id[fresh], fallback_root[fresh]
         service, peer, destination = remap[batch.service], remap[batch.peer], remap[batch.destination]
         kind = batch.kind
-        is_client = np.isin(kind, _CLIENT_KINDS)
+        is_client = is_any_of(kind, _CLIENT_KINDS)
         is_database_call = (kind == SpanKind.CLIENT) & (batch.peer_kind == PeerKind.DATABASE)
         first_row = len(self._spans)
         is_half = (batch.flags & SPAN_FLAG_SHARED) != 0
         shared_id = np.where(is_half, batch.parent_id, 0).astype(np.uint64)
-        self._index.add(keys, first_row)
+        self._index.add(keys, first_row, lookup)  # the index has not changed since the look-up
         self._spans.append(
             key=keys,
             trace_hi=batch.trace_hi,
@@ -340,7 +346,7 @@ class EdgeDeriver:
         """Client halves whose server half came first, unseparated (no format mark): a server half still waiting
         for its own parent is answered by its client half instead, as if both had come in one batch."""
         requests = self._requests
-        waiting = np.flatnonzero(~requests["from_half"] & np.isin(requests["kind"], SERVER_SIDE))
+        waiting = np.flatnonzero(~requests["from_half"] & is_any_of(requests["kind"], SERVER_SIDE))
         if not waiting.size:
             return
         order = np.argsort(keys[rows])
@@ -357,7 +363,7 @@ class EdgeDeriver:
             self._pair_found(waiting[same], first_row + client[same], out)
 
     def _take_server_halves(self, batch, service, peer, destination, out, fallback_id) -> None:
-        is_server = np.isin(batch.kind, _SERVER_KINDS)
+        is_server = is_any_of(batch.kind, _SERVER_KINDS)
         has_link = np.zeros(len(batch), bool)
         consumer_links = np.flatnonzero(batch.kind[batch.link_row] == SpanKind.CONSUMER) if batch.link_row.size else []
         link_rows = batch.link_row[consumer_links] if len(consumer_links) else np.zeros(0, np.int32)
@@ -366,7 +372,7 @@ class EdgeDeriver:
         if root.any():
             out.append(self._root_calls(batch, np.flatnonzero(root), service, peer, destination))
         # server halves (INTERNAL spans too) look for their caller; client spans for an outer client span to claim
-        is_client = np.isin(batch.kind, _CLIENT_KINDS)
+        is_client = is_any_of(batch.kind, _CLIENT_KINDS)
         is_internal = batch.kind == SpanKind.INTERNAL
         by_parent = np.flatnonzero((is_server | is_client | is_internal) & (batch.parent_id != 0) & ~has_link)
         want = batch.parent_id[by_parent]
@@ -506,8 +512,7 @@ class EdgeDeriver:
     def _find(self, keys: np.ndarray, trace_lo: np.ndarray, span_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the needles, pending span rows) of the live pending spans with these ids."""
         spans, sorted_keys = self._spans, self._index.keys
-        first, _ = self._index.ranges(keys)
-        position = np.minimum(first, len(sorted_keys) - 1)
+        position = np.minimum(self._index.first_positions(keys), len(sorted_keys) - 1)
         partner = self._index.rows[position]
         found = (
             ~spans["dead"][partner]
@@ -532,9 +537,9 @@ class EdgeDeriver:
         spans, requests = self._spans, self._requests
         partner_kind = spans["kind"][partner]
         own_kind = requests["kind"][matched]
-        own_is_client = np.isin(own_kind, _CLIENT_KINDS)
-        partner_is_client = np.isin(partner_kind, _CLIENT_KINDS)
-        own_kindless = np.isin(own_kind, _KINDLESS)
+        own_is_client = is_any_of(own_kind, _CLIENT_KINDS)
+        partner_is_client = is_any_of(partner_kind, _CLIENT_KINDS)
+        own_kindless = is_any_of(own_kind, _KINDLESS)
         different = spans["service"][partner] != requests["service"][matched]
         server_of_client = partner_is_client & ~own_is_client & ~own_kindless
         kindless_client = partner_is_client & own_kindless & different
@@ -593,7 +598,7 @@ class EdgeDeriver:
             return
         rows = waiting[at]
         spans = self._spans
-        partner_is_client = np.isin(spans["kind"][partner], _CLIENT_KINDS)
+        partner_is_client = is_any_of(spans["kind"][partner], _CLIENT_KINDS)
         # the rule of `_pair` for a server half (never a client, never kind-less): its client, or another service
         is_call = partner_is_client | (spans["service"][partner] != requests["service"][rows])
         calls = self._paired_calls(rows, partner, partner_is_client)
@@ -647,7 +652,7 @@ class EdgeDeriver:
                 held.remove(due)
         expired_requests = np.flatnonzero(requests["start_ns"] < before_ns) if len(requests) else []
         if len(expired_requests):
-            servers = expired_requests[~np.isin(requests["kind"][expired_requests], _CLIENT_KINDS)]
+            servers = expired_requests[~is_any_of(requests["kind"][expired_requests], _CLIENT_KINDS)]
             if fell_back.size and servers.size:
                 keys = span_keys(_NO_TRACE_HI, requests["trace_lo"][servers], requests["span_id"][servers])
                 servers = servers[~(requests["from_half"][servers] & np.isin(keys, fell_back))]
