@@ -211,11 +211,17 @@ def _third_parties(out: AttributeColumns, rows: np.ndarray, codes: np.ndarray, v
     address_rows, address_index = _first_by_rank(rows, _ADDRESS_RANK[codes])
     if address_rows.size == 0:
         return
-    texts = list(map(str, _plain_values(values[address_index].tolist())))
-    addresses = list(zip(texts, is_any_of(codes[address_index], _URL_CODES).tolist(), strict=True))  # (text, is URL)
-    public_of = {
-        (text, url): is_public_host(_url_host(text) if url else text) for text, url in dict.fromkeys(addresses)
-    }  # one look per distinct address: a batch has few
+    texts = _plain_values(values[address_index].tolist())
+    if not _STR_ONLY.issuperset(map(type, texts)):  # one type check per value, in C
+        texts = list(map(str, texts))
+    is_url = is_any_of(codes[address_index], _URL_CODES)
+    addresses: list = list(zip(texts, is_url.tolist(), strict=True)) if is_url.any() else texts  # (text, is URL)
+    public_of = {  # one look per distinct address: a batch has few
+        address: is_public_host(_url_host(address[0]) if address[1] else address[0])
+        if type(address) is tuple
+        else is_public_host(address)
+        for address in dict.fromkeys(addresses)
+    }
     public = np.fromiter(map(public_of.__getitem__, addresses), bool, len(addresses))
     kinds = np.full(len(out.peer_kind), -1, np.int8)
     kinds[address_rows] = np.where(public, PeerKind.EXTERNAL, PeerKind.SERVICE)
@@ -258,6 +264,7 @@ def _object_array(values: list[object] | np.ndarray) -> np.ndarray:
 
 
 _PLAIN_TYPES = frozenset((str, int, float, bool, bytes))
+_STR_ONLY = frozenset((str,))
 _PLAIN_OR_NONE = _PLAIN_TYPES | {type(None)}
 
 

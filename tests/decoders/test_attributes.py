@@ -107,6 +107,26 @@ def test_third_party_peers_are_external_by_their_public_host_whatever_names_them
     ]
 
 
+def test_peer_kinds_by_address_without_urls_and_with_values_that_are_not_text() -> None:
+    from flowviz.model.span_batch import PeerKind
+
+    # no URL attribute in the batch (addresses looked up by their text alone); repeats; a number for an address
+    kinds = _peer_kinds(
+        [
+            {"peer.service": "geo", "server.address": "api.example.test"},
+            {"peer.service": "geo", "server.address": "api.example.test"},
+            {"peer.service": "billing", "server.address": "billing.svc.cluster.local"},
+            {"peer.service": "legacy", "server.address": 8080},
+        ]
+    )
+    assert kinds == [
+        ("geo", PeerKind.EXTERNAL),
+        ("geo", PeerKind.EXTERNAL),
+        ("billing", PeerKind.SERVICE),
+        ("legacy", PeerKind.SERVICE),
+    ]
+
+
 @pytest.mark.parametrize(
     ("address", "public"),
     [
