@@ -78,9 +78,9 @@ class SortedKeyIndex:
         keep = np.ones(size_before, bool)
         keep[removed_rows] = False
         new_row = np.cumsum(keep) - 1
-        alive = keep[self.rows]
-        self.keys = self.keys[alive]
-        self.rows = new_row[self.rows[alive]]
+        alive = np.flatnonzero(keep[self.rows])
+        self.keys = self.keys.take(alive)
+        self.rows = new_row.take(self.rows.take(alive))
 
     def look_up(self, keys: np.ndarray) -> KeyLookup:
         """[first, last) positions in `self.rows` of the rows holding each of `keys`: one search for all, a second
