@@ -163,7 +163,7 @@ def exclusive_ns(parent_rows: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarr
     parent, low, high = parent[order], low[order], high[order]
     span = int(duration.max()) + 1
     group = np.cumsum(np.concatenate(([0], parent[1:] != parent[:-1])))
-    if group[-1] * span < (1 << 62):  # one running maximum over all groups, each lifted above the previous
+    if int(group[-1]) * span < (1 << 62):  # one running maximum over all groups, each lifted above the previous
         lifted = group * span
         reach = np.maximum.accumulate(high + lifted) - lifted
         before = np.concatenate(([-1], reach[:-1]))

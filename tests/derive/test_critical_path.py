@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -262,3 +263,17 @@ def test_waiting_on_an_uninstrumented_peer_is_the_peers_time() -> None:
     # a client span naming no peer is the "unknown" node's time
     trace.peer = np.array([0, 2, 0, 0])
     assert {strings[s] for s in trace_critical_path(trace).service_ns} == {"frontend", "payment", "unknown"}
+
+
+def test_exclusive_time_of_spans_too_long_to_lift_is_computed_without_overflow() -> None:
+    # a duration of 2**62 ns (a corrupt end time) and three parents: lifting each parent's children above the
+    # previous ones needs 2 * (2**62 + 1) > int64, so each parent's children are summed instead — no overflow
+    # warning, no wrapped result
+    huge = 1 << 62
+    parents = np.array([-1, 0, 0, -1, 3, -1, 5])
+    start_ns = np.array([0, 10, 1000, 0, 5, 0, 1])
+    end_ns = np.array([huge, 20, 1030, 100, 50, 10, 4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        own = exclusive_ns(parents, start_ns, end_ns)
+    assert own.tolist() == [huge - 40, 10, 30, 55, 45, 7, 3]
