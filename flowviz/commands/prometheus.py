@@ -143,20 +143,23 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
     except PrometheusError as error:
         print(f"flowviz: {error}", file=sys.stderr)
         return EXIT_NOTHING
-    step_ns = round(reader.step_s * SECOND_NS)
-    first_ns = start_ns // step_ns * step_ns  # the steps covering [from, to): whole steps, from the one holding from
-    report = build_report(store, ReportWindow.snapped(first_ns, end_ns), totals, problems)
+    from flowviz.sources.prometheus import describe_step
+
+    if reader.status.step_note:
+        print(f"flowviz report: {reader.status.step_note}", file=sys.stderr)
+    report = build_report(store, ReportWindow.snapped(start_ns, end_ns), totals, problems)
+    covered = counts_cover(reader, start_ns, end_ns)
     from flowviz.sources.span_metrics import read_operations
 
     try:
-        operations = read_operations(reader, first_ns / SECOND_NS, end_ns / SECOND_NS)
+        operations = read_operations(reader, start_ns / SECOND_NS, end_ns / SECOND_NS)
     except PrometheusError as error:
         print(f"flowviz: span metrics not read: {error}", file=sys.stderr)
         operations = []
     if operations:
         report["operations"] = operations  # per service and operation, from span metrics
     try:
-        exemplars = exemplar_rows(reader, first_ns / SECOND_NS, end_ns / SECOND_NS)
+        exemplars = exemplar_rows(reader, start_ns / SECOND_NS, end_ns / SECOND_NS)
     except PrometheusError as error:
         print(f"flowviz: exemplars not read: {error}", file=sys.stderr)
         exemplars = []
@@ -167,11 +170,19 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
         "prometheus": settings.url,
         "metric": reader.status.metric,
         "step_seconds": reader.step_s,
+        "scrape_interval_seconds": reader.scrape_s,
+        **({"step_note": reader.status.step_note} if reader.status.step_note else {}),
+        **({"counts_cover": covered} if covered else {}),
     }
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(format_report(report))
+        if covered:
+            print(
+                f"Counts cover the counters' increase between the samples at {covered['start']} and "
+                f"{covered['end']}: the window's edges fall between samples"
+            )
         if operations:
             print(f"\nOperations ({len(operations)}, from span metrics)")
             for row in operations:
@@ -186,8 +197,22 @@ def run_report_prometheus(args: argparse.Namespace) -> int:
                 latency = f"{row['latency_ms']:g} ms" if row["latency_ms"] is not None else "latency not given"
                 failed = ", failed" if row["failed"] else ""
                 print(f"  {row['source']} -> {row['target']}  {row['trace_id']}  {row['time']}  {latency}{failed}")
-        print(f"\nfrom {settings.url}: {reader.status.metric}, step {reader.step_s:g} s (the scrape interval)")
+        print(f"\nfrom {settings.url}: {reader.status.metric}, step {describe_step(reader.step_s, reader.scrape_s)}")
+        if reader.status.step_note:
+            print(reader.status.step_note)
     return EXIT_OK
+
+
+def counts_cover(reader: PrometheusReader, start_ns: int, end_ns: int) -> dict[str, str] | None:
+    """Where the counted increases run between samples other than [start, end]'s edges: the samples' times
+    (`start`, `end`, ISO-8601); None when the counts are exactly the window's (or nothing was counted)."""
+    covered = reader.status.covered_s
+    if covered is None:
+        return None
+    first_ns, last_ns = (round(t * SECOND_NS) for t in covered)
+    if (first_ns, last_ns) == (start_ns, end_ns):
+        return None
+    return {"start": format_time_ns(first_ns), "end": format_time_ns(last_ns)}
 
 
 def exemplar_rows(reader, start_s: float, end_s: float, per_edge: int = 5) -> list[dict[str, object]]:

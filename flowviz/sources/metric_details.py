@@ -62,8 +62,8 @@ def read_exemplars(
 ) -> list[MetricExemplar]:
     """Exemplars of the service-graph series in [start, end] on calls from `client` and/or to `server` (both
     empty: every edge). Latency from the histograms' exemplars; failed when on the failed-requests counter."""
-    buckets = [name for name in (metrics.server_buckets, metrics.client_buckets) if name]
-    names = [*buckets, metrics.requests, *([metrics.failed] if metrics.failed else [])]
+    buckets = [*metrics.server_buckets, *metrics.client_buckets]
+    names = [*buckets, *metrics.requests, *metrics.failed]
     matchers = [f'__name__=~"{"|".join(names)}"']
     if client:
         matchers.append(f"client={label_selector_value(client)}")
@@ -73,7 +73,7 @@ def read_exemplars(
     for series in reader.client.query_exemplars("{" + ",".join(matchers) + "}", start_s, end_s):
         labels = series.get("seriesLabels") or {}
         name = labels.get("__name__", "")
-        is_histogram, is_failed = name in buckets, name == metrics.failed
+        is_histogram, is_failed = name in buckets, name in metrics.failed
         for exemplar in series.get("exemplars") or ():
             exemplar_labels = exemplar.get("labels") or {}
             trace_id = next((exemplar_labels[k] for k in TRACE_ID_LABELS if exemplar_labels.get(k)), "")
@@ -315,7 +315,7 @@ class MetricEdgeDetails:
 
         def compute() -> dict[str, SideFigures]:
             metrics = part.reader.metrics
-            selector = f"{{client={label_selector_value(source)},server={label_selector_value(target)}}}"
+            matchers = f"client={label_selector_value(source)},server={label_selector_value(target)}"
             out = {}
             for side, name in (
                 ("client", metrics and metrics.client_buckets),
@@ -323,8 +323,8 @@ class MetricEdgeDetails:
             ):
                 histogram = np.zeros(BIN_COUNT, np.int64)
                 cumulative: dict[float, float] = {}
-                for interval_start_s, steps in part.reader.chunks(start_s, end_s) if name and window else ():
-                    matrix = part.reader.matrix(name + selector, interval_start_s, steps)
+                for chunk_start_s, chunk_end_s in part.reader.chunks(start_s, end_s) if name and window else ():
+                    matrix = part.reader.matrix(name, chunk_start_s, chunk_end_s, matchers)
                     for labels, row in zip(matrix.labels, matrix.increases, strict=True) if matrix else ():
                         try:
                             bound_s = float(labels.get("le", ""))

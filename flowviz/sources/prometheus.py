@@ -3,14 +3,18 @@
 At scale the OpenTelemetry Collector's `servicegraph` connector (or Tempo's metrics-generator, or
 Alloy) already aggregates the spans of many machines into `traces_service_graph_request_total`,
 `..._request_failed_total` and the histograms `..._request_server_seconds` / `..._client_seconds`
-(`client`, `server`, `connection_type` labels). `PrometheusReader` reads those series over a range
-at a step no finer than the scrape interval and turns each step's counter increases into
-observations for the rolling store: one row per edge, step and latency bucket, with the bucket's
-representative latency and the count as weight, so percentiles come out of the store as for spans.
+(`client`, `server`, `connection_type` labels; with or without the `traces_` prefix, both read
+where a range holds both). `PrometheusReader` reads those series' raw samples over a range and
+turns their counter increases into observations for the rolling store: one row per edge, step and
+latency bucket, with the bucket's representative latency and the count as weight, so percentiles
+come out of the store as for spans. The step (never finer than the scrape interval) only sets the
+timeline's resolution: a sample's increase goes to the step that holds the sample.
 
-Increases are computed here from the raw series (per series, then summed), not with `increase()`:
+Increases are computed here from the raw samples (per series, then summed), not with `increase()`:
 no extrapolation, so the counts are the integers the collector counted; a counter that drops was
-reset and counts from zero; a series that first appears inside the range counts from zero.
+reset and its new value is the increase; a series that first appears inside the range counts from
+zero. The range [start, end) counts the samples in (start, end]: the counter at `end` less the
+counter at `start`, each the last sample at or before it.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from flowviz.model.problems import Problems
 
 SECOND_NS = 1_000_000_000
 DEFAULT_STEP_S = 15.0  # when the scrape interval cannot be estimated (no samples yet)
-MAX_POINTS_PER_QUERY = 10_000  # Prometheus refuses more than 11 000 points per series
-POINTS_PER_ANSWER = 2_000_000  # series × steps in one answer (about 40 MB of JSON): long ranges come in chunks
+MAX_POINTS_PER_QUERY = 10_000  # steps in one chunk at most (series × steps are held as one matrix)
+POINTS_PER_ANSWER = 2_000_000  # raw samples in one answer (about 40 MB of JSON): long ranges come in chunks
+LOOKBACK_S = 300.0  # how far before a chunk a counter's last sample is looked for (Prometheus's lookback delta)
 GRAPH = "service_graph_request"
 _CONNECTION_TYPES = {
     "": ConnectionType.DIRECT,
@@ -194,30 +199,40 @@ def _error_text(body: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class GraphMetrics:
-    """The servicegraph series' names as this server has them (with or without the `traces_` prefix)."""
+    """The servicegraph series' names as this server has them in a range: with the `traces_` prefix, without
+    it, or both (each role's names, prefixed first; empty where the server has none)."""
 
-    requests: str
-    failed: str | None
-    server_buckets: str | None
-    client_buckets: str | None
+    requests: tuple[str, ...]
+    failed: tuple[str, ...]
+    server_buckets: tuple[str, ...]
+    client_buckets: tuple[str, ...]
+
+    def describe(self) -> str:
+        return " + ".join(self.requests)
+
+
+def series_selector(names: str | tuple[str, ...], matchers: str = "") -> str:
+    """A PromQL selector of every series of `names` (one or several metric names), with more label `matchers`."""
+    names = (names,) if isinstance(names, str) else names
+    return "{" + ",".join([f'__name__=~"{"|".join(names)}"', *([matchers] if matchers else [])]) + "}"
 
 
 def find_graph_metrics(client: PrometheusClient, start_s: float, end_s: float) -> GraphMetrics:
-    """The service-graph metric names present in [start, end]; PrometheusError when there are none."""
+    """The service-graph metric names present in [start, end] (both families where both are); PrometheusError
+    when there are none."""
     names = set(client.metric_names(f"(traces_)?{GRAPH}_.*", start_s, end_s))
-    for prefix in ("traces_", ""):
-        requests = f"{prefix}{GRAPH}_total"
-        if requests in names:
+    prefixes = [prefix for prefix in ("traces_", "") if f"{prefix}{GRAPH}_total" in names]
+    if prefixes:
 
-            def present(name: str) -> str | None:
-                return name if name in names else None
+        def present(suffix: str) -> tuple[str, ...]:
+            return tuple(f"{p}{GRAPH}_{suffix}" for p in prefixes if f"{p}{GRAPH}_{suffix}" in names)
 
-            return GraphMetrics(
-                requests,
-                present(f"{prefix}{GRAPH}_failed_total"),
-                present(f"{prefix}{GRAPH}_server_seconds_bucket"),
-                present(f"{prefix}{GRAPH}_client_seconds_bucket"),
-            )
+        return GraphMetrics(
+            present("total"),
+            present("failed_total"),
+            present("server_seconds_bucket"),
+            present("client_seconds_bucket"),
+        )
     raise NoGraphSeries(
         f"{client.settings.url}: no traces_service_graph_request_total (or service_graph_request_total) series "
         "in that time range: is the collector's servicegraph connector exporting to this Prometheus?"
@@ -243,52 +258,57 @@ def estimate_step_s(client: PrometheusClient, metric: str, at_s: float) -> float
 
 @dataclass(slots=True)
 class SeriesMatrix:
-    """Series (their labels) × step times: each step's increase over the step before (NaN: no sample there)."""
+    """Series (their labels) × steps: the counter increases of the raw samples each step holds."""
 
     labels: list[dict[str, str]]
     increases: np.ndarray  # float64, series × steps
-    times_s: np.ndarray  # the end of each step's interval
+    starts_s: np.ndarray  # each step's start on the step grid, the first one clipped to the range's start
+    covered_s: tuple[float, float] | None = None  # the counted increases happened between these samples' times
 
 
-def increases(result: list[dict], start_s: float, step_s: float, steps: int, *, first_is_base: bool) -> SeriesMatrix:
-    """Per-step counter increases of a `query_range` result on the grid start + k·step, k < steps.
+def describe_step(step_s: float, scrape_s: float) -> str:
+    """`15 s (the scrape interval)` or `60 s (the scrape interval is 15 s)`: the step, and if it is the scrape's."""
+    if not scrape_s or step_s == scrape_s:
+        return f"{step_s:g} s (the scrape interval)"
+    return f"{step_s:g} s (the scrape interval is {scrape_s:g} s)"
 
-    With `first_is_base` the grid's first point only gives each series its starting value. A counter
-    lower than before was reset: its increase is its new value. A series without a value before (it
-    appeared inside the range, or after a gap) counts from zero when it first appears after the first point,
-    from its last value after a gap.
+
+def increases(result: list[dict], start_s: float, end_s: float, step_s: float) -> SeriesMatrix:
+    """The counter increases in [start, end) of a range-vector answer (raw samples), per series and step.
+
+    The range counts the samples in (start, end]: each sample's increase over the sample before it (fetched
+    from before `start` where there is one), in the step of the step grid (multiples of `step_s`) that holds
+    the sample — so the total does not depend on the step. A counter lower than before was reset: its increase
+    is its new value. A series without a sample before (it appeared inside the range) counts from zero.
     """
-    times = start_s + step_s * np.arange(steps)
-    values = np.full((len(result), steps), np.nan)
+    start_ms, end_ms, step_ms = round(start_s * 1000), round(end_s * 1000), max(1, round(step_s * 1000))
+    first_ms = start_ms // step_ms * step_ms
+    steps = max(1, -(-(end_ms - first_ms) // step_ms))
+    starts_s = np.maximum(first_ms + step_ms * np.arange(steps, dtype=np.int64), start_ms) / 1000
+    out = np.zeros((len(result), steps))
     labels = []
+    covered_from_ms, covered_to_ms = None, None
     for row, series in enumerate(result):
         labels.append(series.get("metric", {}))
         points = series.get("values") or []
         if not points:
             continue
-        stamps = np.array([float(p[0]) for p in points])
-        index = np.rint((stamps - start_s) / step_s).astype(np.int64)
-        ok = (index >= 0) & (index < steps)
-        values[row, index[ok]] = np.array([float(p[1]) for p in points])[ok]
-    out = np.zeros_like(values)
-    for row in range(values.shape[0]):
-        series = values[row]
-        present = np.flatnonzero(~np.isnan(series))
-        if not present.size:
-            continue
-        series_values = series[present]
-        previous = np.concatenate(([np.nan], series_values[:-1]))
-        delta = series_values - previous
+        stamps_ms = np.rint(np.array([float(p[0]) for p in points]) * 1000).astype(np.int64)
+        values = np.array([float(p[1]) for p in points])
+        finite = np.isfinite(values)
+        stamps_ms, values = stamps_ms[finite], values[finite]
+        delta = np.diff(values, prepend=0.0)  # the first sample's: counted from zero where it is counted
         reset = delta < 0
-        delta[reset] = series_values[reset]
-        if present[0] > 0 or not first_is_base:
-            delta[0] = series_values[0]  # appeared inside the range: counted from zero
-        else:
-            delta[0] = 0.0
-        out[row, present] = delta
-    if first_is_base:
-        return SeriesMatrix(labels, out[:, 1:], times[1:])
-    return SeriesMatrix(labels, out, times)
+        delta[reset] = values[reset]
+        counted = np.flatnonzero((stamps_ms > start_ms) & (stamps_ms <= end_ms))
+        if not counted.size:
+            continue
+        np.add.at(out[row], (stamps_ms[counted] - first_ms - 1) // step_ms, delta[counted])
+        since_ms = int(stamps_ms[counted[0] - 1] if counted[0] > 0 else stamps_ms[counted[0]])
+        covered_from_ms = since_ms if covered_from_ms is None else min(covered_from_ms, since_ms)
+        covered_to_ms = max(covered_to_ms or 0, int(stamps_ms[counted[-1]]))
+    covered = None if covered_from_ms is None else (covered_from_ms / 1000, covered_to_ms / 1000)
+    return SeriesMatrix(labels, out, starts_s, covered)
 
 
 # -- increases into observations -----------------------------------------------------------
@@ -332,7 +352,6 @@ def graph_observations(
     failed: SeriesMatrix | None,
     server: SeriesMatrix | None,
     client: SeriesMatrix | None,
-    step_s: float,
     problems: Problems,
 ) -> GraphStep:
     """Rows per edge, step and latency bucket: counts are the counters' increases; latency from the server
@@ -356,8 +375,7 @@ def graph_observations(
     names: dict[str, int] = {"": 0}
     columns: dict[str, list] = {k: [] for k in ("source", "target", "source_kind", "target_kind", "type", "via")}
     columns.update({k: [] for k in ("time_ns", "latency_ns", "failed", "count")})
-    step_ns = round(step_s * SECOND_NS)
-    times_ns = np.rint(requests.times_s * SECOND_NS).astype(np.int64) - step_ns  # each step's interval starts here
+    times_ns = np.rint(requests.starts_s * SECOND_NS).astype(np.int64)  # each step's interval starts here
     total_requests = total_failed = 0
     for edge, request_row in request_sums.items():
         client_name, server_name, type_label, via = edge
@@ -474,10 +492,13 @@ class PrometheusStatus:
     state: str = "connecting"  # connecting | reading | following | done | failed
     url: str = ""
     step_s: float = 0.0
+    scrape_s: float = 0.0  # the scrape interval, estimated from the samples
+    step_note: str = ""  # says so when a --step finer than the scrape interval was raised to it
     metric: str = ""
     requests: int = 0
     failed: int = 0
     newest_s: float | None = None
+    covered_s: tuple[float, float] | None = None  # the samples the counts run between (first, last)
     last_error: str = ""
     problems: dict[str, dict[str, object]] = field(default_factory=dict)
 
@@ -495,61 +516,98 @@ class PrometheusReader:
         self.status = PrometheusStatus(url=settings.describe())
         self.metrics: GraphMetrics | None = None
         self.step_s = settings.step_s or 0.0
+        self.scrape_s = 0.0
+        self.lookback_s = LOOKBACK_S
         self.chunk_steps = MAX_POINTS_PER_QUERY - 1
+        self._edges_in_both: set[tuple[str, str, str, str]] = set()
 
     def prepare(self, start_s: float, end_s: float) -> None:
-        """Find the metric names and the step (the scrape interval unless given) for [start, end]."""
+        """Find the metric names, the scrape interval and the step (the scrape interval unless a coarser one is
+        given; a finer one is raised to it, and `status.step_note` says so) for [start, end]."""
         self.metrics = find_graph_metrics(self.client, start_s, end_s)
-        if not self.step_s:
-            self.step_s = estimate_step_s(self.client, self.metrics.requests, end_s)
-        self.status.step_s, self.status.metric = self.step_s, self.metrics.requests
-        names = [n for n in (self.metrics.requests, self.metrics.server_buckets, self.metrics.client_buckets) if n]
-        counted = self.client.query(f'count({{__name__=~"{"|".join(names)}"}})', end_s)
+        self.scrape_s = estimate_step_s(self.client, series_selector(self.metrics.requests), end_s)
+        asked_s = self.settings.step_s
+        self.step_s = max(asked_s, self.scrape_s) if asked_s else self.scrape_s
+        if asked_s and asked_s < self.scrape_s:
+            self.status.step_note = (
+                f"--step {asked_s:g} s is finer than the scrape interval: raised to it ({self.scrape_s:g} s)"
+            )
+        self.lookback_s = max(LOOKBACK_S, 4 * self.scrape_s)
+        self.status.step_s, self.status.scrape_s = self.step_s, self.scrape_s
+        self.status.metric = self.metrics.describe()
+        metrics = self.metrics
+        names = (*metrics.requests, *metrics.server_buckets, *metrics.client_buckets)
+        counted = self.client.query(f"count({series_selector(names)})", end_s)
         series = max((int(float(r["value"][1])) for r in counted if r.get("value")), default=1)
-        self.chunk_steps = max(10, min(MAX_POINTS_PER_QUERY - 1, POINTS_PER_ANSWER // max(series, 1)))
+        samples_per_series = POINTS_PER_ANSWER / max(series, 1) - self.lookback_s / self.scrape_s
+        steps = int(samples_per_series * self.scrape_s / self.step_s)
+        self.chunk_steps = max(1, min(MAX_POINTS_PER_QUERY - 1, steps))
 
     def read(self, start_s: float, end_s: float) -> Iterator[GraphStep]:
-        """Increases over [start, end) step by step (start aligned down to the step), chunk by chunk."""
+        """Increases over [start, end) step by step, chunk by chunk (steps on the step grid; the first and the
+        last clipped to the range)."""
         if self.metrics is None:
             self.prepare(start_s, end_s)
-        for interval_start_s, steps in self.chunks(start_s, end_s):
-            yield self._read_chunk(interval_start_s, steps)
+        for chunk_start_s, chunk_end_s in self.chunks(start_s, end_s):
+            yield self._read_chunk(chunk_start_s, chunk_end_s)
 
-    def chunks(self, start_s: float, end_s: float) -> Iterator[tuple[float, int]]:
-        """(first interval's start, steps) covering [start, end) on the step grid, at most
-        `chunk_steps` points a query (fewer where there are many series: answers stay about `POINTS_PER_ANSWER`)."""
+    def chunks(self, start_s: float, end_s: float) -> Iterator[tuple[float, float]]:
+        """(start, end) pieces of [start, end) ending on the step grid (but the last), at most `chunk_steps` steps
+        each (fewer where there are many series: answers stay about `POINTS_PER_ANSWER` samples)."""
         step = self.step_s
         first = math.floor(start_s / step) * step
         steps_total = max(0, math.ceil((end_s - first) / step))
         for done in range(0, steps_total, self.chunk_steps):
-            yield first + done * step, min(self.chunk_steps, steps_total - done)
+            yield max(start_s, first + done * step), min(end_s, first + (done + self.chunk_steps) * step)
 
-    def matrix(self, name: str | None, interval_start_s: float, steps: int) -> SeriesMatrix | None:
-        """The increases of every series of `name` in intervals [interval_start + k·step, +step), k < steps,
-        from the counters at the grid points bounding them (None for no name)."""
-        if name is None:
+    def matrix(
+        self, names: str | tuple[str, ...] | None, start_s: float, end_s: float, matchers: str = ""
+    ) -> SeriesMatrix | None:
+        """The increases in [start, end) of every series of `names` (with label `matchers`), per step, from their
+        raw samples (None for no names)."""
+        if not names:
             return None
-        step = self.step_s
-        result = self.client.query_range(name, interval_start_s, interval_start_s + steps * step, step)
-        return increases(result, interval_start_s, step, steps + 1, first_is_base=True)
+        range_ms = math.ceil((end_s - start_s + self.lookback_s) * 1000)
+        result = self.client.query(f"{series_selector(names, matchers)}[{range_ms}ms]", end_s)
+        return increases(result, start_s, end_s, self.step_s)
 
-    def _read_chunk(self, interval_start_s: float, steps: int) -> GraphStep:
+    def _read_chunk(self, start_s: float, end_s: float) -> GraphStep:
         metrics = self.metrics
         assert metrics is not None
-        requests = self.matrix(metrics.requests, interval_start_s, steps)
+        requests = self.matrix(metrics.requests, start_s, end_s)
         assert requests is not None
+        if len(metrics.requests) > 1:
+            self._note_edges_in_both(requests)
         graph = graph_observations(
             requests,
-            self.matrix(metrics.failed, interval_start_s, steps),
-            self.matrix(metrics.server_buckets, interval_start_s, steps),
-            self.matrix(metrics.client_buckets, interval_start_s, steps),
-            self.step_s,
+            self.matrix(metrics.failed, start_s, end_s),
+            self.matrix(metrics.server_buckets, start_s, end_s),
+            self.matrix(metrics.client_buckets, start_s, end_s),
             self.problems,
         )
         self.status.requests += graph.requests
         self.status.failed += graph.failed
-        self.status.newest_s = interval_start_s + steps * self.step_s
+        self.status.newest_s = end_s
+        if requests.covered_s is not None:
+            old = self.status.covered_s
+            first, last = requests.covered_s
+            self.status.covered_s = (min(old[0], first), max(old[1], last)) if old else (first, last)
         return graph
+
+    def _note_edges_in_both(self, requests: SeriesMatrix) -> None:
+        """Both families are read and summed; an edge counted in both may be counted twice: say so, once an edge."""
+        families: dict[tuple[str, str, str, str], set[str]] = {}
+        for labels, row in zip(requests.labels, requests.increases, strict=True):
+            if row.any():
+                families.setdefault(edge_key(labels), set()).add(labels.get("__name__", ""))
+        for edge, names in families.items():
+            if len(names) > 1 and edge not in self._edges_in_both:
+                self._edges_in_both.add(edge)
+                self.problems.add(
+                    "prometheus: an edge counted in both traces_service_graph_* and service_graph_* series "
+                    "(summed: counted twice if one collector exports both)",
+                    f"{edge[0]} -> {edge[1]}",
+                )
 
 
 def status_text(status: dict[str, Any]) -> str:
@@ -557,7 +615,9 @@ def status_text(status: dict[str, Any]) -> str:
     state = status["state"]
     text = f"{state} · Prometheus {status['url']}"
     if status.get("step_s"):
-        text += f" · step {status['step_s']:g} s (the scrape interval: no finer)"
+        text += f" · step {describe_step(status['step_s'], status.get('scrape_s', 0.0))}"
+    if status.get("step_note"):
+        text += f" · {status['step_note']}"
     if status.get("newest_s"):
         newest = time.strftime("%H:%M:%S", time.localtime(status["newest_s"]))
         text += f" · up to {newest}"

@@ -84,15 +84,15 @@ def read_span_metric_totals(reader: PrometheusReader, start_s: float, end_s: flo
     calls: dict = {}
     errors: dict = {}
     buckets: dict = {}
-    for interval_start_s, steps in reader.chunks(start_s, end_s):
-        matrix = reader.matrix(names.calls, interval_start_s, steps)
+    for chunk_start_s, chunk_end_s in reader.chunks(start_s, end_s):
+        matrix = reader.matrix(names.calls, chunk_start_s, chunk_end_s)
         assert matrix is not None
         for key, value in _totals(matrix, _operation).items():
             calls[key] = calls.get(key, 0.0) + value
         for key, value in _totals(matrix, lambda labels: (_operation(labels), labels.get("status_code"))).items():
             if key[1] == _ERROR:
                 errors[key[0]] = errors.get(key[0], 0.0) + value
-        histogram = reader.matrix(names.buckets, interval_start_s, steps)
+        histogram = reader.matrix(names.buckets, chunk_start_s, chunk_end_s)
         if histogram is not None:
             for key, value in _totals(histogram, lambda labels: (_operation(labels), labels.get("le", ""))).items():
                 buckets[key] = buckets.get(key, 0.0) + value

@@ -137,7 +137,9 @@ def metrics_window(spec, *, theme: str | None = None) -> MainWindow:
             window.controls.restore_view()  # where the user left this source last time
         return feed.status.summary()
 
-    title = f"metrics: {spec.describe()} · {span} · resolution = the scrape interval"
+    asked_s = spec.settings.step_s
+    resolution = f"{asked_s:g} s or the scrape interval, the coarser" if asked_s else "the scrape interval"
+    title = f"metrics: {spec.describe()} · {span} · resolution = {resolution}"
     memory = source_memory_key("prometheus", spec.describe())
     window = MainWindow(
         model, title=title, status_text=status, details=feed.details, memory_key=memory, openers=OPENERS

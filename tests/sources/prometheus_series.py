@@ -26,6 +26,7 @@ T0 = 1_700_000_000 // STEP_S * STEP_S  # the first sample (2023-11-14), far in t
 STEPS = 40  # samples after the first: 10 minutes
 UNPREFIXED_T0 = T0 + 86_400  # a day later, the same system exported without the `traces_` prefix
 RECENT_T0 = (int(time.time()) - 20 * 60) // STEP_S * STEP_S  # and once more, ending 10 minutes before the tests
+MIXED_T0 = T0 + 2 * 86_400  # two days later, both families at once: the system prefixed, `mixed_legacy()` not
 BUCKETS_S = (0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15)  # connector default
 TLS_DIR = Path(__file__).parent / "otlp_tls"
 
@@ -72,6 +73,15 @@ def system(rng: np.random.Generator) -> list[Edge]:
             rng, 15, 0.02
         ),
         Edge("frontend", "recommendations", first_step=12).fill(rng, 10, 0.008),
+    ]
+
+
+def mixed_legacy(rng: np.random.Generator) -> list[Edge]:
+    """What a second, older collector exports without the prefix beside `system()` at MIXED_T0: an edge of its own
+    and one that `system()` has too."""
+    return [
+        Edge("batch", "checkout", instances=("legacy-collector:8889",)).fill(rng, 12, 0.03),
+        Edge("user", "frontend", "virtual_node", instances=("legacy-collector:8889",)).fill(rng, 5, 0.12),
     ]
 
 
@@ -178,6 +188,8 @@ def start_prometheus(directory: Path) -> Iterator[tuple[str, list[Edge]]]:
     text = (
         openmetrics(edges, T0, "traces_", span_metrics="connector")
         + openmetrics(edges, UNPREFIXED_T0, "", span_metrics="tempo")
+        + openmetrics(edges, MIXED_T0, "traces_")
+        + openmetrics(mixed_legacy(np.random.default_rng(8)), MIXED_T0, "")
         + openmetrics(edges, RECENT_T0, "traces_")
     )
     (directory / "series.om").write_text(_merge_families(text) + "# EOF\n")

@@ -28,6 +28,7 @@ from flowviz.sources.prometheus import (
 )
 from tests.sources.prometheus_series import (
     BUCKETS_S,
+    MIXED_T0,
     STEP_S,
     STEPS,
     T0,
@@ -35,6 +36,7 @@ from tests.sources.prometheus_series import (
     UNPREFIXED_T0,
     expected_graph,
     free_port,
+    mixed_legacy,
     operations,
 )
 
@@ -59,6 +61,16 @@ def report(url: str, start_s: int, end_s: int, *extra: str) -> dict:
         )
     assert code == 0
     return json.loads(buffer.getvalue())
+
+
+def report_text(url: str, start_s: int, end_s: int, *extra: str) -> str:
+    from flowviz.cli import main
+
+    buffer = io.StringIO()
+    start, end = (format_time_ns(t * 1_000_000_000) for t in (start_s, end_s))
+    with contextlib.redirect_stdout(buffer):
+        assert main(["report", "--prometheus", url, "--from", start, "--to", end, *extra]) == 0
+    return buffer.getvalue()
 
 
 def _graph(report_json: dict) -> dict:
@@ -106,7 +118,7 @@ def test_a_window_counts_only_its_steps_and_handles_resets_and_new_series(promet
 def test_names_without_the_traces_prefix_are_read_too(prometheus_server):
     url, edges = prometheus_server
     result = report(url, UNPREFIXED_T0, UNPREFIXED_T0 + STEPS * STEP_S)
-    assert result["input"]["metric"] == "service_graph_request_total"
+    assert result["input"]["metric"] == "service_graph_request_total"  # only this family in that range
     assert _graph(result) == expected_graph(edges, 1, STEPS)
 
 
@@ -142,9 +154,73 @@ def test_counter_increases_reset_and_new_series():
         {"metric": {"a": "1"}, "values": [[100, "5"], [115, "9"], [130, "2"], [145, "4"]]},  # reset at 130
         {"metric": {"a": "2"}, "values": [[130, "3"], [145, "3"]]},  # appears at 130: counted from zero
     ]
-    matrix = increases(result, 100, 15, 4, first_is_base=True)
-    assert matrix.increases.tolist() == [[4, 2, 2], [0, 3, 0]]
-    assert matrix.times_s.tolist() == [115, 130, 145]
+    matrix = increases(result, 100, 145, 15)  # the samples in (100, 145], each in the step holding it
+    assert matrix.increases.tolist() == [[0, 4, 2, 2], [0, 0, 3, 0]]
+    assert matrix.starts_s.tolist() == [100, 105, 120, 135]  # the grid of 15 s, its first step clipped to 100
+    assert matrix.covered_s == (100, 145)
+    for step_s in (1, 7, 40, 60):  # the step only spreads the same increases over the timeline
+        assert increases(result, 100, 145, step_s).increases.sum(axis=1).tolist() == [8, 3]
+    between = increases(result, 107, 140, 60)  # edges between samples: the samples inside, and which they are
+    assert between.increases.sum(axis=1).tolist() == [6, 3]
+    assert between.starts_s.tolist() == [107, 120]
+    assert between.covered_s == (100, 130)
+
+
+@pytest.mark.parametrize("step", [None, "15s", "45s", "1m", "7m"])
+def test_counts_are_the_windows_whatever_the_step(prometheus_server, step):
+    url, edges = prometheus_server
+    start, end = T0 + 10 * STEP_S, T0 + 30 * STEP_S  # not on a minute: holds the reset (23) and a new series (12)
+    result = report(url, start, end, *(["--step", step] if step else []))
+    assert _graph(result) == expected_graph(edges, 11, 30), step
+    assert result["window"]["start"] == format_time_ns(start * 1_000_000_000)
+    assert result["window"]["seconds"] == 20 * STEP_S
+    assert "counts_cover" not in result["input"]  # the window's edges are samples: the counts are exactly its
+
+
+def test_a_window_between_samples_counts_the_samples_inside_and_says_which(prometheus_server):
+    url, edges = prometheus_server
+    start, end = T0 + 10 * STEP_S + 7, T0 + 30 * STEP_S - 7
+    result = report(url, start, end)
+    assert _graph(result) == expected_graph(edges, 11, 29)  # the samples in (start, end]
+    assert result["window"]["start"] == format_time_ns(start * 1_000_000_000)
+    assert result["window"]["seconds"] == end - start
+    assert result["input"]["counts_cover"] == {
+        "start": format_time_ns((T0 + 10 * STEP_S) * 1_000_000_000),
+        "end": format_time_ns((T0 + 29 * STEP_S) * 1_000_000_000),
+    }
+    text = report_text(url, start, end)
+    assert f"Window: {format_time_ns(start * 1_000_000_000)} .. {format_time_ns(end * 1_000_000_000)}" in text
+    assert f"between the samples at {format_time_ns((T0 + 10 * STEP_S) * 1_000_000_000)} and" in text
+
+
+def test_a_step_finer_than_the_scrape_interval_is_raised_to_it_and_said_so(prometheus_server, capsys):
+    url, edges = prometheus_server
+    result = report(url, T0, T0 + STEPS * STEP_S, "--step", "5s")
+    assert result["input"]["step_seconds"] == STEP_S
+    assert result["input"]["step_note"] == "--step 5 s is finer than the scrape interval: raised to it (15 s)"
+    assert _graph(result) == expected_graph(edges, 1, STEPS)
+    text = report_text(url, T0, T0 + STEPS * STEP_S, "--step", "5s")
+    assert "step 15 s (the scrape interval)\n--step 5 s is finer than the scrape interval" in text
+    coarser = report_text(url, T0, T0 + STEPS * STEP_S, "--step", "1m")
+    assert "step 60 s (the scrape interval is 15 s)" in coarser
+    assert "(the scrape interval)" not in coarser
+    assert "step 15 s (the scrape interval)" in report_text(url, T0, T0 + STEPS * STEP_S)
+
+
+def test_both_families_in_one_range_are_read_and_their_edges_merged(prometheus_server):
+    url, edges = prometheus_server
+    legacy = mixed_legacy(np.random.default_rng(8))
+    result = report(url, MIXED_T0, MIXED_T0 + STEPS * STEP_S)
+    assert result["input"]["metric"] == "traces_service_graph_request_total + service_graph_request_total"
+    expected = expected_graph(edges, 1, STEPS)
+    for key, (kind, requests, failed, via) in expected_graph(legacy, 1, STEPS).items():
+        old = expected.get(key, (kind, 0, 0, via))
+        expected[key] = (kind, old[1] + requests, old[2] + failed, via)
+    assert _graph(result) == expected
+    both = [p for p in result["problems"] if "both traces_service_graph_* and service_graph_*" in p]
+    assert len(both) == 1
+    assert result["problems"][both[0]]["count"] == 1
+    assert result["problems"][both[0]]["first"] == ["user -> frontend"]  # the edge both collectors export
 
 
 # -- auth, tenants, TLS ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ def test_a_past_range_of_metrics_opens_whole_in_the_window(qtbot, prometheus_ser
         names = set(window.model.chart.node_names)
         assert {client for client, _ in expected} | {server for _, server in expected} <= names
         summary = window.statusBar().currentMessage() or window.feed.status.summary()
-        assert "step 15 s (the scrape interval: no finer)" in window.feed.status.summary(), summary
+        assert "step 15 s (the scrape interval)" in window.feed.status.summary(), summary
         assert "resolution = the scrape interval" in window.windowTitle()
     finally:
         window.feed.stop()
