@@ -62,6 +62,7 @@ _SPAN_COLUMNS = {
 }
 _REQUEST_COLUMNS = {
     "want_key": np.uint64,
+    "want_trace_hi": np.uint64,
     "want_trace_lo": np.uint64,
     "want_span_id": np.uint64,
     "trace_hi": np.uint64,
@@ -236,6 +237,7 @@ class EdgeDeriver:
                 ~spans["dead"][pending]
                 & (spans["span_id"][pending] == batch.span_id[rows])
                 & (spans["trace_lo"][pending] == batch.trace_lo[rows])
+                & same_trace(spans["trace_hi"][pending], batch.trace_hi[rows])
             )
             pending_kind = spans["kind"][pending]
             same_span = (
@@ -358,6 +360,7 @@ class EdgeDeriver:
             (client_keys[at] == own_keys)
             & (batch.span_id[client] == requests["span_id"][waiting])
             & (batch.trace_lo[client] == requests["trace_lo"][waiting])
+            & same_trace(batch.trace_hi[client], requests["trace_hi"][waiting])
         )
         if same.any():
             self._pair_found(waiting[same], first_row + client[same], out)
@@ -380,27 +383,41 @@ class EdgeDeriver:
             # a child of a shared id, in the service of a server half separated in an earlier batch, is its child
             is_half = (batch.flags[by_parent] & SPAN_FLAG_SHARED) != 0
             moved = self._separated_half(
-                batch.trace_lo[by_parent], want, service[by_parent], batch.start_ns[by_parent], skip=is_half
+                batch.trace_hi[by_parent],
+                batch.trace_lo[by_parent],
+                want,
+                service[by_parent],
+                batch.start_ns[by_parent],
+                skip=is_half,
             )
             want = np.where(moved != 0, moved, want)
         self._add_requests(
-            batch, by_parent, batch.trace_lo[by_parent], want, service, destination, fallback_id[by_parent]
+            batch,
+            by_parent,
+            batch.trace_hi[by_parent],
+            batch.trace_lo[by_parent],
+            want,
+            service,
+            destination,
+            fallback_id[by_parent],
         )
         if len(consumer_links):
             self._add_requests(
                 batch,
                 link_rows,
+                batch.link_trace_hi[consumer_links],
                 batch.link_trace_lo[consumer_links],
                 batch.link_span_id[consumer_links],
                 service,
                 destination,
             )
 
-    def _add_requests(self, batch, rows, want_lo, want_span, service, destination, fallback_id=0) -> None:
+    def _add_requests(self, batch, rows, want_hi, want_lo, want_span, service, destination, fallback_id=0) -> None:
         if len(rows) == 0:
             return
         self._requests.append(
             want_key=span_keys(_NO_TRACE_HI, want_lo, want_span),
+            want_trace_hi=want_hi,
             want_trace_lo=want_lo,
             want_span_id=want_span,
             trace_hi=batch.trace_hi[rows],
@@ -430,7 +447,14 @@ class EdgeDeriver:
         )
 
     def _separated_half(
-        self, trace_lo: np.ndarray, want: np.ndarray, service: np.ndarray, start_ns: np.ndarray, *, skip: np.ndarray
+        self,
+        trace_hi: np.ndarray,
+        trace_lo: np.ndarray,
+        want: np.ndarray,
+        service: np.ndarray,
+        start_ns: np.ndarray,
+        *,
+        skip: np.ndarray,
     ) -> np.ndarray:
         """The own id of the pending separated server half a child of a shared id belongs to, else 0.
 
@@ -455,6 +479,7 @@ class EdgeDeriver:
                 ~spans["dead"][half]
                 & (spans["shared_id"][half] == want[at])
                 & (spans["trace_lo"][half] == trace_lo[at])
+                & same_trace(spans["trace_hi"][half], trace_hi[at])
                 & (spans["service"][half] == service[at])
             )
             contains = (half_start <= start_ns[at]) & (start_ns[at] <= spans["end_ns"][half])
@@ -474,6 +499,7 @@ class EdgeDeriver:
         if not rows.size:
             return
         moved = self._separated_half(
+            requests["want_trace_hi"][rows],
             requests["want_trace_lo"][rows],
             requests["want_span_id"][rows],
             requests["service"][rows],
@@ -509,25 +535,38 @@ class EdgeDeriver:
 
     # -- pairing ----------------------------------------------------------------------------
 
-    def _find(self, keys: np.ndarray, trace_lo: np.ndarray, span_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(positions in the needles, pending span rows) of the live pending spans with these ids."""
-        spans, sorted_keys = self._spans, self._index.keys
-        position = np.minimum(self._index.first_positions(keys), len(sorted_keys) - 1)
-        partner = self._index.rows[position]
-        found = (
-            ~spans["dead"][partner]
-            & (sorted_keys[position] == keys)
-            & (spans["span_id"][partner] == span_id)
-            & (spans["trace_lo"][partner] == trace_lo)
-        )
-        matched = np.flatnonzero(found)
+    def _find(
+        self, keys: np.ndarray, trace_hi: np.ndarray, trace_lo: np.ndarray, span_id: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the needles, pending span rows) of the live pending spans with these ids: of several
+        under one key, the first indexed that is alive and of the same trace (`same_trace`)."""
+        spans, index_keys = self._spans, self._index.keys
+        first = self._index.first_positions(keys)
+        partner = np.full(keys.size, -1, np.int64)
+        open_rows, offset = np.arange(keys.size), 0
+        while open_rows.size:  # almost always one round: the first indexed span under a key is the one
+            position = first[open_rows] + offset
+            under_key = np.flatnonzero(position < index_keys.size)
+            under_key = under_key[index_keys[position[under_key]] == keys[open_rows[under_key]]]
+            open_rows, candidate = open_rows[under_key], self._index.rows[position[under_key]]
+            found = (
+                ~spans["dead"][candidate]
+                & (spans["span_id"][candidate] == span_id[open_rows])
+                & (spans["trace_lo"][candidate] == trace_lo[open_rows])
+                & same_trace(spans["trace_hi"][candidate], trace_hi[open_rows])
+            )
+            partner[open_rows[found]] = candidate[found]
+            open_rows, offset = open_rows[~found], offset + 1
+        matched = np.flatnonzero(partner >= 0)
         return matched, partner[matched]
 
     def _pair(self, out: list[dict[str, np.ndarray]]) -> None:
         spans, requests = self._spans, self._requests
         if not len(requests) or not len(spans):
             return
-        matched, partner = self._find(requests["want_key"], requests["want_trace_lo"], requests["want_span_id"])
+        matched, partner = self._find(
+            requests["want_key"], requests["want_trace_hi"], requests["want_trace_lo"], requests["want_span_id"]
+        )
         if matched.size:
             self._pair_found(matched, partner, out)
         if self._fallbacks_waiting:
@@ -593,7 +632,9 @@ class EdgeDeriver:
         if not waiting.size:
             return
         trace_lo, parent = requests["trace_lo"][waiting], requests["fallback_id"][waiting]
-        at, partner = self._find(span_keys(_NO_TRACE_HI, trace_lo, parent), trace_lo, parent)
+        at, partner = self._find(
+            span_keys(_NO_TRACE_HI, trace_lo, parent), requests["trace_hi"][waiting], trace_lo, parent
+        )
         if not at.size:
             return
         rows = waiting[at]
@@ -745,6 +786,13 @@ def _first_of(partner: np.ndarray, service: np.ndarray, among: np.ndarray) -> np
         pairs = partner[rows].astype(np.int64) << 32 | service[rows].astype(np.int64)
         first[rows[np.unique(pairs, return_index=True)[1]]] = True
     return first
+
+
+def same_trace(trace_hi: np.ndarray, other_hi: np.ndarray) -> np.ndarray:
+    """Whether ids whose low 64 bits are equal are of one trace: their high 64 bits are equal, or one of them has
+    none (a 64-bit id, as Zipkin's B3 ids may be, is the 128-bit one with the same low bits). Two 128-bit ids
+    that differ in their high bits are two traces even when their low bits agree."""
+    return (trace_hi == other_hi) | (trace_hi == 0) | (other_hi == 0)
 
 
 def _stand_in_keys(service: np.ndarray, trace_lo: np.ndarray, shared_id: np.ndarray) -> np.ndarray:

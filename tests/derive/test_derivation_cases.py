@@ -121,6 +121,37 @@ def test_mixed_64_and_128_bit_trace_ids_link_by_the_low_64_bits(tmp_path: Path) 
     assert problems.total == 0
 
 
+@pytest.mark.parametrize("one_file", [True, False])
+def test_128_bit_traces_differing_only_in_high_bits_are_not_linked(tmp_path: Path, one_file: bool) -> None:
+    # two traces with the same low 64 bits and the same span ids (ids copied from one example): calls stay in
+    # their own trace; a 64-bit id still links to either (test above), two different high halves do not
+    def trace(trace_id: str, web: str, api: str) -> list[dict]:
+        return [
+            _zipkin("b7ad6b7169203331", web, "SERVER", duration_us=500, trace=trace_id),
+            _zipkin("b7ad6b7169203332", web, "CLIENT", "b7ad6b7169203331", 10, 300, trace=trace_id),
+            _zipkin("b7ad6b7169203333", api, "SERVER", "b7ad6b7169203332", 20, 200, trace=trace_id),
+        ]
+
+    first = trace("0af7651916cd43dd8448eb211c80319c", "j-web", "j-api")
+    second = trace("9af7651916cd43dd8448eb211c80319c", "pb-web", "pb-api")
+    files = (
+        [_write(tmp_path / "z.json", first + second)]
+        if one_file
+        else [
+            _write(tmp_path / "a.json", first),
+            _write(tmp_path / "b.json", second),
+        ]
+    )
+    edges, problems = _graph(*files)
+    assert _requests(edges) == {
+        ("user", "j-web"): 1,
+        ("j-web", "j-api"): 1,
+        ("user", "pb-web"): 1,
+        ("pb-web", "pb-api"): 1,
+    }
+    assert problems.total == 0
+
+
 def test_mixed_width_shared_span_is_still_one_call(tmp_path: Path) -> None:
     spans = _zipkin_pair()
     spans[2]["traceId"] = TRACE128
