@@ -88,19 +88,22 @@ def _rekey(
     batch: SpanBatch, candidates: np.ndarray, is_client: np.ndarray, keys: np.ndarray, elsewhere: np.ndarray
 ) -> SpanBatch:
     """Re-key the candidate server rows that truly share an id with a client row (keys are hashes: verify)."""
-    trace_lo, span_id = batch.trace_lo, batch.span_id
+    trace_hi, trace_lo, span_id = batch.trace_hi, batch.trace_lo, batch.span_id
     client_rows = np.flatnonzero(is_client & np.isin(keys, keys[candidates]))
-    client_ids = set(zip(trace_lo[client_rows].tolist(), span_id[client_rows].tolist(), strict=True))
+    client_his: dict[tuple[int, int], set[int]] = {}  # (trace lo, span id) -> the high halves of its clients' traces
+    for lo, span, hi in zip(*(c[client_rows].tolist() for c in (trace_lo, span_id, trace_hi)), strict=True):
+        client_his.setdefault((lo, span), set()).add(hi)
     service_names = batch.string_column("service")
     new_span = span_id.copy()
     new_parent = batch.parent_id.copy()
     flags = batch.flags.copy()
     rekeyed = np.zeros(len(batch), bool)
-    # (trace lo, shared id) -> [(service, start, end, new id)] of the server halves answering it
-    servers: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
+    # (trace lo, shared id) -> [(service, start, end, new id, trace hi)] of the server halves answering it
+    servers: dict[tuple[int, int], list[tuple[int, int, int, int, int]]] = {}
     for row in candidates.tolist():
-        shared = (int(trace_lo[row]), int(span_id[row]))
-        if shared not in client_ids and not elsewhere[row]:
+        shared, hi = (int(trace_lo[row]), int(span_id[row])), int(trace_hi[row])
+        of_one_trace = any(client == hi or client == 0 or hi == 0 for client in client_his.get(shared, ()))
+        if not (of_one_trace or elsewhere[row]):  # (`same_trace`: a 64-bit id is of the 128-bit trace too)
             continue
         start, end = int(batch.start_ns[row]), int(batch.end_ns[row])
         new_id = rekeyed_span_id(shared[1], service_names[row], start)
@@ -108,7 +111,7 @@ def _rekey(
         new_parent[row] = shared[1]
         flags[row] |= SPAN_FLAG_SHARED
         rekeyed[row] = True
-        servers.setdefault(shared, []).append((int(batch.service[row]), start, end, new_id))
+        servers.setdefault(shared, []).append((int(batch.service[row]), start, end, new_id, hi))
     if not servers:
         return batch
     shared_lo, shared_id = (np.array(column, np.uint64) for column in zip(*servers, strict=True))
@@ -116,8 +119,13 @@ def _rekey(
     wanted = np.isin(parent_keys, span_keys(_NO_TRACE_HI, shared_lo, shared_id))
     children = np.flatnonzero(wanted & (batch.parent_id != 0) & ~rekeyed)
     for row in children.tolist():
-        answering = servers.get((int(trace_lo[row]), int(batch.parent_id[row])))
-        if answering is None:
+        hi = int(trace_hi[row])
+        answering = [
+            server
+            for server in servers.get((int(trace_lo[row]), int(batch.parent_id[row])), ())
+            if server[4] == hi or server[4] == 0 or hi == 0
+        ]
+        if not answering:
             continue
         parent = _server_of_child(answering, int(batch.service[row]), int(batch.start_ns[row]))
         if parent is not None:
@@ -125,7 +133,7 @@ def _rekey(
     return dataclasses.replace(batch, span_id=new_span, parent_id=new_parent, flags=flags)
 
 
-def _server_of_child(answering: list[tuple[int, int, int, int]], service: int, start_ns: int) -> int | None:
+def _server_of_child(answering: list[tuple[int, int, int, int, int]], service: int, start_ns: int) -> int | None:
     """The new id of the server half a child of the shared id belongs to, or None (a child of the client)."""
     same_service = [server for server in answering if server[0] == service]
     if not same_service:

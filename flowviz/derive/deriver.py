@@ -8,7 +8,7 @@ import numpy as np
 
 from flowviz.decoders.shared_spans import CLIENT_SIDE, SERVER_SIDE, separate_shared_spans
 from flowviz.derive.span_table import ColumnTable, KeyLookup, SortedKeyIndex, span_keys
-from flowviz.model.columns import is_any_of
+from flowviz.model.columns import is_any_of, same_trace
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.ids import u64_pair_to_hex
 from flowviz.model.observations import NO_LATENCY, OBSERVATION_DTYPES, EdgeObservations
@@ -786,13 +786,6 @@ def _first_of(partner: np.ndarray, service: np.ndarray, among: np.ndarray) -> np
         pairs = partner[rows].astype(np.int64) << 32 | service[rows].astype(np.int64)
         first[rows[np.unique(pairs, return_index=True)[1]]] = True
     return first
-
-
-def same_trace(trace_hi: np.ndarray, other_hi: np.ndarray) -> np.ndarray:
-    """Whether ids whose low 64 bits are equal are of one trace: their high 64 bits are equal, or one of them has
-    none (a 64-bit id, as Zipkin's B3 ids may be, is the 128-bit one with the same low bits). Two 128-bit ids
-    that differ in their high bits are two traces even when their low bits agree."""
-    return (trace_hi == other_hi) | (trace_hi == 0) | (other_hi == 0)
 
 
 def _stand_in_keys(service: np.ndarray, trace_lo: np.ndarray, shared_id: np.ndarray) -> np.ndarray:

@@ -25,6 +25,13 @@ def is_any_of(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return out
 
 
+def same_trace(trace_hi: np.ndarray, other_hi: np.ndarray) -> np.ndarray:
+    """Whether ids whose low 64 bits are equal are of one trace: their high 64 bits are equal, or one of them has
+    none (a 64-bit id, as Zipkin's B3 ids may be, is the 128-bit one with the same low bits). Two 128-bit ids
+    that differ in their high bits are two traces even when their low bits agree."""
+    return (trace_hi == other_hi) | (trace_hi == 0) | (other_hi == 0)
+
+
 class ColumnTable:
     """Named numpy columns of equal length with amortised appends (capacity grows by half; `keep` releases it)."""
 

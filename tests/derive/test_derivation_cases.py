@@ -152,6 +152,21 @@ def test_128_bit_traces_differing_only_in_high_bits_are_not_linked(tmp_path: Pat
     assert problems.total == 0
 
 
+def test_a_shared_id_is_not_shared_with_a_client_of_another_128_bit_trace(tmp_path: Path) -> None:
+    # Zipkin shared spans: trace A's client and server halves share id b; trace B (the same low 64 bits, another
+    # high half) reuses the ids but its server was called by no instrumented client: it is a root, not a half
+    low = "8448eb211c80319c"
+    spans = [
+        _zipkin("000000000000000a", "web", "SERVER", duration_us=500, trace="0af7651916cd43dd" + low),
+        _zipkin("000000000000000b", "web", "CLIENT", "000000000000000a", 10, 300, trace="0af7651916cd43dd" + low),
+        _zipkin("000000000000000b", "api", "SERVER", "000000000000000a", 20, 200, trace="0af7651916cd43dd" + low),
+        _zipkin("000000000000000b", "batch", "SERVER", duration_us=100, trace="9af7651916cd43dd" + low),
+    ]
+    edges, problems = _graph(_write(tmp_path / "z.json", spans))
+    assert _requests(edges) == {("user", "web"): 1, ("web", "api"): 1, ("user", "batch"): 1}
+    assert problems.total == 0
+
+
 def test_mixed_width_shared_span_is_still_one_call(tmp_path: Path) -> None:
     spans = _zipkin_pair()
     spans[2]["traceId"] = TRACE128
