@@ -616,12 +616,12 @@ def status_text(status: dict[str, Any]) -> str:
     text = f"{state} · Prometheus {status['url']}"
     if status.get("step_s"):
         text += f" · step {describe_step(status['step_s'], status.get('scrape_s', 0.0))}"
-    if status.get("step_note"):
-        text += f" · {status['step_note']}"
     if status.get("newest_s"):
         newest = time.strftime("%H:%M:%S", time.localtime(status["newest_s"]))
         text += f" · up to {newest}"
     text += f" · {status['requests']:,} requests, {status['failed']:,} failed"
+    if status.get("step_note"):  # last: the figures stay in view on a narrow window
+        text += f" · {status['step_note']}"
     if status.get("last_error"):
         text += f" · {status['last_error']}"
     return text

@@ -30,6 +30,21 @@ def test_a_past_range_of_metrics_opens_whole_in_the_window(qtbot, prometheus_ser
         window.feed.stop()
 
 
+def test_a_step_finer_than_the_scrape_interval_is_raised_and_the_status_line_says_so(qtbot, prometheus_server):
+    url, _ = prometheus_server
+    spec = PrometheusSpec(PrometheusSettings(url, step_s=5.0), T0 * SECOND_NS, (T0 + STEPS * STEP_S) * SECOND_NS)
+    window = metrics_window(spec)
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: window.feed.status.finished, timeout=30_000)
+        summary = window.feed.status.summary()
+        assert "step 15 s (the scrape interval)" in summary
+        note = "--step 5 s is finer than the scrape interval: raised to it (15 s)"
+        assert summary.index(" failed") < summary.index(note), summary  # after the figures: they stay in view
+    finally:
+        window.feed.stop()
+
+
 def test_a_prometheus_that_is_not_there_stops_the_feed_with_its_reason(qtbot):
     from tests.sources.prometheus_series import free_port
 
