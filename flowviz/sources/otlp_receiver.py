@@ -25,6 +25,7 @@ from flowviz.sources.otlp_defaults import DEFAULT_HTTP as DEFAULT_HTTP
 from flowviz.sources.otlp_intake import DEFAULT_MAX_BODY_BYTES, OtlpIntake, Received
 from flowviz.sources.raw_inputs import RawRing
 from flowviz.sources.source import LIVE_EXEMPLAR_TIME_SHARE, Idle, SourceItem
+from flowviz.sources.tls_files import TlsFileError, read_tls_file, server_context
 from flowviz.store.drill_down import DrillDownStore
 
 if TYPE_CHECKING:
@@ -85,16 +86,25 @@ def check_receiver_settings(settings: ReceiverSettings) -> None:
     if public and not settings.tls_cert:
         raise ReceiverConfigError(f"{', '.join(public)}: listening beyond loopback needs --tls-cert and --tls-key")
     if settings.tls_cert:
-        _tls_files(settings)
+        _tls_context(settings)  # a bad pair is refused here, alike for gRPC and HTTP, before anything listens
     if settings.max_body_bytes < 1024:
         raise ReceiverConfigError("the request size limit must be at least 1 kB")
 
 
-def _tls_files(settings: ReceiverSettings) -> tuple[bytes, bytes]:
+def _tls_context(settings: ReceiverSettings) -> ssl.SSLContext:
+    """The server context of --tls-cert/--tls-key (checked as a pair); ReceiverConfigError naming the bad file."""
     try:
-        return Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes()  # type: ignore[arg-type]
-    except OSError as error:
-        raise ReceiverConfigError(f"{error.filename}: {error.strerror or error}") from None
+        return server_context(settings.tls_cert, settings.tls_key)  # type: ignore[arg-type]
+    except TlsFileError as error:
+        raise ReceiverConfigError(str(error)) from None
+
+
+def _tls_files(settings: ReceiverSettings) -> tuple[bytes, bytes]:
+    """(key, certificate chain) PEM bytes for grpc, read once the pair loaded into an ssl context."""
+    try:
+        return read_tls_file(settings.tls_key), read_tls_file(settings.tls_cert)  # type: ignore[arg-type]
+    except TlsFileError as error:
+        raise ReceiverConfigError(str(error)) from None
 
 
 class OtlpReceiver:
@@ -109,6 +119,7 @@ class OtlpReceiver:
         self.intake = OtlpIntake(max_body_bytes=settings.max_body_bytes, problems=problems)
         self.grpc_server: OtlpGrpcServer | None = None
         self.http_server: OtlpHttpServer | None = None
+        tls_context = _tls_context(settings) if settings.tls_cert else None
         tls_files = _tls_files(settings) if settings.tls_cert else None
         try:
             if settings.grpc:
@@ -116,16 +127,9 @@ class OtlpReceiver:
                 self.grpc_server.start()
                 self.intake.status.grpc = self.grpc_server.address
             if settings.http:
-                context = None
-                if tls_files is not None:
-                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                    try:
-                        context.load_cert_chain(settings.tls_cert, settings.tls_key)  # type: ignore[arg-type]
-                    except (ssl.SSLError, OSError) as error:
-                        raise ReceiverConfigError(f"{settings.tls_cert}: {error}") from None
                 host, port = split_address(settings.http)
                 try:
-                    self.http_server = OtlpHttpServer(host, port, self.intake, tls=context)
+                    self.http_server = OtlpHttpServer(host, port, self.intake, tls=tls_context)
                 except OSError as error:
                     raise OSError(f"cannot listen on {settings.http}: {error.strerror or error}") from None
                 self.http_server.start()

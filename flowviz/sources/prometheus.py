@@ -37,6 +37,7 @@ import orjson
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.observations import NO_LATENCY, EdgeObservations
 from flowviz.model.problems import Problems
+from flowviz.sources.tls_files import TlsFileError, client_context
 
 SECOND_NS = 1_000_000_000
 DEFAULT_STEP_S = 15.0  # when the scrape interval cannot be estimated (no samples yet)
@@ -99,6 +100,8 @@ def check_prometheus_settings(settings: PrometheusSettings) -> None:
     _auth_header(settings)
     if bool(settings.client_cert) != bool(settings.client_key):
         raise PrometheusError("--prometheus-cert and --prometheus-key go together")
+    if settings.ca_file or settings.client_cert:
+        _tls_context(settings)  # files named are checked whatever the scheme: a typo is not silently ignored
     if settings.step_s is not None and settings.step_s <= 0:
         raise PrometheusError("the step must be positive")
 
@@ -110,9 +113,26 @@ def _read_secret(path: str) -> str:
         raise PrometheusError(f"{path}: {error.strerror or error}") from None
 
 
+def _tls_context(settings: PrometheusSettings) -> ssl.SSLContext:
+    """The client context of an https URL: the CA file (else the system's), the client pair, skip-verify."""
+    try:
+        context = client_context(settings.ca_file, settings.client_cert, settings.client_key)
+    except TlsFileError as error:
+        raise PrometheusError(str(error)) from None
+    if settings.insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _auth_header(settings: PrometheusSettings) -> str | None:
     if settings.bearer_token_file:
-        return f"Bearer {_read_secret(settings.bearer_token_file)}"
+        token = _read_secret(settings.bearer_token_file)
+        if not token:
+            raise PrometheusError(f"{settings.bearer_token_file}: empty (expected the bearer token)")
+        if not token.isprintable():
+            raise PrometheusError(f"{settings.bearer_token_file}: expected the bearer token on one line")
+        return f"Bearer {token}"
     if settings.basic_auth_file:
         text = _read_secret(settings.basic_auth_file)
         if ":" not in text:
@@ -136,12 +156,7 @@ class PrometheusClient:
             self._headers["X-Scope-OrgID"] = settings.tenant
         self._context: ssl.SSLContext | None = None
         if settings.url.startswith("https"):
-            self._context = ssl.create_default_context(cafile=settings.ca_file)
-            if settings.client_cert:
-                self._context.load_cert_chain(settings.client_cert, settings.client_key)
-            if settings.insecure_skip_verify:
-                self._context.check_hostname = False
-                self._context.verify_mode = ssl.CERT_NONE
+            self._context = _tls_context(settings)
 
     def get(self, path: str, params: list[tuple[str, str]]) -> Any:
         url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"

@@ -320,3 +320,39 @@ def test_reading_in_small_chunks_gives_the_same_counts(prometheus_server):
     assert len(chunks) == 6
     assert sum(c.requests for c in chunks) == sum(int(e.requests[1:].sum()) for e in edges)
     assert sum(c.failed for c in chunks) == sum(int(e.failed[1:].sum()) for e in edges)
+
+
+def _prometheus_command(capsys, command: str, url: str, *options: str) -> tuple[int, str]:
+    from flowviz.cli import main
+
+    times = ["--from=-1h"] + (["--to=now"] if command != "live" else [])
+    code = main([command, "--prometheus", url, *times, *options])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["report", "open", "live"])
+@pytest.mark.parametrize("scheme", ["https", "http"])  # files named are checked whatever the scheme
+def test_bad_tls_and_token_files_are_one_line_before_any_request(capsys, tmp_path, command, scheme):
+    junk, empty = tmp_path / "junk.pem", tmp_path / "empty.txt"
+    junk.write_text("junk\n")
+    empty.write_text("\n")
+    cert, other_key = str(TLS_DIR / "cert.pem"), str(TLS_DIR / "other_key.pem")
+    cases = [
+        (["--prometheus-ca", str(junk)], f"{junk}: not a CA bundle in PEM: [X509: NO_CERTIFICATE_OR_CRL_FOUND] "
+         "no certificate or crl found"),
+        (["--prometheus-ca", "/nope/ca.pem"], "/nope/ca.pem: No such file or directory"),
+        (["--prometheus-cert", cert, "--prometheus-key", "/nope.key"], "/nope.key: No such file or directory"),
+        (["--prometheus-cert", cert, "--prometheus-key", other_key],
+         f"{other_key}: not the key of {cert}: [X509: KEY_VALUES_MISMATCH] key values mismatch"),
+        (["--bearer-token-file", str(empty)], f"{empty}: empty (expected the bearer token)"),
+    ]  # fmt: skip
+    url = f"{scheme}://127.0.0.1:{free_port()}"  # nothing there: a request would fail differently
+    for options, message in cases:
+        code, err = _prometheus_command(capsys, command, url, *options)
+        assert (code, err) == (2, f"flowviz {command}: {message}\n")
+
+
+def test_a_bearer_token_over_lines_is_refused(tmp_path):
+    (tmp_path / "token").write_text("first\nsecond\n")
+    with pytest.raises(PrometheusError, match="on one line"):
+        PrometheusClient(PrometheusSettings("http://x", bearer_token_file=str(tmp_path / "token")))
