@@ -8,9 +8,15 @@ consumer is behind (exporters retry it after the delay).
 
 from __future__ import annotations
 
+import os
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
+# grpc's C core logs its own errors (a port in use, a bad key) to stderr as `E1203 ... add_port.cc:83] ...`
+# lines; flowviz says what went wrong itself, once. Read when grpc is first imported; a user's setting stands.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+import grpc  # after its log level is set
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -52,10 +58,10 @@ class OtlpGrpcServer:
             else:
                 key, certificate = tls
                 bound = self._server.add_secure_port(target, grpc.ssl_server_credentials([(key, certificate)]))
-        except RuntimeError as error:  # grpc raises this when it cannot bind
-            raise OSError(f"cannot listen on {target}: {error}") from None
+        except RuntimeError:  # grpc raises this when it cannot bind, without the reason (its log had it)
+            raise OSError(f"cannot listen on {target}: {_bind_failure(host, port)}") from None
         if not bound:
-            raise OSError(f"cannot listen on {target} (in use, or not an address of this machine)")
+            raise OSError(f"cannot listen on {target}: {_bind_failure(host, port)}")
         self.address = f"[{host}]:{bound}" if ":" in host else f"{host}:{bound}"
 
     def _export(self, request: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
@@ -81,3 +87,18 @@ class OtlpGrpcServer:
 
     def stop(self) -> None:
         self._server.stop(grace=0.5).wait(2.0)
+
+
+def _bind_failure(host: str, port: int) -> str:
+    """Why grpc could not bind HOST:PORT, as the system says it when a plain socket tries (in use, no such address)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        return error.strerror or str(error)
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            try:
+                probe.bind(address)
+            except OSError as error:
+                return error.strerror or str(error)
+    return "grpc could not bind it (set GRPC_VERBOSITY=debug to see grpc's reason)"

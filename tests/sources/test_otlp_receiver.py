@@ -416,3 +416,48 @@ def test_flowviz_listen_refuses_a_public_address_without_tls(capsys):
     assert main(["listen", "--http", "0.0.0.0:4318"]) == 2
     assert "not a loopback address" in capsys.readouterr().err
     assert main(["record", "--grpc", "127.0.0.1:0", "--bootstrap", "b:9092", "-o", "x.fvrec"]) == 2
+
+
+def _flowviz(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
+    """`python -m flowviz ARGS` as a user runs it: grpc's own log level not set (so its C core would log)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRPC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "flowviz", *args], capture_output=True, text=True, timeout=timeout_s, env=env
+    )
+
+
+@pytest.mark.parametrize("protocol", ["--grpc", "--http"])
+def test_a_bad_tls_pair_is_the_same_one_line_for_both_protocols(tmp_path, protocol):
+    cert, key, other_key = (str(TLS_DIR / name) for name in ("cert.pem", "key.pem", "other_key.pem"))
+    (tmp_path / "junk.pem").write_text("junk\n")
+    junk = str(tmp_path / "junk.pem")
+    cases = [
+        (cert, other_key, f"{other_key}: not the key of {cert}: [X509: KEY_VALUES_MISMATCH] key values mismatch"),
+        (
+            junk,
+            key,
+            f"{junk}: not a certificate in PEM: [X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found",
+        ),
+        (cert, "/nope.key", "/nope.key: No such file or directory"),
+    ]
+    for tls_cert, tls_key, message in cases:
+        done = _flowviz(
+            "record", protocol, f"0.0.0.0:{_free_port()}", "--allow-remote", "--tls-cert", tls_cert,
+            "--tls-key", tls_key, "-o", str(tmp_path / "x.fvrec"),
+        )  # fmt: skip
+        assert (done.returncode, done.stderr) == (2, f"flowviz record: {message}\n")  # no grpc log, no traceback
+    assert not (tmp_path / "x.fvrec").exists()
+
+
+def test_a_grpc_port_in_use_is_flowvizs_one_line_not_grpcs_log(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _flowviz("record", "--grpc", f"127.0.0.1:{port}", "-o", str(tmp_path / "x.fvrec"))
+    message = f"flowviz record: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert (done.returncode, done.stderr) == (1, message)  # no grpc log line before it

@@ -57,3 +57,23 @@ def test_start_page_and_file_menu_offer_listening(qtbot):
         assert any("Receive OTLP" in action.text() for action in window.file_menu.actions())
     finally:
         window.feed.stop()
+
+
+def test_a_grpc_port_in_use_shows_flowvizs_reason_and_no_grpc_log(qtbot, capfd, monkeypatch):
+    import socket
+
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)  # the worker as a user's: grpc's log level not set
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        window = listen_window(ReceiverSettings(grpc=f"127.0.0.1:{port}", http=None))
+        qtbot.addWidget(window)
+        try:
+            reason = f"cannot listen on 127.0.0.1:{port}: Address already in use"
+            qtbot.waitUntil(lambda: reason in window.feed.status.summary(), timeout=30_000)
+        finally:
+            window.feed.stop()
+    err = capfd.readouterr().err  # the worker process writes to the same stderr
+    assert "add_port.cc" not in err
+    assert "Traceback" not in err
