@@ -90,9 +90,9 @@ def _rekey(
     """Re-key the candidate server rows that truly share an id with a client row (keys are hashes: verify)."""
     trace_hi, trace_lo, span_id = batch.trace_hi, batch.trace_lo, batch.span_id
     client_rows = np.flatnonzero(is_client & np.isin(keys, keys[candidates]))
-    client_his: dict[tuple[int, int], set[int]] = {}  # (trace lo, span id) -> the high halves of its clients' traces
-    for lo, span, hi in zip(*(c[client_rows].tolist() for c in (trace_lo, span_id, trace_hi)), strict=True):
-        client_his.setdefault((lo, span), set()).add(hi)
+    client_lo, client_span, client_hi = (c[client_rows].tolist() for c in (trace_lo, span_id, trace_hi))
+    client_ids = set(zip(client_lo, client_span, client_hi, strict=True))  # (trace lo, span id, trace hi)
+    client_pairs = set(zip(client_lo, client_span, strict=True))  # (trace lo, span id)
     service_names = batch.string_column("service")
     new_span = span_id.copy()
     new_parent = batch.parent_id.copy()
@@ -102,8 +102,9 @@ def _rekey(
     servers: dict[tuple[int, int], list[tuple[int, int, int, int, int]]] = {}
     for row in candidates.tolist():
         shared, hi = (int(trace_lo[row]), int(span_id[row])), int(trace_hi[row])
-        of_one_trace = any(client == hi or client == 0 or hi == 0 for client in client_his.get(shared, ()))
-        if not (of_one_trace or elsewhere[row]):  # (`same_trace`: a 64-bit id is of the 128-bit trace too)
+        # `same_trace`: the same high half, or one of them a 64-bit id
+        of_one_trace = (*shared, hi) in client_ids or (*shared, 0) in client_ids or (hi == 0 and shared in client_pairs)
+        if not (of_one_trace or elsewhere[row]):
             continue
         start, end = int(batch.start_ns[row]), int(batch.end_ns[row])
         new_id = rekeyed_span_id(shared[1], service_names[row], start)

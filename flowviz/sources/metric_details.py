@@ -22,6 +22,7 @@ from flowviz.sources.prometheus import (
     PrometheusReader,
     PrometheusSettings,
     bucket_latencies_ns,
+    series_selector,
 )
 from flowviz.sources.span_metrics import SpanMetricTotals, bucket_increments, operation_rows, read_span_metric_totals
 from flowviz.store.detail_queries import DetailAnswer, DetailQuery, answer_query
@@ -64,13 +65,10 @@ def read_exemplars(
     empty: every edge). Latency from the histograms' exemplars; failed when on the failed-requests counter."""
     buckets = [*metrics.server_buckets, *metrics.client_buckets]
     names = [*buckets, *metrics.requests, *metrics.failed]
-    matchers = [f'__name__=~"{"|".join(names)}"']
-    if client:
-        matchers.append(f"client={label_selector_value(client)}")
-    if server:
-        matchers.append(f"server={label_selector_value(server)}")
+    sides = (("client", client), ("server", server))
+    matchers = [f"{side}={label_selector_value(value)}" for side, value in sides if value]
     found: list[MetricExemplar] = []
-    for series in reader.client.query_exemplars("{" + ",".join(matchers) + "}", start_s, end_s):
+    for series in reader.client.query_exemplars(series_selector(tuple(names), ",".join(matchers)), start_s, end_s):
         labels = series.get("seriesLabels") or {}
         name = labels.get("__name__", "")
         is_histogram, is_failed = name in buckets, name in metrics.failed
