@@ -75,10 +75,18 @@ class OtlpGrpcServer:
             return response
         grpc_code, rpc_code = _CODES[answer.verdict]
         if answer.verdict is Verdict.BUSY:
+            retry_info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_S))
             retry = any_pb2.Any()
-            retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_S)))
+            retry.Pack(retry_info)
             details = status_pb2.Status(code=rpc_code, message=answer.message, details=[retry])
-            context.set_trailing_metadata((("grpc-status-details-bin", details.SerializeToString()),))
+            # the delay twice: in the status details (the collector's and Go's exporters read it there) and as
+            # its own trailer (the Python SDK's exporter reads only `google.rpc.retryinfo-bin`)
+            context.set_trailing_metadata(
+                (
+                    ("grpc-status-details-bin", details.SerializeToString()),
+                    ("google.rpc.retryinfo-bin", retry_info.SerializeToString()),
+                )
+            )
         context.abort(grpc_code, answer.message)
         raise AssertionError("unreachable: abort raises")
 

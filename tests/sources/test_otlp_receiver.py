@@ -309,9 +309,38 @@ def test_a_consumer_behind_gets_503_retry_after_and_unavailable_with_retry_info(
         retry = error_details_pb2.RetryInfo()
         assert status_pb2.Status.FromString(details).details[0].Unpack(retry)
         assert retry.retry_delay.seconds == 1
+        own_trailer = dict(refused.value.trailing_metadata())["google.rpc.retryinfo-bin"]  # what the Python SDK reads
+        assert error_details_pb2.RetryInfo.FromString(own_trailer).retry_delay.seconds == 1
         assert receiver.intake.status.refused_busy == 2
         assert len(receiver.intake.take(0)) == 1  # the consumer catches up: the retry is taken
         assert post(receiver.intake.status.http, body, proto)[0] == 200
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_sdk_exporters_refused_while_nobody_consumes_retry_and_lose_nothing(tmp_path, transport):
+    """A real overload: the receiver holds at most one request and its consumer starts late, so the SDK's exporters
+    are refused as busy, wait the delay the answer gives, send again, and every span ends up in the recording."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    receiver = OtlpReceiver(LOOPBACK)
+    receiver.intake.max_pending_bytes = 1  # the first request waiting fills it: the next ones are refused
+    recorders: list[Recorder] = []
+    late_start = threading.Timer(1.5, lambda: recorders.append(Recorder(receiver, tmp_path / "late.fvrec")))
+    late_start.start()
+    try:
+        if transport == "grpc":
+            address = receiver.intake.status.grpc
+            spans = _sdk_traces(lambda _: GrpcExporter(endpoint=address, insecure=True, timeout=20))
+        else:
+            url = f"http://{receiver.intake.status.http}/v1/traces"
+            spans = _sdk_traces(lambda _: HttpExporter(endpoint=url, timeout=20))
+    finally:
+        late_start.join()
+        totals = recorders[0].finish()
+    assert receiver.intake.status.refused_busy >= 1  # the senders were told to come back
+    assert totals.spans == receiver.intake.status.spans == len(spans) == 40 * 4  # and every span came back
+    assert graph_of([tmp_path / "late.fvrec"]) == graph_of([_spans_file(spans, tmp_path / "same.pb")])
 
 
 def test_stopping_refuses_new_requests_as_retryable_and_keeps_those_accepted(tmp_path):
