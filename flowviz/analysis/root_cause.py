@@ -6,7 +6,12 @@ traffic changes travel *down* (a caller that fails or slows sends less). So with
 
 * a node's latency or failure finding is explained by a finding of latency or failures on a node
   it calls, directly or through others, that began no later than `tolerance_s` after it;
-* a node's traffic finding is explained by any finding on a node that calls it, the same way;
+* a node's traffic finding is explained by a finding on a node that calls it, the same way: a drop by
+  any departure above it (a caller that fails, slows or loses traffic sends less), a surge by a surge,
+  failures (retries) or a stall above it (a backlog released), never by a caller that merely slowed;
+* a node whose latency or failures began with a surge of its own traffic that a surge above explains
+  slowed *under the load*: its departure is explained by that surge too (a saturated service answers
+  to the burst of traffic that saturated it, and is named in the why of the surge's candidate);
 * what nothing explains is a candidate; it explains (its blast radius) every node whose chain of
   explanations leads to it. Candidates are ranked by the strength of their own departure, the size
   of their blast radius and, when known, their share of the critical path; earliest onset breaks ties.
@@ -30,6 +35,12 @@ if TYPE_CHECKING:
 
 SECOND_NS = 1_000_000_000
 _UPWARD = {"latency", "errors", "lag"}  # a consumer falling behind waits on what it calls, as a caller does
+# which signals above a node explain its traffic finding: fewer calls come from any departure; more from more
+# traffic, from retries of failures or from a stalled caller's backlog, never from a caller that only slowed
+_EXPLAINS_TRAFFIC = {
+    "traffic_drop": {"latency", "errors", "lag", "traffic_drop"},
+    "traffic_surge": {"traffic_surge", "errors", "lag", "traffic_drop"},
+}
 _VERBS = {
     "latency": "slowed",
     "errors": "failing",
@@ -89,6 +100,10 @@ class _NodeState:
     @property
     def strongest(self) -> Finding:
         return max(self.findings, key=lambda f: (f.score, -f.onset_ns))
+
+    def strongest_of(self, signals: set[str]) -> Finding:
+        """The strongest of its findings of `signals` (it must have one)."""
+        return max((f for f in self.findings if f.signal in signals), key=lambda f: (f.score, -f.onset_ns))
 
     def onset_of(self, signals: set[str]) -> int | None:
         times = [f.onset_ns for f in self.findings if f.signal in signals]
@@ -168,6 +183,7 @@ def _incident_causes(
     member_set = set(members)
     explained_by = nx.DiGraph()
     explained_by.add_nodes_from(members)
+    under_load: set[str] = set()  # slowed or failed with a surge of their own traffic that a surge above explains
     for name in members:
         state = nodes[name]
         below = nx.descendants(graph, name) & member_set if name in graph else set()
@@ -178,11 +194,25 @@ def _incident_causes(
                 other_onset = nodes[other].onset_of(_UPWARD)
                 if other_onset is not None and other_onset <= upward_onset + tolerance_ns:
                     explained_by.add_edge(name, other)
-        traffic_onset = state.onset_of({"traffic_drop", "traffic_surge"})
-        if traffic_onset is not None and upward_onset is None:
+        for signal, signals_above in _EXPLAINS_TRAFFIC.items():
+            traffic_onset = state.onset_of({signal})
+            if traffic_onset is None:
+                continue
+            surged_with = (
+                signal == "traffic_surge"
+                and upward_onset is not None
+                and abs(upward_onset - traffic_onset) <= tolerance_ns
+            )
+            if upward_onset is not None and not surged_with:
+                continue  # its own latency or failures say more than its traffic
+            if surged_with:  # only the load of a surge above explains its own slowing or failing (not retries)
+                signals_above = {"traffic_surge"}
             for other in above:
-                if nodes[other].onset_ns <= traffic_onset + tolerance_ns:
+                onset = nodes[other].onset_of(signals_above)
+                if onset is not None and onset <= traffic_onset + tolerance_ns:
                     explained_by.add_edge(name, other)
+                    if surged_with:
+                        under_load.add(name)
     candidates = [n for n in members if explained_by.out_degree(n) == 0]
     if not candidates:  # explanations run in a circle: take the circle's earliest members
         condensed = nx.condensation(explained_by)
@@ -219,18 +249,39 @@ def _incident_causes(
                 score=round(score, 3),
                 confidence=round(min(confidence, 1.0), 3),
                 explains=tuple(radius),
-                why=_why(name, strongest, state.onset_ns, radius, nodes),
+                why=_why(name, strongest, state.onset_ns, radius, nodes, _saturated(radius, under_load, graph)),
                 findings=tuple(sorted(state.findings, key=lambda f: f.onset_ns)),
             )
         )
     return out
 
 
-def _why(name: str, strongest: Finding, onset_ns: int, radius: list[str], nodes: dict[str, _NodeState]) -> str:
+def _saturated(radius: list[str], under_load: set[str], graph: nx.DiGraph) -> list[str]:
+    """The nodes of `radius` that slowed or failed under a surge's load and call none that did: where it saturated."""
+    import networkx as nx
+
+    loaded = [name for name in radius if name in under_load]
+    return [n for n in loaded if n not in graph or not (nx.descendants(graph, n) & under_load)]
+
+
+def _why(
+    name: str,
+    strongest: Finding,
+    onset_ns: int,
+    radius: list[str],
+    nodes: dict[str, _NodeState],
+    saturated: list[str],
+) -> str:
     clock = format_time_ns(onset_ns)[11:19]
     text = f"{name}: {strongest.describe()} from {clock}"
     if not radius:
         return text + "; nothing else departed because of it"
+    if saturated:
+        said = "; ".join(f"{n} {nodes[n].strongest_of(_UPWARD).describe()}" for n in saturated[:3])
+        text += f"; under the load: {said}"
+        radius = [n for n in radius if n not in saturated[:3]]
+        if not radius:
+            return text
     shown = radius[:6]
     rest = f" and {len(radius) - len(shown)} more" if len(radius) > len(shown) else ""
     verbs = {_VERBS[nodes[n].strongest.signal] for n in shown}

@@ -66,6 +66,86 @@ def test_asynchronous_calls_do_not_carry_latency_up() -> None:
     assert causes["loyalty-db"].explains == ("loyalty",)
 
 
+SHOP = [
+    ("gateway", "cart"),
+    ("gateway", "catalog"),
+    ("cart", "pricing"),
+    ("catalog", "pricing"),
+    ("cart", "shipping"),
+    ("catalog", "shopdb"),
+]
+
+
+def test_a_surge_at_the_entry_is_the_cause_and_the_service_it_saturated_is_named_under_the_load() -> None:
+    """Entry traffic ×4: everything below surges, pricing saturates, its callers slow with it. The surge is the
+    cause; pricing is where it hurt (in the why), not a rival candidate that claims the surges below its callers."""
+    findings = [
+        _finding("gateway", "traffic_surge", 100, score=117),
+        _finding("cart", "traffic_surge", 100, score=70),
+        _finding("cart", "latency", 100, score=104),
+        _finding("catalog", "traffic_surge", 100, score=87),
+        _finding("catalog", "latency", 100, score=123),
+        _finding("pricing", "traffic_surge", 100, score=121),
+        _finding("pricing", "latency", 100, score=174),
+        _finding("shipping", "traffic_surge", 100, score=62),
+        _finding("shopdb", "traffic_surge", 100, score=93, kind="database"),
+    ]
+    causes = rank_root_causes(findings, SHOP)
+    assert [c.node for c in causes] == ["gateway"]
+    assert set(causes[0].explains) == {"cart", "catalog", "pricing", "shipping", "shopdb"}
+    assert "; under the load: pricing p95" in causes[0].why
+    assert causes[0].confidence == 1.0
+
+
+def test_a_caller_that_only_slowed_does_not_explain_a_surge_below_it() -> None:
+    findings = [
+        _finding("pricing", "latency", 100, score=20),
+        _finding("cart", "latency", 101, score=10),
+        _finding("shipping", "traffic_surge", 102, score=9),
+    ]
+    causes = {c.node: c for c in rank_root_causes(findings, SHOP)}
+    assert set(causes) == {"pricing", "shipping"}  # cart's slowness sends shipping no more calls
+    assert causes["pricing"].explains == ("cart",)
+    assert "under the load" not in causes["pricing"].why
+
+
+def test_a_stalled_caller_explains_the_burst_below_it_when_it_catches_up() -> None:
+    findings = [
+        _finding("fulfillment", "traffic_drop", 100, end_s=180, score=9),
+        _finding("shopdb", "traffic_surge", 180, end_s=250, score=9.5, kind="database"),
+    ]
+    causes = rank_root_causes(findings, [("orders", "fulfillment", True), ("fulfillment", "shopdb")])
+    assert [(c.node, c.explains) for c in causes] == [("fulfillment", ("shopdb",))]
+
+
+def test_a_slow_service_whose_traffic_did_not_surge_is_not_under_load() -> None:
+    """A database slowing while the traffic above surged for another reason stays its own cause: only a node whose
+    own traffic surged with its slowing counts as saturated."""
+    findings = [
+        _finding("gateway", "traffic_surge", 100, score=50),
+        _finding("cart", "traffic_surge", 100, score=40),
+        _finding("shopdb", "latency", 100, score=60, kind="database"),
+        _finding("catalog", "latency", 101, score=30),
+    ]
+    causes = {c.node: c for c in rank_root_causes(findings, SHOP)}
+    assert set(causes) == {"gateway", "shopdb"}
+    assert causes["shopdb"].explains == ("catalog",)
+    assert causes["gateway"].explains == ("cart",)
+
+
+def test_a_failing_database_hammered_by_retries_stays_the_cause() -> None:
+    """Retries surge a failing database's traffic: its failures are its own, not load from the caller whose
+    failures it causes (no circle of explanations, whichever began a second earlier)."""
+    findings = [
+        _finding("catalog", "errors", 99, score=30),
+        _finding("shopdb", "errors", 100, score=40, kind="database"),
+        _finding("shopdb", "traffic_surge", 100, score=20, kind="database"),
+    ]
+    causes = rank_root_causes(findings, SHOP)
+    assert [(c.node, c.explains) for c in causes] == [("shopdb", ("catalog",))]
+    assert "under the load" not in causes[0].why
+
+
 def test_edge_finding_left_out_when_its_target_says_it() -> None:
     node = _finding("payments-db", "latency", 100)
     edge = Finding(None, ("payments", "payments-db"), "database", "latency", node.onset_ns, node.end_ns, 1.0, 5.0, 8.0)
