@@ -27,6 +27,9 @@ DEFAULT_TTL_NS = 30 * 1_000_000_000
 UNNAMED_CLIENT = "derive: client span with no server span and no peer name (drawn to 'unknown')"
 UNCONSUMED_PRODUCER = "derive: message no consumer claimed within the TTL (drawn to its topic)"
 ORPHAN_SERVER = "derive: server span whose parent never arrived"
+LATE_CONSUMER = (
+    "derive: message consumed more than the TTL after it was sent, or its producer not seen (drawn from its topic)"
+)
 COMPACT_MIN_ROWS = 100_000
 UNKNOWN_PEER = "unknown"
 USER_NODE = "user"
@@ -80,6 +83,7 @@ _REQUEST_COLUMNS = {
     # it falls back on should its client half never come (0: none, or found already)
     "fallback_id": np.uint64,
 }
+_FED_SPAN_COLUMNS = ("start_ns", "end_ns", "status", "http_status", "trace_hi", "trace_lo")  # what `_fed_calls` reads
 # Calls held until their `expire_ns` passes the TTL, then emitted:
 # * fallbacks: the call a declared shared half's own parent (or `user`, for a root) would make; dropped when its client
 #   half comes (keyed by the half's trace and own id);
@@ -120,7 +124,9 @@ class EdgeDeriver:
     * Trace ids are compared by their low 64 bits, as Zipkin links them: a trace whose spans carry
       a 64-bit id in one service and a 128-bit id in another (a migration) is still one trace.
     * A root server half is called by the virtual client `user`; a root CONSUMER by the topic
-      it consumed from (or its broker) instead, drawn as a topic node.
+      it consumed from (or its broker) instead, drawn as a topic node. So is a CONSUMER whose
+      producer did not come within the TTL (not in the capture, or consumed more than the TTL after
+      it was sent: a consumer far behind); other server halves whose parent never came are counted.
     * A CLIENT span naming a database (`db.*`) is a complete call to that database at once.
     * A CLIENT/PRODUCER span no server half claimed within the TTL is a call to a virtual node:
       its peer (by the precedence of `flowviz.decoders.attributes`), its topic, else `unknown` —
@@ -514,23 +520,34 @@ class EdgeDeriver:
         """Root server halves: a CONSUMER is fed by its topic (or broker), anything else by `user`."""
         is_consumer = batch.kind[rows] == SpanKind.CONSUMER
         topic = np.where(destination[rows] != 0, destination[rows], peer[rows])
-        from_topic = is_consumer & (topic != 0)
-        duration = batch.duration_ns[rows]
+        return self._fed_calls(
+            np.where(is_consumer & (topic != 0), topic, 0),
+            service[rows],
+            np.where(is_consumer, destination[rows], 0),
+            {name: getattr(batch, name)[rows] for name in _FED_SPAN_COLUMNS},
+        )
+
+    def _fed_calls(
+        self, topic: np.ndarray, service: np.ndarray, via: np.ndarray, span: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """Calls into server halves that no client half makes: from `topic` where it is not 0, else from `user`."""
+        from_topic = topic != 0
+        duration = span["end_ns"] - span["start_ns"]
         return _calls(
             source=np.where(from_topic, topic, self._user),
-            target=service[rows],
+            target=service,
             source_kind=np.where(from_topic, NodeKind.TOPIC, NodeKind.USER),
             target_kind=NodeKind.SERVICE,
             connection_type=ConnectionType.VIRTUAL_NODE,
-            via=np.where(is_consumer, destination[rows], 0),
-            time_ns=batch.start_ns[rows],
+            via=via,
+            time_ns=span["start_ns"],
             latency_ns=duration,
             client_latency_ns=NO_LATENCY,
             server_latency_ns=duration,
-            failed=batch.status[rows] == StatusCode.ERROR,
-            http_status=batch.http_status[rows],
-            trace_hi=batch.trace_hi[rows],
-            trace_lo=batch.trace_lo[rows],
+            failed=span["status"] == StatusCode.ERROR,
+            http_status=span["http_status"],
+            trace_hi=span["trace_hi"],
+            trace_lo=span["trace_lo"],
         )
 
     # -- pairing ----------------------------------------------------------------------------
@@ -698,7 +715,17 @@ class EdgeDeriver:
                 keys = span_keys(_NO_TRACE_HI, requests["trace_lo"][servers], requests["span_id"][servers])
                 servers = servers[~(requests["from_half"][servers] & np.isin(keys, fell_back))]
             if servers.size:
-                self._count_rows(requests, servers, ORPHAN_SERVER)
+                # a consumer whose message's producer never came (or expired: consumed more than the TTL after it was
+                # sent, a consumer behind) is fed by its topic, as a root consumer is: its work is not lost
+                late = (requests["kind"][servers] == SpanKind.CONSUMER) & (requests["destination"][servers] != 0)
+                consumers, servers = servers[late], servers[~late]
+                if consumers.size:
+                    topic = requests["destination"][consumers]
+                    span = {name: requests[name][consumers] for name in _FED_SPAN_COLUMNS}
+                    out.append(self._fed_calls(topic, requests["service"][consumers], topic, span))
+                    self._count_rows(requests, consumers, LATE_CONSUMER)
+                if servers.size:
+                    self._count_rows(requests, servers, ORPHAN_SERVER)
             requests.remove(expired_requests)
         if not len(spans):
             return

@@ -11,7 +11,7 @@ import yaml
 
 from flowviz.decoders.builder import SpanBatchBuilder
 from flowviz.decoders.otlp_json import add_otlp_json
-from flowviz.derive.deriver import ORPHAN_SERVER, UNCONSUMED_PRODUCER, UNNAMED_CLIENT, EdgeDeriver
+from flowviz.derive.deriver import LATE_CONSUMER, ORPHAN_SERVER, UNCONSUMED_PRODUCER, UNNAMED_CLIENT, EdgeDeriver
 from flowviz.model.graph_kinds import ConnectionType, NodeKind
 from flowviz.model.observations import EdgeObservations
 from flowviz.model.problems import Problems
@@ -163,6 +163,36 @@ def test_root_consumer_is_fed_by_its_topic():
     )
     assert calls(observations) == {("orders", "billing", "virtual_node", "orders"): 1}
     assert observations.source_kind[0] == NodeKind.TOPIC
+
+
+def test_a_message_consumed_after_the_ttl_is_drawn_through_its_topic_not_lost():
+    """A consumer far behind: its span starts 50 s after the message was sent (TTL 30 s). The producer has been drawn
+    to its topic by then; the consumer is fed by the topic, as a root consumer is, and counted — not dropped."""
+    topic = {"attributes": {"messaging.destination.name": "orders"}}
+    observations, problems = derive(
+        span("a1", "p1", "r1", "checkout", SpanKind.PRODUCER, 0, 1, **topic),
+        span("a9", "x1", None, "checkout", SpanKind.SERVER, 45, 1),  # time moves on
+        span("a1", "k1", "p1", "fulfillment", SpanKind.CONSUMER, 50, 7, **topic),
+        span("a9", "x2", None, "checkout", SpanKind.SERVER, 90, 1),
+        split=1,
+    )
+    assert calls(observations) == {
+        ("checkout", "orders", "virtual_node", "orders"): 1,
+        ("orders", "fulfillment", "virtual_node", "orders"): 1,
+        ("user", "checkout", "virtual_node", ""): 2,
+    }
+    row = next(i for i in range(len(observations)) if observations.names[observations.target[i]] == "fulfillment")
+    assert observations.source_kind[row] == NodeKind.TOPIC
+    assert observations.time_ns[row] == T0 + 50 * SECOND  # when it was consumed
+    assert observations.server_latency_ns[row] == 7_000_000
+    counts = (problems.count(UNCONSUMED_PRODUCER), problems.count(LATE_CONSUMER), problems.count(ORPHAN_SERVER))
+    assert counts == (1, 1, 0)
+
+
+def test_a_server_whose_parent_never_arrived_is_still_only_counted():
+    observations, problems = derive(span("a1", "s1", "c9", "checkout", SpanKind.SERVER, 0, 5))
+    assert len(observations) == 0
+    assert (problems.count(ORPHAN_SERVER), problems.count(LATE_CONSUMER)) == (1, 0)
 
 
 def test_spans_without_kind_fall_back_to_parent_child_across_services():
