@@ -112,6 +112,7 @@ def diagnosis_json(diagnosis: Diagnosis, origin_ns: int) -> dict[str, list[dict[
                 "confidence": c.confidence,
                 "score": c.score,
                 "explains": list(c.explains),
+                "under_load": list(c.under_load),
                 "why": c.why,
             }
             for c in diagnosis.root_causes

@@ -64,6 +64,9 @@ class RootCause:
     explains: tuple[str, ...]  # nodes whose departures follow from it, by onset
     why: str
     findings: tuple[Finding, ...]  # its own
+    under_load: tuple[
+        str, ...
+    ] = ()  # of `explains`: where a surge's load hurt (slowed or failed, calling none that did)
 
 
 def visible_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -234,6 +237,7 @@ def _incident_causes(
         causes.append((name, state, strongest, radius, score))
     out = []
     for name, state, strongest, radius, score in causes:
+        saturated = _saturated(radius, under_load, graph)
         component, size = component_of[name]
         rivals = [c[4] for c in causes if component_of[c[0]][0] == component]
         confidence = (1 + len(radius)) / size * min(1.0, strongest.score / 10.0)
@@ -249,8 +253,9 @@ def _incident_causes(
                 score=round(score, 3),
                 confidence=round(min(confidence, 1.0), 3),
                 explains=tuple(radius),
-                why=_why(name, strongest, state.onset_ns, radius, nodes, _saturated(radius, under_load, graph)),
+                why=_why(name, strongest, state.onset_ns, radius, nodes, saturated),
                 findings=tuple(sorted(state.findings, key=lambda f: f.onset_ns)),
+                under_load=tuple(saturated),
             )
         )
     return out

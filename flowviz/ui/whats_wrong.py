@@ -88,7 +88,9 @@ class WhatsWrongPanel(QWidget):
             font.setBold(True)
             item.setFont(0, font)
             for number, name in enumerate(cause.explains, 2):  # numbered as on the chart, in onset order
-                child = QTreeWidgetItem([f"{number}. {name}"])
+                child = QTreeWidgetItem(
+                    [f"{number}. {name}" + (" · under the load" if name in cause.under_load else "")]
+                )
                 child.setData(0, Qt.ItemDataRole.UserRole, cause)
                 item.addChild(child)
             self.tree.addTopLevelItem(item)

@@ -94,6 +94,7 @@ def test_a_surge_at_the_entry_is_the_cause_and_the_service_it_saturated_is_named
     assert [c.node for c in causes] == ["gateway"]
     assert set(causes[0].explains) == {"cart", "catalog", "pricing", "shipping", "shopdb"}
     assert "; under the load: pricing p95" in causes[0].why
+    assert causes[0].under_load == ("pricing",)  # cart and catalog slowed under it too, but because pricing did
     assert causes[0].confidence == 1.0
 
 
