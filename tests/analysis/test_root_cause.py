@@ -76,10 +76,9 @@ SHOP = [
 ]
 
 
-def test_a_surge_at_the_entry_is_the_cause_and_the_service_it_saturated_is_named_under_the_load() -> None:
-    """Entry traffic ×4: everything below surges, pricing saturates, its callers slow with it. The surge is the
-    cause; pricing is where it hurt (in the why), not a rival candidate that claims the surges below its callers."""
-    findings = [
+def surge_findings() -> list[Finding]:
+    """Entry traffic up: everything below surges, pricing saturates, its callers slow with it (calls: `SHOP`)."""
+    return [
         _finding("gateway", "traffic_surge", 100, score=117),
         _finding("cart", "traffic_surge", 100, score=70),
         _finding("cart", "latency", 100, score=104),
@@ -90,7 +89,12 @@ def test_a_surge_at_the_entry_is_the_cause_and_the_service_it_saturated_is_named
         _finding("shipping", "traffic_surge", 100, score=62),
         _finding("shopdb", "traffic_surge", 100, score=93, kind="database"),
     ]
-    causes = rank_root_causes(findings, SHOP)
+
+
+def test_a_surge_at_the_entry_is_the_cause_and_the_service_it_saturated_is_named_under_the_load() -> None:
+    """The surge is the cause; pricing is where it hurt (in the why), not a rival candidate that claims the surges
+    below its callers."""
+    causes = rank_root_causes(surge_findings(), SHOP)
     assert [c.node for c in causes] == ["gateway"]
     assert set(causes[0].explains) == {"cart", "catalog", "pricing", "shipping", "shopdb"}
     assert "; under the load: pricing p95" in causes[0].why

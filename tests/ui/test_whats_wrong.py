@@ -65,20 +65,14 @@ def test_the_service_a_surge_saturated_is_marked_under_the_load_in_the_blast_rad
     from flowviz.analysis.live_findings import LiveDiagnosis
     from flowviz.analysis.root_cause import rank_root_causes
     from flowviz.ui.whats_wrong import WhatsWrongPanel
-    from tests.analysis.test_root_cause import SHOP, _finding
+    from tests.analysis.test_root_cause import SHOP, surge_findings
 
-    findings = [
-        _finding("gateway", "traffic_surge", 100, score=117),
-        _finding("cart", "traffic_surge", 100, score=70),
-        _finding("cart", "latency", 100, score=104),
-        _finding("pricing", "traffic_surge", 100, score=121),
-        _finding("pricing", "latency", 100, score=174),
-    ]
+    findings = surge_findings()
     causes = tuple(rank_root_causes(findings, SHOP))
     panel = WhatsWrongPanel(lambda: LiveDiagnosis(1, Diagnosis(tuple(findings), causes), (), None, 0.0))
     qtbot.addWidget(panel)
     top = panel.tree.topLevelItem(0)
     assert top.text(0).startswith("1. gateway: traffic ×5")
     children = [top.child(i).text(0) for i in range(top.childCount())]
-    assert children == ["2. cart", "3. pricing · under the load"]  # cart slowed because pricing did
+    assert children == ["2. cart", "3. catalog", "4. pricing · under the load", "5. shipping", "6. shopdb"]
     assert "under the load: pricing p95" in top.toolTip(0)
