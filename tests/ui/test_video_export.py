@@ -3,6 +3,8 @@ the window's loop range exports at its speed and the window's cursor is put back
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -21,10 +23,19 @@ SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample-shop.otlp.j
 
 
 def _frames(path: Path) -> tuple[tuple[int, int], list[np.ndarray]]:
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    width, height = meta["size"]
-    return (width, height), [np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in reader]
+    """The video's size and RGB frames, decoded by ffmpeg started without a `preexec_fn`.
+
+    (imageio_ffmpeg's `read_frames` starts it with one, so Python forks instead of vforking, and gRPC's fork
+    handler — active once an earlier test in this process used gRPC — crashed the child before it ran ffmpeg:
+    grpc/grpc#43055, seen in CI as "Could not load meta information".)"""
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    probe = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False)
+    size = re.search(r"Video: .*?, (\d+)x(\d+)", probe.stderr)
+    assert size, probe.stderr
+    width, height = int(size[1]), int(size[2])
+    command = [ffmpeg, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    return (width, height), list(np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3))
 
 
 def _cursor_x(frame: np.ndarray) -> float:
