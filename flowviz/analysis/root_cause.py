@@ -64,9 +64,8 @@ class RootCause:
     explains: tuple[str, ...]  # nodes whose departures follow from it, by onset
     why: str
     findings: tuple[Finding, ...]  # its own
-    under_load: tuple[
-        str, ...
-    ] = ()  # of `explains`: where a surge's load hurt (slowed or failed, calling none that did)
+    # of `explains`: where a surge's load hurt (slowed or failed under it, calling none that did)
+    under_load: tuple[str, ...] = ()
 
 
 def visible_findings(findings: Iterable[Finding]) -> list[Finding]:
