@@ -78,6 +78,7 @@ _REQUEST_COLUMNS = {
     "end_ns": np.int64,
     "service": np.int32,
     "destination": np.int32,
+    "broker": np.int32,  # the peer a consumer names (its broker): what feeds it when it names no topic
     "from_half": np.bool_,  # the request of a separated server half: it looks for its client half
     # a declared shared half separated before its client half came: the span id of its own parent, the caller
     # it falls back on should its client half never come (0: none, or found already)
@@ -405,6 +406,7 @@ class EdgeDeriver:
             want,
             service,
             destination,
+            peer,
             fallback_id[by_parent],
         )
         if len(consumer_links):
@@ -416,9 +418,12 @@ class EdgeDeriver:
                 batch.link_span_id[consumer_links],
                 service,
                 destination,
+                peer,
             )
 
-    def _add_requests(self, batch, rows, want_hi, want_lo, want_span, service, destination, fallback_id=0) -> None:
+    def _add_requests(
+        self, batch, rows, want_hi, want_lo, want_span, service, destination, peer, fallback_id=0
+    ) -> None:
         if len(rows) == 0:
             return
         self._requests.append(
@@ -436,6 +441,7 @@ class EdgeDeriver:
             end_ns=batch.end_ns[rows],
             service=service[rows],
             destination=destination[rows],
+            broker=peer[rows],
             from_half=(batch.flags[rows] & SPAN_FLAG_SHARED) != 0,
             fallback_id=fallback_id,
         )
@@ -519,9 +525,8 @@ class EdgeDeriver:
     def _root_calls(self, batch, rows, service, peer, destination) -> dict[str, np.ndarray]:
         """Root server halves: a CONSUMER is fed by its topic (or broker), anything else by `user`."""
         is_consumer = batch.kind[rows] == SpanKind.CONSUMER
-        topic = np.where(destination[rows] != 0, destination[rows], peer[rows])
         return self._fed_calls(
-            np.where(is_consumer & (topic != 0), topic, 0),
+            np.where(is_consumer, _feeding_topic(destination[rows], peer[rows]), 0),
             service[rows],
             np.where(is_consumer, destination[rows], 0),
             {name: getattr(batch, name)[rows] for name in _FED_SPAN_COLUMNS},
@@ -717,12 +722,13 @@ class EdgeDeriver:
             if servers.size:
                 # a consumer whose message's producer never came (or expired: consumed more than the TTL after it was
                 # sent, a consumer behind) is fed by its topic, as a root consumer is: its work is not lost
-                late = (requests["kind"][servers] == SpanKind.CONSUMER) & (requests["destination"][servers] != 0)
-                consumers, servers = servers[late], servers[~late]
+                topic = _feeding_topic(requests["destination"][servers], requests["broker"][servers])
+                late = (requests["kind"][servers] == SpanKind.CONSUMER) & (topic != 0)
+                consumers, servers, topic = servers[late], servers[~late], topic[late]
                 if consumers.size:
-                    topic = requests["destination"][consumers]
                     span = {name: requests[name][consumers] for name in _FED_SPAN_COLUMNS}
-                    out.append(self._fed_calls(topic, requests["service"][consumers], topic, span))
+                    via = requests["destination"][consumers]
+                    out.append(self._fed_calls(topic, requests["service"][consumers], via, span))
                     self._count_rows(requests, consumers, LATE_CONSUMER)
                 if servers.size:
                     self._count_rows(requests, servers, ORPHAN_SERVER)
@@ -824,6 +830,11 @@ def _call_http_status(server: np.ndarray, client: np.ndarray, client_failed: np.
     """A paired call's HTTP status: the client's when it failed there (0 for a timeout: the server may
     well have answered 200 later), else the server's, else the client's."""
     return np.where(client_failed, client, np.where(server != 0, server, client))
+
+
+def _feeding_topic(destination: np.ndarray, broker: np.ndarray) -> np.ndarray:
+    """What feeds a consumer that no producer is known to: its topic, else the broker it names (0: neither)."""
+    return np.where(destination != 0, destination, broker)
 
 
 def _calls(**columns: object) -> dict[str, np.ndarray]:

@@ -189,6 +189,15 @@ def test_a_message_consumed_after_the_ttl_is_drawn_through_its_topic_not_lost():
     assert counts == (1, 1, 0)
 
 
+def test_a_late_consumer_naming_only_its_broker_is_fed_by_it_as_a_root_consumer_would_be():
+    broker = {"attributes": {"peer.service": "kafka"}}
+    late, problems = derive(span("a1", "k1", "p9", "billing", SpanKind.CONSUMER, 0, 1, **broker))
+    root, _ = derive(span("a1", "k1", None, "billing", SpanKind.CONSUMER, 0, 1, **broker))
+    assert calls(late) == calls(root) == {("kafka", "billing", "virtual_node", ""): 1}
+    assert late.source_kind[0] == root.source_kind[0] == NodeKind.TOPIC
+    assert problems.count(LATE_CONSUMER) == 1
+
+
 def test_a_server_whose_parent_never_arrived_is_still_only_counted():
     observations, problems = derive(span("a1", "s1", "c9", "checkout", SpanKind.SERVER, 0, 5))
     assert len(observations) == 0

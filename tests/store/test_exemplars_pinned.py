@@ -30,8 +30,8 @@ CAPTURES = Path(__file__).parents[1] / "data" / "captures"
 EVERYTHING = (-(1 << 62), 1 << 62)
 
 PINNED = {
-    "captures": ("3f1f2a85b653ebd8", 28),
-    "captures-small-budget": ("c8da96d972db440b", 23),
+    "captures": ("32da912eb9dc65fd", 28),
+    "captures-small-budget": ("72f41a720f3b66a5", 23),
     "simulator-small-budget": ("924ce3c8f1401b08", 385),
 }
 
